@@ -1,0 +1,298 @@
+//! The `werk` command line: `werk serve [APP] [--host HOST] [--port PORT]
+//! [--threads N] ...`.
+//!
+//! Parsed with std only. A bad flag or value is a one-line error and exit
+//! status 2; `--help` lists every flag.
+
+use std::ffi::OsString;
+use std::fmt;
+
+use crate::{apps, Options};
+
+const USAGE: &str = "\
+werk: a development web server in the WSGI model
+
+Usage:
+  werk serve [APP] [OPTIONS]    serve a built-in app
+  werk --help | --version
+
+Apps:
+  testapp   a page that shows the request environ (default)
+  hello     'Hello, World!' with a Content-Length, for benchmarks
+  echo      the request reflected as JSON, for debugging clients
+
+Options for serve:
+      --host HOST             name or address to bind [default: localhost,
+                              which is every loopback address]
+      --port PORT             TCP port, 0 for any free port [default: 5000]
+      --threads N             workers that always run [default: 2 x CPUs, min 4]
+      --max-threads N         most workers under load [default: 256]
+      --max-body-size BYTES   largest request body accepted (413 beyond)
+      --passthrough-errors    let a panic in the app stop the server
+  -q, --quiet                 do not log each request
+  -h, --help                  print this help
+  -V, --version               print the version
+";
+
+/// A command-line mistake.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageError(String);
+
+impl fmt::Display for UsageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "werk: {} (see werk --help)", self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+/// What the command line asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// Print the help text.
+    Help,
+    /// Print the version.
+    Version,
+    /// Serve a built-in app.
+    Serve(ServeArgs),
+}
+
+/// The arguments of `werk serve`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServeArgs {
+    /// The built-in app's name.
+    pub app: String,
+    /// The host to bind.
+    pub host: String,
+    /// The port to bind.
+    pub port: u16,
+    /// Workers that always run.
+    pub threads: Option<usize>,
+    /// Most workers under load.
+    pub max_threads: Option<usize>,
+    /// Largest request body.
+    pub max_body_size: Option<u64>,
+    /// Let app panics propagate.
+    pub passthrough_errors: bool,
+    /// No request log.
+    pub quiet: bool,
+}
+
+impl Default for ServeArgs {
+    fn default() -> ServeArgs {
+        ServeArgs {
+            app: "testapp".into(),
+            host: "localhost".into(),
+            port: 5000,
+            threads: None,
+            max_threads: None,
+            max_body_size: None,
+            passthrough_errors: false,
+            quiet: false,
+        }
+    }
+}
+
+impl ServeArgs {
+    /// The server options these arguments give.
+    pub fn options(&self) -> Options {
+        let mut options = Options::default()
+            .passthrough_errors(self.passthrough_errors)
+            .log_requests(!self.quiet);
+        if let Some(n) = self.threads {
+            options = options.threads(n);
+            if self.max_threads.is_none() && n > 256 {
+                options = options.max_threads(n);
+            }
+        }
+        if let Some(n) = self.max_threads {
+            options = options.max_threads(n);
+        }
+        if let Some(n) = self.max_body_size {
+            options = options.max_body_size(n);
+        }
+        options
+    }
+}
+
+/// Parses the arguments after the program name.
+pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, UsageError> {
+    let mut words: Vec<String> = Vec::new();
+    for arg in args {
+        words.push(
+            arg.into_string()
+                .map_err(|a| UsageError(format!("argument {a:?} is not valid UTF-8")))?,
+        );
+    }
+    let mut rest = words.into_iter();
+    match rest.next().as_deref() {
+        None => Err(UsageError(
+            "missing command, for example `werk serve`".into(),
+        )),
+        Some("-h" | "--help" | "help") => Ok(Command::Help),
+        Some("-V" | "--version") => Ok(Command::Version),
+        Some("serve") => parse_serve(rest.collect()),
+        Some(other) => Err(UsageError(format!("unknown command {other:?}"))),
+    }
+}
+
+fn parse_serve(args: Vec<String>) -> Result<Command, UsageError> {
+    let mut serve = ServeArgs::default();
+    let mut app: Option<String> = None;
+    let mut iter = args.into_iter();
+    while let Some(arg) = iter.next() {
+        let (flag, inline) = match arg.split_once('=') {
+            Some((f, v)) if f.starts_with("--") => (f.to_owned(), Some(v.to_owned())),
+            _ => (arg.clone(), None),
+        };
+        let mut value = |name: &str| -> Result<String, UsageError> {
+            match inline.clone() {
+                Some(v) => Ok(v),
+                None => iter
+                    .next()
+                    .ok_or_else(|| UsageError(format!("{name} needs a value"))),
+            }
+        };
+        match flag.as_str() {
+            "-h" | "--help" => return Ok(Command::Help),
+            "-V" | "--version" => return Ok(Command::Version),
+            "--host" => serve.host = value("--host")?,
+            "--port" => serve.port = number(&value("--port")?, "--port")?,
+            "--threads" => serve.threads = Some(positive(&value("--threads")?, "--threads")?),
+            "--max-threads" => {
+                serve.max_threads = Some(positive(&value("--max-threads")?, "--max-threads")?)
+            }
+            "--max-body-size" => {
+                serve.max_body_size = Some(number(&value("--max-body-size")?, "--max-body-size")?)
+            }
+            "--passthrough-errors" => serve.passthrough_errors = true,
+            "-q" | "--quiet" => serve.quiet = true,
+            f if f.starts_with('-') => return Err(UsageError(format!("unknown option {f}"))),
+            name if app.is_none() => {
+                if !apps::NAMES.contains(&name) {
+                    return Err(UsageError(format!(
+                        "unknown app {name:?}; built-in apps are {}",
+                        apps::NAMES.join(", ")
+                    )));
+                }
+                app = Some(name.to_owned());
+            }
+            extra => return Err(UsageError(format!("unexpected argument {extra:?}"))),
+        }
+    }
+    if let Some(app) = app {
+        serve.app = app;
+    }
+    Ok(Command::Serve(serve))
+}
+
+fn number<T: std::str::FromStr>(text: &str, flag: &str) -> Result<T, UsageError> {
+    text.parse()
+        .map_err(|_| UsageError(format!("{flag} expects a number, got {text:?}")))
+}
+
+fn positive(text: &str, flag: &str) -> Result<usize, UsageError> {
+    match number::<usize>(text, flag)? {
+        0 => Err(UsageError(format!("{flag} must be at least 1"))),
+        n => Ok(n),
+    }
+}
+
+/// Runs the command line; returns the exit status.
+pub fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
+    let command = match parse(args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            return 2;
+        }
+    };
+    match command {
+        Command::Help => {
+            print!("{USAGE}");
+            0
+        }
+        Command::Version => {
+            println!("{}", crate::SERVER_SOFTWARE);
+            0
+        }
+        Command::Serve(args) => serve(&args),
+    }
+}
+
+fn serve(args: &ServeArgs) -> i32 {
+    let Some(app) = apps::by_name(&args.app) else {
+        eprintln!("werk: unknown app {:?}", args.app);
+        return 2;
+    };
+    let server = match crate::make_server(&args.host, args.port, app, args.options()) {
+        Ok(server) => server,
+        Err(e) => {
+            eprintln!("{e}");
+            return 1;
+        }
+    };
+    match crate::serve_until_signalled(server) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("{e}");
+            1
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_str(args: &[&str]) -> Result<Command, UsageError> {
+        parse(args.iter().map(OsString::from))
+    }
+
+    #[test]
+    fn defaults() {
+        assert_eq!(
+            parse_str(&["serve"]).unwrap(),
+            Command::Serve(ServeArgs::default())
+        );
+    }
+
+    #[test]
+    fn flags_in_both_forms() {
+        let Command::Serve(s) = parse_str(&[
+            "serve",
+            "echo",
+            "--host",
+            "::",
+            "--port=0",
+            "--threads",
+            "4",
+            "-q",
+        ])
+        .unwrap() else {
+            panic!()
+        };
+        assert_eq!(
+            (s.app.as_str(), s.host.as_str(), s.port, s.threads),
+            ("echo", "::", 0, Some(4))
+        );
+        assert!(s.quiet);
+    }
+
+    #[test]
+    fn mistakes() {
+        for bad in [
+            &["serve", "--port", "http"][..],
+            &["serve", "--port", "70000"],
+            &["serve", "--threads", "0"],
+            &["serve", "--nope"],
+            &["serve", "nosuchapp"],
+            &["serve", "echo", "extra"],
+            &["serve", "--host"],
+            &["frobnicate"],
+            &[],
+        ] {
+            assert!(parse_str(bad).is_err(), "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,20 @@
+//! The HTTP/1.1 wire protocol, without sockets: parsing a request head,
+//! decoding request bodies, encoding response heads and chunks, and the
+//! protocol errors with their status codes (RFC 9110, RFC 9112).
+//!
+//! Everything here works on byte slices so that it can be unit-tested and
+//! fuzzed without a network; `crate::server` owns the sockets.
+
+mod chunked;
+pub(crate) mod date;
+mod error;
+mod request;
+mod response;
+
+pub use chunked::{ChunkedDecoder, Decoded};
+pub use error::HttpError;
+pub use request::{parse_head, Framing, Limits, Parsed, RequestHead, Version};
+pub(crate) use response::{
+    encode_chunk, encode_head, reason_phrase, validate_header, validate_status, HeadParts,
+    ResponseFraming, LAST_CHUNK,
+};

@@ -1,0 +1,284 @@
+//! Encoding responses: the status line and header block, chunked framing,
+//! and the checks that keep an application's status and headers from
+//! breaking the stream (RFC 9112 sections 4, 5 and 7; PEP 3333 "The
+//! start_response() Callable").
+
+/// The zero-length chunk and empty trailer section that end a chunked body.
+pub(crate) const LAST_CHUNK: &[u8] = b"0\r\n\r\n";
+
+/// How the response body is delimited on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ResponseFraming {
+    /// `Content-Length` bytes follow (given by the app or computed).
+    Length(u64),
+    /// Chunked transfer coding (HTTP/1.1, length unknown).
+    Chunked,
+    /// The body ends when the connection closes (HTTP/1.0, length unknown).
+    CloseDelimited,
+    /// No body: HEAD, 1xx, 204, 304.
+    NoBody,
+}
+
+/// Everything that goes into a response head.
+#[derive(Debug)]
+pub(crate) struct HeadParts<'a> {
+    pub status: &'a str,
+    pub headers: &'a [(String, String)],
+    /// A Content-Length the server adds (the app gave none, the body's size
+    /// is known).
+    pub add_length: Option<u64>,
+    /// Add `Transfer-Encoding: chunked`.
+    pub chunked: bool,
+    /// `Some(true)`: `Connection: close`; `Some(false)`: `Connection:
+    /// keep-alive` (HTTP/1.0 clients need it spelled out); `None`: nothing.
+    pub connection_close: Option<bool>,
+    pub server: &'a str,
+}
+
+/// Appends the response head, ending with the blank line.
+pub(crate) fn encode_head(out: &mut Vec<u8>, parts: &HeadParts<'_>) {
+    out.extend_from_slice(b"HTTP/1.1 ");
+    out.extend_from_slice(parts.status.as_bytes());
+    out.extend_from_slice(b"\r\n");
+    let has = |name: &str| {
+        parts
+            .headers
+            .iter()
+            .any(|(n, _)| n.eq_ignore_ascii_case(name))
+    };
+    if !has("server") {
+        out.extend_from_slice(b"Server: ");
+        out.extend_from_slice(parts.server.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    if !has("date") {
+        out.extend_from_slice(b"Date: ");
+        super::date::append_http_date_now(out);
+        out.extend_from_slice(b"\r\n");
+    }
+    for (name, value) in parts.headers {
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    if let Some(len) = parts.add_length {
+        out.extend_from_slice(b"Content-Length: ");
+        out.extend_from_slice(len.to_string().as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    if parts.chunked {
+        out.extend_from_slice(b"Transfer-Encoding: chunked\r\n");
+    }
+    match parts.connection_close {
+        Some(true) => out.extend_from_slice(b"Connection: close\r\n"),
+        Some(false) => out.extend_from_slice(b"Connection: keep-alive\r\n"),
+        None => {}
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Appends one chunk of a chunked body; empty data appends nothing (an
+/// empty chunk would end the body).
+pub(crate) fn encode_chunk(out: &mut Vec<u8>, data: &[u8]) {
+    if data.is_empty() {
+        return;
+    }
+    out.extend_from_slice(format!("{:x}\r\n", data.len()).as_bytes());
+    out.extend_from_slice(data);
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Checks a WSGI status string, `"200 OK"`: three digits (100-599), then a
+/// space and a reason phrase without control characters. Returns the code.
+pub(crate) fn validate_status(status: &str) -> Result<u16, String> {
+    let bytes = status.as_bytes();
+    let code_ok = bytes.len() >= 3 && bytes[..3].iter().all(u8::is_ascii_digit);
+    let code: u16 = if code_ok {
+        status[..3].parse().unwrap_or(0)
+    } else {
+        0
+    };
+    if !(100..=599).contains(&code) {
+        return Err(format!(
+            "status {status:?} does not start with a code from 100 to 599"
+        ));
+    }
+    match &bytes[3..] {
+        [] => Ok(code),
+        [b' ', reason @ ..] if reason.iter().all(|&b| b == b'\t' || !b.is_ascii_control()) => {
+            Ok(code)
+        }
+        _ => Err(format!(
+            "status {status:?} must be a code, a space and a reason phrase without control characters"
+        )),
+    }
+}
+
+/// Hop-by-hop headers belong to the server (PEP 3333: "a server should
+/// consider it a fatal error for an application to attempt sending
+/// hop-by-hop headers").
+const HOP_BY_HOP: [&str; 8] = [
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailers",
+    "transfer-encoding",
+    "upgrade",
+];
+
+/// Checks an application header: a token name, a value without CR, LF or
+/// other control characters (HTAB allowed), and not hop-by-hop.
+pub(crate) fn validate_header(name: &str, value: &str) -> Result<(), String> {
+    const TCHAR: &[u8] = b"!#$%&'*+-.^_`|~";
+    let name_ok = !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || TCHAR.contains(&b));
+    if !name_ok {
+        return Err(format!("header name {name:?} is not a valid token"));
+    }
+    if value.bytes().any(|b| b != b'\t' && (b.is_ascii_control())) {
+        return Err(format!(
+            "header {name:?} has a value with CR, LF or another control character: {value:?}"
+        ));
+    }
+    if HOP_BY_HOP.iter().any(|h| name.eq_ignore_ascii_case(h)) {
+        return Err(format!(
+            "header {name:?} is hop-by-hop: the server sets it, an application must not (PEP 3333)"
+        ));
+    }
+    Ok(())
+}
+
+/// The standard reason phrase for a status code, for responses the server
+/// makes itself.
+pub(crate) fn reason_phrase(code: u16) -> &'static str {
+    match code {
+        100 => "Continue",
+        101 => "Switching Protocols",
+        200 => "OK",
+        201 => "Created",
+        202 => "Accepted",
+        204 => "No Content",
+        206 => "Partial Content",
+        301 => "Moved Permanently",
+        302 => "Found",
+        303 => "See Other",
+        304 => "Not Modified",
+        307 => "Temporary Redirect",
+        308 => "Permanent Redirect",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        408 => "Request Timeout",
+        409 => "Conflict",
+        410 => "Gone",
+        411 => "Length Required",
+        412 => "Precondition Failed",
+        413 => "Content Too Large",
+        414 => "URI Too Long",
+        415 => "Unsupported Media Type",
+        416 => "Range Not Satisfiable",
+        417 => "Expectation Failed",
+        418 => "I'm a teapot",
+        422 => "Unprocessable Content",
+        429 => "Too Many Requests",
+        431 => "Request Header Fields Too Large",
+        500 => "Internal Server Error",
+        501 => "Not Implemented",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        504 => "Gateway Timeout",
+        505 => "HTTP Version Not Supported",
+        _ => "Unknown",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn head_with_computed_length_and_close() {
+        let headers = vec![("Content-Type".to_owned(), "text/plain".to_owned())];
+        let mut out = Vec::new();
+        encode_head(
+            &mut out,
+            &HeadParts {
+                status: "200 OK",
+                headers: &headers,
+                add_length: Some(5),
+                chunked: false,
+                connection_close: Some(true),
+                server: "werk/test",
+            },
+        );
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.starts_with("HTTP/1.1 200 OK\r\nServer: werk/test\r\nDate: "));
+        assert!(text.ends_with(
+            "Content-Type: text/plain\r\nContent-Length: 5\r\nConnection: close\r\n\r\n"
+        ));
+    }
+
+    #[test]
+    fn app_date_and_server_are_not_doubled() {
+        let headers = vec![
+            ("server".to_owned(), "mine".to_owned()),
+            ("Date".to_owned(), "x".to_owned()),
+        ];
+        let mut out = Vec::new();
+        encode_head(
+            &mut out,
+            &HeadParts {
+                status: "204 No Content",
+                headers: &headers,
+                add_length: None,
+                chunked: false,
+                connection_close: None,
+                server: "werk/test",
+            },
+        );
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "HTTP/1.1 204 No Content\r\nserver: mine\r\nDate: x\r\n\r\n"
+        );
+    }
+
+    #[test]
+    fn chunks() {
+        let mut out = Vec::new();
+        encode_chunk(&mut out, b"hello world, this is 26 b.");
+        encode_chunk(&mut out, b"");
+        out.extend_from_slice(LAST_CHUNK);
+        assert_eq!(out, b"1a\r\nhello world, this is 26 b.\r\n0\r\n\r\n");
+    }
+
+    #[test]
+    fn statuses() {
+        assert_eq!(validate_status("200 OK"), Ok(200));
+        assert_eq!(validate_status("404 Not Found"), Ok(404));
+        assert_eq!(validate_status("599"), Ok(599));
+        assert!(validate_status("20 OK").is_err());
+        assert!(validate_status("OK 200").is_err());
+        assert!(validate_status("200 OK\r\nX: y").is_err());
+        assert!(validate_status("600 Nope").is_err());
+        assert!(validate_status("200OK").is_err());
+    }
+
+    #[test]
+    fn headers() {
+        assert!(validate_header("Content-Type", "text/html; charset=utf-8").is_ok());
+        assert!(validate_header("X-Tab", "a\tb").is_ok());
+        assert!(validate_header("Bad Name", "x").is_err());
+        assert!(validate_header("", "x").is_err());
+        assert!(validate_header("X-Inject", "a\r\nSet-Cookie: b").is_err());
+        assert!(validate_header("X-Nul", "a\0b").is_err());
+        assert!(validate_header("Transfer-Encoding", "chunked").is_err());
+        assert!(validate_header("connection", "close").is_err());
+    }
+}

@@ -1,0 +1,253 @@
+//! # werk
+//!
+//! A development web server in the WSGI model: what Werkzeug's
+//! `run_simple` is to Python, [`run_simple`] is to Rust.
+//!
+//! An application is a function of the request environ and a
+//! `start_response` callable that returns the body, as in PEP 3333:
+//!
+//! ```no_run
+//! use werk::{Body, Environ, Options, StartResponse};
+//!
+//! fn app(environ: &Environ, start_response: StartResponse) -> Body {
+//!     start_response
+//!         .start("200 OK", [("Content-Type", "text/plain; charset=utf-8")])
+//!         .expect("first call");
+//!     Body::from(format!("Hello from {}\n", environ.path_info()))
+//! }
+//!
+//! werk::run_simple("localhost", 8080, app, Options::default());
+//! ```
+//!
+//! The port is a `u16`, so a port given as text does not compile:
+//!
+//! ```compile_fail
+//! # use werk::{Body, Environ, Options, StartResponse};
+//! # fn app(_: &Environ, _: StartResponse) -> Body { Body::empty() }
+//! werk::run_simple("localhost", "8080", app, Options::default());
+//! ```
+//!
+//! The server is HTTP/1.1 over blocking sockets: a thread accepts, a pool
+//! of worker threads serves, and connections that wait for their client
+//! wait without a worker, so idle or slow clients cannot starve the pool.
+//! See `docs/wsgi-model.md` for the model and `docs/architecture.md` for
+//! the inside.
+
+#![deny(unsafe_code)]
+#![deny(missing_docs, missing_debug_implementations, rust_2018_idioms)]
+#![cfg_attr(test, deny(warnings))]
+
+pub mod apps;
+pub mod cli;
+mod error;
+pub mod http;
+mod model;
+mod net;
+mod server;
+#[allow(unsafe_code)]
+mod sys;
+pub mod testing;
+
+use std::time::Duration;
+
+pub use error::Error;
+pub use model::{
+    App, Body, BodyChunks, Environ, EnvironBuilder, Errors, Extensions, Input, StartError,
+    StartResponse, WriteHandle,
+};
+pub use server::{make_server, Server, ServerHandle};
+
+/// `SERVER_SOFTWARE` and the `Server` header: `werk/<version>`.
+pub const SERVER_SOFTWARE: &str = concat!("werk/", env!("CARGO_PKG_VERSION"));
+
+/// How the server runs: the Rust form of `run_simple`'s keyword arguments.
+///
+/// ```
+/// use std::time::Duration;
+/// let options = werk::Options::default()
+///     .threads(8)
+///     .max_body_size(10 * 1024 * 1024)
+///     .keep_alive_timeout(Duration::from_secs(5));
+/// # let _ = options;
+/// ```
+#[derive(Debug, Clone)]
+pub struct Options {
+    threads: usize,
+    max_threads: usize,
+    passthrough_errors: bool,
+    log_requests: bool,
+    limits: http::Limits,
+    head_timeout: Duration,
+    idle_timeout: Duration,
+    io_timeout: Duration,
+    shutdown_grace: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        Options {
+            threads: (cores * 2).max(4),
+            max_threads: 256,
+            passthrough_errors: false,
+            log_requests: true,
+            limits: http::Limits::default(),
+            head_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(15),
+            io_timeout: Duration::from_secs(30),
+            shutdown_grace: Duration::from_secs(10),
+        }
+    }
+}
+
+impl Options {
+    /// Workers that always run (default: twice the CPU count, at least 4).
+    pub fn threads(mut self, n: usize) -> Options {
+        self.threads = n;
+        self
+    }
+
+    /// The most workers when every one is busy with a slow request or a
+    /// long streaming response (default 256). Connections beyond that wait
+    /// in the queue; none is refused.
+    pub fn max_threads(mut self, n: usize) -> Options {
+        self.max_threads = n;
+        self
+    }
+
+    /// Lets a panic in the application propagate out of `serve_forever`
+    /// instead of becoming a 500 page, for debuggers (Werkzeug's
+    /// `passthrough_errors`).
+    pub fn passthrough_errors(mut self, on: bool) -> Options {
+        self.passthrough_errors = on;
+        self
+    }
+
+    /// Logs a line per request to standard error (default on).
+    pub fn log_requests(mut self, on: bool) -> Options {
+        self.log_requests = on;
+        self
+    }
+
+    /// The largest request body accepted, in bytes (default: no limit);
+    /// larger bodies get 413.
+    pub fn max_body_size(mut self, bytes: u64) -> Options {
+        self.limits.max_body = Some(bytes);
+        self
+    }
+
+    /// The largest request head (request line and headers), in bytes
+    /// (default 64 KiB); larger heads get 431.
+    pub fn max_head_size(mut self, bytes: usize) -> Options {
+        self.limits.max_head = bytes;
+        self
+    }
+
+    /// The longest request target, in bytes (default 16 KiB); longer ones
+    /// get 414.
+    pub fn max_uri_length(mut self, bytes: usize) -> Options {
+        self.limits.max_uri = bytes;
+        self
+    }
+
+    /// How long a client may take to send a whole request head (default
+    /// 10 s); then it gets 408.
+    pub fn head_timeout(mut self, timeout: Duration) -> Options {
+        self.head_timeout = timeout;
+        self
+    }
+
+    /// How long a kept-alive connection may sit idle between requests
+    /// (default 15 s).
+    pub fn keep_alive_timeout(mut self, timeout: Duration) -> Options {
+        self.idle_timeout = timeout;
+        self
+    }
+
+    /// How long one read of a request body or one write of a response may
+    /// wait for the client (default 30 s).
+    pub fn io_timeout(mut self, timeout: Duration) -> Options {
+        self.io_timeout = timeout;
+        self
+    }
+
+    /// How long a shutdown waits for in-flight requests (default 10 s).
+    pub fn shutdown_grace(mut self, grace: Duration) -> Options {
+        self.shutdown_grace = grace;
+        self
+    }
+
+    fn config(&self) -> Result<server::Config, Error> {
+        if self.threads == 0 {
+            return Err(Error::Config("threads must be at least 1".into()));
+        }
+        if self.max_threads < self.threads {
+            return Err(Error::Config(format!(
+                "max_threads ({}) must be at least threads ({})",
+                self.max_threads, self.threads
+            )));
+        }
+        for (name, d) in [
+            ("head_timeout", self.head_timeout),
+            ("keep_alive_timeout", self.idle_timeout),
+            ("io_timeout", self.io_timeout),
+        ] {
+            if d.is_zero() {
+                return Err(Error::Config(format!("{name} must be more than zero")));
+            }
+        }
+        Ok(server::Config {
+            limits: self.limits,
+            head_timeout: self.head_timeout,
+            idle_timeout: self.idle_timeout,
+            io_timeout: self.io_timeout,
+            shutdown_grace: self.shutdown_grace,
+            passthrough_errors: self.passthrough_errors,
+        })
+    }
+}
+
+/// Serves `app` on `host:port` until Ctrl-C (or SIGTERM), as Werkzeug's
+/// `run_simple` does: prints the banner, logs each request, and on the
+/// first Ctrl-C lets in-flight requests finish; a second Ctrl-C exits at
+/// once.
+///
+/// Like Werkzeug, it does not return an error: if the server cannot start
+/// (the port is in use, the host does not resolve) it prints why and exits
+/// the process with status 1. Use [`make_server`] to handle errors
+/// yourself.
+pub fn run_simple(host: &str, port: u16, app: impl App, options: Options) {
+    let server = match make_server(host, port, app, options) {
+        Ok(server) => server,
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::exit(1);
+        }
+    };
+    if let Err(e) = serve_until_signalled(server) {
+        eprintln!("{e}");
+        std::process::exit(1);
+    }
+}
+
+/// Prints the banner and serves until SIGINT or SIGTERM; a second signal
+/// exits the process at once with status 130.
+pub fn serve_until_signalled(server: Server) -> Result<(), Error> {
+    let mut signals = sys::signals::install()?;
+    let handle = server.handle();
+    std::thread::Builder::new()
+        .name("werk-signals".into())
+        .spawn(move || {
+            if signals.wait().is_ok() {
+                eprintln!(
+                    " * Shutting down: waiting for requests in progress (Ctrl-C again to quit now)"
+                );
+                handle.shutdown();
+            }
+            if signals.wait().is_ok() {
+                std::process::exit(130);
+            }
+        })?;
+    server.log_startup();
+    server.serve_forever()
+}

@@ -1,0 +1,572 @@
+//! The environ: PEP 3333's dictionary of CGI variables and `wsgi.*` keys.
+
+use std::any::{Any, TypeId};
+use std::collections::HashMap;
+use std::fmt;
+use std::io::{self, Read, Write};
+use std::sync::{Arc, Mutex};
+
+/// The request as the application sees it (PEP 3333 "environ Variables").
+///
+/// CGI meta-variables and `HTTP_*` headers are strings looked up by their
+/// WSGI names, as a Python app would: `environ.get("PATH_INFO")`. The
+/// `wsgi.*` entries are typed fields with accessors. Typed helpers
+/// ([`Environ::method`], [`Environ::header`], ...) read the same strings.
+///
+/// Text that is not valid UTF-8: werk keeps Rust strings valid. The path is
+/// percent-decoded as UTF-8, with U+FFFD for invalid sequences (as Werkzeug
+/// does); `REQUEST_URI`/`RAW_URI` keep the exact target, percent-encoded;
+/// a header value that is not UTF-8 is read as ISO-8859-1 (one char per
+/// byte, as PEP 3333's "native strings"), so no byte is lost.
+///
+/// ```
+/// let environ = werk::Environ::builder()
+///     .method("POST")
+///     .path("/submit")
+///     .query("a=1")
+///     .header("Content-Type", "text/plain")
+///     .body("hello")
+///     .build();
+/// assert_eq!(environ.get("REQUEST_METHOD"), Some("POST"));
+/// assert_eq!(environ.get("CONTENT_LENGTH"), Some("5"));
+/// assert_eq!(environ.header("content-type"), Some("text/plain"));
+/// ```
+#[derive(Clone)]
+pub struct Environ {
+    vars: Vec<(String, String)>,
+    url_scheme: String,
+    input: Input,
+    errors: Errors,
+    multithread: bool,
+    multiprocess: bool,
+    run_once: bool,
+    input_terminated: bool,
+    extensions: Extensions,
+}
+
+impl Environ {
+    /// A builder for an environ outside a server: for tests of apps and
+    /// middleware.
+    pub fn builder() -> EnvironBuilder {
+        EnvironBuilder::new()
+    }
+
+    pub(crate) fn from_parts(
+        vars: Vec<(String, String)>,
+        url_scheme: &str,
+        input: Input,
+    ) -> Environ {
+        Environ {
+            vars,
+            url_scheme: url_scheme.to_owned(),
+            input,
+            errors: Errors::stderr(),
+            multithread: true,
+            multiprocess: false,
+            run_once: false,
+            input_terminated: true,
+            extensions: Extensions::default(),
+        }
+    }
+
+    /// The value of a CGI variable or `HTTP_*` header, by its WSGI name.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.vars
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Sets a variable, replacing any earlier value: middleware uses this
+    /// on a clone of the environ it passes on.
+    pub fn set(&mut self, key: impl Into<String>, value: impl Into<String>) {
+        let key = key.into();
+        let value = value.into();
+        match self.vars.iter_mut().find(|(k, _)| *k == key) {
+            Some(slot) => slot.1 = value,
+            None => self.vars.push((key, value)),
+        }
+    }
+
+    /// Removes a variable, returning its value.
+    pub fn remove(&mut self, key: &str) -> Option<String> {
+        let pos = self.vars.iter().position(|(k, _)| k == key)?;
+        Some(self.vars.remove(pos).1)
+    }
+
+    /// Every string variable, in the order the server set them.
+    pub fn vars(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.vars.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
+    /// `wsgi.url_scheme`: `"http"` or `"https"`.
+    pub fn url_scheme(&self) -> &str {
+        &self.url_scheme
+    }
+
+    /// Replaces `wsgi.url_scheme` (a proxy-headers middleware does).
+    pub fn set_url_scheme(&mut self, scheme: impl Into<String>) {
+        self.url_scheme = scheme.into();
+    }
+
+    /// `wsgi.input`: the request body, already de-chunked and ending where
+    /// the body ends. Each call returns a handle to the same stream.
+    pub fn input(&self) -> Input {
+        self.input.clone()
+    }
+
+    /// `wsgi.errors`: a text stream to the server's error log.
+    pub fn errors(&self) -> Errors {
+        self.errors.clone()
+    }
+
+    /// `wsgi.multithread`: true, the server runs requests on a thread pool.
+    pub fn multithread(&self) -> bool {
+        self.multithread
+    }
+
+    /// `wsgi.multiprocess`: false, one process serves every request.
+    pub fn multiprocess(&self) -> bool {
+        self.multiprocess
+    }
+
+    /// `wsgi.run_once`: false, the process serves many requests.
+    pub fn run_once(&self) -> bool {
+        self.run_once
+    }
+
+    /// `wsgi.input_terminated`: true, reading the input to its end is safe
+    /// because the server bounds it by Content-Length or the chunked
+    /// framing (werk sets it for every request, not only chunked ones).
+    pub fn input_terminated(&self) -> bool {
+        self.input_terminated
+    }
+
+    /// The typed extension map, for values middleware passes inward.
+    pub fn extensions(&self) -> &Extensions {
+        &self.extensions
+    }
+
+    /// The extension map, to add values.
+    pub fn extensions_mut(&mut self) -> &mut Extensions {
+        &mut self.extensions
+    }
+
+    /// `REQUEST_METHOD`.
+    pub fn method(&self) -> &str {
+        self.get("REQUEST_METHOD").unwrap_or("GET")
+    }
+
+    /// `PATH_INFO`, percent-decoded.
+    pub fn path_info(&self) -> &str {
+        self.get("PATH_INFO").unwrap_or("")
+    }
+
+    /// `SCRIPT_NAME`: where the app is mounted.
+    pub fn script_name(&self) -> &str {
+        self.get("SCRIPT_NAME").unwrap_or("")
+    }
+
+    /// `QUERY_STRING`, still percent-encoded.
+    pub fn query_string(&self) -> &str {
+        self.get("QUERY_STRING").unwrap_or("")
+    }
+
+    /// `CONTENT_LENGTH` as a number, when sent and valid.
+    pub fn content_length(&self) -> Option<u64> {
+        self.get("CONTENT_LENGTH")?.trim().parse().ok()
+    }
+
+    /// A request header by its HTTP name, any case: `header("User-Agent")`
+    /// reads `HTTP_USER_AGENT` (and `CONTENT_TYPE`/`CONTENT_LENGTH`, which
+    /// have no prefix).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        let key = header_key(name);
+        self.get(&key)
+    }
+
+    /// The request headers as `(WSGI name without HTTP_, value)` pairs,
+    /// plus CONTENT_TYPE and CONTENT_LENGTH.
+    pub fn headers(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.vars().filter_map(|(k, v)| match k {
+            "CONTENT_TYPE" | "CONTENT_LENGTH" => Some((k, v)),
+            _ => k.strip_prefix("HTTP_").map(|name| (name, v)),
+        })
+    }
+
+    /// The host the client asked for: `HTTP_HOST`, else `SERVER_NAME` and
+    /// `SERVER_PORT` (PEP 3333 "URL Reconstruction").
+    pub fn host(&self) -> String {
+        if let Some(host) = self.get("HTTP_HOST").filter(|h| !h.is_empty()) {
+            return host.to_owned();
+        }
+        let name = self.get("SERVER_NAME").unwrap_or("");
+        let port = self.get("SERVER_PORT").unwrap_or("");
+        let default = matches!((self.url_scheme(), port), ("http", "80") | ("https", "443"));
+        let name = if name.contains(':') {
+            format!("[{name}]")
+        } else {
+            name.to_owned()
+        };
+        if default || port.is_empty() {
+            name
+        } else {
+            format!("{name}:{port}")
+        }
+    }
+
+    /// The full request URL, rebuilt as PEP 3333 "URL Reconstruction" does.
+    pub fn url(&self) -> String {
+        let mut url = format!("{}://{}", self.url_scheme(), self.host());
+        url.push_str(&percent_encode_path(self.script_name()));
+        url.push_str(&percent_encode_path(self.path_info()));
+        if !self.query_string().is_empty() {
+            url.push('?');
+            url.push_str(self.query_string());
+        }
+        url
+    }
+
+    /// `REMOTE_ADDR`: the client's address.
+    pub fn remote_addr(&self) -> &str {
+        self.get("REMOTE_ADDR").unwrap_or("")
+    }
+}
+
+impl fmt::Debug for Environ {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut map = f.debug_map();
+        for (k, v) in &self.vars {
+            map.entry(k, v);
+        }
+        map.entry(&"wsgi.url_scheme", &self.url_scheme)
+            .entry(&"wsgi.multithread", &self.multithread)
+            .entry(&"wsgi.multiprocess", &self.multiprocess)
+            .entry(&"wsgi.run_once", &self.run_once)
+            .entry(&"wsgi.input_terminated", &self.input_terminated)
+            .finish()
+    }
+}
+
+/// `User-Agent` -> `HTTP_USER_AGENT`; Content-Type and Content-Length keep
+/// their CGI names.
+pub(crate) fn header_key(name: &str) -> String {
+    let upper: String = name
+        .chars()
+        .map(|c| {
+            if c == '-' {
+                '_'
+            } else {
+                c.to_ascii_uppercase()
+            }
+        })
+        .collect();
+    match upper.as_str() {
+        "CONTENT_TYPE" | "CONTENT_LENGTH" => upper,
+        _ => format!("HTTP_{upper}"),
+    }
+}
+
+/// Percent-encodes what may not appear literally in a URL path.
+pub(crate) fn percent_encode_path(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    for b in path.bytes() {
+        if b.is_ascii_alphanumeric() || b"/-._~!$&'()*+,;=:@".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// `wsgi.input`: the request body as a byte stream.
+///
+/// Reading from it may first send `100 Continue` to a client that asked
+/// for it. It ends (returns 0) where the body ends; a malformed chunked body
+/// or one over the server's size limit is an `InvalidData` error.
+#[derive(Clone)]
+pub struct Input {
+    stream: Arc<Mutex<Box<dyn Read + Send>>>,
+}
+
+impl Input {
+    /// An input over any reader (the server's own, or bytes in a test).
+    pub fn new(reader: impl Read + Send + 'static) -> Input {
+        Input {
+            stream: Arc::new(Mutex::new(Box::new(reader))),
+        }
+    }
+
+    /// An input holding `bytes`.
+    pub fn from_bytes(bytes: impl Into<Vec<u8>>) -> Input {
+        Input::new(io::Cursor::new(bytes.into()))
+    }
+
+    /// Reads the rest of the body into memory.
+    pub fn read_all(&self) -> io::Result<Vec<u8>> {
+        let mut out = Vec::new();
+        self.clone().read_to_end(&mut out)?;
+        Ok(out)
+    }
+}
+
+impl Read for Input {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let mut stream = self.stream.lock().unwrap_or_else(|e| e.into_inner());
+        stream.read(buf)
+    }
+}
+
+impl fmt::Debug for Input {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Input").finish_non_exhaustive()
+    }
+}
+
+/// `wsgi.errors`: where an application writes diagnostics. The server's
+/// goes to standard error; [`Errors::capture`] keeps the text for tests.
+#[derive(Clone, Default)]
+pub struct Errors {
+    captured: Option<Arc<Mutex<Vec<u8>>>>,
+}
+
+impl Errors {
+    /// The server's error stream: standard error.
+    pub fn stderr() -> Errors {
+        Errors { captured: None }
+    }
+
+    /// A stream that keeps what is written, for [`Errors::captured`].
+    pub fn capture() -> Errors {
+        Errors {
+            captured: Some(Arc::default()),
+        }
+    }
+
+    /// What was written to a capturing stream (empty for standard error).
+    pub fn captured(&self) -> String {
+        match &self.captured {
+            Some(buf) => {
+                String::from_utf8_lossy(&buf.lock().unwrap_or_else(|e| e.into_inner())).into_owned()
+            }
+            None => String::new(),
+        }
+    }
+}
+
+impl Write for Errors {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match &self.captured {
+            Some(cap) => {
+                cap.lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .extend_from_slice(buf);
+                Ok(buf.len())
+            }
+            None => io::stderr().lock().write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match &self.captured {
+            Some(_) => Ok(()),
+            None => io::stderr().flush(),
+        }
+    }
+}
+
+impl fmt::Debug for Errors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let target = if self.captured.is_some() {
+            "capture"
+        } else {
+            "stderr"
+        };
+        f.debug_tuple("Errors").field(&target).finish()
+    }
+}
+
+/// A map from type to value, for data middleware hands to the apps it
+/// wraps (the Rust form of custom environ keys such as `werkzeug.request`).
+///
+/// ```
+/// #[derive(Debug, PartialEq)]
+/// struct User(&'static str);
+///
+/// let mut environ = werk::Environ::builder().build();
+/// environ.extensions_mut().insert(User("ada"));
+/// assert_eq!(environ.extensions().get::<User>(), Some(&User("ada")));
+/// ```
+#[derive(Clone, Default)]
+pub struct Extensions {
+    map: HashMap<TypeId, Arc<dyn Any + Send + Sync>>,
+}
+
+impl Extensions {
+    /// Stores `value`, replacing any earlier value of its type.
+    pub fn insert<T: Any + Send + Sync>(&mut self, value: T) {
+        self.map.insert(TypeId::of::<T>(), Arc::new(value));
+    }
+
+    /// The stored value of type `T`.
+    pub fn get<T: Any + Send + Sync>(&self) -> Option<&T> {
+        self.map.get(&TypeId::of::<T>())?.downcast_ref()
+    }
+
+    /// Removes the value of type `T`; true if there was one.
+    pub fn remove<T: Any + Send + Sync>(&mut self) -> bool {
+        self.map.remove(&TypeId::of::<T>()).is_some()
+    }
+}
+
+impl fmt::Debug for Extensions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Extensions")
+            .field("len", &self.map.len())
+            .finish()
+    }
+}
+
+/// Builds an [`Environ`] for tests, filled as the server would fill it for
+/// a request from 127.0.0.1 to `localhost:5000`.
+#[derive(Debug)]
+pub struct EnvironBuilder {
+    method: String,
+    path: String,
+    query: String,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+    scheme: String,
+    errors: Errors,
+}
+
+impl EnvironBuilder {
+    fn new() -> EnvironBuilder {
+        EnvironBuilder {
+            method: "GET".to_owned(),
+            path: "/".to_owned(),
+            query: String::new(),
+            headers: Vec::new(),
+            body: Vec::new(),
+            scheme: "http".to_owned(),
+            errors: Errors::capture(),
+        }
+    }
+
+    /// REQUEST_METHOD (default GET).
+    pub fn method(mut self, method: &str) -> Self {
+        self.method = method.to_owned();
+        self
+    }
+
+    /// PATH_INFO, already decoded (default `/`).
+    pub fn path(mut self, path: &str) -> Self {
+        self.path = path.to_owned();
+        self
+    }
+
+    /// QUERY_STRING, encoded.
+    pub fn query(mut self, query: &str) -> Self {
+        self.query = query.to_owned();
+        self
+    }
+
+    /// Adds a request header, named as on the wire.
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// The request body; sets CONTENT_LENGTH.
+    pub fn body(mut self, body: impl Into<Vec<u8>>) -> Self {
+        self.body = body.into();
+        self
+    }
+
+    /// `wsgi.url_scheme` (default http).
+    pub fn scheme(mut self, scheme: &str) -> Self {
+        self.scheme = scheme.to_owned();
+        self
+    }
+
+    /// The environ, with a capturing `wsgi.errors`.
+    pub fn build(self) -> Environ {
+        let target = if self.query.is_empty() {
+            percent_encode_path(&self.path)
+        } else {
+            format!("{}?{}", percent_encode_path(&self.path), self.query)
+        };
+        let mut vars: Vec<(String, String)> = [
+            ("REQUEST_METHOD", self.method.clone()),
+            ("SCRIPT_NAME", String::new()),
+            ("PATH_INFO", self.path.clone()),
+            ("QUERY_STRING", self.query.clone()),
+            ("REQUEST_URI", target.clone()),
+            ("RAW_URI", target),
+            ("SERVER_NAME", "127.0.0.1".to_owned()),
+            ("SERVER_PORT", "5000".to_owned()),
+            ("SERVER_PROTOCOL", "HTTP/1.1".to_owned()),
+            ("SERVER_SOFTWARE", crate::SERVER_SOFTWARE.to_owned()),
+            ("GATEWAY_INTERFACE", "CGI/1.1".to_owned()),
+            ("REMOTE_ADDR", "127.0.0.1".to_owned()),
+            ("REMOTE_PORT", "49152".to_owned()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+        if !self
+            .headers
+            .iter()
+            .any(|(n, _)| n.eq_ignore_ascii_case("host"))
+        {
+            vars.push(("HTTP_HOST".to_owned(), "localhost:5000".to_owned()));
+        }
+        if !self.body.is_empty() {
+            vars.push(("CONTENT_LENGTH".to_owned(), self.body.len().to_string()));
+        }
+        let mut environ = Environ::from_parts(vars, &self.scheme, Input::from_bytes(self.body));
+        for (name, value) in &self.headers {
+            environ.set(header_key(name), value.clone());
+        }
+        environ.errors = self.errors;
+        environ
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_names_map_to_cgi_keys() {
+        assert_eq!(header_key("User-Agent"), "HTTP_USER_AGENT");
+        assert_eq!(header_key("content-type"), "CONTENT_TYPE");
+        assert_eq!(header_key("Content-Length"), "CONTENT_LENGTH");
+    }
+
+    #[test]
+    fn url_reconstruction() {
+        let mut env = Environ::builder().path("/a b").query("x=1").build();
+        env.set("SCRIPT_NAME", "/app");
+        assert_eq!(env.url(), "http://localhost:5000/app/a%20b?x=1");
+        env.remove("HTTP_HOST");
+        env.set("SERVER_NAME", "::1");
+        env.set("SERVER_PORT", "80");
+        assert_eq!(env.host(), "[::1]");
+    }
+
+    #[test]
+    fn input_reads_the_body() {
+        let env = Environ::builder().body("abc").build();
+        assert_eq!(env.input().read_all().unwrap(), b"abc");
+        assert_eq!(env.input().read_all().unwrap(), b"");
+    }
+
+    #[test]
+    fn errors_capture() {
+        let env = Environ::builder().build();
+        write!(env.errors(), "warning: x").unwrap();
+        assert_eq!(env.errors().captured(), "warning: x");
+    }
+}

@@ -1,0 +1,62 @@
+//! The WSGI model (PEP 3333) in Rust types.
+//!
+//! | PEP 3333                         | werk                                   |
+//! |----------------------------------|----------------------------------------|
+//! | `application(environ, start_response)` | any [`App`]: `Fn(&Environ, StartResponse) -> Body` |
+//! | `environ` dict                   | [`Environ`]: CGI variables as strings, `wsgi.*` as typed fields |
+//! | `wsgi.input`                     | [`Input`], an `io::Read`                |
+//! | `wsgi.errors`                    | [`Errors`], an `io::Write`              |
+//! | `start_response(status, headers, exc_info)` | [`StartResponse::start`], [`StartResponse::start_with_error`] |
+//! | the `write` callable             | [`WriteHandle`], an `io::Write`         |
+//! | the returned iterable and `close()` | [`Body`], whose close runs on drop  |
+//! | `wsgi.file_wrapper`              | [`Body::file`]                          |
+
+pub(crate) mod body;
+mod environ;
+mod start_response;
+
+pub use body::{Body, BodyChunks};
+pub(crate) use environ::header_key;
+pub use environ::{Environ, EnvironBuilder, Errors, Extensions, Input};
+pub(crate) use start_response::{Responder, StartState};
+pub use start_response::{StartError, StartResponse, WriteHandle};
+
+/// A web application: called once per request with the environ and the
+/// `start_response` callable, it returns the response body.
+///
+/// Every `Fn(&Environ, StartResponse) -> Body + Send + Sync + 'static` is
+/// an `App`, so a plain function is one:
+///
+/// ```
+/// use werk::{Body, Environ, StartResponse};
+///
+/// fn hello(_environ: &Environ, start_response: StartResponse) -> Body {
+///     start_response
+///         .start("200 OK", [("Content-Type", "text/plain")])
+///         .expect("first call");
+///     Body::from("Hello, World!")
+/// }
+/// # fn takes_app(_: impl werk::App) {}
+/// # takes_app(hello);
+/// ```
+///
+/// Middleware is an `App` that holds another `App` and calls it.
+pub trait App: Send + Sync + 'static {
+    /// Handles one request (PEP 3333 "The Application/Framework Side").
+    fn call(&self, environ: &Environ, start_response: StartResponse) -> Body;
+}
+
+impl App for Box<dyn App> {
+    fn call(&self, environ: &Environ, start_response: StartResponse) -> Body {
+        (**self).call(environ, start_response)
+    }
+}
+
+impl<F> App for F
+where
+    F: Fn(&Environ, StartResponse) -> Body + Send + Sync + 'static,
+{
+    fn call(&self, environ: &Environ, start_response: StartResponse) -> Body {
+        self(environ, start_response)
+    }
+}

@@ -1,0 +1,168 @@
+//! A client connection: the socket, its addresses, and the bytes read but
+//! not yet used (the rest of a head, a body, pipelined requests).
+
+use std::io::{self, Read, Write};
+use std::net::{IpAddr, SocketAddr, TcpStream};
+use std::os::fd::{AsRawFd, RawFd};
+use std::time::Instant;
+
+/// Bytes asked of the kernel per read.
+const READ_CHUNK: usize = 16 * 1024;
+
+/// One accepted connection.
+#[derive(Debug)]
+pub(crate) struct Conn {
+    stream: TcpStream,
+    /// The client, with IPv4-mapped IPv6 addresses unmapped.
+    pub peer: SocketAddr,
+    /// The server address the client connected to.
+    pub local: SocketAddr,
+    /// Received bytes; `buf[pos..]` is not used yet.
+    buf: Vec<u8>,
+    pos: usize,
+    /// When the first byte of the head being read arrived.
+    pub head_started: Option<Instant>,
+    /// Requests served on this connection so far.
+    pub served: u64,
+}
+
+impl Conn {
+    pub(crate) fn new(stream: TcpStream, peer: SocketAddr, local: SocketAddr) -> Conn {
+        Conn {
+            stream,
+            peer: unmap(peer),
+            local: unmap(local),
+            buf: Vec::new(),
+            pos: 0,
+            head_started: None,
+            served: 0,
+        }
+    }
+
+    pub(crate) fn fd(&self) -> RawFd {
+        self.stream.as_raw_fd()
+    }
+
+    /// The received bytes not used yet.
+    pub(crate) fn buffered(&self) -> &[u8] {
+        &self.buf[self.pos..]
+    }
+
+    /// Marks `n` buffered bytes as used.
+    pub(crate) fn consume(&mut self, n: usize) {
+        self.pos = (self.pos + n).min(self.buf.len());
+        if self.pos == self.buf.len() {
+            self.buf.clear();
+            self.pos = 0;
+        }
+    }
+
+    /// Reads what the kernel holds now, without waiting: `Ok(None)` if
+    /// nothing, `Ok(Some(0))` at end of stream.
+    pub(crate) fn fill_now(&mut self) -> io::Result<Option<usize>> {
+        let fd = self.stream.as_raw_fd();
+        fill(&mut self.buf, &mut self.pos, |b| {
+            crate::sys::recv_now(fd, b)
+        })
+    }
+
+    /// Reads at least one byte, waiting up to the socket's read timeout;
+    /// 0 at end of stream.
+    pub(crate) fn fill_blocking(&mut self) -> io::Result<usize> {
+        let stream = &self.stream;
+        fill(&mut self.buf, &mut self.pos, |b| {
+            read_retrying(stream, b).map(Some)
+        })
+        .map(|n| n.unwrap_or(0))
+    }
+
+    /// Reads into `out` directly, first from the buffer, then from the
+    /// socket (waiting up to the read timeout). For large request bodies
+    /// this skips the copy through the buffer.
+    pub(crate) fn read_into(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        let buffered = self.buffered();
+        if !buffered.is_empty() {
+            let n = buffered.len().min(out.len());
+            out[..n].copy_from_slice(&buffered[..n]);
+            self.consume(n);
+            return Ok(n);
+        }
+        read_retrying(&self.stream, out)
+    }
+
+    /// Writes all of `data`, waiting up to the write timeout per write.
+    pub(crate) fn write_all(&mut self, data: &[u8]) -> io::Result<()> {
+        (&self.stream).write_all(data).map_err(timeout_error)
+    }
+
+    /// Sends `len` bytes of `file` from its position, through the kernel's
+    /// copy path where the platform has one (std specialises `io::copy`
+    /// from a file to a TCP socket into `sendfile`/`splice` on Linux).
+    pub(crate) fn send_file(&mut self, file: &mut std::fs::File, len: u64) -> io::Result<u64> {
+        let mut limited = Read::take(file, len);
+        let mut stream = &self.stream;
+        io::copy(&mut limited, &mut stream).map_err(timeout_error)
+    }
+
+    /// Half-closes the sending side, so the client sees the end of the
+    /// response while the server can still read (and drop) what it sends.
+    pub(crate) fn shutdown_write(&self) {
+        let _ = self.stream.shutdown(std::net::Shutdown::Write);
+    }
+}
+
+/// Appends one read's worth of bytes to `buf` through `read`.
+fn fill(
+    buf: &mut Vec<u8>,
+    pos: &mut usize,
+    read: impl FnOnce(&mut [u8]) -> io::Result<Option<usize>>,
+) -> io::Result<Option<usize>> {
+    compact(buf, pos);
+    let start = buf.len();
+    buf.resize(start + READ_CHUNK, 0);
+    let result = read(&mut buf[start..]);
+    let got = match &result {
+        Ok(Some(n)) => *n,
+        _ => 0,
+    };
+    buf.truncate(start + got);
+    result
+}
+
+fn read_retrying(mut stream: &TcpStream, out: &mut [u8]) -> io::Result<usize> {
+    loop {
+        match stream.read(out) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            other => return other.map_err(timeout_error),
+        }
+    }
+}
+
+/// Moves unread bytes to the front when more than half the buffer is used.
+fn compact(buf: &mut Vec<u8>, pos: &mut usize) {
+    if *pos > 0 && *pos >= buf.len() / 2 {
+        buf.drain(..*pos);
+        *pos = 0;
+    }
+}
+
+/// On Unix a socket timeout surfaces as `WouldBlock`; call it what it is.
+fn timeout_error(e: io::Error) -> io::Error {
+    if e.kind() == io::ErrorKind::WouldBlock {
+        io::Error::new(io::ErrorKind::TimedOut, "client timed out")
+    } else {
+        e
+    }
+}
+
+/// `::ffff:127.0.0.1` -> `127.0.0.1`: an IPv4 client of a dual-stack
+/// socket is shown as the IPv4 address it is.
+pub(crate) fn unmap(addr: SocketAddr) -> SocketAddr {
+    match addr {
+        SocketAddr::V6(v6) => match v6.ip().to_ipv4_mapped() {
+            Some(v4) => SocketAddr::new(IpAddr::V4(v4), v6.port()),
+            None => addr,
+        },
+        v4 => v4,
+    }
+}

@@ -1,0 +1,495 @@
+//! One request and its response on a connection: the state that the
+//! environ's input, `start_response`, the `write` handle and the server's
+//! response writer share while the application runs.
+//!
+//! All of it sits behind one mutex. Only the worker thread serving the
+//! request takes it, so it is never contended; it exists because the
+//! application may move its handles into the body it returns.
+
+use std::io;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use super::conn::Conn;
+use crate::http::{
+    encode_chunk, encode_head, ChunkedDecoder, Framing, HeadParts, HttpError, RequestHead,
+    ResponseFraming, Version, LAST_CHUNK,
+};
+use crate::model::{Responder, StartError, StartState};
+
+/// Unread request body a worker reads and drops so the connection can be
+/// reused; a larger remainder closes the connection instead.
+pub(crate) const DRAIN_LIMIT: u64 = 64 * 1024;
+
+/// Bytes of response buffered before they are written out.
+const WRITE_BUFFER: usize = 64 * 1024;
+
+/// How far the request body has been read.
+#[derive(Debug)]
+enum BodyLeft {
+    Length(u64),
+    Chunked(ChunkedDecoder),
+    Done,
+}
+
+/// The request body as the application reads it.
+#[derive(Debug)]
+pub(crate) struct RequestBody {
+    left: BodyLeft,
+    received: u64,
+    limit: Option<u64>,
+    /// The client waits for `100 Continue` before it sends the body.
+    continue_pending: bool,
+    /// Why reading the body failed; answered instead of the app's response
+    /// if nothing was sent yet.
+    pub error: Option<HttpError>,
+}
+
+/// The response as it goes out.
+#[derive(Debug)]
+pub(crate) struct Output {
+    version: Version,
+    is_head: bool,
+    /// The connection may stay open after this response (decided when the
+    /// head is sent).
+    pub keep_alive: bool,
+    /// The client or the server asked to close after this request.
+    must_close: bool,
+    framing: ResponseFraming,
+    sent: u64,
+    buf: Vec<u8>,
+    /// The status code on the wire, for the log (0 until sent).
+    pub code: u16,
+    /// Why the response was cut short; the connection closes without a
+    /// proper end so the client sees the failure.
+    pub aborted: Option<String>,
+    server: &'static str,
+}
+
+/// Everything about one request/response exchange.
+#[derive(Debug)]
+pub(crate) struct State {
+    /// The connection, taken back by the worker when the exchange ends;
+    /// handles the app kept past that point find `None`.
+    pub conn: Option<Conn>,
+    pub body: RequestBody,
+    pub start: StartState,
+    pub out: Output,
+}
+
+/// The shared exchange; see the module documentation.
+#[derive(Debug)]
+pub(crate) struct Exchange {
+    state: Mutex<State>,
+}
+
+impl Exchange {
+    pub(crate) fn new(
+        conn: Conn,
+        head: &RequestHead,
+        limit: Option<u64>,
+        must_close: bool,
+        server: &'static str,
+    ) -> Exchange {
+        let left = match head.framing {
+            Framing::None => BodyLeft::Done,
+            Framing::Length(n) => BodyLeft::Length(n),
+            Framing::Chunked => BodyLeft::Chunked(ChunkedDecoder::new()),
+        };
+        Exchange {
+            state: Mutex::new(State {
+                conn: Some(conn),
+                body: RequestBody {
+                    left,
+                    received: 0,
+                    limit,
+                    continue_pending: head.expect_continue,
+                    error: None,
+                },
+                start: StartState::default(),
+                out: Output {
+                    version: head.version,
+                    is_head: head.method == "HEAD",
+                    keep_alive: false,
+                    must_close: head.close || must_close,
+                    framing: ResponseFraming::NoBody,
+                    sent: 0,
+                    buf: Vec::new(),
+                    code: 0,
+                    aborted: None,
+                    server,
+                },
+            }),
+        }
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Responder for Exchange {
+    fn start(
+        &self,
+        status: String,
+        headers: Vec<(String, String)>,
+        error: Option<String>,
+    ) -> Result<(), StartError> {
+        self.lock().start.start(status, headers, error)
+    }
+
+    fn write(&self, data: &[u8]) -> io::Result<()> {
+        let mut state = self.lock();
+        state.ensure_head(None)?;
+        state.write_body(data)?;
+        state.flush()
+    }
+}
+
+/// `wsgi.input` over an exchange.
+#[derive(Debug)]
+pub(crate) struct BodyReader(pub Arc<Exchange>);
+
+impl io::Read for BodyReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.lock().read_body(buf)
+    }
+}
+
+fn gone() -> io::Error {
+    io::Error::new(io::ErrorKind::NotConnected, "the request is over")
+}
+
+/// Stops sending: the response was replaced or cut short.
+pub(crate) fn stopped(why: &str) -> io::Error {
+    io::Error::other(why.to_owned())
+}
+
+impl State {
+    /// True for a HEAD request: the response has headers only.
+    pub(crate) fn out_is_head(&self) -> bool {
+        self.out.is_head
+    }
+
+    /// Reads request body bytes into `out`: 0 at the end of the body.
+    pub(crate) fn read_body(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        if out.is_empty() || matches!(self.body.left, BodyLeft::Done) {
+            return Ok(0);
+        }
+        if let Some(err) = self.body.error {
+            return Err(io::Error::new(io::ErrorKind::InvalidData, err));
+        }
+        if self.body.continue_pending {
+            self.body.continue_pending = false;
+            if !self.start.head_sent {
+                let conn = self.conn.as_mut().ok_or_else(gone)?;
+                conn.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
+            }
+        }
+        let result = self.read_body_inner(out);
+        if let Err(e) = &result {
+            if self.body.error.is_none() && e.kind() != io::ErrorKind::InvalidData {
+                // The client went away or stalled: no point reusing it.
+                self.out.must_close = true;
+            }
+        }
+        result
+    }
+
+    fn read_body_inner(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        let conn = self.conn.as_mut().ok_or_else(gone)?;
+        let n = match &mut self.body.left {
+            BodyLeft::Done => return Ok(0),
+            BodyLeft::Length(left) => {
+                let want = out.len().min(usize::try_from(*left).unwrap_or(usize::MAX));
+                let n = conn.read_into(&mut out[..want])?;
+                if n == 0 {
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "client closed the connection before sending the whole body",
+                    ));
+                }
+                *left -= n as u64;
+                if *left == 0 {
+                    self.body.left = BodyLeft::Done;
+                }
+                n
+            }
+            BodyLeft::Chunked(decoder) => {
+                let (n, done) = loop {
+                    if conn.buffered().is_empty() && conn.fill_blocking()? == 0 {
+                        return Err(io::Error::new(
+                            io::ErrorKind::UnexpectedEof,
+                            "client closed the connection inside a chunked body",
+                        ));
+                    }
+                    let decoded = match decoder.decode(conn.buffered(), out.len()) {
+                        Ok(d) => d,
+                        Err(e) => {
+                            self.body.error = Some(e);
+                            return Err(io::Error::new(io::ErrorKind::InvalidData, e));
+                        }
+                    };
+                    let data = decoded.data.clone();
+                    out[..data.len()].copy_from_slice(&conn.buffered()[data.clone()]);
+                    conn.consume(decoded.consumed);
+                    if !data.is_empty() || decoder.is_done() {
+                        break (data.len(), decoder.is_done());
+                    }
+                };
+                if done {
+                    self.body.left = BodyLeft::Done;
+                }
+                n
+            }
+        };
+        self.body.received += n as u64;
+        if self.body.limit.is_some_and(|max| self.body.received > max) {
+            self.body.error = Some(HttpError::BodyTooLarge);
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                HttpError::BodyTooLarge,
+            ));
+        }
+        Ok(n)
+    }
+
+    /// Reads and drops what is left of the request body, if it is small
+    /// enough; true if the connection can carry another request.
+    pub(crate) fn drain_body(&mut self) -> bool {
+        if self.body.error.is_some() {
+            return false;
+        }
+        if self.body.continue_pending {
+            // The client never got 100 Continue: it may or may not send.
+            return matches!(self.body.left, BodyLeft::Done);
+        }
+        let mut scratch = [0u8; 8192];
+        let mut drained = 0u64;
+        while !matches!(self.body.left, BodyLeft::Done) {
+            match self.read_body_inner(&mut scratch) {
+                Ok(0) => break,
+                Ok(n) => drained += n as u64,
+                Err(_) => return false,
+            }
+            if drained > DRAIN_LIMIT {
+                return false;
+            }
+        }
+        matches!(self.body.left, BodyLeft::Done)
+    }
+
+    /// True if request body bytes may still be on their way.
+    pub(crate) fn body_unread(&self) -> bool {
+        !matches!(self.body.left, BodyLeft::Done)
+    }
+
+    /// Sends the head if it is not out yet. `body_len` is the body's size
+    /// when the server knows it (it becomes Content-Length if the app gave
+    /// none). Fails, without sending, if `start_response` was misused or
+    /// never called: the caller answers with a 500 instead.
+    pub(crate) fn ensure_head(&mut self, body_len: Option<u64>) -> io::Result<()> {
+        if self.start.head_sent {
+            return Ok(());
+        }
+        if let Some(err) = self.body.error {
+            return Err(stopped(&format!("request body error: {err}")));
+        }
+        if let Some(misuse) = &self.start.misuse {
+            return Err(stopped(misuse));
+        }
+        let Some(head) = self.start.head.take() else {
+            return Err(stopped(
+                "the application produced a body before calling start_response",
+            ));
+        };
+        let no_body = self.out.is_head || head.code < 200 || head.code == 204 || head.code == 304;
+        let (framing, add_length) = match (head.content_length, body_len) {
+            (Some(n), _) => (ResponseFraming::Length(n), None),
+            (None, Some(n)) if !(head.code < 200 || head.code == 204 || head.code == 304) => {
+                (ResponseFraming::Length(n), Some(n))
+            }
+            (None, _) if no_body => (ResponseFraming::NoBody, None),
+            (None, _) if self.out.version == Version::Http11 => (ResponseFraming::Chunked, None),
+            (None, _) => (ResponseFraming::CloseDelimited, None),
+        };
+        let keep_alive = !self.out.must_close
+            && framing != ResponseFraming::CloseDelimited
+            && !self.body.continue_pending_with_body()
+            && self.body.drainable();
+        let chunked = framing == ResponseFraming::Chunked;
+        self.out.framing = if no_body {
+            ResponseFraming::NoBody
+        } else {
+            framing
+        };
+        self.out.keep_alive = keep_alive;
+        self.out.code = head.code;
+        let connection_close = match (keep_alive, self.out.version) {
+            (false, _) => Some(true),
+            (true, Version::Http10) => Some(false),
+            (true, Version::Http11) => None,
+        };
+        encode_head(
+            &mut self.out.buf,
+            &HeadParts {
+                status: &head.status,
+                headers: &head.headers,
+                add_length,
+                chunked,
+                connection_close,
+                server: self.out.server,
+            },
+        );
+        self.start.head_sent = true;
+        self.start.head = Some(head);
+        Ok(())
+    }
+
+    /// Queues body bytes with the framing chosen for the head.
+    pub(crate) fn write_body(&mut self, data: &[u8]) -> io::Result<()> {
+        if let Some(why) = &self.out.aborted {
+            return Err(stopped(why));
+        }
+        match self.out.framing {
+            ResponseFraming::NoBody => {}
+            ResponseFraming::Chunked => encode_chunk(&mut self.out.buf, data),
+            ResponseFraming::CloseDelimited => self.out.buf.extend_from_slice(data),
+            ResponseFraming::Length(len) => {
+                let room = len - self.out.sent;
+                if data.len() as u64 > room {
+                    self.out.buf.extend_from_slice(&data[..room as usize]);
+                    self.out.sent = len;
+                    let why =
+                        format!("the application sent more than its Content-Length of {len} bytes");
+                    self.abort(&why);
+                    return Err(stopped(&why));
+                }
+                self.out.buf.extend_from_slice(data);
+            }
+        }
+        if self.out.framing != ResponseFraming::NoBody {
+            self.out.sent += data.len() as u64;
+        }
+        if self.out.buf.len() >= WRITE_BUFFER {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Sends `len` bytes of a file body after what is buffered.
+    pub(crate) fn send_file(&mut self, file: &mut std::fs::File, len: u64) -> io::Result<()> {
+        let len = match self.out.framing {
+            ResponseFraming::NoBody => return Ok(()),
+            ResponseFraming::Length(total) => len.min(total - self.out.sent),
+            _ => len,
+        };
+        if self.out.framing == ResponseFraming::Chunked {
+            // Only reached when the app declared no length but chunked
+            // framing was chosen anyway; frame it as one chunk.
+            self.out
+                .buf
+                .extend_from_slice(format!("{len:x}\r\n").as_bytes());
+        }
+        self.flush()?;
+        let conn = self.conn.as_mut().ok_or_else(gone)?;
+        let copied = conn.send_file(file, len)?;
+        self.out.sent += copied;
+        if copied < len {
+            let why = "the file was shorter than its size when the response started";
+            self.abort(why);
+            return Err(stopped(why));
+        }
+        if self.out.framing == ResponseFraming::Chunked {
+            self.out.buf.extend_from_slice(b"\r\n");
+        }
+        Ok(())
+    }
+
+    /// Ends the body: the last chunk, or a check that Content-Length was
+    /// met. Does not flush.
+    pub(crate) fn finish(&mut self) {
+        if self.out.aborted.is_some() {
+            return;
+        }
+        match self.out.framing {
+            ResponseFraming::Chunked => self.out.buf.extend_from_slice(LAST_CHUNK),
+            ResponseFraming::Length(len) if self.out.sent < len => {
+                let sent = self.out.sent;
+                self.abort(&format!(
+                    "the application sent {sent} of the {len} bytes its Content-Length announced"
+                ));
+            }
+            _ => {}
+        }
+    }
+
+    /// Writes out everything buffered.
+    pub(crate) fn flush(&mut self) -> io::Result<()> {
+        if self.out.buf.is_empty() {
+            return Ok(());
+        }
+        let conn = self.conn.as_mut().ok_or_else(gone)?;
+        let result = conn.write_all(&self.out.buf);
+        self.out.buf.clear();
+        if result.is_err() {
+            self.out.keep_alive = false;
+            self.out
+                .aborted
+                .get_or_insert_with(|| "client went away".to_owned());
+        }
+        result
+    }
+
+    /// Cuts the response short: nothing more is sent and the connection
+    /// closes without the body's proper end.
+    pub(crate) fn abort(&mut self, why: &str) {
+        self.out.keep_alive = false;
+        self.out.aborted.get_or_insert_with(|| why.to_owned());
+    }
+
+    /// Sends a complete response the server makes itself (an error page),
+    /// if the head is not out yet, and closes the connection after it
+    /// unless `keep_alive` allows otherwise.
+    pub(crate) fn send_own_response(
+        &mut self,
+        code: u16,
+        headers: Vec<(String, String)>,
+        body: &[u8],
+        keep_alive: bool,
+    ) -> io::Result<()> {
+        if self.start.head_sent {
+            return Ok(());
+        }
+        let status = format!("{code} {}", crate::http::reason_phrase(code));
+        self.start.head = None;
+        self.start.misuse = None;
+        self.start
+            .start(status, headers, Some("server response".to_owned()))
+            .map_err(io::Error::other)?;
+        if !keep_alive {
+            self.out.must_close = true;
+        }
+        let saved_error = self.body.error.take();
+        let result = self.ensure_head(Some(body.len() as u64));
+        self.body.error = saved_error;
+        result?;
+        self.write_body(body)?;
+        self.finish();
+        self.flush()
+    }
+}
+
+impl RequestBody {
+    fn continue_pending_with_body(&self) -> bool {
+        self.continue_pending && !matches!(self.left, BodyLeft::Done)
+    }
+
+    /// True if what is left of the body is small enough to read and drop.
+    fn drainable(&self) -> bool {
+        match &self.left {
+            BodyLeft::Done => true,
+            BodyLeft::Length(left) => *left <= DRAIN_LIMIT,
+            BodyLeft::Chunked(_) => false,
+        }
+    }
+}

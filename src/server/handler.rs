@@ -1,0 +1,324 @@
+//! What a worker does with a connection: read request heads, run the
+//! application for each, send its response, and decide whether the
+//! connection stays open, is parked until the client speaks again, or
+//! closes.
+//!
+//! ```text
+//!   readable conn ──► read what is there ──► parse head
+//!        ▲                 │ nothing yet          │ complete
+//!        │                 ▼                      ▼
+//!      parker ◄──── park (idle / partial)    run app, send body
+//!                                                 │ keep-alive
+//!                                                 └──► next head
+//! ```
+
+use std::any::Any;
+use std::io;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::conn::Conn;
+use super::environ::{cgi_vars, Endpoints};
+use super::exchange::{BodyReader, Exchange, State};
+use super::log::client_name;
+use super::pages::error_page;
+use super::park::Parked;
+use super::Shared;
+use crate::http::{encode_head, parse_head, HeadParts, HttpError, Parsed, RequestHead};
+use crate::model::body::{next_chunk, Source};
+use crate::model::{Environ, Input, StartResponse};
+
+/// Serves requests on `conn` until it must wait for the client (then it
+/// is parked) or close.
+pub(crate) fn serve(mut conn: Conn, shared: &Arc<Shared>) {
+    loop {
+        if !conn.buffered().is_empty() {
+            match parse_head(conn.buffered(), &shared.config.limits) {
+                Ok(Parsed::Complete(head)) => {
+                    conn.head_started = None;
+                    conn.consume(head.head_len);
+                    match handle_request(conn, head, shared) {
+                        Some(next) => conn = next,
+                        None => return,
+                    }
+                    continue;
+                }
+                Ok(Parsed::Partial) => {
+                    let started = *conn.head_started.get_or_insert_with(Instant::now);
+                    if started.elapsed() >= shared.config.head_timeout {
+                        return reject(conn, HttpError::HeadTimeout, shared);
+                    }
+                }
+                Err(err) => return reject(conn, err, shared),
+            }
+        }
+        match conn.fill_now() {
+            Ok(Some(0)) | Err(_) => return,
+            Ok(Some(_)) => {}
+            Ok(None) if shared.is_shutting_down() && conn.head_started.is_none() => return,
+            Ok(None) => {
+                if conn.head_started.is_none() && shared.pool.is_quiet() {
+                    // A client on a kept-alive connection usually sends its
+                    // next request at once: wait a moment before the round
+                    // trip through the parker, if no one else needs us.
+                    if let Ok(true) = crate::sys::wait_readable(conn.fd(), KEEP_ALIVE_SPIN_MS) {
+                        continue;
+                    }
+                }
+                let kind = if conn.head_started.is_some() {
+                    Parked::PartialHead
+                } else {
+                    Parked::Idle
+                };
+                shared.parker.park(conn, kind);
+                return;
+            }
+        }
+    }
+}
+
+/// How long a worker with nothing else to do waits on its kept-alive
+/// connection before handing it to the parker.
+const KEEP_ALIVE_SPIN_MS: i32 = 1;
+
+/// Answers a request the server cannot take, then closes.
+pub(crate) fn reject(mut conn: Conn, err: HttpError, shared: &Arc<Shared>) {
+    let code = err.status();
+    let client = client_name(conn.peer.ip());
+    let line = request_line_of(conn.buffered());
+    shared
+        .log
+        .client_error(&client, &format!("code {code}, message {err}"));
+    shared.log.request(&client, &line, code);
+    let (headers, body) = error_page(code, &err.to_string());
+    let mut out = Vec::with_capacity(256 + body.len());
+    let status = format!("{code} {}", crate::http::reason_phrase(code));
+    encode_head(
+        &mut out,
+        &HeadParts {
+            status: &status,
+            headers: &headers,
+            add_length: Some(body.len() as u64),
+            chunked: false,
+            connection_close: Some(true),
+            server: crate::SERVER_SOFTWARE,
+        },
+    );
+    out.extend_from_slice(&body);
+    if conn.write_all(&out).is_ok() {
+        close_gracefully(conn, true, shared);
+    }
+}
+
+/// The first line of what the client sent, for the log.
+fn request_line_of(buf: &[u8]) -> String {
+    let end = buf
+        .iter()
+        .position(|&b| b == b'\r' || b == b'\n')
+        .unwrap_or(buf.len())
+        .min(200);
+    String::from_utf8_lossy(&buf[..end]).into_owned()
+}
+
+/// Closes a connection; if the client may still be sending, stop sending
+/// first and let the parker read and drop the rest for a moment, so the
+/// client reads our response instead of a connection reset.
+fn close_gracefully(conn: Conn, client_may_send: bool, shared: &Arc<Shared>) {
+    if client_may_send {
+        conn.shutdown_write();
+        shared.parker.park(conn, Parked::Lingering);
+    }
+}
+
+/// Why sending a response stopped early.
+enum Stop {
+    /// The application panicked (in the call or while producing the body).
+    Panic(Box<dyn Any + Send>),
+    /// The body iterator returned an error.
+    Body(io::Error),
+    /// The head could not be sent (misuse, body error) or the write failed.
+    Send(io::Error),
+}
+
+/// Runs the application for one request and sends the response. Returns
+/// the connection if it can carry another request.
+fn handle_request(conn: Conn, head: RequestHead, shared: &Arc<Shared>) -> Option<Conn> {
+    let ends = Endpoints {
+        local: conn.local,
+        peer: conn.peer,
+    };
+    let request_line = head.request_line();
+    let vars = cgi_vars(&head, ends, crate::SERVER_SOFTWARE);
+    let exchange = Arc::new(Exchange::new(
+        conn,
+        &head,
+        shared.config.limits.max_body,
+        shared.is_shutting_down(),
+        crate::SERVER_SOFTWARE,
+    ));
+    let environ = Environ::from_parts(vars, "http", Input::new(BodyReader(exchange.clone())));
+    let start_response = StartResponse::new(exchange.clone());
+
+    let called = catch_unwind(AssertUnwindSafe(|| {
+        shared.app.call(&environ, start_response)
+    }));
+    let stop = match called {
+        Ok(body) => send_body(&exchange, body).err(),
+        Err(payload) => Some(Stop::Panic(payload)),
+    };
+    drop(environ);
+
+    let mut state = exchange.lock();
+    let client = client_name(state.conn.as_ref()?.peer.ip());
+    conclude(&mut state, stop, shared, &client, &request_line);
+    let keep = state.out.keep_alive && state.out.aborted.is_none() && state.drain_body();
+    shared.log.request(&client, &request_line, state.out.code);
+    let mut conn = state.conn.take()?;
+    let body_unread = state.body_unread();
+    drop(state);
+    if keep && !shared.is_shutting_down() {
+        conn.served += 1;
+        Some(conn)
+    } else {
+        close_gracefully(conn, body_unread, shared);
+        None
+    }
+}
+
+/// Sends the body the application returned, chunk by chunk.
+fn send_body(exchange: &Exchange, mut body: crate::Body) -> Result<(), Stop> {
+    let len = body.len();
+    let mut source = body.take_source();
+    let is_head = exchange.lock().out_is_head();
+    let result = match &mut source {
+        Source::Empty => exchange.lock().ensure_head(Some(0)).map_err(Stop::Send),
+        Source::Bytes(bytes) => {
+            let mut state = exchange.lock();
+            state
+                .ensure_head(len)
+                .and_then(|()| state.write_body(bytes))
+                .map_err(Stop::Send)
+        }
+        Source::File { file, len } => {
+            let mut state = exchange.lock();
+            state
+                .ensure_head(Some(*len))
+                .and_then(|()| state.send_file(file, *len))
+                .map_err(Stop::Send)
+        }
+        Source::Chunks(_) | Source::Reader(_) => send_chunks(exchange, &mut source, is_head),
+    };
+    let closed = catch_unwind(AssertUnwindSafe(move || drop(body)));
+    result?;
+    closed.map_err(Stop::Panic)
+}
+
+/// Streams an iterator or reader body, flushing each chunk as PEP 3333
+/// asks ("Buffering and Streaming"). For HEAD only the first chunk is
+/// produced, so an app that calls start_response lazily still can.
+fn send_chunks(exchange: &Exchange, source: &mut Source, is_head: bool) -> Result<(), Stop> {
+    loop {
+        let next = catch_unwind(AssertUnwindSafe(|| next_chunk(source))).map_err(Stop::Panic)?;
+        let chunk = match next {
+            None => break,
+            Some(Err(e)) => return Err(Stop::Body(e)),
+            Some(Ok(chunk)) => chunk,
+        };
+        let mut state = exchange.lock();
+        state.ensure_head(None).map_err(Stop::Send)?;
+        if is_head {
+            break;
+        }
+        state
+            .write_body(&chunk)
+            .and_then(|()| state.flush())
+            .map_err(Stop::Send)?;
+    }
+    exchange.lock().ensure_head(Some(0)).map_err(Stop::Send)
+}
+
+/// Settles the response after the app and its body are done: the proper
+/// end, an error page in its place, or a cut-short connection.
+fn conclude(state: &mut State, stop: Option<Stop>, shared: &Shared, client: &str, line: &str) {
+    let log = &shared.log;
+    match stop {
+        None => state.finish(),
+        Some(Stop::Panic(payload)) => {
+            log.error(&format!(
+                "Error on request \"{line}\" from {client}: the application panicked: {}",
+                panic_message(&*payload)
+            ));
+            if shared.config.passthrough_errors {
+                state.abort("passthrough_errors");
+                shared.pass_through(payload);
+            } else if !state.start.head_sent {
+                send_error(state, 500, "application panicked");
+            } else {
+                state.abort("the application panicked while sending the body");
+            }
+        }
+        Some(Stop::Body(err)) => {
+            log.error(&format!(
+                "Error on request \"{line}\" from {client}: the body failed: {err}"
+            ));
+            if state.start.head_sent {
+                state.abort("the body failed");
+            } else {
+                send_error(state, 500, "the body failed");
+            }
+        }
+        Some(Stop::Send(err)) if !state.start.head_sent => {
+            if let Some(body_err) = state.body.error {
+                log.client_error(
+                    client,
+                    &format!("code {}, message {body_err}", body_err.status()),
+                );
+                send_error(state, body_err.status(), &body_err.to_string());
+            } else {
+                log.error(&format!("Error on request \"{line}\" from {client}: {err}"));
+                send_error(state, 500, &err.to_string());
+            }
+        }
+        Some(Stop::Send(_)) => {
+            if let Some(misuse) = state.start.misuse.clone() {
+                log.error(&format!(
+                    "Error on request \"{line}\" from {client}: {misuse}"
+                ));
+                state.abort(&misuse);
+            }
+            if let Some(why) = state.out.aborted.clone() {
+                if why != "client went away" {
+                    log.error(&format!("Error on request \"{line}\" from {client}: {why}"));
+                }
+            }
+        }
+    }
+    if state.start.head_sent && state.out.aborted.is_none() && state.start.misuse.is_some() {
+        let misuse = state.start.misuse.clone().unwrap_or_default();
+        log.error(&format!(
+            "Error on request \"{line}\" from {client}: {misuse}"
+        ));
+        state.abort(&misuse);
+    }
+    let _ = state.flush();
+}
+
+/// Replaces the response with an error page (nothing was sent yet).
+fn send_error(state: &mut State, code: u16, detail: &str) {
+    let (headers, body) = error_page(code, detail);
+    let keep_alive = code == 500;
+    let _ = state.send_own_response(code, headers, &body, keep_alive);
+}
+
+/// The text of a panic payload (`&str` or `String`), as the default hook
+/// prints it.
+pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "Box<dyn Any>".to_owned()
+    }
+}

@@ -1,0 +1,58 @@
+//! The responses the server writes itself: error pages for protocol
+//! errors and for applications that fail.
+
+/// Werkzeug's 500 text, so a client (or a test) sees the same words.
+const INTERNAL_ERROR: &str = "The server encountered an internal error and was unable to complete your request. Either the server is overloaded or there is an error in the application.";
+
+/// Headers and HTML body for an error status.
+pub(crate) fn error_page(code: u16, detail: &str) -> (Vec<(String, String)>, Vec<u8>) {
+    let reason = crate::http::reason_phrase(code);
+    let detail = if code == 500 { INTERNAL_ERROR } else { detail };
+    let body = format!(
+        "<!doctype html>\n<html lang=en>\n<title>{code} {reason}</title>\n<h1>{reason}</h1>\n<p>{}</p>\n",
+        html_escape(detail)
+    );
+    let headers = vec![(
+        "Content-Type".to_owned(),
+        "text/html; charset=utf-8".to_owned(),
+    )];
+    (headers, body.into_bytes())
+}
+
+/// Escapes text for HTML element content and attribute values.
+pub(crate) fn html_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#x27;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn page_is_escaped_and_typed() {
+        let (headers, body) = error_page(400, "bad <input>");
+        let body = String::from_utf8(body).unwrap();
+        assert!(body.contains("<h1>Bad Request</h1>"));
+        assert!(body.contains("bad &lt;input&gt;"));
+        assert_eq!(headers[0].1, "text/html; charset=utf-8");
+    }
+
+    #[test]
+    fn internal_error_matches_werkzeug_wording() {
+        let (_, body) = error_page(500, "ignored");
+        assert!(String::from_utf8(body)
+            .unwrap()
+            .contains("Internal Server Error"));
+    }
+}

@@ -1,0 +1,234 @@
+//! The parker: where connections wait without a worker.
+//!
+//! A kept-alive connection between requests, a client that sent part of a
+//! head, and a closing connection whose client may still be sending all
+//! wait here, watched by one thread through the OS's readiness API
+//! (`crate::sys::Poller`). When one becomes readable it goes back to the
+//! pool; when its deadline passes it is closed (a partial head gets a 408
+//! first). This is what keeps a fixed pool from being starved by idle or
+//! slow clients.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use super::conn::Conn;
+use super::Shared;
+use crate::sys::Poller;
+
+/// How often deadlines are checked.
+const SWEEP_EVERY: Duration = Duration::from_millis(100);
+
+/// How long a closing connection may keep sending before it is dropped.
+const LINGER: Duration = Duration::from_secs(2);
+
+/// Bytes a closing connection may send that are read and dropped.
+const LINGER_BYTES: usize = 1024 * 1024;
+
+/// Why a connection waits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Parked {
+    /// Between requests on a kept-alive connection.
+    Idle,
+    /// Part of a request head has arrived.
+    PartialHead,
+    /// The response is sent and our side is shut; the client's leftovers
+    /// are read and dropped until it closes or the linger time runs out.
+    Lingering,
+}
+
+#[derive(Debug)]
+struct Entry {
+    conn: Conn,
+    kind: Parked,
+    deadline: Instant,
+    drained: usize,
+}
+
+/// Parked connections, by token. A token is a slot index plus a
+/// generation, so a late readiness report can never reach the wrong
+/// connection.
+#[derive(Debug, Default)]
+struct Slots {
+    entries: Vec<Option<(u32, Entry)>>,
+    free: Vec<usize>,
+    generation: u32,
+    count: usize,
+}
+
+impl Slots {
+    fn insert(&mut self, entry: Entry) -> u64 {
+        self.generation = self.generation.wrapping_add(1);
+        let gen = self.generation;
+        let index = match self.free.pop() {
+            Some(i) => {
+                self.entries[i] = Some((gen, entry));
+                i
+            }
+            None => {
+                self.entries.push(Some((gen, entry)));
+                self.entries.len() - 1
+            }
+        };
+        self.count += 1;
+        (u64::from(gen) << 32) | index as u64
+    }
+
+    fn remove(&mut self, token: u64) -> Option<Entry> {
+        let index = (token & 0xffff_ffff) as usize;
+        let gen = (token >> 32) as u32;
+        match self.entries.get(index) {
+            Some(Some((g, _))) if *g == gen => {}
+            _ => return None,
+        }
+        let (_, entry) = self.entries[index].take()?;
+        self.free.push(index);
+        self.count -= 1;
+        Some(entry)
+    }
+
+    fn expired(&mut self, now: Instant) -> Vec<Entry> {
+        let tokens: Vec<u64> = self
+            .entries
+            .iter()
+            .enumerate()
+            .filter_map(|(i, slot)| match slot {
+                Some((gen, e)) if e.deadline <= now => Some((u64::from(*gen) << 32) | i as u64),
+                _ => None,
+            })
+            .collect();
+        tokens.into_iter().filter_map(|t| self.remove(t)).collect()
+    }
+
+    fn drain(&mut self) -> Vec<Entry> {
+        self.free.clear();
+        self.count = 0;
+        self.entries.drain(..).flatten().map(|(_, e)| e).collect()
+    }
+}
+
+/// The parked connections and the poller that watches them.
+#[derive(Debug)]
+pub(crate) struct Parker {
+    poller: Poller,
+    slots: Mutex<Slots>,
+    idle_timeout: Duration,
+    head_timeout: Duration,
+}
+
+impl Parker {
+    pub(crate) fn new(idle_timeout: Duration, head_timeout: Duration) -> std::io::Result<Parker> {
+        Ok(Parker {
+            poller: Poller::new()?,
+            slots: Mutex::new(Slots::default()),
+            idle_timeout,
+            head_timeout,
+        })
+    }
+
+    /// Hands `conn` to the parker until it is readable or times out.
+    pub(crate) fn park(&self, conn: Conn, kind: Parked) {
+        let now = Instant::now();
+        let deadline = match kind {
+            Parked::Idle => now + self.idle_timeout,
+            Parked::PartialHead => conn.head_started.unwrap_or(now) + self.head_timeout,
+            Parked::Lingering => now + LINGER,
+        };
+        self.watch(Entry {
+            conn,
+            kind,
+            deadline,
+            drained: 0,
+        });
+    }
+
+    fn watch(&self, entry: Entry) {
+        let fd = entry.conn.fd();
+        let token = self.lock().insert(entry);
+        if self.poller.add(fd, token).is_err() {
+            self.lock().remove(token);
+        }
+    }
+
+    /// Wakes the parker thread (at shutdown).
+    pub(crate) fn wake(&self) {
+        let _ = self.poller.notify();
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Slots> {
+        self.slots.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// The parker thread: hands readable connections to the pool and closes
+/// expired ones, until shutdown.
+pub(crate) fn run(shared: &Arc<Shared>) {
+    let parker = &shared.parker;
+    let mut ready = Vec::new();
+    let mut next_sweep = Instant::now() + SWEEP_EVERY;
+    loop {
+        ready.clear();
+        let timeout = next_sweep.saturating_duration_since(Instant::now());
+        if parker
+            .poller
+            .wait(&mut ready, timeout.as_millis() as i32 + 1)
+            .is_err()
+        {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        if shared.is_shutting_down() {
+            break;
+        }
+        for &token in &ready {
+            let Some(entry) = parker.lock().remove(token) else {
+                continue;
+            };
+            dispatch(entry, shared);
+        }
+        let now = Instant::now();
+        if now >= next_sweep {
+            next_sweep = now + SWEEP_EVERY;
+            let expired = parker.lock().expired(now);
+            for entry in expired {
+                expire(entry, shared);
+            }
+        }
+    }
+    // Shutdown: parked connections are between requests (or never sent a
+    // whole one); closing them loses nothing.
+    let parked = parker.lock().drain();
+    for entry in parked {
+        let _ = parker.poller.delete(entry.conn.fd());
+    }
+}
+
+/// A readable connection: back to the pool, or, if it is closing, read and
+/// drop what the client sent.
+fn dispatch(mut entry: Entry, shared: &Arc<Shared>) {
+    if entry.kind != Parked::Lingering {
+        shared.pool.submit(entry.conn, shared);
+        return;
+    }
+    loop {
+        match entry.conn.fill_now() {
+            Ok(Some(0)) | Err(_) => return,
+            Ok(Some(n)) => {
+                entry.drained += n;
+                let len = entry.conn.buffered().len();
+                entry.conn.consume(len);
+                if entry.drained > LINGER_BYTES {
+                    return;
+                }
+            }
+            Ok(None) => break,
+        }
+    }
+    shared.parker.watch(entry);
+}
+
+/// A connection whose time ran out: a partial head is answered with 408.
+fn expire(entry: Entry, shared: &Arc<Shared>) {
+    let _ = shared.parker.poller.delete(entry.conn.fd());
+    if entry.kind == Parked::PartialHead {
+        super::handler::reject(entry.conn, crate::http::HttpError::HeadTimeout, shared);
+    }
+}

@@ -1,0 +1,121 @@
+//! Linux readiness through epoll: one registration per parked connection,
+//! armed for a single report (`EPOLLONESHOT`) so a connection is handed to
+//! exactly one worker, plus an eventfd that wakes the waiting thread.
+
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+
+/// The token reported for the wake-up eventfd; never given to `add`.
+const WAKE: u64 = u64::MAX;
+
+/// A set of file descriptors watched for readability, each reported once
+/// per `add`.
+#[derive(Debug)]
+pub(crate) struct Poller {
+    epoll: OwnedFd,
+    wake: OwnedFd,
+}
+
+impl Poller {
+    /// 1. `epoll_create1(EPOLL_CLOEXEC)`;
+    /// 2. `eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)` for [`Poller::notify`];
+    /// 3. the eventfd registered level-triggered under the reserved token.
+    pub(crate) fn new() -> io::Result<Poller> {
+        let epoll = syscall!(epoll_create1(libc::EPOLL_CLOEXEC))?;
+        // SAFETY: epoll_create1 returned a fresh descriptor that we own.
+        let epoll = unsafe { OwnedFd::from_raw_fd(epoll) };
+        let wake = syscall!(eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK))?;
+        // SAFETY: eventfd returned a fresh descriptor that we own.
+        let wake = unsafe { OwnedFd::from_raw_fd(wake) };
+        let mut ev = libc::epoll_event {
+            events: libc::EPOLLIN as u32,
+            u64: WAKE,
+        };
+        syscall!(epoll_ctl(
+            epoll.as_raw_fd(),
+            libc::EPOLL_CTL_ADD,
+            wake.as_raw_fd(),
+            &mut ev
+        ))?;
+        Ok(Poller { epoll, wake })
+    }
+
+    /// Watches `fd` until it is readable (or hung up), then reports `token`
+    /// once. Re-arms a descriptor that was reported before.
+    pub(crate) fn add(&self, fd: RawFd, token: u64) -> io::Result<()> {
+        let mut ev = libc::epoll_event {
+            events: (libc::EPOLLIN | libc::EPOLLRDHUP | libc::EPOLLONESHOT) as u32,
+            u64: token,
+        };
+        let epfd = self.epoll.as_raw_fd();
+        match syscall!(epoll_ctl(epfd, libc::EPOLL_CTL_ADD, fd, &mut ev)) {
+            Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {
+                syscall!(epoll_ctl(epfd, libc::EPOLL_CTL_MOD, fd, &mut ev)).map(drop)
+            }
+            other => other.map(drop),
+        }
+    }
+
+    /// Stops watching `fd` (closing it does the same).
+    pub(crate) fn delete(&self, fd: RawFd) -> io::Result<()> {
+        let mut ev = libc::epoll_event { events: 0, u64: 0 };
+        syscall!(epoll_ctl(
+            self.epoll.as_raw_fd(),
+            libc::EPOLL_CTL_DEL,
+            fd,
+            &mut ev
+        ))
+        .map(drop)
+    }
+
+    /// Waits up to `timeout_ms` (-1: no limit) and appends the tokens of
+    /// ready descriptors to `ready`. Returns true if [`Poller::notify`] was
+    /// called since the last wait.
+    pub(crate) fn wait(&self, ready: &mut Vec<u64>, timeout_ms: i32) -> io::Result<bool> {
+        let mut events = [libc::epoll_event { events: 0, u64: 0 }; 256];
+        // SAFETY: `events` has room for the 256 entries announced.
+        let n = unsafe {
+            libc::epoll_wait(
+                self.epoll.as_raw_fd(),
+                events.as_mut_ptr(),
+                events.len() as i32,
+                timeout_ms,
+            )
+        };
+        if n < 0 {
+            let err = io::Error::last_os_error();
+            return match err.kind() {
+                io::ErrorKind::Interrupted => Ok(false),
+                _ => Err(err),
+            };
+        }
+        let mut woken = false;
+        for ev in &events[..n as usize] {
+            let token = ev.u64;
+            if token == WAKE {
+                woken = true;
+                let mut buf = [0u8; 8];
+                // SAFETY: reading 8 bytes into an 8-byte buffer.
+                unsafe { libc::read(self.wake.as_raw_fd(), buf.as_mut_ptr().cast(), 8) };
+            } else {
+                ready.push(token);
+            }
+        }
+        Ok(woken)
+    }
+
+    /// Wakes a thread blocked in [`Poller::wait`].
+    pub(crate) fn notify(&self) -> io::Result<()> {
+        let one: u64 = 1;
+        // SAFETY: writing the 8 bytes of `one`.
+        let n = unsafe { libc::write(self.wake.as_raw_fd(), (&one as *const u64).cast(), 8) };
+        if n < 0 {
+            let err = io::Error::last_os_error();
+            // A full counter still wakes the waiter.
+            if err.kind() != io::ErrorKind::WouldBlock {
+                return Err(err);
+            }
+        }
+        Ok(())
+    }
+}

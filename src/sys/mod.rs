@@ -1,0 +1,140 @@
+//! Every call into the C library lives here, so that the rest of the crate
+//! can stay free of `unsafe` (the crate root denies it).
+//!
+//! What this module provides, per Unix platform:
+//! - [`Poller`]: readiness notification for parked connections (epoll on
+//!   Linux and Android, `poll(2)` elsewhere), with the same methods on both;
+//! - [`recv_now`]: a read that never blocks, whatever the socket's mode;
+//! - [`signals`]: SIGINT/SIGTERM delivered as bytes on a pipe;
+//! - [`local_time`]: the broken-down local time for log lines.
+
+use std::io;
+use std::os::fd::RawFd;
+
+/// Turns a libc call's `-1` into the `io::Error` for `errno`.
+macro_rules! syscall {
+    ($fn:ident ( $($arg:expr),* $(,)? )) => {{
+        // SAFETY: each caller passes arguments valid for the named call, and
+        // documents any pointer it hands over.
+        let res = unsafe { libc::$fn($($arg),*) };
+        if res == -1 {
+            Err(std::io::Error::last_os_error())
+        } else {
+            Ok(res)
+        }
+    }};
+}
+
+#[cfg(any(target_os = "linux", target_os = "android"))]
+#[path = "epoll.rs"]
+mod poller;
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+#[path = "poll.rs"]
+mod poller;
+
+pub(crate) use poller::Poller;
+
+pub(crate) mod signals;
+
+/// Reads what the kernel already holds for `fd`, without waiting.
+///
+/// Returns `Ok(None)` when nothing is there yet, `Ok(Some(0))` at end of
+/// stream. The socket's own blocking mode and read timeout are left alone,
+/// which lets a worker test a kept-alive connection without a `fcntl` pair.
+pub(crate) fn recv_now(fd: RawFd, buf: &mut [u8]) -> io::Result<Option<usize>> {
+    // SAFETY: `buf` is a valid, writable region of `buf.len()` bytes.
+    let n = unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), libc::MSG_DONTWAIT) };
+    if n >= 0 {
+        return Ok(Some(n as usize));
+    }
+    let err = io::Error::last_os_error();
+    match err.kind() {
+        io::ErrorKind::WouldBlock => Ok(None),
+        io::ErrorKind::Interrupted => Ok(None),
+        _ => Err(err),
+    }
+}
+
+/// Waits until `fd` is readable or `timeout_ms` passes; true when readable
+/// (or closed, or in error: the next read says which).
+pub(crate) fn wait_readable(fd: RawFd, timeout_ms: i32) -> io::Result<bool> {
+    let mut pfd = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd, count 1.
+    let n = unsafe { libc::poll(&mut pfd, 1, timeout_ms) };
+    if n < 0 {
+        let err = io::Error::last_os_error();
+        if err.kind() == io::ErrorKind::Interrupted {
+            return Ok(false);
+        }
+        return Err(err);
+    }
+    Ok(n > 0)
+}
+
+/// Broken-down local time, as the request log prints it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct LocalTime {
+    pub year: i32,
+    /// 1..=12
+    pub month: u32,
+    pub day: u32,
+    pub hour: u32,
+    pub minute: u32,
+    pub second: u32,
+}
+
+/// The local time for `unix_seconds`, through `localtime_r` so that the
+/// machine's time zone applies, as in CPython's `log_date_time_string`.
+pub(crate) fn local_time(unix_seconds: i64) -> LocalTime {
+    let t: libc::time_t = unix_seconds as libc::time_t;
+    // SAFETY: `tm` is plain data; localtime_r writes it and returns null on
+    // failure, in which case the zeroed value is replaced below.
+    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    // SAFETY: both pointers are valid for the call; localtime_r is reentrant.
+    let ok = unsafe { !libc::localtime_r(&t, &mut tm).is_null() };
+    if !ok {
+        return LocalTime {
+            year: 1970,
+            month: 1,
+            day: 1,
+            hour: 0,
+            minute: 0,
+            second: 0,
+        };
+    }
+    LocalTime {
+        year: tm.tm_year + 1900,
+        month: (tm.tm_mon + 1) as u32,
+        day: tm.tm_mday as u32,
+        hour: tm.tm_hour as u32,
+        minute: tm.tm_min as u32,
+        second: tm.tm_sec as u32,
+    }
+}
+
+/// Waits until one of `fds` is readable or `timeout_ms` passes (-1: no
+/// limit), and returns which are. The accept loop uses it to watch its
+/// listeners and its wake-up pipe together.
+pub(crate) fn wait_any_readable(fds: &[RawFd], timeout_ms: i32) -> io::Result<Vec<bool>> {
+    let mut pfds: Vec<libc::pollfd> = fds
+        .iter()
+        .map(|&fd| libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        })
+        .collect();
+    // SAFETY: `pfds` holds `pfds.len()` valid pollfd entries.
+    let n = unsafe { libc::poll(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, timeout_ms) };
+    if n < 0 {
+        let err = io::Error::last_os_error();
+        if err.kind() != io::ErrorKind::Interrupted {
+            return Err(err);
+        }
+    }
+    Ok(pfds.iter().map(|p| p.revents != 0).collect())
+}

@@ -1,0 +1,78 @@
+//! Readiness through `poll(2)`, for the Unix systems without epoll (macOS,
+//! the BSDs). Same surface as the epoll backend: each `add` reports its
+//! token once; a self-pipe wakes the waiting thread.
+
+use std::collections::HashMap;
+use std::io::{self, Read, Write};
+use std::os::fd::{AsRawFd, RawFd};
+use std::os::unix::net::UnixStream;
+use std::sync::Mutex;
+
+/// A set of file descriptors watched for readability, each reported once
+/// per `add`.
+#[derive(Debug)]
+pub(crate) struct Poller {
+    watched: Mutex<HashMap<RawFd, u64>>,
+    wake_rx: UnixStream,
+    wake_tx: UnixStream,
+}
+
+impl Poller {
+    pub(crate) fn new() -> io::Result<Poller> {
+        let (wake_rx, wake_tx) = UnixStream::pair()?;
+        wake_rx.set_nonblocking(true)?;
+        wake_tx.set_nonblocking(true)?;
+        Ok(Poller {
+            watched: Mutex::new(HashMap::new()),
+            wake_rx,
+            wake_tx,
+        })
+    }
+
+    /// Watches `fd` until it is readable, then reports `token` once.
+    pub(crate) fn add(&self, fd: RawFd, token: u64) -> io::Result<()> {
+        self.lock().insert(fd, token);
+        self.notify()
+    }
+
+    /// Stops watching `fd`.
+    pub(crate) fn delete(&self, fd: RawFd) -> io::Result<()> {
+        self.lock().remove(&fd);
+        Ok(())
+    }
+
+    /// Waits up to `timeout_ms` and appends the tokens of ready descriptors
+    /// to `ready`; true if [`Poller::notify`] was called.
+    pub(crate) fn wait(&self, ready: &mut Vec<u64>, timeout_ms: i32) -> io::Result<bool> {
+        let snapshot: Vec<(RawFd, u64)> = self.lock().iter().map(|(&f, &t)| (f, t)).collect();
+        let mut fds: Vec<RawFd> = Vec::with_capacity(snapshot.len() + 1);
+        fds.push(self.wake_rx.as_raw_fd());
+        fds.extend(snapshot.iter().map(|&(fd, _)| fd));
+        let readable = super::wait_any_readable(&fds, timeout_ms)?;
+        let woken = readable[0];
+        if woken {
+            let mut buf = [0u8; 64];
+            while matches!((&self.wake_rx).read(&mut buf), Ok(n) if n > 0) {}
+        }
+        let mut watched = self.lock();
+        for (i, &(fd, token)) in snapshot.iter().enumerate() {
+            if readable[i + 1] && watched.get(&fd) == Some(&token) {
+                watched.remove(&fd);
+                ready.push(token);
+            }
+        }
+        Ok(woken)
+    }
+
+    /// Wakes a thread blocked in [`Poller::wait`].
+    pub(crate) fn notify(&self) -> io::Result<()> {
+        match (&self.wake_tx).write(&[1]) {
+            Err(e) if e.kind() != io::ErrorKind::WouldBlock => Err(e),
+            _ => Ok(()),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<RawFd, u64>> {
+        self.watched.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}

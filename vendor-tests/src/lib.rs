@@ -1,0 +1,1 @@
+//! Helpers for the conformance suite live in tests/support.

@@ -17,9 +17,8 @@ pub(crate) struct Conn {
     pub peer: SocketAddr,
     /// The server address the client connected to.
     pub local: SocketAddr,
-    /// Received bytes; `buf[pos..]` is not used yet.
-    buf: Vec<u8>,
-    pos: usize,
+    /// Received bytes; `buf.data[buf.start..buf.end]` is not used yet.
+    buf: ReadBuf,
     /// When the first byte of the head being read arrived.
     pub head_started: Option<Instant>,
     /// Requests served on this connection so far.
@@ -32,8 +31,7 @@ impl Conn {
             stream,
             peer: unmap(peer),
             local: unmap(local),
-            buf: Vec::new(),
-            pos: 0,
+            buf: ReadBuf::default(),
             head_started: None,
             served: 0,
         }
@@ -45,15 +43,15 @@ impl Conn {
 
     /// The received bytes not used yet.
     pub(crate) fn buffered(&self) -> &[u8] {
-        &self.buf[self.pos..]
+        &self.buf.data[self.buf.start..self.buf.end]
     }
 
     /// Marks `n` buffered bytes as used.
     pub(crate) fn consume(&mut self, n: usize) {
-        self.pos = (self.pos + n).min(self.buf.len());
-        if self.pos == self.buf.len() {
-            self.buf.clear();
-            self.pos = 0;
+        self.buf.start = (self.buf.start + n).min(self.buf.end);
+        if self.buf.start == self.buf.end {
+            self.buf.start = 0;
+            self.buf.end = 0;
         }
     }
 
@@ -61,19 +59,16 @@ impl Conn {
     /// nothing, `Ok(Some(0))` at end of stream.
     pub(crate) fn fill_now(&mut self) -> io::Result<Option<usize>> {
         let fd = self.stream.as_raw_fd();
-        fill(&mut self.buf, &mut self.pos, |b| {
-            crate::sys::recv_now(fd, b)
-        })
+        self.buf.fill(|b| crate::sys::recv_now(fd, b))
     }
 
     /// Reads at least one byte, waiting up to the socket's read timeout;
     /// 0 at end of stream.
     pub(crate) fn fill_blocking(&mut self) -> io::Result<usize> {
         let stream = &self.stream;
-        fill(&mut self.buf, &mut self.pos, |b| {
-            read_retrying(stream, b).map(Some)
-        })
-        .map(|n| n.unwrap_or(0))
+        self.buf
+            .fill(|b| read_retrying(stream, b).map(Some))
+            .map(|n| n.unwrap_or(0))
     }
 
     /// Reads into `out` directly, first from the buffer, then from the
@@ -111,22 +106,39 @@ impl Conn {
     }
 }
 
-/// Appends one read's worth of bytes to `buf` through `read`.
-fn fill(
-    buf: &mut Vec<u8>,
-    pos: &mut usize,
-    read: impl FnOnce(&mut [u8]) -> io::Result<Option<usize>>,
-) -> io::Result<Option<usize>> {
-    compact(buf, pos);
-    let start = buf.len();
-    buf.resize(start + READ_CHUNK, 0);
-    let result = read(&mut buf[start..]);
-    let got = match &result {
-        Ok(Some(n)) => *n,
-        _ => 0,
-    };
-    buf.truncate(start + got);
-    result
+/// A read buffer that keeps its memory between requests, so a read does
+/// not clear or allocate.
+#[derive(Debug, Default)]
+struct ReadBuf {
+    data: Vec<u8>,
+    start: usize,
+    end: usize,
+}
+
+impl ReadBuf {
+    /// Appends one read's worth of bytes through `read`, making room first
+    /// (moving unread bytes to the front, or growing).
+    fn fill(
+        &mut self,
+        read: impl FnOnce(&mut [u8]) -> io::Result<Option<usize>>,
+    ) -> io::Result<Option<usize>> {
+        if self.data.len() - self.end < READ_CHUNK / 2 {
+            if self.start > 0 {
+                self.data.copy_within(self.start..self.end, 0);
+                self.end -= self.start;
+                self.start = 0;
+            }
+            if self.data.len() - self.end < READ_CHUNK / 2 {
+                let len = (self.data.len() * 2).max(READ_CHUNK);
+                self.data.resize(len, 0);
+            }
+        }
+        let result = read(&mut self.data[self.end..]);
+        if let Ok(Some(n)) = &result {
+            self.end += n;
+        }
+        result
+    }
 }
 
 fn read_retrying(mut stream: &TcpStream, out: &mut [u8]) -> io::Result<usize> {
@@ -135,14 +147,6 @@ fn read_retrying(mut stream: &TcpStream, out: &mut [u8]) -> io::Result<usize> {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             other => return other.map_err(timeout_error),
         }
-    }
-}
-
-/// Moves unread bytes to the front when more than half the buffer is used.
-fn compact(buf: &mut Vec<u8>, pos: &mut usize) {
-    if *pos > 0 && *pos >= buf.len() / 2 {
-        buf.drain(..*pos);
-        *pos = 0;
     }
 }
 

@@ -165,9 +165,13 @@ pub(crate) fn run(shared: &Arc<Shared>) {
     let parker = &shared.parker;
     let mut ready = Vec::new();
     let mut next_sweep = Instant::now() + SWEEP_EVERY;
+    let mut queue_waiting = false;
     loop {
         ready.clear();
-        let timeout = next_sweep.saturating_duration_since(Instant::now());
+        let mut timeout = next_sweep.saturating_duration_since(Instant::now());
+        if queue_waiting {
+            timeout = timeout.min(super::pool::STUCK_AFTER);
+        }
         if parker
             .poller
             .wait(&mut ready, timeout.as_millis() as i32 + 1)
@@ -184,6 +188,7 @@ pub(crate) fn run(shared: &Arc<Shared>) {
             };
             dispatch(entry, shared);
         }
+        queue_waiting = shared.pool.grow_if_stuck(shared);
         let now = Instant::now();
         if now >= next_sweep {
             next_sweep = now + SWEEP_EVERY;

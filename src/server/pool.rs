@@ -1,16 +1,18 @@
 //! The worker pool: threads that take connections from a crossbeam
 //! channel and serve them.
 //!
-//! `threads` workers always run. When a connection is queued and no
-//! worker is idle (all are busy with slow clients or long streaming
-//! responses), another worker starts, up to `max_threads`; such extra
-//! workers end after a while without work. Idle keep-alive connections
-//! never hold a worker: they wait in the parker.
+//! `threads` workers always run. When connections wait in the queue and
+//! no worker has taken one for a few milliseconds (all are held by slow
+//! clients, slow apps or long streaming responses), more workers start,
+//! up to `max_threads`; such extra workers end after a while without work.
+//! A pool that is merely busy with quick requests does not grow: more
+//! threads would not add CPU. Idle keep-alive connections never hold a
+//! worker: they wait in the parker.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
 
@@ -19,6 +21,10 @@ use super::Shared;
 
 /// How long an extra worker waits for work before it ends.
 const EXTRA_IDLE: Duration = Duration::from_secs(10);
+
+/// How long queued connections may wait with no worker taking any before
+/// the pool grows.
+pub(crate) const STUCK_AFTER: Duration = Duration::from_millis(5);
 
 /// Workers and the queue that feeds them.
 #[derive(Debug)]
@@ -34,6 +40,9 @@ pub(crate) struct Pool {
     min: usize,
     max: usize,
     handles: Mutex<Vec<JoinHandle<()>>>,
+    epoch: Instant,
+    /// When a worker last took a connection, in microseconds since `epoch`.
+    last_take: AtomicU64,
 }
 
 impl Pool {
@@ -51,6 +60,8 @@ impl Pool {
             min: min.max(1),
             max: max.max(min.max(1)),
             handles: Mutex::new(Vec::new()),
+            epoch: Instant::now(),
+            last_take: AtomicU64::new(0),
         }
     }
 
@@ -63,12 +74,39 @@ impl Pool {
 
     /// Queues a connection that has something to read.
     pub(crate) fn submit(&self, conn: Conn, shared: &Arc<Shared>) {
-        if self.tx.send(conn).is_err() {
-            return;
+        if self.tx.send(conn).is_ok() {
+            self.grow_if_stuck(shared);
         }
-        if self.idle.load(Ordering::SeqCst) == 0 && self.running.load(Ordering::SeqCst) < self.max {
-            self.spawn(shared, true);
+    }
+
+    /// Starts extra workers if connections wait and no worker has taken
+    /// one for [`STUCK_AFTER`]: one per waiting connection, up to the
+    /// limit. Returns true while connections wait, so the parker checks
+    /// again soon.
+    pub(crate) fn grow_if_stuck(&self, shared: &Arc<Shared>) -> bool {
+        let waiting = self.tx.len();
+        if waiting == 0 {
+            return false;
         }
+        let since_take = self
+            .now_micros()
+            .saturating_sub(self.last_take.load(Ordering::SeqCst));
+        if self.idle.load(Ordering::SeqCst) == 0 && since_take >= STUCK_AFTER.as_micros() as u64 {
+            let room = self.max.saturating_sub(self.running());
+            for _ in 0..waiting.min(room) {
+                self.spawn(shared, true);
+            }
+            self.note_take();
+        }
+        true
+    }
+
+    fn now_micros(&self) -> u64 {
+        self.epoch.elapsed().as_micros() as u64
+    }
+
+    fn note_take(&self) {
+        self.last_take.store(self.now_micros(), Ordering::SeqCst);
     }
 
     /// True when no connection waits for a worker.
@@ -151,6 +189,7 @@ fn work(shared: &Arc<Shared>, extra: bool) {
             }
         };
         pool.idle.fetch_sub(1, Ordering::SeqCst);
+        pool.note_take();
         match next {
             Some(conn) => super::handler::serve(conn, shared),
             None => break,

@@ -27,6 +27,8 @@ pub enum Error {
         addr: SocketAddr,
         /// The OS error.
         source: io::Error,
+        /// The program holding the port, when the OS tells.
+        holder: Option<String>,
     },
     /// An invalid option value.
     Config(String),
@@ -43,14 +45,31 @@ impl fmt::Display for Error {
             Error::NoAddress { host } => {
                 write!(f, "host {host:?} resolves to no address")
             }
-            Error::Bind { addr, source } => {
+            Error::Bind {
+                addr,
+                source,
+                holder,
+            } => {
                 write!(f, "cannot listen on {addr}: {source}")?;
                 match source.kind() {
-                    io::ErrorKind::AddrInUse => write!(
-                        f,
-                        ". Port {} is in use by another program. Either identify and stop that program, or start the server with a different port.",
-                        addr.port()
-                    )?,
+                    io::ErrorKind::AddrInUse => {
+                        write!(
+                            f,
+                            ". Port {} is in use by another program. Either identify and stop that program, or start the server with a different port.",
+                            addr.port()
+                        )?;
+                        if let Some(holder) = holder {
+                            write!(f, " It is held by {holder}.")?;
+                        }
+                    }
+                    _ if addr.is_ipv6()
+                        && matches!(source.raw_os_error(), Some(libc::EAFNOSUPPORT | libc::EADDRNOTAVAIL)) =>
+                    {
+                        write!(
+                            f,
+                            ". IPv6 is disabled or not configured on this machine; use an IPv4 address such as 127.0.0.1."
+                        )?
+                    }
                     io::ErrorKind::PermissionDenied if addr.port() < 1024 => write!(
                         f,
                         ". Ports below 1024 need privileges; use a port such as 5000 or 8080."

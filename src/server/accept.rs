@@ -3,33 +3,84 @@
 //! pool. It never dies on a per-connection error.
 
 use std::io::{self, Read};
-use std::net::TcpListener;
 use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::net::UnixStream;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::conn::Conn;
+use super::conn::{Conn, Local, Peer, Stream};
 use super::Shared;
+use crate::net::{ListenAddr, Listener};
 
-/// Socket timeouts for reading a body and writing a response; reading a
-/// head never blocks a worker (the parker waits instead).
-fn configure(stream: &std::net::TcpStream, shared: &Shared) -> io::Result<()> {
-    // Accepted sockets inherit O_NONBLOCK from the listener on the BSDs
-    // and macOS, not on Linux.
-    #[cfg(not(any(target_os = "linux", target_os = "android")))]
-    stream.set_nonblocking(false)?;
-    stream.set_nodelay(true)?;
-    stream.set_read_timeout(Some(shared.config.io_timeout))?;
-    stream.set_write_timeout(Some(shared.config.io_timeout))
+/// A listener with what its connections need to know about it.
+#[derive(Debug)]
+pub(crate) struct Socket {
+    pub listener: Listener,
+    /// For Unix sockets, the path (shared by every connection).
+    pub unix_path: Option<Arc<Path>>,
+}
+
+impl Socket {
+    pub(crate) fn new(listener: Listener, addr: &ListenAddr) -> Socket {
+        let unix_path = match addr {
+            ListenAddr::Unix(path) => Some(Arc::from(path.as_path())),
+            ListenAddr::Tcp(_) => None,
+        };
+        Socket {
+            listener,
+            unix_path,
+        }
+    }
+
+    fn fd(&self) -> RawFd {
+        match &self.listener {
+            Listener::Tcp(l) => l.as_raw_fd(),
+            Listener::Unix(l) => l.as_raw_fd(),
+        }
+    }
+
+    fn set_nonblocking(&self) -> io::Result<()> {
+        match &self.listener {
+            Listener::Tcp(l) => l.set_nonblocking(true),
+            Listener::Unix(l) => l.set_nonblocking(true),
+        }
+    }
+
+    /// Accepts one connection.
+    fn accept(&self) -> io::Result<Conn> {
+        match &self.listener {
+            Listener::Tcp(l) => {
+                let (stream, peer) = l.accept()?;
+                let local = stream.local_addr()?;
+                Ok(Conn::new(
+                    Stream::Tcp(stream),
+                    Peer::Ip(peer),
+                    Local::Ip(local),
+                ))
+            }
+            Listener::Unix(l) => {
+                let (stream, _) = l.accept()?;
+                let path = self
+                    .unix_path
+                    .clone()
+                    .unwrap_or_else(|| Arc::from(Path::new("")));
+                Ok(Conn::new(
+                    Stream::Unix(stream),
+                    Peer::Local,
+                    Local::Unix(path),
+                ))
+            }
+        }
+    }
 }
 
 /// Accepts until `wake` becomes readable.
-pub(crate) fn run(listeners: &[TcpListener], mut wake: UnixStream, shared: &Arc<Shared>) {
+pub(crate) fn run(listeners: &[Socket], mut wake: UnixStream, shared: &Arc<Shared>) {
     let mut fds: Vec<RawFd> = vec![wake.as_raw_fd()];
-    fds.extend(listeners.iter().map(AsRawFd::as_raw_fd));
+    fds.extend(listeners.iter().map(Socket::fd));
     for listener in listeners {
-        if let Err(e) = listener.set_nonblocking(true) {
+        if let Err(e) = listener.set_nonblocking() {
             shared
                 .log
                 .error(&format!(" * Cannot configure listener: {e}"));
@@ -59,18 +110,13 @@ pub(crate) fn run(listeners: &[TcpListener], mut wake: UnixStream, shared: &Arc<
 }
 
 /// Accepts every connection the listener has queued.
-fn accept_pending(listener: &TcpListener, shared: &Arc<Shared>) {
+fn accept_pending(listener: &Socket, shared: &Arc<Shared>) {
     loop {
         match listener.accept() {
-            Ok((stream, peer)) => {
-                let local = match stream.local_addr() {
-                    Ok(local) => local,
-                    Err(_) => continue,
-                };
-                if configure(&stream, shared).is_err() {
-                    continue;
+            Ok(conn) => {
+                if conn.configure(shared.config.io_timeout).is_ok() {
+                    shared.pool.submit(conn, shared);
                 }
-                shared.pool.submit(Conn::new(stream, peer, local), shared);
             }
             Err(e) => match e.kind() {
                 io::ErrorKind::WouldBlock => return,

@@ -2,21 +2,114 @@
 //! not yet used (the rest of a head, a body, pipelined requests).
 
 use std::io::{self, Read, Write};
-use std::net::{IpAddr, SocketAddr, TcpStream};
+use std::net::{IpAddr, Shutdown, SocketAddr, TcpStream};
 use std::os::fd::{AsRawFd, RawFd};
-use std::time::Instant;
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 /// Bytes asked of the kernel per read.
 const READ_CHUNK: usize = 16 * 1024;
 
+/// A connected socket of either kind.
+#[derive(Debug)]
+pub(crate) enum Stream {
+    Tcp(TcpStream),
+    Unix(UnixStream),
+}
+
+/// Calls `$body` with the stream as `&TcpStream` or `&UnixStream`, which
+/// implement the same `Read`/`Write` and options.
+macro_rules! with_stream {
+    ($stream:expr, $s:ident => $body:expr) => {
+        match $stream {
+            Stream::Tcp($s) => $body,
+            Stream::Unix($s) => $body,
+        }
+    };
+}
+
+impl Stream {
+    /// Socket options for a served connection: no Nagle delay (heads and
+    /// bodies are written whole), and timeouts for reading a body and
+    /// writing a response.
+    pub(crate) fn configure(&self, timeout: Duration) -> io::Result<()> {
+        // Accepted sockets inherit O_NONBLOCK from the listener on the BSDs
+        // and macOS, not on Linux.
+        #[cfg(not(any(target_os = "linux", target_os = "android")))]
+        with_stream!(self, s => s.set_nonblocking(false))?;
+        if let Stream::Tcp(s) = self {
+            s.set_nodelay(true)?;
+        }
+        with_stream!(self, s => s.set_read_timeout(Some(timeout)))?;
+        with_stream!(self, s => s.set_write_timeout(Some(timeout)))
+    }
+
+    fn fd(&self) -> RawFd {
+        with_stream!(self, s => s.as_raw_fd())
+    }
+
+    fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        with_stream!(self, s => { let mut r: &_ = s; r.read(buf) })
+    }
+
+    fn write_all(&self, data: &[u8]) -> io::Result<()> {
+        with_stream!(self, s => { let mut w: &_ = s; w.write_all(data) })
+    }
+
+    fn copy_from(&self, reader: &mut impl Read) -> io::Result<u64> {
+        with_stream!(self, s => { let mut w: &_ = s; io::copy(reader, &mut w) })
+    }
+
+    fn shutdown_write(&self) {
+        let _ = with_stream!(self, s => s.shutdown(Shutdown::Write));
+    }
+}
+
+/// The client's end of a connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Peer {
+    /// An IP client, with IPv4-mapped IPv6 addresses unmapped.
+    Ip(SocketAddr),
+    /// A client of a Unix socket.
+    Local,
+}
+
+impl Peer {
+    /// The name the log and `REMOTE_ADDR` use: the IP, or `<local>` as
+    /// Werkzeug says for Unix sockets.
+    pub(crate) fn name(&self) -> String {
+        match self {
+            Peer::Ip(addr) => addr.ip().to_string(),
+            Peer::Local => "<local>".to_owned(),
+        }
+    }
+
+    /// `REMOTE_PORT`: 0 for Unix sockets.
+    pub(crate) fn port(&self) -> u16 {
+        match self {
+            Peer::Ip(addr) => addr.port(),
+            Peer::Local => 0,
+        }
+    }
+}
+
+/// The server's end of a connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Local {
+    Ip(SocketAddr),
+    Unix(Arc<Path>),
+}
+
 /// One accepted connection.
 #[derive(Debug)]
 pub(crate) struct Conn {
-    stream: TcpStream,
-    /// The client, with IPv4-mapped IPv6 addresses unmapped.
-    pub peer: SocketAddr,
-    /// The server address the client connected to.
-    pub local: SocketAddr,
+    stream: Stream,
+    /// Who connected.
+    pub peer: Peer,
+    /// Where they connected to.
+    pub local: Local,
     /// Received bytes; `buf.data[buf.start..buf.end]` is not used yet.
     buf: ReadBuf,
     /// When the first byte of the head being read arrived.
@@ -26,19 +119,28 @@ pub(crate) struct Conn {
 }
 
 impl Conn {
-    pub(crate) fn new(stream: TcpStream, peer: SocketAddr, local: SocketAddr) -> Conn {
+    pub(crate) fn new(stream: Stream, peer: Peer, local: Local) -> Conn {
+        let (peer, local) = match (peer, local) {
+            (Peer::Ip(p), Local::Ip(l)) => (Peer::Ip(unmap(p)), Local::Ip(unmap(l))),
+            other => other,
+        };
         Conn {
             stream,
-            peer: unmap(peer),
-            local: unmap(local),
+            peer,
+            local,
             buf: ReadBuf::default(),
             head_started: None,
             served: 0,
         }
     }
 
+    /// Applies the served-connection socket options ([`Stream::configure`]).
+    pub(crate) fn configure(&self, timeout: Duration) -> io::Result<()> {
+        self.stream.configure(timeout)
+    }
+
     pub(crate) fn fd(&self) -> RawFd {
-        self.stream.as_raw_fd()
+        self.stream.fd()
     }
 
     /// The received bytes not used yet.
@@ -58,7 +160,7 @@ impl Conn {
     /// Reads what the kernel holds now, without waiting: `Ok(None)` if
     /// nothing, `Ok(Some(0))` at end of stream.
     pub(crate) fn fill_now(&mut self) -> io::Result<Option<usize>> {
-        let fd = self.stream.as_raw_fd();
+        let fd = self.stream.fd();
         self.buf.fill(|b| crate::sys::recv_now(fd, b))
     }
 
@@ -87,7 +189,7 @@ impl Conn {
 
     /// Writes all of `data`, waiting up to the write timeout per write.
     pub(crate) fn write_all(&mut self, data: &[u8]) -> io::Result<()> {
-        (&self.stream).write_all(data).map_err(timeout_error)
+        self.stream.write_all(data).map_err(timeout_error)
     }
 
     /// Sends `len` bytes of `file` from its position, through the kernel's
@@ -95,14 +197,13 @@ impl Conn {
     /// from a file to a TCP socket into `sendfile`/`splice` on Linux).
     pub(crate) fn send_file(&mut self, file: &mut std::fs::File, len: u64) -> io::Result<u64> {
         let mut limited = Read::take(file, len);
-        let mut stream = &self.stream;
-        io::copy(&mut limited, &mut stream).map_err(timeout_error)
+        self.stream.copy_from(&mut limited).map_err(timeout_error)
     }
 
     /// Half-closes the sending side, so the client sees the end of the
     /// response while the server can still read (and drop) what it sends.
     pub(crate) fn shutdown_write(&self) {
-        let _ = self.stream.shutdown(std::net::Shutdown::Write);
+        self.stream.shutdown_write();
     }
 }
 
@@ -141,7 +242,7 @@ impl ReadBuf {
     }
 }
 
-fn read_retrying(mut stream: &TcpStream, out: &mut [u8]) -> io::Result<usize> {
+fn read_retrying(stream: &Stream, out: &mut [u8]) -> io::Result<usize> {
     loop {
         match stream.read(out) {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,

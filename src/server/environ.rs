@@ -2,22 +2,21 @@
 //! "environ Variables", RFC 3875 section 4.1), as Werkzeug's request
 //! handler does, with the differences documented in docs/wsgi-model.md.
 
-use std::net::SocketAddr;
-
+use super::conn::{Local, Peer};
 use crate::http::RequestHead;
 use crate::model::header_key;
 
 /// Where a request arrived and who sent it.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Endpoints {
-    pub local: SocketAddr,
-    pub peer: SocketAddr,
+pub(crate) struct Endpoints<'a> {
+    pub local: &'a Local,
+    pub peer: &'a Peer,
 }
 
 /// The CGI variables and `HTTP_*` headers for `head`.
 pub(crate) fn cgi_vars(
     head: &RequestHead,
-    ends: Endpoints,
+    ends: Endpoints<'_>,
     software: &str,
 ) -> Vec<(String, String)> {
     let (path, query) = split_target(&head.target);
@@ -29,12 +28,18 @@ pub(crate) fn cgi_vars(
     push("QUERY_STRING", query.to_owned());
     push("REQUEST_URI", head.target.clone());
     push("RAW_URI", head.target.clone());
-    push("SERVER_NAME", ends.local.ip().to_string());
-    push("SERVER_PORT", ends.local.port().to_string());
+    let (server_name, server_port) = match ends.local {
+        Local::Ip(addr) => (addr.ip().to_string(), addr.port().to_string()),
+        // Werkzeug puts odd slices of the socket path here; werk gives the
+        // path, and no port.
+        Local::Unix(path) => (path.display().to_string(), String::new()),
+    };
+    push("SERVER_NAME", server_name);
+    push("SERVER_PORT", server_port);
     push("SERVER_PROTOCOL", head.version.as_str().to_owned());
     push("SERVER_SOFTWARE", software.to_owned());
     push("GATEWAY_INTERFACE", "CGI/1.1".to_owned());
-    push("REMOTE_ADDR", ends.peer.ip().to_string());
+    push("REMOTE_ADDR", ends.peer.name());
     push("REMOTE_PORT", ends.peer.port().to_string());
     for (name, value) in &head.headers {
         // Werkzeug 2.3+ drops names with underscores: `X-Forwarded_For`
@@ -144,9 +149,11 @@ mod tests {
         let Parsed::Complete(head) = parse_head(request, &Limits::default()).unwrap() else {
             panic!("partial");
         };
+        let local = Local::Ip("127.0.0.1:5000".parse().unwrap());
+        let peer = Peer::Ip("127.0.0.1:40000".parse().unwrap());
         let ends = Endpoints {
-            local: "127.0.0.1:5000".parse().unwrap(),
-            peer: "127.0.0.1:40000".parse().unwrap(),
+            local: &local,
+            peer: &peer,
         };
         cgi_vars(&head, ends, "werk/test")
     }

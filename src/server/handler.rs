@@ -21,7 +21,6 @@ use std::time::Instant;
 use super::conn::Conn;
 use super::environ::{cgi_vars, Endpoints};
 use super::exchange::{BodyReader, Exchange, State};
-use super::log::client_name;
 use super::pages::error_page;
 use super::park::Parked;
 use super::Shared;
@@ -85,7 +84,7 @@ const KEEP_ALIVE_SPIN_MS: i32 = 1;
 /// Answers a request the server cannot take, then closes.
 pub(crate) fn reject(mut conn: Conn, err: HttpError, shared: &Arc<Shared>) {
     let code = err.status();
-    let client = client_name(conn.peer.ip());
+    let client = conn.peer.name();
     let line = request_line_of(conn.buffered());
     shared
         .log
@@ -144,11 +143,11 @@ enum Stop {
 /// Runs the application for one request and sends the response. Returns
 /// the connection if it can carry another request.
 fn handle_request(conn: Conn, head: RequestHead, shared: &Arc<Shared>) -> Option<Conn> {
-    let ends = Endpoints {
-        local: conn.local,
-        peer: conn.peer,
-    };
     let request_line = head.request_line();
+    let ends = Endpoints {
+        local: &conn.local,
+        peer: &conn.peer,
+    };
     let vars = cgi_vars(&head, ends, crate::SERVER_SOFTWARE);
     let exchange = Arc::new(Exchange::new(
         conn,
@@ -170,7 +169,7 @@ fn handle_request(conn: Conn, head: RequestHead, shared: &Arc<Shared>) -> Option
     drop(environ);
 
     let mut state = exchange.lock();
-    let client = client_name(state.conn.as_ref()?.peer.ip());
+    let client = state.conn.as_ref()?.peer.name();
     conclude(&mut state, stop, shared, &client, &request_line);
     let keep = state.out.keep_alive && state.out.aborted.is_none() && state.drain_body();
     shared.log.request(&client, &request_line, state.out.code);

@@ -3,7 +3,6 @@
 //! a terminal and `NO_COLOR` is not set (https://no-color.org).
 
 use std::io::{IsTerminal, Write};
-use std::net::IpAddr;
 
 /// ANSI styles, as Werkzeug's `_ansi_style` emits them.
 const RESET: &str = "\x1b[0m";
@@ -126,11 +125,6 @@ pub(crate) fn escape_controls(text: &str) -> String {
         }
     }
     out
-}
-
-/// The client as the log names it.
-pub(crate) fn client_name(ip: IpAddr) -> String {
-    ip.to_string()
 }
 
 #[cfg(test)]

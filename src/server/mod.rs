@@ -20,13 +20,15 @@ mod pool;
 
 use std::any::Any;
 use std::io::Write;
-use std::net::{IpAddr, SocketAddr, TcpListener};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use crate::http::Limits;
+use crate::net::ListenAddr;
 use crate::{App, Error, Options};
 use log::{Log, Style};
 use park::Parker;
@@ -98,9 +100,14 @@ impl Shared {
 /// A server that is bound but not yet serving; see [`make_server`].
 #[derive(Debug)]
 pub struct Server {
-    listeners: Vec<TcpListener>,
+    sockets: Vec<accept::Socket>,
+    listen: Vec<ListenAddr>,
+    /// Why each address was chosen, for the banner.
+    reasons: Vec<Option<String>>,
+    /// The TCP addresses, with the real port.
     addresses: Vec<SocketAddr>,
-    host: String,
+    /// Unix socket files to remove when the server stops.
+    created_files: Vec<PathBuf>,
     shared: Arc<Shared>,
     accept_wake_rx: UnixStream,
 }
@@ -123,9 +130,15 @@ impl ServerHandle {
 /// [`serve_forever`](Server::serve_forever).
 ///
 /// `host` is a name (every address it resolves to is bound; `localhost`
-/// is every loopback address), an IP literal, `0.0.0.0` or `::`. Port 0
-/// picks a free port, shared by all addresses; [`Server::addresses`] shows
-/// it.
+/// and `*.localhost` are every loopback address), an IP literal, `0.0.0.0`
+/// (IPv4 only), `::` (IPv6 and IPv4 on one socket), or `unix:///path` for
+/// a Unix socket. Port 0 picks a free port, shared by all addresses;
+/// [`Server::addresses`] shows it.
+///
+/// If the process was started with listening sockets (`LISTEN_PID` is its
+/// process id and `LISTEN_FDS` counts descriptors from 3, as systemd
+/// socket activation and systemfd pass them), those are served instead,
+/// and `host` and `port` are ignored.
 ///
 /// ```no_run
 /// use werk::{make_server, Body, Environ, Options, StartResponse};
@@ -152,8 +165,10 @@ pub fn make_server(
     options: Options,
 ) -> Result<Server, Error> {
     let config = options.config()?;
-    let ips = crate::net::resolve(host)?;
-    let bound = crate::net::bind_all(&ips, port)?;
+    let bound = match crate::net::inherited_listeners()? {
+        Some(bound) => bound,
+        None => crate::net::bind(host, port)?,
+    };
     let (accept_wake_rx, accept_wake) = UnixStream::pair()?;
     accept_wake.set_nonblocking(true)?;
     let parker = Parker::new(config.idle_timeout, config.head_timeout)?;
@@ -168,25 +183,50 @@ pub fn make_server(
         passed_through: Mutex::new(None),
         accept_wake,
     });
-    Ok(Server {
-        addresses: bound.iter().map(|b| b.addr).collect(),
-        listeners: bound.into_iter().map(|b| b.listener).collect(),
-        host: host.to_owned(),
+    let mut server = Server {
+        sockets: Vec::new(),
+        listen: Vec::new(),
+        reasons: Vec::new(),
+        addresses: Vec::new(),
+        created_files: Vec::new(),
         shared,
         accept_wake_rx,
-    })
+    };
+    for b in bound {
+        if let ListenAddr::Tcp(addr) = &b.addr {
+            server.addresses.push(*addr);
+        }
+        server.created_files.extend(b.created_file);
+        server
+            .sockets
+            .push(accept::Socket::new(b.listener, &b.addr));
+        server.listen.push(b.addr);
+        server.reasons.push(b.why);
+    }
+    Ok(server)
 }
 
 impl Server {
-    /// The bound addresses, with the real port.
+    /// The bound TCP addresses, with the real port.
     pub fn addresses(&self) -> &[SocketAddr] {
         &self.addresses
     }
 
-    /// The URL of each bound address: `http://127.0.0.1:5000`,
-    /// `http://[::1]:5000`.
+    /// The bound Unix socket paths.
+    pub fn unix_sockets(&self) -> Vec<PathBuf> {
+        self.listen
+            .iter()
+            .filter_map(|a| match a {
+                ListenAddr::Unix(path) => Some(path.clone()),
+                ListenAddr::Tcp(_) => None,
+            })
+            .collect()
+    }
+
+    /// The URL of each listener: `http://127.0.0.1:5000`,
+    /// `http://[::1]:5000`, `unix:///run/app.sock`.
     pub fn urls(&self) -> Vec<String> {
-        self.addresses.iter().map(|a| url_for(*a)).collect()
+        self.listen.iter().map(|a| a.url("http")).collect()
     }
 
     /// A handle that shuts the server down from another thread.
@@ -203,34 +243,23 @@ impl Server {
             "WARNING: This is a development server. Do not use it in a production deployment. Use a production WSGI server instead.",
             Style::Warning,
         )];
-        for addr in &self.addresses {
-            if addr.ip().is_unspecified() {
-                lines.push(format!(" * Running on all addresses ({})", addr.ip()));
-                let v6 = addr.is_ipv6();
-                let loopback: IpAddr = if v6 {
-                    IpAddr::V6(std::net::Ipv6Addr::LOCALHOST)
-                } else {
-                    IpAddr::V4(std::net::Ipv4Addr::LOCALHOST)
-                };
-                lines.push(format!(
-                    " * Running on {}",
-                    url_for(SocketAddr::new(loopback, addr.port()))
-                ));
-                if let Some(ip) = crate::net::interface_ip(v6).filter(|ip| !ip.is_loopback()) {
+        for (addr, why) in self.listen.iter().zip(&self.reasons) {
+            match addr {
+                ListenAddr::Tcp(tcp) if tcp.ip().is_unspecified() => {
+                    lines.extend(wildcard_lines(*tcp));
+                }
+                ListenAddr::Unix(path) => {
+                    lines.push(format!(" * Running on {}", addr.url("http")));
                     lines.push(format!(
-                        " * Running on {}",
-                        url_for(SocketAddr::new(ip, addr.port()))
+                        " * Try: curl --unix-socket {} http://localhost/",
+                        path.display()
                     ));
                 }
-            } else {
-                lines.push(format!(" * Running on {}", url_for(*addr)));
+                ListenAddr::Tcp(_) => match why {
+                    Some(why) => lines.push(format!(" * Running on {} ({why})", addr.url("http"))),
+                    None => lines.push(format!(" * Running on {}", addr.url("http"))),
+                },
             }
-        }
-        if self.addresses.len() > 1 && crate::net::is_localhost(&self.host) {
-            lines.push(format!(
-                " * {} is every loopback address, so IPv4 and IPv6 clients connect at once",
-                self.host
-            ));
         }
         lines.push(log.styled("Press CTRL+C to quit", Style::Hint));
         lines
@@ -249,9 +278,10 @@ impl Server {
     /// and continues here.
     pub fn serve_forever(self) -> Result<(), Error> {
         let Server {
-            listeners,
+            sockets,
             shared,
             accept_wake_rx,
+            created_files,
             ..
         } = self;
         shared.pool.start(&shared);
@@ -262,7 +292,7 @@ impl Server {
         let accept_shared = shared.clone();
         let acceptor = std::thread::Builder::new()
             .name("werk-accept".into())
-            .spawn(move || accept::run(&listeners, accept_wake_rx, &accept_shared))?;
+            .spawn(move || accept::run(&sockets, accept_wake_rx, &accept_shared))?;
 
         let (lock, cvar) = &shared.stopped;
         let mut stopped = lock.lock().unwrap_or_else(|e| e.into_inner());
@@ -273,6 +303,9 @@ impl Server {
 
         let _ = acceptor.join();
         let _ = parker.join();
+        for path in &created_files {
+            crate::net::remove_socket_file(path);
+        }
         if !shared.pool.join(shared.config.shutdown_grace) {
             shared
                 .log
@@ -290,7 +323,27 @@ impl Server {
     }
 }
 
-/// `http://127.0.0.1:5000`, `http://[::1]:5000`.
-fn url_for(addr: SocketAddr) -> String {
-    format!("http://{addr}")
+/// The banner lines for a wildcard listener: Werkzeug's "all addresses"
+/// line, the loopback URL, then every interface address of the family
+/// (both families for `::`, which serves IPv4 too).
+fn wildcard_lines(addr: SocketAddr) -> Vec<String> {
+    let port = addr.port();
+    let url = |ip: IpAddr| {
+        format!(
+            " * Running on {}",
+            ListenAddr::Tcp(SocketAddr::new(ip, port)).url("http")
+        )
+    };
+    let mut lines = vec![format!(" * Running on all addresses ({})", addr.ip())];
+    let v6 = addr.is_ipv6();
+    let mut ips = vec![IpAddr::V4(Ipv4Addr::LOCALHOST)];
+    if v6 {
+        ips.push(IpAddr::V6(Ipv6Addr::LOCALHOST));
+    }
+    ips.extend(crate::net::interface_ips(false));
+    if v6 {
+        ips.extend(crate::net::interface_ips(true));
+    }
+    lines.extend(ips.into_iter().map(url));
+    lines
 }

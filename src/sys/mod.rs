@@ -138,3 +138,5 @@ pub(crate) fn wait_any_readable(fds: &[RawFd], timeout_ms: i32) -> io::Result<Ve
     }
     Ok(pfds.iter().map(|p| p.revents != 0).collect())
 }
+
+pub(crate) mod socket;

@@ -1,0 +1,63 @@
+//! Listening sockets handed down by a parent process, with the protocol
+//! of systemd socket activation (sd_listen_fds(3)), which systemfd and
+//! werk's reloader speak too: `LISTEN_PID` is our process id, `LISTEN_FDS`
+//! the count of descriptors starting at 3.
+
+use super::{Bound, ListenAddr, Listener};
+use crate::sys::socket::{adopt_listener, Inherited};
+use crate::Error;
+
+/// The first inherited descriptor (`SD_LISTEN_FDS_START`).
+const FIRST_FD: i32 = 3;
+
+/// The listeners passed by a parent, if the environment says there are
+/// some for this process. The variables are removed so that children
+/// this process starts do not take them for their own.
+pub(crate) fn inherited_listeners() -> Result<Option<Vec<Bound>>, Error> {
+    let Some(count) = listen_fds_for(std::process::id()) else {
+        return Ok(None);
+    };
+    std::env::remove_var("LISTEN_PID");
+    std::env::remove_var("LISTEN_FDS");
+    std::env::remove_var("LISTEN_FDNAMES");
+    let mut bound = Vec::with_capacity(count);
+    for fd in FIRST_FD..FIRST_FD + count as i32 {
+        let inherited = adopt_listener(fd)
+            .map_err(|e| Error::Config(format!("inherited socket (LISTEN_FDS): {e}")))?;
+        bound.push(match inherited {
+            Inherited::Tcp(l) => {
+                let addr = l.local_addr()?;
+                Bound {
+                    listener: Listener::Tcp(l),
+                    addr: ListenAddr::Tcp(addr),
+                    why: Some(format!("inherited socket (descriptor {fd})")),
+                    created_file: None,
+                }
+            }
+            Inherited::Unix(l) => {
+                let path = l
+                    .local_addr()?
+                    .as_pathname()
+                    .map(|p| p.to_path_buf())
+                    .unwrap_or_default();
+                Bound {
+                    listener: Listener::Unix(l),
+                    addr: ListenAddr::Unix(path),
+                    why: Some(format!("inherited socket (descriptor {fd})")),
+                    created_file: None,
+                }
+            }
+        });
+    }
+    Ok(Some(bound))
+}
+
+/// LISTEN_FDS when LISTEN_PID names `pid` and the count is positive.
+fn listen_fds_for(pid: u32) -> Option<usize> {
+    let listen_pid: u32 = std::env::var("LISTEN_PID").ok()?.trim().parse().ok()?;
+    if listen_pid != pid {
+        return None;
+    }
+    let count: usize = std::env::var("LISTEN_FDS").ok()?.trim().parse().ok()?;
+    (count > 0).then_some(count)
+}

@@ -1,0 +1,249 @@
+//! Listening sockets with the options std cannot set: `IPV6_V6ONLY`
+//! before bind, and the listen backlog; adopting inherited descriptors;
+//! the machine's interface addresses.
+
+use std::io;
+use std::mem;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::net::UnixListener;
+
+/// The listen backlog: connections the kernel accepts for us while no
+/// thread is in `accept` (a reloader restart, a burst). std uses 128;
+/// Linux caps it at `net.core.somaxconn` (4096 on current kernels).
+pub(crate) const BACKLOG: libc::c_int = 1024;
+
+/// Binds a TCP listener:
+/// 1. `socket(family, SOCK_STREAM | SOCK_CLOEXEC)`;
+/// 2. `SO_REUSEADDR`, so a restart does not wait out TIME_WAIT (as std and
+///    Werkzeug do);
+/// 3. for IPv6, `IPV6_V6ONLY` set to `v6only` (off for `::`, so one socket
+///    serves both families; on for a specific address) — std cannot set it
+///    before bind;
+/// 4. `bind`, then `listen` with [`BACKLOG`].
+pub(crate) fn listen_tcp(addr: SocketAddr, v6only: bool) -> io::Result<TcpListener> {
+    let family = match addr {
+        SocketAddr::V4(_) => libc::AF_INET,
+        SocketAddr::V6(_) => libc::AF_INET6,
+    };
+    let fd = new_socket(family)?;
+    let raw = fd.as_raw_fd();
+    set_int_option(raw, libc::SOL_SOCKET, libc::SO_REUSEADDR, 1)?;
+    if family == libc::AF_INET6 {
+        set_int_option(
+            raw,
+            libc::IPPROTO_IPV6,
+            libc::IPV6_V6ONLY,
+            i32::from(v6only),
+        )?;
+    }
+    let (storage, len) = sockaddr_of(addr);
+    syscall!(bind(
+        raw,
+        (&storage as *const libc::sockaddr_storage).cast(),
+        len
+    ))?;
+    syscall!(listen(raw, BACKLOG))?;
+    Ok(TcpListener::from(fd))
+}
+
+#[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd"))]
+fn new_socket(family: libc::c_int) -> io::Result<OwnedFd> {
+    let fd = syscall!(socket(family, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0))?;
+    // SAFETY: socket returned a fresh descriptor that we own.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "android", target_os = "freebsd")))]
+fn new_socket(family: libc::c_int) -> io::Result<OwnedFd> {
+    let fd = syscall!(socket(family, libc::SOCK_STREAM, 0))?;
+    // SAFETY: socket returned a fresh descriptor that we own.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    set_cloexec(fd.as_raw_fd(), true)?;
+    Ok(fd)
+}
+
+fn set_int_option(fd: RawFd, level: libc::c_int, name: libc::c_int, value: i32) -> io::Result<()> {
+    let value: libc::c_int = value;
+    syscall!(setsockopt(
+        fd,
+        level,
+        name,
+        (&value as *const libc::c_int).cast(),
+        mem::size_of::<libc::c_int>() as libc::socklen_t
+    ))
+    .map(drop)
+}
+
+/// Reads `IPV6_V6ONLY` of an IPv6 socket.
+#[cfg(test)]
+pub(crate) fn v6only(fd: RawFd) -> io::Result<bool> {
+    let mut value: libc::c_int = 0;
+    let mut len = mem::size_of::<libc::c_int>() as libc::socklen_t;
+    syscall!(getsockopt(
+        fd,
+        libc::IPPROTO_IPV6,
+        libc::IPV6_V6ONLY,
+        (&mut value as *mut libc::c_int).cast(),
+        &mut len
+    ))?;
+    Ok(value != 0)
+}
+
+fn sockaddr_of(addr: SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
+    // SAFETY: sockaddr_storage is plain data, valid when zeroed.
+    let mut storage: libc::sockaddr_storage = unsafe { mem::zeroed() };
+    let len = match addr {
+        SocketAddr::V4(v4) => {
+            // SAFETY: sockaddr_storage is large and aligned enough for any
+            // sockaddr type.
+            let sin = unsafe {
+                &mut *(&mut storage as *mut libc::sockaddr_storage).cast::<libc::sockaddr_in>()
+            };
+            sin.sin_family = libc::AF_INET as libc::sa_family_t;
+            sin.sin_port = v4.port().to_be();
+            sin.sin_addr = libc::in_addr {
+                s_addr: u32::from_ne_bytes(v4.ip().octets()),
+            };
+            mem::size_of::<libc::sockaddr_in>()
+        }
+        SocketAddr::V6(v6) => {
+            // SAFETY: as above.
+            let sin6 = unsafe {
+                &mut *(&mut storage as *mut libc::sockaddr_storage).cast::<libc::sockaddr_in6>()
+            };
+            sin6.sin6_family = libc::AF_INET6 as libc::sa_family_t;
+            sin6.sin6_port = v6.port().to_be();
+            sin6.sin6_addr = libc::in6_addr {
+                s6_addr: v6.ip().octets(),
+            };
+            sin6.sin6_flowinfo = v6.flowinfo();
+            sin6.sin6_scope_id = v6.scope_id();
+            mem::size_of::<libc::sockaddr_in6>()
+        }
+    };
+    (storage, len as libc::socklen_t)
+}
+
+/// Sets or clears `FD_CLOEXEC`: cleared, a descriptor survives `exec` into
+/// a child process (socket activation, the reloader's child).
+pub(crate) fn set_cloexec(fd: RawFd, on: bool) -> io::Result<()> {
+    let flags = syscall!(fcntl(fd, libc::F_GETFD))?;
+    let flags = if on {
+        flags | libc::FD_CLOEXEC
+    } else {
+        flags & !libc::FD_CLOEXEC
+    };
+    syscall!(fcntl(fd, libc::F_SETFD, flags)).map(drop)
+}
+
+/// A listening socket received from the parent process.
+#[derive(Debug)]
+pub(crate) enum Inherited {
+    Tcp(TcpListener),
+    Unix(UnixListener),
+}
+
+/// Adopts descriptor `fd` if it is a listening stream socket (the checks
+/// of `sd_is_socket`): `fstat` says socket, `SO_TYPE` is `SOCK_STREAM`,
+/// `SO_ACCEPTCONN` is set; the family picks the listener type.
+pub(crate) fn adopt_listener(fd: RawFd) -> io::Result<Inherited> {
+    // SAFETY: `stat` is plain data; fstat fills it or fails.
+    let mut stat: libc::stat = unsafe { mem::zeroed() };
+    syscall!(fstat(fd, &mut stat))?;
+    if stat.st_mode & libc::S_IFMT != libc::S_IFSOCK {
+        return Err(io::Error::other(format!("descriptor {fd} is not a socket")));
+    }
+    if get_int_option(fd, libc::SOL_SOCKET, libc::SO_TYPE)? != libc::SOCK_STREAM {
+        return Err(io::Error::other(format!(
+            "descriptor {fd} is not a stream socket"
+        )));
+    }
+    #[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd"))]
+    if get_int_option(fd, libc::SOL_SOCKET, libc::SO_ACCEPTCONN)? == 0 {
+        return Err(io::Error::other(format!(
+            "descriptor {fd} is not listening"
+        )));
+    }
+    // SAFETY: as above.
+    let mut storage: libc::sockaddr_storage = unsafe { mem::zeroed() };
+    let mut len = mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+    syscall!(getsockname(
+        fd,
+        (&mut storage as *mut libc::sockaddr_storage).cast(),
+        &mut len
+    ))?;
+    set_cloexec(fd, true)?;
+    let family = libc::c_int::from(storage.ss_family);
+    // SAFETY: the checks above show `fd` is an open listening socket, and
+    // the protocol hands its ownership to this process.
+    let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+    match family {
+        libc::AF_INET | libc::AF_INET6 => Ok(Inherited::Tcp(TcpListener::from(owned))),
+        libc::AF_UNIX => Ok(Inherited::Unix(UnixListener::from(owned))),
+        other => Err(io::Error::other(format!(
+            "descriptor {fd} has unsupported address family {other}"
+        ))),
+    }
+}
+
+fn get_int_option(fd: RawFd, level: libc::c_int, name: libc::c_int) -> io::Result<libc::c_int> {
+    let mut value: libc::c_int = 0;
+    let mut len = mem::size_of::<libc::c_int>() as libc::socklen_t;
+    syscall!(getsockopt(
+        fd,
+        level,
+        name,
+        (&mut value as *mut libc::c_int).cast(),
+        &mut len
+    ))?;
+    Ok(value)
+}
+
+/// An address of a network interface.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct InterfaceAddr {
+    pub name: String,
+    pub ip: IpAddr,
+}
+
+/// Every IPv4 and IPv6 address on the machine's interfaces (`getifaddrs`).
+pub(crate) fn interface_addrs() -> io::Result<Vec<InterfaceAddr>> {
+    let mut head: *mut libc::ifaddrs = std::ptr::null_mut();
+    syscall!(getifaddrs(&mut head))?;
+    let mut out = Vec::new();
+    let mut cur = head;
+    while !cur.is_null() {
+        // SAFETY: `cur` is a node of the list getifaddrs returned, which
+        // stays valid until freeifaddrs below.
+        let ifa = unsafe { &*cur };
+        cur = ifa.ifa_next;
+        if ifa.ifa_addr.is_null() {
+            continue;
+        }
+        // SAFETY: ifa_name is a NUL-terminated string owned by the list.
+        let name = unsafe { std::ffi::CStr::from_ptr(ifa.ifa_name) }
+            .to_string_lossy()
+            .into_owned();
+        // SAFETY: ifa_addr points to a sockaddr whose family tells its
+        // real type.
+        let family = libc::c_int::from(unsafe { (*ifa.ifa_addr).sa_family });
+        let ip = match family {
+            libc::AF_INET => {
+                // SAFETY: the family is AF_INET, so this is a sockaddr_in.
+                let sin = unsafe { &*ifa.ifa_addr.cast::<libc::sockaddr_in>() };
+                IpAddr::V4(Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr)))
+            }
+            libc::AF_INET6 => {
+                // SAFETY: the family is AF_INET6, so this is a sockaddr_in6.
+                let sin6 = unsafe { &*ifa.ifa_addr.cast::<libc::sockaddr_in6>() };
+                IpAddr::V6(Ipv6Addr::from(sin6.sin6_addr.s6_addr))
+            }
+            _ => continue,
+        };
+        out.push(InterfaceAddr { name, ip });
+    }
+    // SAFETY: `head` came from getifaddrs and is freed once.
+    unsafe { libc::freeifaddrs(head) };
+    Ok(out)
+}

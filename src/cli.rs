@@ -14,6 +14,10 @@ werk: a development web server in the WSGI model
 
 Usage:
   werk serve [APP] [OPTIONS]    serve a built-in app
+  werk devcert BASE_PATH [--host HOST]
+                                write BASE_PATH.crt and BASE_PATH.key, a
+                                development certificate for HOST (default
+                                localhost) and its subdomains
   werk --help | --version
 
 Apps:
@@ -29,6 +33,9 @@ Options for serve:
       --max-threads N         most workers under load [default: 256]
       --max-body-size BYTES   largest request body accepted (413 beyond)
       --passthrough-errors    let a panic in the app stop the server
+      --cert adhoc|CERT_FILE  serve HTTPS with a generated certificate, or
+                              with a PEM certificate file (needs --key)
+      --key KEY_FILE          the PEM private key for --cert CERT_FILE
   -q, --quiet                 do not log each request
   -h, --help                  print this help
   -V, --version               print the version
@@ -55,6 +62,13 @@ pub enum Command {
     Version,
     /// Serve a built-in app.
     Serve(ServeArgs),
+    /// Write a development certificate and key.
+    Devcert {
+        /// Files are BASE_PATH.crt and BASE_PATH.key.
+        base_path: String,
+        /// The host the certificate is for.
+        host: Option<String>,
+    },
 }
 
 /// The arguments of `werk serve`.
@@ -76,6 +90,10 @@ pub struct ServeArgs {
     pub passthrough_errors: bool,
     /// No request log.
     pub quiet: bool,
+    /// `adhoc` or a certificate file.
+    pub cert: Option<String>,
+    /// The key file for `cert`.
+    pub key: Option<String>,
 }
 
 impl Default for ServeArgs {
@@ -89,13 +107,15 @@ impl Default for ServeArgs {
             max_body_size: None,
             passthrough_errors: false,
             quiet: false,
+            cert: None,
+            key: None,
         }
     }
 }
 
 impl ServeArgs {
     /// The server options these arguments give.
-    pub fn options(&self) -> Options {
+    pub fn options(&self) -> Result<Options, UsageError> {
         let mut options = Options::default()
             .passthrough_errors(self.passthrough_errors)
             .log_requests(!self.quiet);
@@ -111,7 +131,34 @@ impl ServeArgs {
         if let Some(n) = self.max_body_size {
             options = options.max_body_size(n);
         }
-        options
+        match (&self.cert, &self.key) {
+            (None, None) => {}
+            (None, Some(_)) => return Err(UsageError("--key needs --cert CERT_FILE".into())),
+            #[cfg(feature = "tls")]
+            (Some(cert), None) if cert == "adhoc" => {
+                options = options.ssl_context(crate::SslContext::Adhoc);
+            }
+            #[cfg(feature = "tls")]
+            (Some(cert), Some(key)) if cert != "adhoc" => {
+                options = options.ssl_context(crate::SslContext::Files {
+                    cert: cert.into(),
+                    key: key.into(),
+                });
+            }
+            #[cfg(feature = "tls")]
+            (Some(_), _) => {
+                return Err(UsageError(
+                    "use --cert adhoc alone, or --cert CERT_FILE with --key KEY_FILE".into(),
+                ))
+            }
+            #[cfg(not(feature = "tls"))]
+            (Some(_), _) => {
+                return Err(UsageError(
+                    "this werk was built without the tls feature".into(),
+                ))
+            }
+        }
+        Ok(options)
     }
 }
 
@@ -132,6 +179,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, UsageE
         Some("-h" | "--help" | "help") => Ok(Command::Help),
         Some("-V" | "--version") => Ok(Command::Version),
         Some("serve") => parse_serve(rest.collect()),
+        Some("devcert") => parse_devcert(rest.collect()),
         Some(other) => Err(UsageError(format!("unknown command {other:?}"))),
     }
 }
@@ -166,6 +214,8 @@ fn parse_serve(args: Vec<String>) -> Result<Command, UsageError> {
                 serve.max_body_size = Some(number(&value("--max-body-size")?, "--max-body-size")?)
             }
             "--passthrough-errors" => serve.passthrough_errors = true,
+            "--cert" => serve.cert = Some(value("--cert")?),
+            "--key" => serve.key = Some(value("--key")?),
             "-q" | "--quiet" => serve.quiet = true,
             f if f.starts_with('-') => return Err(UsageError(format!("unknown option {f}"))),
             name if app.is_none() => {
@@ -184,6 +234,29 @@ fn parse_serve(args: Vec<String>) -> Result<Command, UsageError> {
         serve.app = app;
     }
     Ok(Command::Serve(serve))
+}
+
+fn parse_devcert(args: Vec<String>) -> Result<Command, UsageError> {
+    let mut base_path = None;
+    let mut host = None;
+    let mut iter = args.into_iter();
+    while let Some(arg) = iter.next() {
+        match arg.as_str() {
+            "-h" | "--help" => return Ok(Command::Help),
+            "--host" => {
+                host = Some(
+                    iter.next()
+                        .ok_or_else(|| UsageError("--host needs a value".into()))?,
+                )
+            }
+            f if f.starts_with("--host=") => host = Some(f["--host=".len()..].to_owned()),
+            f if f.starts_with('-') => return Err(UsageError(format!("unknown option {f}"))),
+            path if base_path.is_none() => base_path = Some(path.to_owned()),
+            extra => return Err(UsageError(format!("unexpected argument {extra:?}"))),
+        }
+    }
+    let base_path = base_path.ok_or_else(|| UsageError("devcert needs a BASE_PATH".into()))?;
+    Ok(Command::Devcert { base_path, host })
 }
 
 fn number<T: std::str::FromStr>(text: &str, flag: &str) -> Result<T, UsageError> {
@@ -217,7 +290,38 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
             0
         }
         Command::Serve(args) => serve(&args),
+        Command::Devcert { base_path, host } => devcert(&base_path, host.as_deref()),
     }
+}
+
+#[cfg(feature = "tls")]
+fn devcert(base_path: &str, host: Option<&str>) -> i32 {
+    match crate::make_ssl_devcert(base_path, host) {
+        Ok((cert, key)) => {
+            println!("Wrote {} and {}", cert.display(), key.display());
+            println!(
+                "Serve with: werk serve --cert {} --key {}",
+                cert.display(),
+                key.display()
+            );
+            println!(
+                "Trust with: curl --cacert {} https://{}:5000/",
+                cert.display(),
+                host.unwrap_or("localhost")
+            );
+            0
+        }
+        Err(e) => {
+            eprintln!("werk: cannot write the certificate: {e}");
+            1
+        }
+    }
+}
+
+#[cfg(not(feature = "tls"))]
+fn devcert(_: &str, _: Option<&str>) -> i32 {
+    eprintln!("werk: this werk was built without the tls feature");
+    2
 }
 
 fn serve(args: &ServeArgs) -> i32 {
@@ -225,7 +329,14 @@ fn serve(args: &ServeArgs) -> i32 {
         eprintln!("werk: unknown app {:?}", args.app);
         return 2;
     };
-    let server = match crate::make_server(&args.host, args.port, app, args.options()) {
+    let options = match args.options() {
+        Ok(options) => options,
+        Err(e) => {
+            eprintln!("{e}");
+            return 2;
+        }
+    };
+    let server = match crate::make_server(&args.host, args.port, app, options) {
         Ok(server) => server,
         Err(e) => {
             eprintln!("{e}");

@@ -32,6 +32,8 @@ pub enum Error {
     },
     /// An invalid option value.
     Config(String),
+    /// A certificate or key could not be loaded or generated.
+    Tls(String),
     /// Any other I/O error while setting up or serving.
     Io(io::Error),
 }
@@ -84,6 +86,7 @@ impl fmt::Display for Error {
                 Ok(())
             }
             Error::Config(msg) => write!(f, "invalid option: {msg}"),
+            Error::Tls(msg) => write!(f, "tls: {msg}"),
             Error::Io(e) => write!(f, "io: {e}"),
         }
     }
@@ -94,7 +97,7 @@ impl std::error::Error for Error {
         match self {
             Error::Resolve { source, .. } | Error::Bind { source, .. } => Some(source),
             Error::Io(e) => Some(e),
-            Error::NoAddress { .. } | Error::Config(_) => None,
+            Error::NoAddress { .. } | Error::Config(_) | Error::Tls(_) => None,
         }
     }
 }

@@ -47,6 +47,8 @@ mod server;
 #[allow(unsafe_code)]
 mod sys;
 pub mod testing;
+#[cfg(feature = "tls")]
+mod tls;
 
 use std::time::Duration;
 
@@ -56,6 +58,8 @@ pub use model::{
     StartResponse, WriteHandle,
 };
 pub use server::{make_server, Server, ServerHandle};
+#[cfg(feature = "tls")]
+pub use tls::{make_ssl_devcert, SslContext};
 
 /// `SERVER_SOFTWARE` and the `Server` header: `werk/<version>`.
 pub const SERVER_SOFTWARE: &str = concat!("werk/", env!("CARGO_PKG_VERSION"));
@@ -81,6 +85,8 @@ pub struct Options {
     idle_timeout: Duration,
     io_timeout: Duration,
     shutdown_grace: Duration,
+    #[cfg(feature = "tls")]
+    ssl_context: Option<SslContext>,
 }
 
 impl Default for Options {
@@ -96,6 +102,8 @@ impl Default for Options {
             idle_timeout: Duration::from_secs(15),
             io_timeout: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(10),
+            #[cfg(feature = "tls")]
+            ssl_context: None,
         }
     }
 }
@@ -174,6 +182,15 @@ impl Options {
     /// How long a shutdown waits for in-flight requests (default 10 s).
     pub fn shutdown_grace(mut self, grace: Duration) -> Options {
         self.shutdown_grace = grace;
+        self
+    }
+
+    /// Serves HTTPS with this certificate (Werkzeug's `ssl_context`): the
+    /// port then speaks HTTPS only, and a plain HTTP request on it gets a
+    /// 400 that says to use https.
+    #[cfg(feature = "tls")]
+    pub fn ssl_context(mut self, context: SslContext) -> Options {
+        self.ssl_context = Some(context);
         self
     }
 

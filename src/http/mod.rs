@@ -13,6 +13,8 @@ mod response;
 
 pub use chunked::{ChunkedDecoder, Decoded};
 pub use error::HttpError;
+#[cfg(feature = "tls")]
+pub(crate) use request::valid_host;
 pub use request::{parse_head, Framing, Limits, Parsed, RequestHead, Version};
 pub(crate) use response::{
     encode_chunk, encode_head, reason_phrase, validate_header, validate_status, HeadParts,

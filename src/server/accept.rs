@@ -9,7 +9,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::conn::{Conn, Local, Peer, Stream};
+use super::conn::{Conn, Local, Peer, Plain};
 use super::Shared;
 use crate::net::{ListenAddr, Listener};
 
@@ -48,13 +48,13 @@ impl Socket {
     }
 
     /// Accepts one connection.
-    fn accept(&self) -> io::Result<Conn> {
+    fn accept(&self, shared: &Shared) -> io::Result<Conn> {
         match &self.listener {
             Listener::Tcp(l) => {
                 let (stream, peer) = l.accept()?;
                 let local = stream.local_addr()?;
                 Ok(Conn::new(
-                    Stream::Tcp(stream),
+                    shared.wrap(Plain::Tcp(stream))?,
                     Peer::Ip(peer),
                     Local::Ip(local),
                 ))
@@ -66,7 +66,7 @@ impl Socket {
                     .clone()
                     .unwrap_or_else(|| Arc::from(Path::new("")));
                 Ok(Conn::new(
-                    Stream::Unix(stream),
+                    shared.wrap(Plain::Unix(stream))?,
                     Peer::Local,
                     Local::Unix(path),
                 ))
@@ -112,7 +112,7 @@ pub(crate) fn run(listeners: &[Socket], mut wake: UnixStream, shared: &Arc<Share
 /// Accepts every connection the listener has queued.
 fn accept_pending(listener: &Socket, shared: &Arc<Shared>) {
     loop {
-        match listener.accept() {
+        match listener.accept(shared) {
             Ok(conn) => {
                 if conn.configure(shared.config.io_timeout).is_ok() {
                     shared.pool.submit(conn, shared);

@@ -1,71 +1,17 @@
 //! A client connection: the socket, its addresses, and the bytes read but
 //! not yet used (the rest of a head, a body, pipelined requests).
 
-use std::io::{self, Read, Write};
-use std::net::{IpAddr, Shutdown, SocketAddr, TcpStream};
-use std::os::fd::{AsRawFd, RawFd};
-use std::os::unix::net::UnixStream;
+use std::io::{self, Read};
+use std::net::{IpAddr, SocketAddr};
+use std::os::fd::RawFd;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+pub(crate) use super::socket::{Plain, Stream};
+
 /// Bytes asked of the kernel per read.
 const READ_CHUNK: usize = 16 * 1024;
-
-/// A connected socket of either kind.
-#[derive(Debug)]
-pub(crate) enum Stream {
-    Tcp(TcpStream),
-    Unix(UnixStream),
-}
-
-/// Calls `$body` with the stream as `&TcpStream` or `&UnixStream`, which
-/// implement the same `Read`/`Write` and options.
-macro_rules! with_stream {
-    ($stream:expr, $s:ident => $body:expr) => {
-        match $stream {
-            Stream::Tcp($s) => $body,
-            Stream::Unix($s) => $body,
-        }
-    };
-}
-
-impl Stream {
-    /// Socket options for a served connection: no Nagle delay (heads and
-    /// bodies are written whole), and timeouts for reading a body and
-    /// writing a response.
-    pub(crate) fn configure(&self, timeout: Duration) -> io::Result<()> {
-        // Accepted sockets inherit O_NONBLOCK from the listener on the BSDs
-        // and macOS, not on Linux.
-        #[cfg(not(any(target_os = "linux", target_os = "android")))]
-        with_stream!(self, s => s.set_nonblocking(false))?;
-        if let Stream::Tcp(s) = self {
-            s.set_nodelay(true)?;
-        }
-        with_stream!(self, s => s.set_read_timeout(Some(timeout)))?;
-        with_stream!(self, s => s.set_write_timeout(Some(timeout)))
-    }
-
-    fn fd(&self) -> RawFd {
-        with_stream!(self, s => s.as_raw_fd())
-    }
-
-    fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
-        with_stream!(self, s => { let mut r: &_ = s; r.read(buf) })
-    }
-
-    fn write_all(&self, data: &[u8]) -> io::Result<()> {
-        with_stream!(self, s => { let mut w: &_ = s; w.write_all(data) })
-    }
-
-    fn copy_from(&self, reader: &mut impl Read) -> io::Result<u64> {
-        with_stream!(self, s => { let mut w: &_ = s; io::copy(reader, &mut w) })
-    }
-
-    fn shutdown_write(&self) {
-        let _ = with_stream!(self, s => s.shutdown(Shutdown::Write));
-    }
-}
 
 /// The client's end of a connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -160,14 +106,14 @@ impl Conn {
     /// Reads what the kernel holds now, without waiting: `Ok(None)` if
     /// nothing, `Ok(Some(0))` at end of stream.
     pub(crate) fn fill_now(&mut self) -> io::Result<Option<usize>> {
-        let fd = self.stream.fd();
-        self.buf.fill(|b| crate::sys::recv_now(fd, b))
+        let stream = &mut self.stream;
+        self.buf.fill(|b| stream.read_now(b))
     }
 
     /// Reads at least one byte, waiting up to the socket's read timeout;
     /// 0 at end of stream.
     pub(crate) fn fill_blocking(&mut self) -> io::Result<usize> {
-        let stream = &self.stream;
+        let stream = &mut self.stream;
         self.buf
             .fill(|b| read_retrying(stream, b).map(Some))
             .map(|n| n.unwrap_or(0))
@@ -184,7 +130,7 @@ impl Conn {
             self.consume(n);
             return Ok(n);
         }
-        read_retrying(&self.stream, out)
+        read_retrying(&mut self.stream, out)
     }
 
     /// Writes all of `data`, waiting up to the write timeout per write.
@@ -202,8 +148,23 @@ impl Conn {
 
     /// Half-closes the sending side, so the client sees the end of the
     /// response while the server can still read (and drop) what it sends.
-    pub(crate) fn shutdown_write(&self) {
+    pub(crate) fn shutdown_write(&mut self) {
         self.stream.shutdown_write();
+    }
+
+    /// True while a TLS handshake is in progress.
+    pub(crate) fn is_handshaking(&self) -> bool {
+        self.stream.is_handshaking()
+    }
+
+    /// True for an HTTPS connection.
+    pub(crate) fn is_tls(&self) -> bool {
+        self.stream.is_tls()
+    }
+
+    /// The client's TLS certificate as PEM, if it sent one.
+    pub(crate) fn peer_certificate_pem(&self) -> Option<String> {
+        self.stream.peer_certificate_pem()
     }
 }
 
@@ -242,7 +203,7 @@ impl ReadBuf {
     }
 }
 
-fn read_retrying(stream: &Stream, out: &mut [u8]) -> io::Result<usize> {
+fn read_retrying(stream: &mut Stream, out: &mut [u8]) -> io::Result<usize> {
     loop {
         match stream.read(out) {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,

@@ -53,7 +53,8 @@ pub(crate) fn serve(mut conn: Conn, shared: &Arc<Shared>) {
             }
         }
         match conn.fill_now() {
-            Ok(Some(0)) | Err(_) => return,
+            Ok(Some(0)) => return,
+            Err(err) => return connection_failed(&conn, &err, shared),
             Ok(Some(_)) => {}
             Ok(None) if shared.is_shutting_down() && conn.head_started.is_none() => return,
             Ok(None) => {
@@ -65,6 +66,10 @@ pub(crate) fn serve(mut conn: Conn, shared: &Arc<Shared>) {
                         continue;
                     }
                 }
+                if conn.is_handshaking() {
+                    // A TLS handshake under way is bounded like a head.
+                    conn.head_started.get_or_insert_with(Instant::now);
+                }
                 let kind = if conn.head_started.is_some() {
                     Parked::PartialHead
                 } else {
@@ -74,6 +79,22 @@ pub(crate) fn serve(mut conn: Conn, shared: &Arc<Shared>) {
                 return;
             }
         }
+    }
+}
+
+/// Logs why a connection failed before a request was read, in one line,
+/// when it is worth saying (a failed TLS handshake, a plain HTTP request on
+/// the HTTPS port); a client that just went away is not.
+fn connection_failed(conn: &Conn, err: &std::io::Error, shared: &Shared) {
+    if err.kind() == std::io::ErrorKind::InvalidData {
+        let what = if conn.is_handshaking() {
+            "TLS handshake failed"
+        } else {
+            "connection failed"
+        };
+        shared
+            .log
+            .client_error(&conn.peer.name(), &format!("{what}: {err}"));
     }
 }
 
@@ -123,7 +144,7 @@ fn request_line_of(buf: &[u8]) -> String {
 /// Closes a connection; if the client may still be sending, stop sending
 /// first and let the parker read and drop the rest for a moment, so the
 /// client reads our response instead of a connection reset.
-fn close_gracefully(conn: Conn, client_may_send: bool, shared: &Arc<Shared>) {
+fn close_gracefully(mut conn: Conn, client_may_send: bool, shared: &Arc<Shared>) {
     if client_may_send {
         conn.shutdown_write();
         shared.parker.park(conn, Parked::Lingering);
@@ -148,7 +169,11 @@ fn handle_request(conn: Conn, head: RequestHead, shared: &Arc<Shared>) -> Option
         local: &conn.local,
         peer: &conn.peer,
     };
-    let vars = cgi_vars(&head, ends, crate::SERVER_SOFTWARE);
+    let mut vars = cgi_vars(&head, ends, crate::SERVER_SOFTWARE);
+    if let Some(pem) = conn.peer_certificate_pem() {
+        vars.push(("SSL_CLIENT_CERT".to_owned(), pem));
+    }
+    let scheme = if conn.is_tls() { "https" } else { "http" };
     let exchange = Arc::new(Exchange::new(
         conn,
         &head,
@@ -156,7 +181,7 @@ fn handle_request(conn: Conn, head: RequestHead, shared: &Arc<Shared>) -> Option
         shared.is_shutting_down(),
         crate::SERVER_SOFTWARE,
     ));
-    let environ = Environ::from_parts(vars, "http", Input::new(BodyReader(exchange.clone())));
+    let environ = Environ::from_parts(vars, scheme, Input::new(BodyReader(exchange.clone())));
     let start_response = StartResponse::new(exchange.clone());
 
     let called = catch_unwind(AssertUnwindSafe(|| {

@@ -9,7 +9,7 @@
 //! ```
 
 mod accept;
-mod conn;
+pub(crate) mod conn;
 mod environ;
 mod exchange;
 mod handler;
@@ -17,6 +17,7 @@ pub(crate) mod log;
 mod pages;
 mod park;
 mod pool;
+mod socket;
 
 use std::any::Any;
 use std::io::Write;
@@ -58,6 +59,8 @@ pub(crate) struct Shared {
     stopped: (Mutex<bool>, Condvar),
     passed_through: Mutex<Option<Box<dyn Any + Send>>>,
     accept_wake: UnixStream,
+    #[cfg(feature = "tls")]
+    tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 impl std::fmt::Debug for Shared {
@@ -69,6 +72,25 @@ impl std::fmt::Debug for Shared {
 }
 
 impl Shared {
+    /// The stream for an accepted socket: TLS over it when serving HTTPS.
+    pub(crate) fn wrap(&self, plain: socket::Plain) -> std::io::Result<socket::Stream> {
+        #[cfg(feature = "tls")]
+        if let Some(config) = &self.tls {
+            let tls = crate::tls::TlsStream::new(config.clone(), plain)?;
+            return Ok(socket::Stream::Tls(Box::new(tls)));
+        }
+        Ok(socket::Stream::Plain(plain))
+    }
+
+    /// `http` or `https`.
+    pub(crate) fn scheme(&self) -> &'static str {
+        #[cfg(feature = "tls")]
+        if self.tls.is_some() {
+            return "https";
+        }
+        "http"
+    }
+
     pub(crate) fn is_shutting_down(&self) -> bool {
         self.shutting_down.load(Ordering::SeqCst)
     }
@@ -165,6 +187,11 @@ pub fn make_server(
     options: Options,
 ) -> Result<Server, Error> {
     let config = options.config()?;
+    #[cfg(feature = "tls")]
+    let tls = match &options.ssl_context {
+        Some(context) => Some(crate::tls::server_config(context, host)?),
+        None => None,
+    };
     let bound = match crate::net::inherited_listeners()? {
         Some(bound) => bound,
         None => crate::net::bind(host, port)?,
@@ -182,6 +209,8 @@ pub fn make_server(
         stopped: (Mutex::new(false), Condvar::new()),
         passed_through: Mutex::new(None),
         accept_wake,
+        #[cfg(feature = "tls")]
+        tls,
     });
     let mut server = Server {
         sockets: Vec::new(),
@@ -224,9 +253,10 @@ impl Server {
     }
 
     /// The URL of each listener: `http://127.0.0.1:5000`,
-    /// `http://[::1]:5000`, `unix:///run/app.sock`.
+    /// `https://[::1]:5000`, `unix:///run/app.sock`.
     pub fn urls(&self) -> Vec<String> {
-        self.listen.iter().map(|a| a.url("http")).collect()
+        let scheme = self.shared.scheme();
+        self.listen.iter().map(|a| a.url(scheme)).collect()
     }
 
     /// A handle that shuts the server down from another thread.
@@ -243,10 +273,11 @@ impl Server {
             "WARNING: This is a development server. Do not use it in a production deployment. Use a production WSGI server instead.",
             Style::Warning,
         )];
+        let scheme = self.shared.scheme();
         for (addr, why) in self.listen.iter().zip(&self.reasons) {
             match addr {
                 ListenAddr::Tcp(tcp) if tcp.ip().is_unspecified() => {
-                    lines.extend(wildcard_lines(*tcp));
+                    lines.extend(wildcard_lines(*tcp, scheme));
                 }
                 ListenAddr::Unix(path) => {
                     lines.push(format!(" * Running on {}", addr.url("http")));
@@ -256,8 +287,8 @@ impl Server {
                     ));
                 }
                 ListenAddr::Tcp(_) => match why {
-                    Some(why) => lines.push(format!(" * Running on {} ({why})", addr.url("http"))),
-                    None => lines.push(format!(" * Running on {}", addr.url("http"))),
+                    Some(why) => lines.push(format!(" * Running on {} ({why})", addr.url(scheme))),
+                    None => lines.push(format!(" * Running on {}", addr.url(scheme))),
                 },
             }
         }
@@ -326,12 +357,12 @@ impl Server {
 /// The banner lines for a wildcard listener: Werkzeug's "all addresses"
 /// line, the loopback URL, then every interface address of the family
 /// (both families for `::`, which serves IPv4 too).
-fn wildcard_lines(addr: SocketAddr) -> Vec<String> {
+fn wildcard_lines(addr: SocketAddr, scheme: &str) -> Vec<String> {
     let port = addr.port();
     let url = |ip: IpAddr| {
         format!(
             " * Running on {}",
-            ListenAddr::Tcp(SocketAddr::new(ip, port)).url("http")
+            ListenAddr::Tcp(SocketAddr::new(ip, port)).url(scheme)
         )
     };
     let mut lines = vec![format!(" * Running on all addresses ({})", addr.ip())];

@@ -1,0 +1,156 @@
+//! The socket under a connection: plain TCP or Unix, or TLS over one of
+//! them. Reads come in two kinds: `read_now`, which never waits (heads,
+//! handshakes: a slow client must not hold a worker), and `read`, which
+//! waits up to the socket's timeout (bodies the application reads).
+
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, TcpStream};
+use std::os::fd::{AsRawFd, RawFd};
+use std::os::unix::net::UnixStream;
+use std::time::Duration;
+
+/// A connected plain socket of either kind.
+#[derive(Debug)]
+pub(crate) enum Plain {
+    Tcp(TcpStream),
+    Unix(UnixStream),
+}
+
+/// Calls `$body` with the stream as `&TcpStream` or `&UnixStream`, which
+/// implement the same `Read`/`Write` and options.
+macro_rules! with_plain {
+    ($stream:expr, $s:ident => $body:expr) => {
+        match $stream {
+            Plain::Tcp($s) => $body,
+            Plain::Unix($s) => $body,
+        }
+    };
+}
+
+impl Plain {
+    /// Socket options for a served connection: no Nagle delay (heads and
+    /// bodies are written whole), and timeouts for reading a body and
+    /// writing a response.
+    pub(crate) fn configure(&self, timeout: Duration) -> io::Result<()> {
+        // Accepted sockets inherit O_NONBLOCK from the listener on the BSDs
+        // and macOS, not on Linux.
+        #[cfg(not(any(target_os = "linux", target_os = "android")))]
+        with_plain!(self, s => s.set_nonblocking(false))?;
+        if let Plain::Tcp(s) = self {
+            s.set_nodelay(true)?;
+        }
+        with_plain!(self, s => s.set_read_timeout(Some(timeout)))?;
+        with_plain!(self, s => s.set_write_timeout(Some(timeout)))
+    }
+
+    pub(crate) fn fd(&self) -> RawFd {
+        with_plain!(self, s => s.as_raw_fd())
+    }
+
+    pub(crate) fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        with_plain!(self, s => { let mut r: &_ = s; r.read(buf) })
+    }
+
+    pub(crate) fn write_all(&self, data: &[u8]) -> io::Result<()> {
+        with_plain!(self, s => { let mut w: &_ = s; w.write_all(data) })
+    }
+
+    pub(crate) fn copy_from(&self, reader: &mut impl Read) -> io::Result<u64> {
+        with_plain!(self, s => { let mut w: &_ = s; io::copy(reader, &mut w) })
+    }
+
+    pub(crate) fn shutdown_write(&self) {
+        let _ = with_plain!(self, s => s.shutdown(Shutdown::Write));
+    }
+}
+
+/// A connection's byte stream.
+#[derive(Debug)]
+pub(crate) enum Stream {
+    Plain(Plain),
+    #[cfg(feature = "tls")]
+    Tls(Box<crate::tls::TlsStream>),
+}
+
+impl Stream {
+    pub(crate) fn configure(&self, timeout: Duration) -> io::Result<()> {
+        self.plain().configure(timeout)
+    }
+
+    fn plain(&self) -> &Plain {
+        match self {
+            Stream::Plain(p) => p,
+            #[cfg(feature = "tls")]
+            Stream::Tls(t) => t.plain(),
+        }
+    }
+
+    pub(crate) fn fd(&self) -> RawFd {
+        self.plain().fd()
+    }
+
+    /// What can be read now: `Ok(None)` if nothing yet, `Ok(Some(0))` at
+    /// the end of the stream.
+    pub(crate) fn read_now(&mut self, buf: &mut [u8]) -> io::Result<Option<usize>> {
+        match self {
+            Stream::Plain(p) => crate::sys::recv_now(p.fd(), buf),
+            #[cfg(feature = "tls")]
+            Stream::Tls(t) => t.read_now(buf),
+        }
+    }
+
+    /// Reads, waiting up to the read timeout.
+    pub(crate) fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Stream::Plain(p) => p.read(buf),
+            #[cfg(feature = "tls")]
+            Stream::Tls(t) => t.read(buf),
+        }
+    }
+
+    pub(crate) fn write_all(&mut self, data: &[u8]) -> io::Result<()> {
+        match self {
+            Stream::Plain(p) => p.write_all(data),
+            #[cfg(feature = "tls")]
+            Stream::Tls(t) => t.write_all(data),
+        }
+    }
+
+    /// Copies `reader` to the socket: the kernel's copy path for a file on
+    /// a plain socket, through the TLS writer otherwise.
+    pub(crate) fn copy_from(&mut self, reader: &mut impl Read) -> io::Result<u64> {
+        match self {
+            Stream::Plain(p) => p.copy_from(reader),
+            #[cfg(feature = "tls")]
+            Stream::Tls(t) => io::copy(reader, t.as_mut()),
+        }
+    }
+
+    pub(crate) fn shutdown_write(&mut self) {
+        match self {
+            Stream::Plain(p) => p.shutdown_write(),
+            #[cfg(feature = "tls")]
+            Stream::Tls(t) => t.shutdown_write(),
+        }
+    }
+
+    pub(crate) fn is_handshaking(&self) -> bool {
+        match self {
+            Stream::Plain(_) => false,
+            #[cfg(feature = "tls")]
+            Stream::Tls(t) => t.is_handshaking(),
+        }
+    }
+
+    pub(crate) fn is_tls(&self) -> bool {
+        !matches!(self, Stream::Plain(_))
+    }
+
+    pub(crate) fn peer_certificate_pem(&self) -> Option<String> {
+        match self {
+            Stream::Plain(_) => None,
+            #[cfg(feature = "tls")]
+            Stream::Tls(t) => t.peer_certificate_pem(),
+        }
+    }
+}

@@ -1,0 +1,63 @@
+//! HTTPS: where the server's certificate comes from (adhoc, files, or a
+//! prepared rustls configuration), development certificates, and TLS
+//! connections driven without blocking a worker.
+//!
+//! One port speaks either HTTP or HTTPS, as in Werkzeug. Unlike Werkzeug,
+//! the adhoc certificate carries subject alternative names for the names a
+//! browser uses (localhost, 127.0.0.1, ::1, the served host), and it stays
+//! the same across reloader restarts: the first process generates it and
+//! hands it to its children in the environment, so a browser's exception
+//! survives a reload.
+
+mod certs;
+mod stream;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+pub use certs::make_ssl_devcert;
+pub(crate) use stream::TlsStream;
+
+use crate::Error;
+
+/// What `Options::ssl_context` takes (Werkzeug's `ssl_context`).
+#[derive(Debug, Clone)]
+pub enum SslContext {
+    /// A self-signed certificate generated at startup, for `localhost`,
+    /// `*.localhost`, `127.0.0.1`, `::1` and the host being served
+    /// (`ssl_context='adhoc'`).
+    Adhoc,
+    /// A PEM certificate file (the server's certificate first, then any
+    /// chain) and a PEM key file (PKCS#8, PKCS#1 RSA or SEC1 EC; RSA,
+    /// ECDSA or Ed25519), like Werkzeug's `(cert_file, key_file)`.
+    Files {
+        /// The certificate chain.
+        cert: PathBuf,
+        /// The private key.
+        key: PathBuf,
+    },
+    /// A rustls configuration built by the caller, used as it is.
+    Config(Arc<rustls::ServerConfig>),
+}
+
+/// The rustls configuration a server runs with: ALPN offers `http/1.1`
+/// only (the server speaks nothing else).
+pub(crate) fn server_config(
+    context: &SslContext,
+    host: &str,
+) -> Result<Arc<rustls::ServerConfig>, Error> {
+    let (certs, key) = match context {
+        SslContext::Config(config) => return Ok(config.clone()),
+        SslContext::Adhoc => certs::adhoc(host)?,
+        SslContext::Files { cert, key } => certs::load(cert, key)?,
+    };
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| Error::Tls(format!("TLS setup failed: {e}")))?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| Error::Tls(certs::describe_key_error(context, &e)))?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}

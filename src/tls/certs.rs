@@ -21,13 +21,22 @@ type Pair = (Vec<CertificateDer<'static>>, PrivateKeyDer<'static>);
 
 /// Reads a certificate chain and a key; every failure names the file.
 pub(crate) fn load(cert: &Path, key: &Path) -> Result<Pair, Error> {
-    let cert_pem = fs::read(cert)
-        .map_err(|e| Error::Tls(format!("cannot read certificate file {}: {e}", cert.display())))?;
+    let cert_pem = fs::read(cert).map_err(|e| {
+        Error::Tls(format!(
+            "cannot read certificate file {}: {e}",
+            cert.display()
+        ))
+    })?;
     let key_pem = fs::read(key)
         .map_err(|e| Error::Tls(format!("cannot read key file {}: {e}", key.display())))?;
     let certs = CertificateDer::pem_slice_iter(&cert_pem)
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| Error::Tls(format!("certificate file {} is not valid PEM: {e}", cert.display())))?;
+        .map_err(|e| {
+            Error::Tls(format!(
+                "certificate file {} is not valid PEM: {e}",
+                cert.display()
+            ))
+        })?;
     if certs.is_empty() {
         return Err(Error::Tls(format!(
             "certificate file {} holds no certificate (expected a -----BEGIN CERTIFICATE----- block)",
@@ -69,7 +78,10 @@ fn names_for(host: &str) -> Vec<String> {
         Ok(ip) if ip.is_unspecified() => vec![],
         Ok(ip) => vec![ip.to_string()],
         Err(_) if host.is_empty() || host.starts_with("unix://") => vec![],
-        Err(_) => vec![host.to_ascii_lowercase(), format!("*.{}", host.to_ascii_lowercase())],
+        Err(_) => vec![
+            host.to_ascii_lowercase(),
+            format!("*.{}", host.to_ascii_lowercase()),
+        ],
     };
     for name in extra {
         if !names.contains(&name) {
@@ -82,9 +94,10 @@ fn names_for(host: &str) -> Vec<String> {
 /// A self-signed certificate and key for `names`, as PEM.
 fn generate(names: Vec<String>, common_name: &str) -> Result<(String, String), rcgen::Error> {
     let mut params = rcgen::CertificateParams::new(names)?;
-    params
-        .distinguished_name
-        .push(rcgen::DnType::OrganizationName, "werk development certificate");
+    params.distinguished_name.push(
+        rcgen::DnType::OrganizationName,
+        "werk development certificate",
+    );
     params
         .distinguished_name
         .push(rcgen::DnType::CommonName, common_name);
@@ -170,8 +183,17 @@ mod tests {
     #[test]
     fn names_cover_loopback_and_host() {
         let names = names_for("api.example.test");
-        for want in ["localhost", "127.0.0.1", "::1", "api.example.test", "*.api.example.test"] {
-            assert!(names.iter().any(|n| n == want), "{want} missing from {names:?}");
+        for want in [
+            "localhost",
+            "127.0.0.1",
+            "::1",
+            "api.example.test",
+            "*.api.example.test",
+        ] {
+            assert!(
+                names.iter().any(|n| n == want),
+                "{want} missing from {names:?}"
+            );
         }
         assert_eq!(names_for("localhost").len(), 4);
         assert!(names_for("0.0.0.0").iter().all(|n| n != "0.0.0.0"));
@@ -181,7 +203,10 @@ mod tests {
     fn devcert_files_load_and_key_is_private() {
         let base = temp("dev");
         let (cert, key) = make_ssl_devcert(&base, None).unwrap();
-        assert_eq!(fs::metadata(&key).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            fs::metadata(&key).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
         let (certs, _) = load(&cert, &key).unwrap();
         assert_eq!(certs.len(), 1);
         fs::remove_file(cert).unwrap();

@@ -89,7 +89,10 @@ impl TlsStream {
                 Ok(0) => return Ok(Some(0)),
                 Ok(_) => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock && !wait => return Ok(None),
-                Err(e) if e.get_ref().is_some_and(|inner| inner.is::<PlainHttpOnTls>()) => {
+                Err(e)
+                    if e.get_ref()
+                        .is_some_and(|inner| inner.is::<PlainHttpOnTls>()) =>
+                {
                     return Err(e);
                 }
                 Err(e) => return Err(e),
@@ -213,14 +216,16 @@ fn plain_http_answer(request: &[u8]) -> Vec<u8> {
         .lines()
         .find_map(|line| {
             let (name, value) = line.split_once(':')?;
-            name.eq_ignore_ascii_case("host").then(|| value.trim().to_owned())
+            name.eq_ignore_ascii_case("host")
+                .then(|| value.trim().to_owned())
         })
         .filter(|h| crate::http::valid_host(h.as_bytes()) && !h.is_empty());
     let advice = match host {
         Some(host) => format!("Use https://{host}{target} instead.\n"),
         None => "Use https:// instead of http:// in the URL.\n".to_owned(),
     };
-    let body = format!("This server speaks HTTPS only, and the request came in plain HTTP.\n{advice}");
+    let body =
+        format!("This server speaks HTTPS only, and the request came in plain HTTP.\n{advice}");
     format!(
         "HTTP/1.1 400 Bad Request\r\nServer: {}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         crate::SERVER_SOFTWARE,
@@ -231,11 +236,13 @@ fn plain_http_answer(request: &[u8]) -> Vec<u8> {
 
 /// DER to PEM, 64 columns of base64 (RFC 7468).
 fn to_pem(der: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] =
-        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut b64 = String::with_capacity(der.len() * 4 / 3 + 4);
     for chunk in der.chunks(3) {
-        let n = chunk.iter().enumerate().fold(0u32, |acc, (i, &b)| acc | (u32::from(b) << (16 - 8 * i)));
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |acc, (i, &b)| acc | (u32::from(b) << (16 - 8 * i)));
         for i in 0..4 {
             if i <= chunk.len() {
                 b64.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);

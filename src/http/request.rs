@@ -184,7 +184,9 @@ fn classify(err: httparse::Error, buf: &[u8]) -> HttpError {
     }
 }
 
-/// True if the request line ends in `HTTP/<digits>.<digits>`.
+/// True if the request line is `METHOD TARGET HTTP/<digits>.<digits>`: three
+/// words, the last a version (a space inside the target makes four words
+/// and a malformed request, not an unsupported version).
 fn has_wellformed_version(buf: &[u8]) -> bool {
     let start = buf
         .iter()
@@ -196,10 +198,11 @@ fn has_wellformed_version(buf: &[u8]) -> bool {
         .position(|&b| b == b'\r' || b == b'\n')
         .unwrap_or(line.len());
     let line = &line[..end];
-    let Some(space) = line.iter().rposition(|&b| b == b' ') else {
+    let words: Vec<&[u8]> = line.split(|&b| b == b' ').collect();
+    let [_, _, version] = words.as_slice() else {
         return false;
     };
-    let Some(rest) = line[space + 1..].strip_prefix(b"HTTP/") else {
+    let Some(rest) = version.strip_prefix(b"HTTP/") else {
         return false;
     };
     let mut parts = rest.splitn(2, |&b| b == b'.');
@@ -549,6 +552,11 @@ mod tests {
     );
     rejects!(http2_version, b"GET / HTTP/2.0\r\nHost: x\r\n\r\n", 505);
     rejects!(garbage_version, b"GET / HTTX/1.1\r\nHost: x\r\n\r\n", 400);
+    rejects!(
+        space_in_target,
+        b"GET /a b HTTP/1.1\r\nHost: x\r\n\r\n",
+        400
+    );
     rejects!(missing_host, b"GET / HTTP/1.1\r\n\r\n", 400);
     rejects!(
         two_hosts,

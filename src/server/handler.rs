@@ -282,6 +282,18 @@ fn conclude(state: &mut State, stop: Option<Stop>, shared: &Shared, client: &str
                 state.abort("the application panicked while sending the body");
             }
         }
+        Some(Stop::Body(_) | Stop::Send(_))
+            if !state.start.head_sent && state.body.error.is_some() =>
+        {
+            // The app stopped because the request body was refused (too
+            // large, bad chunking): answer with that status.
+            let body_err = state.body.error.unwrap_or(HttpError::BadChunk);
+            log.client_error(
+                client,
+                &format!("code {}, message {body_err}", body_err.status()),
+            );
+            send_error(state, body_err.status(), &body_err.to_string());
+        }
         Some(Stop::Body(err)) => {
             log.error(&format!(
                 "Error on request \"{line}\" from {client}: the body failed: {err}"
@@ -293,16 +305,8 @@ fn conclude(state: &mut State, stop: Option<Stop>, shared: &Shared, client: &str
             }
         }
         Some(Stop::Send(err)) if !state.start.head_sent => {
-            if let Some(body_err) = state.body.error {
-                log.client_error(
-                    client,
-                    &format!("code {}, message {body_err}", body_err.status()),
-                );
-                send_error(state, body_err.status(), &body_err.to_string());
-            } else {
-                log.error(&format!("Error on request \"{line}\" from {client}: {err}"));
-                send_error(state, 500, &err.to_string());
-            }
+            log.error(&format!("Error on request \"{line}\" from {client}: {err}"));
+            send_error(state, 500, &err.to_string());
         }
         Some(Stop::Send(_)) => {
             if let Some(misuse) = state.start.misuse.clone() {

@@ -13,6 +13,7 @@ mod response;
 
 pub use chunked::{ChunkedDecoder, Decoded};
 pub use error::HttpError;
+pub(crate) use request::split_absolute;
 #[cfg(feature = "tls")]
 pub(crate) use request::valid_host;
 pub use request::{parse_head, Framing, Limits, Parsed, RequestHead, Version};

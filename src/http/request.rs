@@ -231,20 +231,30 @@ fn check_target(target: &str) -> Result<Option<String>, HttpError> {
     if target.starts_with('/') || target == "*" {
         return Ok(None);
     }
-    let lower = target.get(..8).unwrap_or(target).to_ascii_lowercase();
-    let rest = if lower.starts_with("http://") {
-        &target[7..]
-    } else if lower.starts_with("https://") {
-        &target[8..]
-    } else {
+    let Some((authority, _)) = split_absolute(target) else {
         return Err(HttpError::Malformed("invalid request target"));
     };
-    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let authority = &rest[..end];
     if authority.contains('@') || !valid_host(authority.as_bytes()) || authority.is_empty() {
         return Err(HttpError::Malformed("invalid authority in request target"));
     }
     Ok(Some(authority.to_owned()))
+}
+
+/// Splits an absolute-form target, `http://host:port/path?query`, into its
+/// authority and the rest (path, query and fragment); `None` for any
+/// other form.
+pub(crate) fn split_absolute(target: &str) -> Option<(&str, &str)> {
+    let scheme_len = ["http://", "https://"]
+        .iter()
+        .find(|scheme| {
+            target
+                .get(..scheme.len())
+                .is_some_and(|t| t.eq_ignore_ascii_case(scheme))
+        })?
+        .len();
+    let rest = &target[scheme_len..];
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    Some(rest.split_at(end))
 }
 
 /// Host syntax of RFC 9110 section 7.2: a reg-name or an IP literal in

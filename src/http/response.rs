@@ -39,6 +39,11 @@ pub(crate) struct HeadParts<'a> {
 pub(crate) fn encode_head(out: &mut Vec<u8>, parts: &HeadParts<'_>) {
     out.extend_from_slice(b"HTTP/1.1 ");
     out.extend_from_slice(parts.status.as_bytes());
+    if !parts.status.contains(' ') {
+        // RFC 9112 section 4: the space after the code stays even when the
+        // reason phrase is empty.
+        out.push(b' ');
+    }
     out.extend_from_slice(b"\r\n");
     let has = |name: &str| {
         parts
@@ -247,6 +252,23 @@ mod tests {
             String::from_utf8(out).unwrap(),
             "HTTP/1.1 204 No Content\r\nserver: mine\r\nDate: x\r\n\r\n"
         );
+    }
+
+    #[test]
+    fn bare_code_keeps_its_space() {
+        let mut out = Vec::new();
+        encode_head(
+            &mut out,
+            &HeadParts {
+                status: "299",
+                headers: &[],
+                add_length: None,
+                chunked: false,
+                connection_close: None,
+                server: "werk/test",
+            },
+        );
+        assert!(out.starts_with(b"HTTP/1.1 299 \r\n"));
     }
 
     #[test]

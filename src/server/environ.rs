@@ -86,22 +86,12 @@ fn split_target(target: &str) -> (&str, &str) {
     }
 }
 
+/// The path and query of a target: an absolute-form target loses its
+/// scheme and authority.
 fn strip_scheme_and_authority(target: &str) -> &str {
-    let lower = target.get(..8).unwrap_or(target).to_ascii_lowercase();
-    let rest = if lower.starts_with("http://") {
-        &target[7..]
-    } else if lower.starts_with("https://") {
-        &target[8..]
-    } else {
-        return target;
-    };
-    match rest.find(['/', '?']) {
-        Some(i) if rest.as_bytes()[i] == b'/' => &rest[i..],
-        Some(i) => {
-            // `http://host?q` has an empty path; keep the query.
-            &rest[i..]
-        }
-        None => "",
+    match crate::http::split_absolute(target) {
+        Some((_, rest)) => rest,
+        None => target,
     }
 }
 

@@ -20,6 +20,9 @@ use crate::model::{Responder, StartError, StartState};
 /// reused; a larger remainder closes the connection instead.
 pub(crate) const DRAIN_LIMIT: u64 = 64 * 1024;
 
+/// Why a response stopped when the client closed its side.
+pub(crate) const CLIENT_GONE: &str = "client went away";
+
 /// Bytes of response buffered before they are written out.
 const WRITE_BUFFER: usize = 64 * 1024;
 
@@ -347,6 +350,11 @@ impl State {
 
     /// Queues body bytes with the framing chosen for the head.
     pub(crate) fn write_body(&mut self, data: &[u8]) -> io::Result<()> {
+        if self.start.head_sent && self.out.aborted.is_none() {
+            if let Some(misuse) = self.start.misuse.clone() {
+                self.abort(&misuse);
+            }
+        }
         if let Some(why) = &self.out.aborted {
             return Err(stopped(why));
         }
@@ -435,7 +443,7 @@ impl State {
             self.out.keep_alive = false;
             self.out
                 .aborted
-                .get_or_insert_with(|| "client went away".to_owned());
+                .get_or_insert_with(|| CLIENT_GONE.to_owned());
         }
         result
     }

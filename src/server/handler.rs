@@ -20,7 +20,7 @@ use std::time::Instant;
 
 use super::conn::Conn;
 use super::environ::{cgi_vars, Endpoints};
-use super::exchange::{BodyReader, Exchange, State};
+use super::exchange::{BodyReader, Exchange, State, CLIENT_GONE};
 use super::pages::error_page;
 use super::park::Parked;
 use super::Shared;
@@ -266,6 +266,14 @@ fn send_chunks(exchange: &Exchange, source: &mut Source, is_head: bool) -> Resul
 /// end, an error page in its place, or a cut-short connection.
 fn conclude(state: &mut State, stop: Option<Stop>, shared: &Shared, client: &str, line: &str) {
     let log = &shared.log;
+    if state.start.head_sent && state.out.aborted.is_none() {
+        // start_with_error too late, or a second start: the response the
+        // client is getting is wrong, so it must not end properly.
+        if let Some(misuse) = state.start.misuse.clone() {
+            state.abort(&misuse);
+        }
+    }
+    let explained = matches!(stop, Some(Stop::Panic(_) | Stop::Body(_)));
     match stop {
         None => state.finish(),
         Some(Stop::Panic(payload)) => {
@@ -308,26 +316,12 @@ fn conclude(state: &mut State, stop: Option<Stop>, shared: &Shared, client: &str
             log.error(&format!("Error on request \"{line}\" from {client}: {err}"));
             send_error(state, 500, &err.to_string());
         }
-        Some(Stop::Send(_)) => {
-            if let Some(misuse) = state.start.misuse.clone() {
-                log.error(&format!(
-                    "Error on request \"{line}\" from {client}: {misuse}"
-                ));
-                state.abort(&misuse);
-            }
-            if let Some(why) = state.out.aborted.clone() {
-                if why != "client went away" {
-                    log.error(&format!("Error on request \"{line}\" from {client}: {why}"));
-                }
-            }
-        }
+        Some(Stop::Send(_)) => {}
     }
-    if state.start.head_sent && state.out.aborted.is_none() && state.start.misuse.is_some() {
-        let misuse = state.start.misuse.clone().unwrap_or_default();
-        log.error(&format!(
-            "Error on request \"{line}\" from {client}: {misuse}"
-        ));
-        state.abort(&misuse);
+    if !explained {
+        if let Some(why) = state.out.aborted.as_deref().filter(|w| *w != CLIENT_GONE) {
+            log.error(&format!("Error on request \"{line}\" from {client}: {why}"));
+        }
     }
     let _ = state.flush();
 }

@@ -1,0 +1,338 @@
+//! Response and request bodies over real sockets: files, readers,
+//! Content-Length kept in both directions, bodiless responses, and large
+//! uploads streamed through echo's `/echo`.
+
+mod support;
+
+use std::fs::File;
+use std::io::{Cursor, Seek, SeekFrom, Write};
+use std::path::PathBuf;
+use std::time::Instant;
+
+use support::{assert_same_bytes, pattern, Client, TestServer, GUARD};
+use werk::{Body, Environ, StartResponse};
+
+/// A file under Cargo's scratch directory for integration tests, removed
+/// on drop.
+struct TempFile(PathBuf);
+
+impl TempFile {
+    fn new(name: &str, data: &[u8]) -> TempFile {
+        let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("werk-bodies-{}-{name}", std::process::id()));
+        std::fs::write(&path, data).expect("write the test file");
+        TempFile(path)
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+#[test]
+fn file_body_over_ten_mib_arrives_intact_with_its_length() {
+    let data = pattern(10 * 1024 * 1024 + 12_345, 1);
+    let file = TempFile::new("big", &data);
+    let path = file.0.clone();
+    let app = move |environ: &Environ, start_response: StartResponse| {
+        let mut f = File::open(&path).expect("open the test file");
+        if environ.path_info() == "/offset" {
+            f.seek(SeekFrom::Start(1000)).expect("seek");
+        }
+        start_response
+            .start("200 OK", [("Content-Type", "application/octet-stream")])
+            .expect("first call");
+        Body::file(f).expect("Body::file")
+    };
+    let server = TestServer::start(app, support::quiet());
+    let mut c = server.connect();
+
+    let started = Instant::now();
+    let r = c.get("/");
+    eprintln!(
+        "{} byte file received in {:?}",
+        data.len(),
+        started.elapsed()
+    );
+    assert_eq!(r.status, 200);
+    assert!(!r.chunked);
+    assert_eq!(
+        r.header("content-length"),
+        Some(data.len().to_string().as_str())
+    );
+    assert_same_bytes(&r.body, &data, "file body");
+
+    // From the file's position, on the same connection.
+    let r = c.get("/offset");
+    assert_eq!(
+        r.header("content-length"),
+        Some((data.len() - 1000).to_string().as_str())
+    );
+    assert_same_bytes(&r.body, &data[1000..], "file body from offset 1000");
+
+    // HEAD: the length, no body (the next response parses cleanly).
+    let r = c.request("HEAD", "/", &[], b"");
+    assert_eq!(
+        r.header("content-length"),
+        Some(data.len().to_string().as_str())
+    );
+    let r = c.get("/offset");
+    assert_same_bytes(&r.body, &data[1000..], "file body after a HEAD");
+}
+
+#[test]
+fn reader_body_is_streamed_in_full() {
+    let data = pattern(300_000, 2);
+    let shared = data.clone();
+    let app = move |environ: &Environ, start_response: StartResponse| {
+        let mut headers = vec![(
+            "Content-Type".to_owned(),
+            "application/octet-stream".to_owned(),
+        )];
+        if environ.path_info() == "/with-length" {
+            headers.push(("Content-Length".to_owned(), shared.len().to_string()));
+        }
+        start_response.start("200 OK", headers).expect("first call");
+        Body::from_reader(Cursor::new(shared.clone()))
+    };
+    let server = TestServer::start(app, support::quiet());
+    let mut c = server.connect();
+
+    let r = c.get("/");
+    assert_eq!(r.status, 200);
+    assert!(r.chunked, "a reader of unknown length is sent chunked");
+    assert_same_bytes(&r.body, &data, "reader body");
+
+    let r = c.get("/with-length");
+    assert!(!r.chunked);
+    assert_eq!(r.header("content-length"), Some("300000"));
+    assert_same_bytes(&r.body, &data, "reader body with Content-Length");
+
+    // HTTP/1.0: close-delimited.
+    let mut c = server.connect();
+    c.send(b"GET / HTTP/1.0\r\n\r\n");
+    let r = c.read_response("GET");
+    assert!(!r.chunked);
+    assert_same_bytes(&r.body, &data, "reader body over HTTP/1.0");
+}
+
+/// An app whose declared Content-Length and actual body disagree.
+fn length_app(environ: &Environ, start_response: StartResponse) -> Body {
+    let (declared, body) = match environ.path_info() {
+        "/short-bytes" => ("100", Body::from("only this")),
+        "/short-stream" => ("100", Body::stream(["only", " this"])),
+        "/short-reader" => ("100", Body::from_reader(Cursor::new(b"only this".to_vec()))),
+        "/long-bytes" => ("5", Body::from("0123456789")),
+        "/long-stream" => ("5", Body::stream(["012", "3456789", "more"])),
+        "/long-reader" => ("5", Body::from_reader(Cursor::new(b"0123456789".to_vec()))),
+        "/exact" => ("5", Body::stream(["01", "234"])),
+        other => panic!("no route {other:?}"),
+    };
+    start_response
+        .start(
+            "200 OK",
+            [("Content-Type", "text/plain"), ("Content-Length", declared)],
+        )
+        .expect("first call");
+    body
+}
+
+#[test]
+fn content_length_not_met_closes_the_connection() {
+    let server = TestServer::start(length_app, support::quiet());
+    for target in ["/short-bytes", "/short-stream", "/short-reader"] {
+        let mut c = server.connect();
+        c.send_request("GET", target, &[], b"");
+        let r = c
+            .try_read_response("GET")
+            .unwrap_or_else(|e| panic!("{target}: {e}"));
+        assert_eq!(r.status, 200, "{target}");
+        assert_eq!(r.header("content-length"), Some("100"), "{target}");
+        assert!(
+            !r.complete,
+            "{target}: the server must close so the client sees a short body"
+        );
+        assert_eq!(r.text(), "only this", "{target}");
+    }
+    // A body that meets its length is fine and keeps the connection.
+    let mut c = server.connect();
+    let r = c.get("/exact");
+    assert_eq!(r.text(), "01234");
+    assert!(!r.closes());
+    assert_eq!(c.get("/exact").text(), "01234");
+}
+
+#[test]
+fn body_longer_than_its_content_length_is_cut_at_the_length() {
+    let server = TestServer::start(length_app, support::quiet());
+    for target in ["/long-bytes", "/long-stream", "/long-reader"] {
+        let mut c = server.connect();
+        let r = c.get(target);
+        assert_eq!(r.status, 200, "{target}");
+        assert_eq!(r.header("content-length"), Some("5"), "{target}");
+        assert_eq!(r.text(), "01234", "{target}");
+        // The excess is never sent (it would be read as the next
+        // response); the connection ends.
+        let rest = c.read_to_end().unwrap_or_else(|e| panic!("{target}: {e}"));
+        assert!(
+            rest.is_empty(),
+            "{target}: bytes after the declared length: {:?}",
+            String::from_utf8_lossy(&rest)
+        );
+    }
+}
+
+#[test]
+fn head_of_a_streamed_body_has_no_body() {
+    let server = TestServer::start(werk::apps::echo, support::quiet());
+    let mut c = server.connect();
+    let r = c.request("HEAD", "/stream/5", &[], b"");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type"), Some("application/x-ndjson"));
+    // Sent right after: if any body bytes followed the HEAD response they
+    // would be read as this response's status line.
+    let r = c.get("/bytes/26");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.text(), "abcdefghijklmnopqrstuvwxyz");
+    let r = c.request("HEAD", "/bytes/100000", &[], b"");
+    assert_eq!(r.header("content-length"), Some("100000"));
+    let r = c.get("/bytes/3");
+    assert_eq!(r.text(), "abc");
+
+    // Pipelined: HEAD then GET in one write.
+    let mut c = server.connect();
+    c.send(
+        b"HEAD /stream/3 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\nGET /bytes/4 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+    );
+    assert_eq!(c.read_response("HEAD").status, 200);
+    assert_eq!(c.read_response("GET").text(), "abcd");
+}
+
+fn bodiless_app(environ: &Environ, start_response: StartResponse) -> Body {
+    let status = match environ.path_info() {
+        "/204" => "204 No Content",
+        "/304" => "304 Not Modified",
+        other => panic!("no route {other:?}"),
+    };
+    start_response
+        .start(status, [("X-App", "1")])
+        .expect("first call");
+    // A body the status forbids; the server must not send it.
+    Body::stream(["oops", " a body"])
+}
+
+#[test]
+fn no_content_responses_have_no_body() {
+    let server = TestServer::start(werk::apps::echo, support::quiet());
+    let mut c = server.connect();
+    let r = c.get("/status/204");
+    assert_eq!(r.status, 204);
+    assert!(r.header("content-length").is_none(), "{:?}", r.headers);
+    assert!(r.header("transfer-encoding").is_none(), "{:?}", r.headers);
+    let r = c.get("/bytes/5");
+    assert_eq!(r.text(), "abcde");
+
+    let server = TestServer::start(bodiless_app, support::quiet());
+    for target in ["/204", "/304"] {
+        let mut c = server.connect();
+        // Pipelined with a second request: stray body bytes would corrupt it.
+        c.send(
+            format!(
+                "GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\nGET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        for _ in 0..2 {
+            let r = c.read_response("GET");
+            assert_eq!(r.status.to_string(), &target[1..]);
+            assert_eq!(r.header("x-app"), Some("1"));
+            assert!(r.header("transfer-encoding").is_none(), "{:?}", r.headers);
+            if target == "/204" {
+                assert!(r.header("content-length").is_none(), "{:?}", r.headers);
+            }
+        }
+        c.shutdown_write();
+        let rest = c.read_to_end().expect("the server closes after our end");
+        assert!(
+            rest.is_empty(),
+            "{target}: body bytes were sent: {:?}",
+            String::from_utf8_lossy(&rest)
+        );
+    }
+}
+
+/// Sends `head` and `body` on one thread while the response is read on
+/// this one (echo streams back as it reads, so neither side may wait for
+/// the other to finish).
+fn upload(server: &TestServer, head: String, body: Vec<u8>) -> support::Response {
+    let mut c: Client = server.connect();
+    let mut writer = c.stream.try_clone().expect("clone the socket");
+    let sender = std::thread::spawn(move || {
+        writer.write_all(head.as_bytes())?;
+        writer.write_all(&body)
+    });
+    let r = c.read_response("POST");
+    support::join_all(vec![sender], GUARD, "upload")
+        .pop()
+        .unwrap()
+        .expect("the whole body was sent");
+    r
+}
+
+#[test]
+fn twenty_mib_upload_with_content_length_comes_back_identical() {
+    let server = TestServer::start(werk::apps::echo, support::quiet());
+    let data = pattern(20 * 1024 * 1024, 3);
+    let head = format!(
+        "POST /echo HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-test\r\nContent-Length: {}\r\n\r\n",
+        data.len()
+    );
+    let started = Instant::now();
+    let r = upload(&server, head, data.clone());
+    eprintln!(
+        "20 MiB round trip (Content-Length): {:?}",
+        started.elapsed()
+    );
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type"), Some("application/x-test"));
+    assert_eq!(
+        r.header("content-length"),
+        Some(data.len().to_string().as_str())
+    );
+    assert_same_bytes(&r.body, &data, "echoed body");
+}
+
+#[test]
+fn twenty_mib_chunked_upload_comes_back_identical() {
+    let server = TestServer::start(werk::apps::echo, support::quiet());
+    let data = pattern(20 * 1024 * 1024, 4);
+    // Chunks of varied sizes, one with an extension, and a trailer.
+    let mut wire = Vec::with_capacity(data.len() + 64 * 1024);
+    let sizes = [1usize, 100, 4096, 65_536, 1_000_000, 7];
+    let mut pos = 0;
+    let mut i = 0;
+    while pos < data.len() {
+        let n = sizes[i % sizes.len()].min(data.len() - pos);
+        if i == 3 {
+            wire.extend_from_slice(format!("{n:x};ext=1\r\n").as_bytes());
+        } else {
+            wire.extend_from_slice(format!("{n:X}\r\n").as_bytes());
+        }
+        wire.extend_from_slice(&data[pos..pos + n]);
+        wire.extend_from_slice(b"\r\n");
+        pos += n;
+        i += 1;
+    }
+    wire.extend_from_slice(b"0\r\nX-Trailer: done\r\n\r\n");
+    let head =
+        "POST /echo HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n".to_owned();
+    let started = Instant::now();
+    let r = upload(&server, head, wire);
+    eprintln!("20 MiB round trip (chunked): {:?}", started.elapsed());
+    assert_eq!(r.status, 200);
+    assert!(r.chunked, "a body of unknown length comes back chunked");
+    assert_eq!(r.header("content-type"), Some("application/octet-stream"));
+    assert_same_bytes(&r.body, &data, "echoed chunked body");
+}

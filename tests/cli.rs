@@ -1,0 +1,444 @@
+//! The `werk` binary: help and usage errors, the banner and request log
+//! on stderr, Ctrl-C (SIGINT) handling, and a port that is taken.
+
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::net::{SocketAddr, TcpListener};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use support::{run, Client, GUARD};
+
+const WERK: &str = env!("CARGO_BIN_EXE_werk");
+
+fn werk(args: &[&str]) -> support::Ran {
+    run(Command::new(WERK).args(args), b"", GUARD)
+}
+
+#[test]
+fn help_lists_every_flag_and_exits_0() {
+    for args in [&["--help"][..], &["-h"], &["serve", "--help"]] {
+        let ran = werk(args);
+        assert_eq!(ran.status.code(), Some(0), "werk {args:?}");
+        let help = ran.stdout_text();
+        for flag in [
+            "serve",
+            "--host",
+            "--port",
+            "--threads",
+            "--max-threads",
+            "--max-body-size",
+            "--passthrough-errors",
+            "--quiet",
+            "-q",
+            "--help",
+            "--version",
+            "testapp",
+            "hello",
+            "echo",
+        ] {
+            assert!(
+                help.contains(flag),
+                "werk {args:?}: {flag} missing from\n{help}"
+            );
+        }
+        assert!(
+            ran.stderr.is_empty(),
+            "werk {args:?}: {}",
+            ran.stderr_text()
+        );
+    }
+}
+
+#[test]
+fn version_prints_the_version() {
+    let ran = werk(&["--version"]);
+    assert_eq!(ran.status.code(), Some(0));
+    assert_eq!(
+        ran.stdout_text().trim(),
+        format!("werk/{}", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+#[test]
+fn bad_flags_and_values_print_one_line_and_exit_2() {
+    for args in [
+        &["serve", "--nope"][..],
+        &["serve", "--port", "http"],
+        &["serve", "--port", "70000"],
+        &["serve", "--port=-1"],
+        &["serve", "--threads", "0"],
+        &["serve", "--threads", "many"],
+        &["serve", "--max-body-size", "10MB"],
+        &["serve", "--host"],
+        &["serve", "nosuchapp"],
+        &["serve", "echo", "extra"],
+        &["frobnicate"],
+        &[],
+    ] {
+        let ran = werk(args);
+        assert_eq!(
+            ran.status.code(),
+            Some(2),
+            "werk {args:?}: {}",
+            ran.stderr_text()
+        );
+        let err = ran.stderr_text();
+        assert!(
+            err.ends_with('\n') && err.trim_end().lines().count() == 1 && !err.trim().is_empty(),
+            "werk {args:?}: stderr must be exactly one line: {err:?}"
+        );
+        assert!(
+            ran.stdout.is_empty(),
+            "werk {args:?}: {}",
+            ran.stdout_text()
+        );
+    }
+}
+
+/// A `werk serve` child process whose stderr is read line by line.
+struct Werk {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Werk {
+    /// Starts `werk serve echo --host 127.0.0.1 --port 0 <extra>`, with
+    /// stderr a pipe (not a TTY) and `NO_COLOR` as given.
+    fn start(extra: &[&str], no_color: Option<&str>) -> Werk {
+        let mut command = Command::new(WERK);
+        command
+            .args(["serve", "echo", "--host", "127.0.0.1", "--port", "0"])
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        match no_color {
+            Some(v) => command.env("NO_COLOR", v),
+            None => command.env_remove("NO_COLOR"),
+        };
+        let mut child = command.spawn().expect("start werk serve");
+        let stderr = child.stderr.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).split(b'\n') {
+                let Ok(line) = line else { break };
+                if tx
+                    .send(String::from_utf8_lossy(&line).into_owned())
+                    .is_err()
+                {
+                    break;
+                }
+            }
+        });
+        Werk {
+            child,
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Waits for a stderr line matching `pred`; panics after `limit`.
+    fn wait_line(&mut self, limit: Duration, pred: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + limit;
+        if let Some(line) = self.seen.iter().find(|l| pred(l)) {
+            return line.clone();
+        }
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if pred(&line) {
+                        return line;
+                    }
+                }
+                Err(_) => panic!(
+                    "no such line on werk's stderr within {limit:?}; got:\n{}",
+                    self.seen.join("\n")
+                ),
+            }
+        }
+    }
+
+    /// Every stderr line so far (and those that arrive within `settle`).
+    fn all_lines(&mut self, settle: Duration) -> Vec<String> {
+        while let Ok(line) = self.lines.recv_timeout(settle) {
+            self.seen.push(line);
+        }
+        self.seen.clone()
+    }
+
+    /// Waits for the banner and returns the address it names.
+    fn address(&mut self) -> SocketAddr {
+        let line = self.wait_line(GUARD, |l| l.contains("Running on http://"));
+        let url = line
+            .split("Running on http://")
+            .nth(1)
+            .expect("a URL")
+            .trim();
+        url.parse()
+            .unwrap_or_else(|e| panic!("banner URL {url:?} is not an address: {e}"))
+    }
+
+    fn signal(&self, signal: libc::c_int) {
+        let pid = self.child.id() as libc::pid_t;
+        // SAFETY: kill(2) on the pid of a child this test started and has
+        // not reaped yet.
+        let rc = unsafe { libc::kill(pid, signal) };
+        assert_eq!(rc, 0, "kill({pid}, {signal})");
+    }
+
+    /// Waits for the process to exit; its exit code (None if killed by a
+    /// signal) and how long it took. Panics after `limit`.
+    fn wait_exit(&mut self, limit: Duration) -> (Option<i32>, Duration) {
+        let started = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return (status.code(), started.elapsed());
+            }
+            if started.elapsed() >= limit {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                panic!(
+                    "werk did not exit within {limit:?}; stderr:\n{}",
+                    self.all_lines(Duration::from_millis(100)).join("\n")
+                );
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+impl Drop for Werk {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+#[test]
+fn serve_prints_the_banner_on_stderr_and_serves() {
+    let mut werk = Werk::start(&[], None);
+    let addr = werk.address();
+    assert_eq!(addr.ip().to_string(), "127.0.0.1");
+    assert_ne!(addr.port(), 0, "the banner must show the real port");
+    werk.wait_line(GUARD, |l| l.trim() == "Press CTRL+C to quit");
+
+    let r = Client::connect(addr).get("/x");
+    assert_eq!(r.status, 200);
+    assert!(r.text().contains("\"PATH_INFO\": \"/x\""), "{}", r.text());
+    assert!(
+        r.text()
+            .contains(&format!("\"SERVER_PORT\": \"{}\"", addr.port())),
+        "{}",
+        r.text()
+    );
+
+    let lines = werk.all_lines(Duration::from_millis(300));
+    let warning = lines
+        .iter()
+        .position(|l| l.contains("WARNING: This is a development server."))
+        .unwrap_or_else(|| panic!("no development-server warning in {lines:#?}"));
+    let running = lines
+        .iter()
+        .position(|l| l.trim() == format!("* Running on http://{addr}"))
+        .unwrap_or_else(|| panic!("no ' * Running on http://{addr}' in {lines:#?}"));
+    let quit = lines
+        .iter()
+        .position(|l| l.trim() == "Press CTRL+C to quit")
+        .unwrap();
+    assert!(
+        warning < running && running < quit,
+        "banner order: {lines:#?}"
+    );
+    assert!(
+        lines[warning].contains("Do not use it in a production deployment."),
+        "{}",
+        lines[warning]
+    );
+}
+
+/// Checks Werkzeug's request log format:
+/// `127.0.0.1 - - [dd/Mon/yyyy HH:MM:SS] "GET /x HTTP/1.1" 200 -`.
+fn assert_log_line(line: &str, request: &str, code: u16) {
+    let fail = || panic!("not a Werkzeug log line for {request:?} {code}: {line:?}");
+    let Some(rest) = line.strip_prefix("127.0.0.1 - - [") else {
+        fail()
+    };
+    let Some((stamp, rest)) = rest.split_once("] ") else {
+        fail()
+    };
+    if rest != format!("\"{request}\" {code} -") {
+        fail();
+    }
+    let b = stamp.as_bytes();
+    let digits =
+        |r: std::ops::Range<usize>| r.clone().all(|i| b.get(i).is_some_and(u8::is_ascii_digit));
+    let months = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let ok = b.len() == 20
+        && digits(0..2)
+        && b[2] == b'/'
+        && months.contains(&&stamp[3..6])
+        && b[6] == b'/'
+        && digits(7..11)
+        && b[11] == b' '
+        && digits(12..14)
+        && b[14] == b':'
+        && digits(15..17)
+        && b[17] == b':'
+        && digits(18..20);
+    if !ok {
+        fail();
+    }
+}
+
+fn check_log_without_colour(no_color: Option<&str>) {
+    let mut werk = Werk::start(&[], no_color);
+    let addr = werk.address();
+    let mut c = Client::connect(addr);
+    assert_eq!(c.get("/x").status, 200);
+    assert_eq!(c.get("/status/404").status, 404);
+    assert_eq!(c.get("/status/500").status, 500);
+    c.send(b"BROKEN\r\n\r\n");
+    let bad = c
+        .try_read_response("GET")
+        .expect("a response to a bad request");
+    assert_eq!(bad.status, 400);
+
+    let line = werk.wait_line(GUARD, |l| l.contains("\"GET /x HTTP/1.1\""));
+    assert_log_line(&line, "GET /x HTTP/1.1", 200);
+    let line = werk.wait_line(GUARD, |l| l.contains("\"GET /status/404 HTTP/1.1\""));
+    assert_log_line(&line, "GET /status/404 HTTP/1.1", 404);
+    let line = werk.wait_line(GUARD, |l| l.contains("\"GET /status/500 HTTP/1.1\""));
+    assert_log_line(&line, "GET /status/500 HTTP/1.1", 500);
+    werk.wait_line(GUARD, |l| l.contains("\"BROKEN\" 400"));
+
+    for line in werk.all_lines(Duration::from_millis(300)) {
+        assert!(
+            !line.contains('\x1b'),
+            "ANSI escape in the log with NO_COLOR={no_color:?} and stderr not a TTY: {line:?}"
+        );
+    }
+}
+
+#[test]
+fn request_log_has_werkzeugs_format_and_no_colour_when_not_a_tty() {
+    check_log_without_colour(None);
+}
+
+#[test]
+fn no_color_gives_no_ansi_escapes() {
+    check_log_without_colour(Some("1"));
+}
+
+#[test]
+fn quiet_logs_no_requests() {
+    let mut werk = Werk::start(&["--quiet"], None);
+    let addr = werk.address();
+    assert_eq!(Client::connect(addr).get("/quiet-please").status, 200);
+    let lines = werk.all_lines(Duration::from_millis(500));
+    assert!(
+        !lines.iter().any(|l| l.contains("/quiet-please")),
+        "{lines:#?}"
+    );
+}
+
+#[test]
+fn sigint_lets_the_request_in_flight_finish_then_exits_0() {
+    let mut werk = Werk::start(&[], None);
+    let addr = werk.address();
+    let mut c = Client::connect(addr);
+    c.send_request("GET", "/sleep/1000", &[], b"");
+    // A second request in flight whose start can be seen: a slow stream
+    // whose first line has arrived.
+    let mut streaming = Client::connect(addr);
+    streaming.send_request("GET", "/stream/8?delay_ms=100", &[], b"");
+    streaming
+        .wait_for_bytes(b"{\"chunk\": 0}")
+        .expect("the stream starts");
+    // Let the sleeping request reach the app before the signal.
+    std::thread::sleep(Duration::from_millis(400));
+    let signalled = Instant::now();
+    werk.signal(libc::SIGINT);
+
+    let r = c.read_response("GET");
+    eprintln!(
+        "in-flight response completed {:?} after SIGINT",
+        signalled.elapsed()
+    );
+    assert_eq!(r.status, 200);
+    assert!(
+        r.text().contains("\"PATH_INFO\": \"/sleep/1000\""),
+        "{}",
+        r.text()
+    );
+    assert!(r.text().ends_with("}\n"));
+    let r = streaming.read_response("GET");
+    let want: String = (0..8).map(|i| format!("{{\"chunk\": {i}}}\n")).collect();
+    assert_eq!(r.text(), want, "the stream in flight ends properly");
+
+    let (code, took) = werk.wait_exit(GUARD);
+    eprintln!("werk exited {took:?} after the response; code {code:?}");
+    assert_eq!(code, Some(0));
+    let lines = werk.all_lines(Duration::from_millis(100));
+    assert!(
+        lines.iter().any(|l| l.contains("Shutting down")),
+        "{lines:#?}"
+    );
+    // The request was logged as answered.
+    let line = lines
+        .iter()
+        .find(|l| l.contains("\"GET /sleep/1000 HTTP/1.1\""))
+        .unwrap_or_else(|| panic!("the request was not logged: {lines:#?}"));
+    assert_log_line(line, "GET /sleep/1000 HTTP/1.1", 200);
+}
+
+#[test]
+fn second_sigint_exits_at_once_with_130() {
+    let mut werk = Werk::start(&[], None);
+    let addr = werk.address();
+    let mut c = Client::connect(addr);
+    c.send_request("GET", "/sleep/15000", &[], b"");
+    std::thread::sleep(Duration::from_millis(400));
+    werk.signal(libc::SIGINT);
+    werk.wait_line(GUARD, |l| l.contains("Shutting down"));
+    let signalled = Instant::now();
+    werk.signal(libc::SIGINT);
+    // Well before the request could have finished.
+    let (code, _) = werk.wait_exit(Duration::from_secs(10));
+    eprintln!("exited {:?} after the second SIGINT", signalled.elapsed());
+    assert_eq!(code, Some(130));
+    // The request was not answered.
+    let got = c.read_to_end().unwrap_or_default();
+    assert!(
+        !String::from_utf8_lossy(&got).contains("/sleep/15000"),
+        "{got:?}"
+    );
+}
+
+#[test]
+fn port_in_use_exits_1_naming_the_port() {
+    let taken = TcpListener::bind("127.0.0.1:0").expect("bind a port");
+    let port = taken.local_addr().unwrap().port().to_string();
+    let ran = werk(&["serve", "echo", "--host", "127.0.0.1", "--port", &port]);
+    assert_eq!(ran.status.code(), Some(1), "{}", ran.stderr_text());
+    let err = ran.stderr_text();
+    assert!(
+        err.contains(&port),
+        "the message must name port {port}: {err}"
+    );
+    assert!(err.contains("in use"), "{err}");
+    assert!(
+        !err.contains("Running on"),
+        "no banner for a server that did not start: {err}"
+    );
+    drop(taken);
+}

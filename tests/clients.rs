@@ -1,0 +1,178 @@
+//! Real clients against werk: Python's `http.client` and `curl`. A client
+//! that is not installed is reported and its test returns.
+
+mod support;
+
+use std::process::Command;
+
+use support::{have, pattern, run, TestServer, GUARD};
+
+fn echo_server() -> TestServer {
+    TestServer::start(werk::apps::echo, support::quiet())
+}
+
+/// Runs `script` with python3 against a fresh echo server and returns its
+/// stdout, or `None` if python3 is missing.
+fn python(script: &str) -> Option<String> {
+    let server = echo_server();
+    let ran = support::python(script, server.addr.port())?;
+    assert!(
+        ran.status.success(),
+        "python failed ({:?})\nstdout: {}\nstderr: {}",
+        ran.status,
+        ran.stdout_text(),
+        ran.stderr_text()
+    );
+    Some(ran.stdout_text())
+}
+
+#[test]
+fn python_keep_alive_gets_reuse_one_connection() {
+    let script = r#"
+import http.client, json, sys
+conn = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]), timeout=10)
+ports = set()
+for i in range(5):
+    conn.request("GET", "/keep/%d" % i)
+    r = conn.getresponse()
+    body = json.loads(r.read())
+    assert r.status == 200, r.status
+    assert body["PATH_INFO"] == "/keep/%d" % i, body
+    assert not r.will_close, "the server closed a keep-alive connection"
+    ports.add(body["REMOTE_PORT"])
+    if i == 0:
+        sock = conn.sock
+    assert conn.sock is sock, "http.client had to reconnect"
+for n in (0, 1, 70000):
+    conn.request("GET", "/bytes/%d" % n)
+    r = conn.getresponse()
+    data = r.read()
+    assert len(data) == n and r.getheader("Content-Length") == str(n), (n, len(data))
+    assert data == bytes(97 + i % 26 for i in range(n))
+    assert conn.sock is sock, "http.client had to reconnect"
+print("connections", len(ports))
+"#;
+    let Some(out) = python(script) else { return };
+    assert_eq!(out.trim(), "connections 1", "{out}");
+}
+
+#[test]
+fn python_chunked_post() {
+    let script = r#"
+import http.client, sys
+conn = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]), timeout=10)
+parts = [b"first,", b"", b"second,", b"x" * 100000, b"end"]
+conn.request("POST", "/echo", body=iter(parts), headers={"Content-Type": "text/x-parts"},
+             encode_chunked=True)
+r = conn.getresponse()
+data = r.read()
+assert r.status == 200, r.status
+assert r.getheader("Content-Type") == "text/x-parts", r.getheaders()
+assert data == b"".join(parts), len(data)
+# The counting route sees the de-chunked length.
+conn = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]), timeout=10)
+conn.request("POST", "/count", body=iter([b"abc", b"defg"]), encode_chunked=True)
+r = conn.getresponse()
+text = r.read().decode()
+assert '"body_length": 7' in text, text
+assert '"HTTP_TRANSFER_ENCODING": "chunked"' in text, text
+print("ok", len(data))
+"#;
+    let Some(out) = python(script) else { return };
+    assert_eq!(out.trim(), "ok 100016", "{out}");
+}
+
+#[test]
+fn python_reads_a_chunked_response() {
+    let script = r#"
+import http.client, sys
+conn = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]), timeout=10)
+for _ in range(2):
+    conn.request("GET", "/stream/4?delay_ms=10")
+    r = conn.getresponse()
+    assert r.getheader("Transfer-Encoding") == "chunked", r.getheaders()
+    assert r.getheader("Content-Length") is None
+    lines = r.read().decode().splitlines()
+    assert lines == ['{"chunk": %d}' % i for i in range(4)], lines
+print("ok")
+"#;
+    let Some(out) = python(script) else { return };
+    assert_eq!(out.trim(), "ok", "{out}");
+}
+
+fn curl(args: &[&str], stdin: &[u8]) -> Option<support::Ran> {
+    if !have("curl") {
+        eprintln!("curl is not on PATH: skipping the curl check");
+        return None;
+    }
+    let ran = run(
+        Command::new("curl")
+            .args(["--http1.1", "--silent", "--show-error", "--max-time", "20"])
+            .args(args),
+        stdin,
+        GUARD,
+    );
+    assert!(
+        ran.status.success(),
+        "curl {args:?} failed ({:?}): {}",
+        ran.status,
+        ran.stderr_text()
+    );
+    Some(ran)
+}
+
+#[test]
+fn curl_get_over_http_1_1() {
+    let server = echo_server();
+    let url = format!("http://{}/bytes/100000", server.addr);
+    let Some(ran) = curl(&[&url, &url], b"") else {
+        return;
+    };
+    let want: Vec<u8> = (0..200_000u32)
+        .map(|i| b'a' + (i % 100_000 % 26) as u8)
+        .collect();
+    support::assert_same_bytes(&ran.stdout, &want, "two GETs of /bytes/100000");
+    // Both on one connection.
+    let Some(ran) = curl(&["--verbose", "--output", "/dev/null", &url, &url], b"") else {
+        return;
+    };
+    let err = ran.stderr_text();
+    assert!(err.contains("Re-using existing connection"), "{err}");
+}
+
+#[test]
+fn curl_upload_from_stdin_uses_100_continue_and_chunked() {
+    let server = echo_server();
+    let url = format!("http://{}/echo", server.addr);
+    let data = pattern(3 * 1024 * 1024 + 17, 9);
+    let Some(ran) = curl(&["--verbose", "-T", "-", &url], &data) else {
+        return;
+    };
+    let err = ran.stderr_text();
+    assert!(err.contains("> Transfer-Encoding: chunked"), "{err}");
+    assert!(err.contains("> Expect: 100-continue"), "{err}");
+    assert!(err.contains("< HTTP/1.1 100 Continue"), "{err}");
+    assert!(err.contains("< HTTP/1.1 200 OK"), "{err}");
+    support::assert_same_bytes(&ran.stdout, &data, "curl -T - through /echo");
+}
+
+#[test]
+fn curl_head_request() {
+    let server = echo_server();
+    for (path, expect) in [
+        ("/bytes/1234", Some("content-length: 1234")),
+        ("/stream/3?delay_ms=10", None),
+        ("/", None),
+    ] {
+        let url = format!("http://{}{path}", server.addr);
+        let Some(ran) = curl(&["-I", &url], b"") else {
+            return;
+        };
+        let out = ran.stdout_text().to_ascii_lowercase();
+        assert!(out.starts_with("http/1.1 200 ok\r\n"), "{path}: {out}");
+        assert!(out.ends_with("\r\n\r\n"), "{path}: only a head: {out:?}");
+        if let Some(header) = expect {
+            assert!(out.contains(header), "{path}: {out}");
+        }
+    }
+}

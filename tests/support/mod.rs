@@ -1,0 +1,620 @@
+//! Helpers shared by the integration tests: an in-process server on a free
+//! loopback port, a raw-socket HTTP/1.1 client whose every read has a
+//! timeout, a small response parser, and a way to run external programs
+//! (the `werk` binary, `curl`, `python3`) with a deadline.
+//!
+//! Every test file includes this module and uses part of it.
+#![allow(dead_code)]
+
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::process::{Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// The longest any single socket read or write may block.
+pub const IO_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A generous upper bound for a whole scenario: only a guard against hangs.
+pub const GUARD: Duration = Duration::from_secs(20);
+
+/// Werkzeug's wording of the 500 page, which werk reuses.
+pub const INTERNAL_ERROR_TEXT: &str = "The server encountered an internal error";
+
+/// Options for tests: no request log (it would flood the test output) and a
+/// short shutdown grace so a test that fails mid-request still ends soon.
+pub fn quiet() -> werk::Options {
+    werk::Options::default()
+        .log_requests(false)
+        .shutdown_grace(Duration::from_secs(2))
+}
+
+type ServeResult = std::thread::Result<Result<(), werk::Error>>;
+
+/// An in-process server on `127.0.0.1:<free port>`, shut down on drop.
+pub struct TestServer {
+    pub addr: SocketAddr,
+    handle: werk::ServerHandle,
+    thread: Option<JoinHandle<Result<(), werk::Error>>>,
+}
+
+impl TestServer {
+    /// Binds `app` on a free loopback port and serves it on a thread.
+    pub fn start(app: impl werk::App, options: werk::Options) -> TestServer {
+        let server = werk::make_server("127.0.0.1", 0, app, options).expect("make_server");
+        let addr = server.addresses()[0];
+        assert_ne!(addr.port(), 0, "port 0 must be replaced by the real port");
+        let handle = server.handle();
+        let thread = std::thread::spawn(move || server.serve_forever());
+        TestServer {
+            addr,
+            handle,
+            thread: Some(thread),
+        }
+    }
+
+    /// A new client connection to the server.
+    pub fn connect(&self) -> Client {
+        Client::connect(self.addr)
+    }
+
+    /// Waits (up to `limit`) for `serve_forever` to return or panic without
+    /// asking it to stop; `None` if it is still running at the deadline.
+    pub fn wait_for_exit(&mut self, limit: Duration) -> Option<ServeResult> {
+        let deadline = Instant::now() + limit;
+        let thread = self.thread.as_ref()?;
+        while !thread.is_finished() {
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        Some(self.thread.take()?.join())
+    }
+
+    /// Shuts the server down and returns what `serve_forever` returned.
+    pub fn stop(mut self) -> ServeResult {
+        self.handle.shutdown();
+        self.wait_for_exit(Duration::from_secs(30))
+            .expect("serve_forever did not return within 30 s of shutdown()")
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.handle.shutdown();
+        // Bounded: the server's own grace period ends it; a panicking test
+        // must not be turned into a hang here.
+        let _ = self.wait_for_exit(Duration::from_secs(30));
+    }
+}
+
+/// A parsed HTTP response.
+#[derive(Debug, Clone)]
+pub struct Response {
+    pub status: u16,
+    pub reason: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    /// The body was read to its proper end (Content-Length met, the last
+    /// chunk seen, or the close that delimits it). False when the server
+    /// closed the connection part way.
+    pub complete: bool,
+    /// The body was sent with chunked framing.
+    pub chunked: bool,
+    /// Interim (1xx) status codes that came before this response.
+    pub interim: Vec<u16>,
+}
+
+impl Response {
+    /// The first header with this name, any case.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Every value of a header, any case.
+    pub fn headers_named(&self, name: &str) -> Vec<&str> {
+        self.headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
+    /// The body as text (lossy).
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// True if the server said it will close the connection.
+    pub fn closes(&self) -> bool {
+        self.header("connection")
+            .is_some_and(|v| v.eq_ignore_ascii_case("close"))
+    }
+}
+
+/// A raw HTTP/1.1 client over one TCP connection. Every read and write has
+/// a timeout ([`IO_TIMEOUT`]).
+pub struct Client {
+    pub stream: TcpStream,
+    buf: Vec<u8>,
+}
+
+impl Client {
+    pub fn connect(addr: SocketAddr) -> Client {
+        let stream = TcpStream::connect_timeout(&addr, IO_TIMEOUT).expect("connect");
+        stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+        stream.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
+        stream.set_nodelay(true).unwrap();
+        Client {
+            stream,
+            buf: Vec::new(),
+        }
+    }
+
+    /// Sends raw bytes.
+    pub fn send(&mut self, data: &[u8]) {
+        self.stream.write_all(data).expect("send to the server");
+    }
+
+    /// Sends a request with a Host header (and a Content-Length if there is
+    /// a body).
+    pub fn send_request(
+        &mut self,
+        method: &str,
+        target: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) {
+        let mut head = format!("{method} {target} HTTP/1.1\r\nHost: 127.0.0.1\r\n");
+        for (name, value) in headers {
+            head.push_str(&format!("{name}: {value}\r\n"));
+        }
+        let has_framing = headers.iter().any(|(n, _)| {
+            n.eq_ignore_ascii_case("content-length") || n.eq_ignore_ascii_case("transfer-encoding")
+        });
+        if !body.is_empty() && !has_framing {
+            head.push_str(&format!("Content-Length: {}\r\n", body.len()));
+        }
+        head.push_str("\r\n");
+        let mut data = head.into_bytes();
+        data.extend_from_slice(body);
+        self.send(&data);
+    }
+
+    /// Sends a request and reads a complete response; panics otherwise.
+    pub fn request(
+        &mut self,
+        method: &str,
+        target: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Response {
+        self.send_request(method, target, headers, body);
+        self.read_response(method)
+    }
+
+    /// `GET target` and its complete response.
+    pub fn get(&mut self, target: &str) -> Response {
+        self.request("GET", target, &[], b"")
+    }
+
+    /// Reads one response to a request with this method; panics on an I/O
+    /// error, a malformed response, or a body cut short.
+    pub fn read_response(&mut self, method: &str) -> Response {
+        let response = self
+            .try_read_response(method)
+            .unwrap_or_else(|e| panic!("reading the response to {method}: {e}"));
+        assert!(
+            response.complete,
+            "the response to {method} was cut short after {} body bytes: {} {} {:?}",
+            response.body.len(),
+            response.status,
+            response.reason,
+            response.headers
+        );
+        response
+    }
+
+    /// Reads one response; a body cut short by the server closing is
+    /// returned with `complete: false`. Errors: a read timeout, a
+    /// connection closed before a whole head, or a malformed response.
+    pub fn try_read_response(&mut self, method: &str) -> io::Result<Response> {
+        let mut interim = Vec::new();
+        loop {
+            let head_end = self.fill_until_head()?;
+            let head = String::from_utf8_lossy(&self.buf[..head_end - 4]).into_owned();
+            self.buf.drain(..head_end);
+            let mut lines = head.split("\r\n");
+            let status_line = lines.next().unwrap_or("");
+            let mut parts = status_line.splitn(3, ' ');
+            let version = parts.next().unwrap_or("");
+            if !version.starts_with("HTTP/1.") {
+                return Err(malformed(format!("bad status line {status_line:?}")));
+            }
+            let status: u16 = parts
+                .next()
+                .and_then(|s| s.parse().ok())
+                .ok_or_else(|| malformed(format!("bad status line {status_line:?}")))?;
+            let reason = parts.next().unwrap_or("").to_owned();
+            let mut headers = Vec::new();
+            for line in lines {
+                let (name, value) = line
+                    .split_once(':')
+                    .ok_or_else(|| malformed(format!("bad header line {line:?}")))?;
+                headers.push((name.to_owned(), value.trim().to_owned()));
+            }
+            if (100..200).contains(&status) && status != 101 {
+                interim.push(status);
+                continue;
+            }
+            let mut response = Response {
+                status,
+                reason,
+                headers,
+                body: Vec::new(),
+                complete: true,
+                chunked: false,
+                interim,
+            };
+            let no_body = method.eq_ignore_ascii_case("HEAD")
+                || (100..200).contains(&status)
+                || status == 204
+                || status == 304;
+            if no_body {
+                return Ok(response);
+            }
+            let chunked = response
+                .header("transfer-encoding")
+                .is_some_and(|v| v.to_ascii_lowercase().contains("chunked"));
+            if chunked {
+                response.chunked = true;
+                self.read_chunked(&mut response)?;
+            } else if let Some(len) = response.header("content-length") {
+                let len: usize = len
+                    .parse()
+                    .map_err(|_| malformed(format!("bad Content-Length {len:?}")))?;
+                while self.buf.len() < len {
+                    if self.fill()? == 0 {
+                        break;
+                    }
+                }
+                let take = len.min(self.buf.len());
+                response.body = self.buf.drain(..take).collect();
+                response.complete = take == len;
+            } else {
+                response.body = self.read_to_end()?;
+            }
+            return Ok(response);
+        }
+    }
+
+    fn read_chunked(&mut self, response: &mut Response) -> io::Result<()> {
+        loop {
+            let Some(line_end) = self.fill_until_crlf()? else {
+                response.complete = false;
+                return Ok(());
+            };
+            let line = String::from_utf8_lossy(&self.buf[..line_end]).into_owned();
+            let size_text = line.split(';').next().unwrap_or("").trim();
+            let size = usize::from_str_radix(size_text, 16)
+                .map_err(|_| malformed(format!("bad chunk size line {line:?}")))?;
+            self.buf.drain(..line_end + 2);
+            if size == 0 {
+                // Trailer section: lines until an empty one.
+                loop {
+                    let Some(end) = self.fill_until_crlf()? else {
+                        response.complete = false;
+                        return Ok(());
+                    };
+                    self.buf.drain(..end + 2);
+                    if end == 0 {
+                        return Ok(());
+                    }
+                }
+            }
+            while self.buf.len() < size + 2 {
+                if self.fill()? == 0 {
+                    let take = size.min(self.buf.len());
+                    response.body.extend(self.buf.drain(..take));
+                    response.complete = false;
+                    return Ok(());
+                }
+            }
+            response.body.extend(self.buf.drain(..size));
+            if &self.buf[..2] != b"\r\n" {
+                return Err(malformed("chunk data not followed by CRLF".into()));
+            }
+            self.buf.drain(..2);
+        }
+    }
+
+    /// Everything until the server closes the connection (buffered bytes
+    /// first). A reset counts as a close.
+    pub fn read_to_end(&mut self) -> io::Result<Vec<u8>> {
+        loop {
+            match self.fill() {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::ConnectionReset => break,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(std::mem::take(&mut self.buf))
+    }
+
+    /// True if the server closes the connection (or resets it) without
+    /// sending anything more, within [`IO_TIMEOUT`].
+    pub fn closed_by_server(&mut self) -> bool {
+        if !self.buf.is_empty() {
+            return false;
+        }
+        match self.fill() {
+            Ok(0) => true,
+            Ok(_) => false,
+            Err(e) => e.kind() == io::ErrorKind::ConnectionReset,
+        }
+    }
+
+    /// Reads until the received bytes contain `needle` (nothing is
+    /// consumed: a later `read_response` still sees them).
+    pub fn wait_for_bytes(&mut self, needle: &[u8]) -> io::Result<()> {
+        while !contains(&self.buf, needle) {
+            if self.fill()? == 0 {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    format!(
+                        "connection closed before {:?} arrived",
+                        String::from_utf8_lossy(needle)
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Closes our sending side (the server sees end of stream).
+    pub fn shutdown_write(&self) {
+        let _ = self.stream.shutdown(Shutdown::Write);
+    }
+
+    /// Bytes received but not parsed yet.
+    pub fn buffered(&self) -> &[u8] {
+        &self.buf
+    }
+
+    fn fill(&mut self) -> io::Result<usize> {
+        let mut chunk = [0u8; 64 * 1024];
+        loop {
+            match self.stream.read(&mut chunk) {
+                Ok(n) => {
+                    self.buf.extend_from_slice(&chunk[..n]);
+                    return Ok(n);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        format!("no data from the server within {IO_TIMEOUT:?}"),
+                    ))
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Reads until the buffer holds a whole head; returns its length
+    /// including the blank line.
+    fn fill_until_head(&mut self) -> io::Result<usize> {
+        loop {
+            if let Some(pos) = find(&self.buf, b"\r\n\r\n") {
+                return Ok(pos + 4);
+            }
+            if self.fill()? == 0 {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    format!(
+                        "connection closed before a whole response head (got {:?})",
+                        String::from_utf8_lossy(&self.buf)
+                    ),
+                ));
+            }
+        }
+    }
+
+    /// Reads until the buffer holds a CRLF; its position, or `None` at end
+    /// of stream.
+    fn fill_until_crlf(&mut self) -> io::Result<Option<usize>> {
+        loop {
+            if let Some(pos) = find(&self.buf, b"\r\n") {
+                return Ok(Some(pos));
+            }
+            if self.fill()? == 0 {
+                return Ok(None);
+            }
+        }
+    }
+}
+
+fn malformed(msg: String) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, msg)
+}
+
+/// The position of `needle` in `haystack`.
+pub fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// True if `haystack` contains `needle`.
+pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    find(haystack, needle).is_some()
+}
+
+/// Deterministic, incompressible test data.
+pub fn pattern(len: usize, seed: u64) -> Vec<u8> {
+    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut out = Vec::with_capacity(len + 8);
+    while out.len() < len {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        out.extend_from_slice(&state.to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+/// Asserts two byte strings are equal without printing megabytes.
+pub fn assert_same_bytes(got: &[u8], want: &[u8], what: &str) {
+    if got == want {
+        return;
+    }
+    let first_diff = got
+        .iter()
+        .zip(want)
+        .position(|(a, b)| a != b)
+        .unwrap_or(got.len().min(want.len()));
+    panic!(
+        "{what}: got {} bytes, want {}; first difference at byte {first_diff}",
+        got.len(),
+        want.len()
+    );
+}
+
+/// Polls `cond` until it is true or `limit` passes; true if it became true.
+pub fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    loop {
+        if cond() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Joins threads, each within the shared deadline `limit`; panics (naming
+/// the thread) if one is still running then, and re-raises a thread's
+/// panic.
+pub fn join_all<T>(threads: Vec<JoinHandle<T>>, limit: Duration, what: &str) -> Vec<T> {
+    let deadline = Instant::now() + limit;
+    let mut out = Vec::with_capacity(threads.len());
+    for (i, thread) in threads.into_iter().enumerate() {
+        while !thread.is_finished() {
+            assert!(
+                Instant::now() < deadline,
+                "{what}: thread {i} still running after {limit:?}"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        match thread.join() {
+            Ok(v) => out.push(v),
+            Err(payload) => std::panic::resume_unwind(payload),
+        }
+    }
+    out
+}
+
+/// What an external program did.
+#[derive(Debug)]
+pub struct Ran {
+    pub status: ExitStatus,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+}
+
+impl Ran {
+    pub fn stdout_text(&self) -> String {
+        String::from_utf8_lossy(&self.stdout).into_owned()
+    }
+
+    pub fn stderr_text(&self) -> String {
+        String::from_utf8_lossy(&self.stderr).into_owned()
+    }
+}
+
+/// Runs a program with `stdin` as its input, killing it if it takes longer
+/// than `limit` (and then panicking with what it printed).
+pub fn run(command: &mut Command, stdin: &[u8], limit: Duration) -> Ran {
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {command:?}: {e}"));
+    let mut input = child.stdin.take().unwrap();
+    let data = stdin.to_vec();
+    let writer = std::thread::spawn(move || {
+        let _ = input.write_all(&data);
+    });
+    let stdout = reader_thread(child.stdout.take().unwrap());
+    let stderr = reader_thread(child.stderr.take().unwrap());
+    let deadline = Instant::now() + limit;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            break status;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            let out = stdout.recv_timeout(IO_TIMEOUT).unwrap_or_default();
+            let err = stderr.recv_timeout(IO_TIMEOUT).unwrap_or_default();
+            panic!(
+                "{command:?} did not finish within {limit:?}\nstdout: {}\nstderr: {}",
+                String::from_utf8_lossy(&out),
+                String::from_utf8_lossy(&err)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let _ = writer.join();
+    Ran {
+        status,
+        stdout: stdout.recv_timeout(IO_TIMEOUT).unwrap_or_default(),
+        stderr: stderr.recv_timeout(IO_TIMEOUT).unwrap_or_default(),
+    }
+}
+
+fn reader_thread(mut pipe: impl Read + Send + 'static) -> mpsc::Receiver<Vec<u8>> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut out = Vec::new();
+        let _ = pipe.read_to_end(&mut out);
+        let _ = tx.send(out);
+    });
+    rx
+}
+
+/// True if `program --version` runs and succeeds.
+pub fn have(program: &str) -> bool {
+    Command::new(program)
+        .arg("--version")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Runs a Python script with `python3 -c`, the server's port as its
+/// argument; `None` (after saying why) if python3 is not on PATH.
+pub fn python(script: &str, port: u16) -> Option<Ran> {
+    if !have("python3") {
+        eprintln!("python3 is not on PATH: skipping the http.client check");
+        return None;
+    }
+    Some(run(
+        Command::new("python3")
+            .arg("-c")
+            .arg(script)
+            .arg(port.to_string()),
+        b"",
+        GUARD,
+    ))
+}

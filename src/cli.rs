@@ -1,5 +1,5 @@
 //! The `werk` command line: `werk serve [APP] [--host HOST] [--port PORT]
-//! [--threads N] ...`.
+//! [--threads N] ...`, `werk doctor [HOST] [PORT] [--json]`.
 //!
 //! Parsed with std only. A bad flag or value is a one-line error and exit
 //! status 2; `--help` lists every flag.
@@ -18,6 +18,11 @@ Usage:
                                 write BASE_PATH.crt and BASE_PATH.key, a
                                 development certificate for HOST (default
                                 localhost) and its subdomains
+  werk doctor [HOST] [PORT] [--json]
+                                explain why HOST:PORT is slow or refused for
+                                browsers, curl, Node.js and Python, and how to
+                                fix it (default localhost 5000; --json prints
+                                the report as one JSON object)
   werk --help | --version
 
 Apps:
@@ -33,6 +38,10 @@ Options for serve:
       --max-threads N         most workers under load [default: 256]
       --max-body-size BYTES   largest request body accepted (413 beyond)
       --passthrough-errors    let a panic in the app stop the server
+      --static /URL=DIR       serve the files in DIR (or the file DIR) at
+                              /URL before the app; repeat for more
+      --debugger              show a page with the panic and its backtrace
+                              when the app panics
       --cert adhoc|CERT_FILE  serve HTTPS with a generated certificate, or
                               with a PEM certificate file (needs --key)
       --key KEY_FILE          the PEM private key for --cert CERT_FILE
@@ -62,6 +71,15 @@ pub enum Command {
     Version,
     /// Serve a built-in app.
     Serve(ServeArgs),
+    /// Report how HOST:PORT behaves for each kind of client.
+    Doctor {
+        /// The name or address examined.
+        host: String,
+        /// The port examined.
+        port: u16,
+        /// Print JSON instead of text.
+        json: bool,
+    },
     /// Write a development certificate and key.
     Devcert {
         /// Files are BASE_PATH.crt and BASE_PATH.key.
@@ -94,6 +112,10 @@ pub struct ServeArgs {
     pub cert: Option<String>,
     /// The key file for `cert`.
     pub key: Option<String>,
+    /// `--static /URL=DIR`: URL prefixes and what they serve.
+    pub static_files: Vec<(String, String)>,
+    /// `--debugger`.
+    pub debugger: bool,
 }
 
 impl Default for ServeArgs {
@@ -109,6 +131,8 @@ impl Default for ServeArgs {
             quiet: false,
             cert: None,
             key: None,
+            static_files: Vec::new(),
+            debugger: false,
         }
     }
 }
@@ -118,7 +142,11 @@ impl ServeArgs {
     pub fn options(&self) -> Result<Options, UsageError> {
         let mut options = Options::default()
             .passthrough_errors(self.passthrough_errors)
-            .log_requests(!self.quiet);
+            .log_requests(!self.quiet)
+            .use_debugger(self.debugger);
+        for (prefix, dir) in &self.static_files {
+            options = options.static_files(prefix, dir);
+        }
         if let Some(n) = self.threads {
             options = options.threads(n);
             if self.max_threads.is_none() && n > 256 {
@@ -179,6 +207,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, UsageE
         Some("-h" | "--help" | "help") => Ok(Command::Help),
         Some("-V" | "--version") => Ok(Command::Version),
         Some("serve") => parse_serve(rest.collect()),
+        Some("doctor") => parse_doctor(rest.collect()),
         Some("devcert") => parse_devcert(rest.collect()),
         Some(other) => Err(UsageError(format!("unknown command {other:?}"))),
     }
@@ -216,6 +245,8 @@ fn parse_serve(args: Vec<String>) -> Result<Command, UsageError> {
             "--passthrough-errors" => serve.passthrough_errors = true,
             "--cert" => serve.cert = Some(value("--cert")?),
             "--key" => serve.key = Some(value("--key")?),
+            "--static" => serve.static_files.push(static_export(&value("--static")?)?),
+            "--debugger" => serve.debugger = true,
             "-q" | "--quiet" => serve.quiet = true,
             f if f.starts_with('-') => return Err(UsageError(format!("unknown option {f}"))),
             name if app.is_none() => {
@@ -234,6 +265,18 @@ fn parse_serve(args: Vec<String>) -> Result<Command, UsageError> {
         serve.app = app;
     }
     Ok(Command::Serve(serve))
+}
+
+/// `/URL=DIR` into its prefix and path.
+fn static_export(text: &str) -> Result<(String, String), UsageError> {
+    match text.split_once('=') {
+        Some((prefix, dir)) if prefix.starts_with('/') && !dir.is_empty() => {
+            Ok((prefix.to_owned(), dir.to_owned()))
+        }
+        _ => Err(UsageError(format!(
+            "--static expects /URL=DIR, for example /static=./assets, got {text:?}"
+        ))),
+    }
 }
 
 fn parse_devcert(args: Vec<String>) -> Result<Command, UsageError> {
@@ -257,6 +300,38 @@ fn parse_devcert(args: Vec<String>) -> Result<Command, UsageError> {
     }
     let base_path = base_path.ok_or_else(|| UsageError("devcert needs a BASE_PATH".into()))?;
     Ok(Command::Devcert { base_path, host })
+}
+
+/// `[HOST] [PORT] [--json]`; a lone number is the port.
+fn parse_doctor(args: Vec<String>) -> Result<Command, UsageError> {
+    let mut json = false;
+    let mut words = Vec::new();
+    for arg in args {
+        match arg.as_str() {
+            "-h" | "--help" => return Ok(Command::Help),
+            "--json" => json = true,
+            f if f.starts_with('-') => return Err(UsageError(format!("unknown option {f}"))),
+            _ => words.push(arg),
+        }
+    }
+    let is_port = |w: &String| w.bytes().all(|b| b.is_ascii_digit());
+    let (host, port) = match words.as_slice() {
+        [] => (None, None),
+        [port] if is_port(port) => (None, Some(port)),
+        [host] => (Some(host), None),
+        [host, port] => (Some(host), Some(port)),
+        [_, _, extra, ..] => return Err(UsageError(format!("unexpected argument {extra:?}"))),
+    };
+    Ok(Command::Doctor {
+        host: host
+            .map_or(crate::net::doctor::DEFAULT_HOST, String::as_str)
+            .to_owned(),
+        port: match port {
+            Some(p) => number(p, "PORT")?,
+            None => crate::net::doctor::DEFAULT_PORT,
+        },
+        json,
+    })
 }
 
 fn number<T: std::str::FromStr>(text: &str, flag: &str) -> Result<T, UsageError> {
@@ -290,6 +365,7 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
             0
         }
         Command::Serve(args) => serve(&args),
+        Command::Doctor { host, port, json } => crate::net::doctor::run(&host, port, json),
         Command::Devcert { base_path, host } => devcert(&base_path, host.as_deref()),
     }
 }
@@ -391,6 +467,36 @@ mod tests {
     }
 
     #[test]
+    fn doctor_arguments() {
+        let doctor = |args: &[&str]| match parse_str(args).unwrap() {
+            Command::Doctor { host, port, json } => (host, port, json),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(doctor(&["doctor"]), ("localhost".into(), 5000, false));
+        assert_eq!(
+            doctor(&["doctor", "8000"]),
+            ("localhost".into(), 8000, false)
+        );
+        assert_eq!(
+            doctor(&["doctor", "api.localhost"]),
+            ("api.localhost".into(), 5000, false)
+        );
+        assert_eq!(
+            doctor(&["doctor", "--json", "::1", "80"]),
+            ("::1".into(), 80, true)
+        );
+        assert_eq!(parse_str(&["doctor", "--help"]).unwrap(), Command::Help);
+        for bad in [
+            &["doctor", "localhost", "http"][..],
+            &["doctor", "localhost", "70000"],
+            &["doctor", "localhost", "5000", "extra"],
+            &["doctor", "--port", "5000"],
+        ] {
+            assert!(parse_str(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
     fn mistakes() {
         for bad in [
             &["serve", "--port", "http"][..],
@@ -400,10 +506,36 @@ mod tests {
             &["serve", "nosuchapp"],
             &["serve", "echo", "extra"],
             &["serve", "--host"],
+            &["serve", "--static", "static=dir"],
+            &["serve", "--static", "/static"],
+            &["serve", "--static"],
             &["frobnicate"],
             &[],
         ] {
             assert!(parse_str(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn static_files_and_debugger() {
+        let Command::Serve(s) = parse_str(&[
+            "serve",
+            "--static",
+            "/static=./assets",
+            "--static=/favicon.ico=icon.ico",
+            "--debugger",
+        ])
+        .unwrap() else {
+            panic!()
+        };
+        assert_eq!(
+            s.static_files,
+            [
+                ("/static".to_owned(), "./assets".to_owned()),
+                ("/favicon.ico".to_owned(), "icon.ico".to_owned())
+            ]
+        );
+        assert!(s.debugger);
+        assert!(USAGE.contains("--static /URL=DIR") && USAGE.contains("--debugger"));
     }
 }

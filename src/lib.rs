@@ -41,6 +41,7 @@ pub mod apps;
 pub mod cli;
 mod error;
 pub mod http;
+pub mod middleware;
 mod model;
 mod net;
 mod server;
@@ -50,6 +51,7 @@ pub mod testing;
 #[cfg(feature = "tls")]
 mod tls;
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 pub use error::Error;
@@ -85,6 +87,8 @@ pub struct Options {
     idle_timeout: Duration,
     io_timeout: Duration,
     shutdown_grace: Duration,
+    static_files: Vec<(String, PathBuf)>,
+    use_debugger: bool,
     #[cfg(feature = "tls")]
     ssl_context: Option<SslContext>,
 }
@@ -102,6 +106,8 @@ impl Default for Options {
             idle_timeout: Duration::from_secs(15),
             io_timeout: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(10),
+            static_files: Vec::new(),
+            use_debugger: false,
             #[cfg(feature = "tls")]
             ssl_context: None,
         }
@@ -194,6 +200,24 @@ impl Options {
         self
     }
 
+    /// Serves the files under `path` (a directory, or a single file) at
+    /// the URL `prefix`, before the application sees the request
+    /// (Werkzeug's `static_files`); call it once per prefix. See
+    /// [`middleware::StaticFiles`].
+    pub fn static_files(mut self, prefix: &str, path: impl Into<PathBuf>) -> Options {
+        self.static_files.push((prefix.to_owned(), path.into()));
+        self
+    }
+
+    /// Shows a page with the panic and its backtrace when the application
+    /// panics (default off; Werkzeug's `use_debugger`). See
+    /// [`middleware::Debugger`]; the page shows source code, so the
+    /// banner warns when the server listens beyond loopback.
+    pub fn use_debugger(mut self, on: bool) -> Options {
+        self.use_debugger = on;
+        self
+    }
+
     fn config(&self) -> Result<server::Config, Error> {
         if self.threads == 0 {
             return Err(Error::Config("threads must be at least 1".into()));
@@ -213,6 +237,19 @@ impl Options {
                 return Err(Error::Config(format!("{name} must be more than zero")));
             }
         }
+        for (prefix, path) in &self.static_files {
+            if !prefix.starts_with('/') {
+                return Err(Error::Config(format!(
+                    "static files prefix {prefix:?} must start with /"
+                )));
+            }
+            if !path.exists() {
+                return Err(Error::Config(format!(
+                    "static files for {prefix}: {} does not exist",
+                    path.display()
+                )));
+            }
+        }
         Ok(server::Config {
             limits: self.limits,
             head_timeout: self.head_timeout,
@@ -220,6 +257,7 @@ impl Options {
             io_timeout: self.io_timeout,
             shutdown_grace: self.shutdown_grace,
             passthrough_errors: self.passthrough_errors,
+            use_debugger: self.use_debugger,
         })
     }
 }

@@ -115,9 +115,21 @@ impl Environ {
         self.input.clone()
     }
 
+    /// Replaces `wsgi.input`, as middleware that watches or transforms the
+    /// request body does (on the clone of the environ it passes on).
+    pub fn set_input(&mut self, input: Input) {
+        self.input = input;
+    }
+
     /// `wsgi.errors`: a text stream to the server's error log.
     pub fn errors(&self) -> Errors {
         self.errors.clone()
+    }
+
+    /// Replaces `wsgi.errors`, for middleware that collects what the
+    /// application reports (a test can pass [`Errors::capture`]).
+    pub fn set_errors(&mut self, errors: Errors) {
+        self.errors = errors;
     }
 
     /// `wsgi.multithread`: true, the server runs requests on a thread pool.

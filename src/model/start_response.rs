@@ -202,6 +202,12 @@ impl StartResponse {
         Ok(self.write_handle())
     }
 
+    /// What this `start_response` reports to, for middleware in this crate
+    /// that watches the calls and passes them on.
+    pub(crate) fn responder(&self) -> Arc<dyn Responder> {
+        self.responder.clone()
+    }
+
     fn write_handle(&self) -> WriteHandle {
         WriteHandle {
             responder: self.responder.clone(),

@@ -2,6 +2,7 @@
 //! address on one shared port, Unix sockets, and listening sockets
 //! inherited from a parent process (LISTEN_FDS).
 
+pub(crate) mod doctor;
 mod inherit;
 mod unix;
 

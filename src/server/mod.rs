@@ -46,6 +46,8 @@ pub(crate) struct Config {
     pub io_timeout: Duration,
     pub shutdown_grace: Duration,
     pub passthrough_errors: bool,
+    /// The debugger wraps the app: the banner warns beyond loopback.
+    pub use_debugger: bool,
 }
 
 /// State every thread of one server shares.
@@ -200,7 +202,7 @@ pub fn make_server(
     accept_wake.set_nonblocking(true)?;
     let parker = Parker::new(config.idle_timeout, config.head_timeout)?;
     let shared = Arc::new(Shared {
-        app: Box::new(app),
+        app: crate::middleware::wrap_for_options(Box::new(app), &options),
         log: Log::new(options.log_requests),
         pool: Pool::new(options.threads, options.max_threads),
         parker,
@@ -291,6 +293,14 @@ impl Server {
                     None => lines.push(format!(" * Running on {}", addr.url(scheme))),
                 },
             }
+        }
+        let beyond_loopback = self.addresses.iter().any(|a| !a.ip().is_loopback());
+        if self.shared.config.use_debugger && beyond_loopback {
+            lines.push(log.styled(
+                " * WARNING: the debugger is on and the server listens beyond loopback: \
+                 anyone who can connect sees your panics, source paths and code.",
+                Style::Warning,
+            ));
         }
         lines.push(log.styled("Press CTRL+C to quit", Style::Hint));
         lines

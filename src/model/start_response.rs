@@ -208,6 +208,46 @@ impl StartResponse {
         self.responder.clone()
     }
 
+    /// A `start_response` that passes every call through `f` on its way
+    /// to this one: how middleware changes the status or headers of the
+    /// app it wraps, as a PEP 3333 middleware wraps `start_response` in its
+    /// own function.
+    ///
+    /// ```
+    /// use werk::{App, Body, Environ, StartResponse};
+    ///
+    /// /// Adds `X-Served-By` to every response of the wrapped app.
+    /// struct Tag<A>(A);
+    ///
+    /// impl<A: App> App for Tag<A> {
+    ///     fn call(&self, environ: &Environ, start_response: StartResponse) -> Body {
+    ///         let tagged = start_response.map(|status, mut headers| {
+    ///             headers.push(("X-Served-By".into(), "werk".into()));
+    ///             (status, headers)
+    ///         });
+    ///         self.0.call(environ, tagged)
+    ///     }
+    /// }
+    ///
+    /// let app = Tag(werk::apps::hello);
+    /// let response = werk::testing::call(&app, Environ::builder().build());
+    /// assert_eq!(response.header("x-served-by"), Some("werk"));
+    /// ```
+    pub fn map<F>(self, f: F) -> StartResponse
+    where
+        F: Fn(String, Vec<(String, String)>) -> (String, Vec<(String, String)>)
+            + Send
+            + Sync
+            + 'static,
+    {
+        StartResponse {
+            responder: Arc::new(Mapped {
+                inner: self.responder,
+                f,
+            }),
+        }
+    }
+
     fn write_handle(&self) -> WriteHandle {
         WriteHandle {
             responder: self.responder.clone(),
@@ -231,6 +271,31 @@ where
         .into_iter()
         .map(|(k, v)| (k.into(), v.into()))
         .collect()
+}
+
+/// A responder that rewrites status and headers before passing them on.
+struct Mapped<F> {
+    inner: Arc<dyn Responder>,
+    f: F,
+}
+
+impl<F> Responder for Mapped<F>
+where
+    F: Fn(String, Vec<(String, String)>) -> (String, Vec<(String, String)>) + Send + Sync,
+{
+    fn start(
+        &self,
+        status: String,
+        headers: Vec<(String, String)>,
+        error: Option<String>,
+    ) -> Result<(), StartError> {
+        let (status, headers) = (self.f)(status, headers);
+        self.inner.start(status, headers, error)
+    }
+
+    fn write(&self, data: &[u8]) -> io::Result<()> {
+        self.inner.write(data)
+    }
 }
 
 /// The legacy `write` callable PEP 3333 keeps for old frameworks: each

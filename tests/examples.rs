@@ -1,0 +1,843 @@
+//! Every program in `examples/` runs here on a real server, and the
+//! response is checked against what `docs/wsgi-model.md` and
+//! `docs/serving.md` say about it. The Rust code blocks of the guides are
+//! checked to be excerpts of those programs, so the two cannot drift.
+
+use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use werk::{App, Options, ServerHandle};
+
+#[path = "../examples/environ.rs"]
+#[allow(dead_code)]
+mod environ;
+#[path = "../examples/error_replace.rs"]
+#[allow(dead_code)]
+mod error_replace;
+#[path = "../examples/file_body.rs"]
+#[allow(dead_code)]
+mod file_body;
+#[path = "../examples/hello.rs"]
+#[allow(dead_code)]
+mod hello;
+#[path = "../examples/make_server.rs"]
+#[allow(dead_code)]
+mod make_server;
+#[path = "../examples/middleware.rs"]
+#[allow(dead_code)]
+mod middleware;
+#[path = "../examples/streaming.rs"]
+#[allow(dead_code)]
+mod streaming;
+#[path = "../examples/upload.rs"]
+#[allow(dead_code)]
+mod upload;
+#[path = "../examples/write_handle.rs"]
+#[allow(dead_code)]
+mod write_handle;
+
+// ---------------------------------------------------------------------------
+// A server on a free port, and a raw HTTP/1.1 client.
+
+/// A server for one test; shut down and joined when dropped.
+struct Running {
+    addr: SocketAddr,
+    handle: ServerHandle,
+    thread: Option<JoinHandle<Result<(), werk::Error>>>,
+}
+
+fn options() -> Options {
+    Options::default().threads(2).log_requests(false)
+}
+
+fn serve(app: impl App) -> Running {
+    serve_with(app, options())
+}
+
+fn serve_with(app: impl App, options: Options) -> Running {
+    let server = werk::make_server("127.0.0.1", 0, app, options).expect("bind 127.0.0.1:0");
+    let addr = server.addresses()[0];
+    let handle = server.handle();
+    let thread = std::thread::spawn(move || server.serve_forever());
+    Running {
+        addr,
+        handle,
+        thread: Some(thread),
+    }
+}
+
+impl Running {
+    fn connect(&self) -> Client {
+        Client::connect(self.addr)
+    }
+
+    /// One GET on a new connection that closes after it.
+    fn get(&self, target: &str) -> Response {
+        let mut client = self.connect();
+        client.send(
+            format!("GET {target} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+                .as_bytes(),
+        );
+        client.response()
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.handle.shutdown();
+        if let Some(thread) = self.thread.take() {
+            let result = thread.join();
+            if !std::thread::panicking() {
+                result.expect("server thread").expect("serve_forever");
+            }
+        }
+    }
+}
+
+/// A response as read off the wire.
+#[derive(Debug)]
+struct Response {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+    /// The data of each chunk, for a chunked body.
+    chunks: Vec<Vec<u8>>,
+    /// False if the connection ended before the framing said the body did.
+    complete: bool,
+}
+
+impl Response {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8(self.body.clone()).expect("UTF-8 body")
+    }
+}
+
+struct Client {
+    reader: BufReader<TcpStream>,
+}
+
+impl Client {
+    fn connect(addr: SocketAddr) -> Client {
+        let stream = TcpStream::connect(addr).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        Client {
+            reader: BufReader::new(stream),
+        }
+    }
+
+    fn send(&mut self, bytes: &[u8]) {
+        self.reader.get_mut().write_all(bytes).expect("send");
+    }
+
+    /// Reads one response to a request other than HEAD.
+    fn response(&mut self) -> Response {
+        self.read_response(false)
+    }
+
+    /// Reads one response to a HEAD request: never a body.
+    fn head_response(&mut self) -> Response {
+        self.read_response(true)
+    }
+
+    /// Reads a line, CRLF included; empty at end of stream.
+    fn line(&mut self) -> Vec<u8> {
+        let mut line = Vec::new();
+        match self.reader.read_until(b'\n', &mut line) {
+            Ok(_) => line,
+            Err(e) if e.kind() == ErrorKind::ConnectionReset => line,
+            Err(e) => panic!("reading from the server: {e}"),
+        }
+    }
+
+    /// Reads up to `n` bytes; fewer at end of stream.
+    fn exactly(&mut self, n: usize) -> Vec<u8> {
+        let mut out = Vec::new();
+        match (&mut self.reader).take(n as u64).read_to_end(&mut out) {
+            Ok(_) => out,
+            Err(e) if e.kind() == ErrorKind::ConnectionReset => out,
+            Err(e) => panic!("reading from the server: {e}"),
+        }
+    }
+
+    fn read_response(&mut self, head_request: bool) -> Response {
+        let status_line = String::from_utf8(self.line()).expect("ASCII status line");
+        assert!(
+            status_line.starts_with("HTTP/1.1 "),
+            "status line: {status_line:?}"
+        );
+        let status: u16 = status_line[9..12].parse().expect("status code");
+        let mut headers = Vec::new();
+        loop {
+            let line = String::from_utf8(self.line()).expect("ASCII header");
+            assert!(line.ends_with("\r\n"), "header line: {line:?}");
+            let line = line.trim_end_matches("\r\n");
+            if line.is_empty() {
+                break;
+            }
+            let (name, value) = line.split_once(": ").expect("name: value");
+            headers.push((name.to_owned(), value.to_owned()));
+        }
+        let mut response = Response {
+            status,
+            headers,
+            body: Vec::new(),
+            chunks: Vec::new(),
+            complete: true,
+        };
+        if head_request || status < 200 || status == 204 || status == 304 {
+            return response;
+        }
+        if response.header("transfer-encoding") == Some("chunked") {
+            self.read_chunks(&mut response);
+        } else if let Some(len) = response.header("content-length") {
+            let len: usize = len.parse().expect("Content-Length");
+            response.body = self.exactly(len);
+            response.complete = response.body.len() == len;
+        } else {
+            response.body = self.exactly(usize::MAX);
+        }
+        response
+    }
+
+    fn read_chunks(&mut self, response: &mut Response) {
+        loop {
+            let size_line = self.line();
+            let Some(size) = std::str::from_utf8(&size_line)
+                .ok()
+                .and_then(|l| l.strip_suffix("\r\n"))
+                .and_then(|l| usize::from_str_radix(l, 16).ok())
+            else {
+                response.complete = false;
+                return;
+            };
+            if size == 0 {
+                response.complete = self.line() == b"\r\n";
+                return;
+            }
+            let data = self.exactly(size);
+            let crlf = self.exactly(2);
+            response.body.extend_from_slice(&data);
+            response.chunks.push(data);
+            if crlf != b"\r\n" {
+                response.complete = false;
+                return;
+            }
+        }
+    }
+
+    /// True once the server has closed the connection.
+    fn at_eof(&mut self) -> bool {
+        self.exactly(1).is_empty()
+    }
+}
+
+fn request(target: &str, extra_headers: &str) -> Vec<u8> {
+    format!("GET {target} HTTP/1.1\r\nHost: localhost\r\n{extra_headers}\r\n").into_bytes()
+}
+
+// ---------------------------------------------------------------------------
+// hello.rs
+
+#[test]
+fn hello_answers_with_a_computed_content_length() {
+    let server = serve(hello::app);
+    let response = server.get("/anything");
+    assert_eq!(response.status, 200);
+    assert_eq!(response.text(), "Hello, World! You asked for /anything\n");
+    assert_eq!(response.header("content-length"), Some("38"));
+    assert_eq!(
+        response.header("content-type"),
+        Some("text/plain; charset=utf-8")
+    );
+    assert_eq!(response.header("server"), Some(werk::SERVER_SOFTWARE));
+    assert!(response.header("date").is_some_and(|d| d.ends_with(" GMT")));
+    assert_eq!(response.header("connection"), Some("close"));
+}
+
+#[test]
+fn hello_keeps_the_connection_alive_and_strips_head_bodies() {
+    let server = serve(hello::app);
+    let mut client = server.connect();
+    client.send(&request("/one", ""));
+    let first = client.response();
+    assert_eq!(first.text(), "Hello, World! You asked for /one\n");
+    assert_eq!(first.header("connection"), None);
+
+    // HEAD: the same head, Content-Length included, and no body. Were
+    // the body sent, the next response would not parse.
+    client.send(b"HEAD /two HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    let head = client.head_response();
+    assert_eq!(head.status, 200);
+    assert_eq!(head.header("content-length"), Some("33"));
+
+    // Two pipelined requests in one write, answered in order.
+    let mut both = request("/three", "");
+    both.extend_from_slice(&request("/four", "Connection: close\r\n"));
+    client.send(&both);
+    assert_eq!(
+        client.response().text(),
+        "Hello, World! You asked for /three\n"
+    );
+    let last = client.response();
+    assert_eq!(last.text(), "Hello, World! You asked for /four\n");
+    assert_eq!(last.header("connection"), Some("close"));
+    assert!(client.at_eof());
+}
+
+#[test]
+fn http10_gets_keep_alive_only_when_it_asks() {
+    let server = serve(hello::app);
+    let mut client = server.connect();
+    client.send(b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+    let response = client.response();
+    assert_eq!(response.header("connection"), Some("keep-alive"));
+    client.send(b"GET / HTTP/1.0\r\n\r\n");
+    let response = client.response();
+    assert_eq!(response.header("connection"), Some("close"));
+    assert!(client.at_eof());
+}
+
+// ---------------------------------------------------------------------------
+// environ.rs
+
+/// The `NAME: value` lines of the environ example, as a lookup.
+fn environ_lines(response: &Response) -> Vec<(String, String)> {
+    response
+        .text()
+        .lines()
+        .map(|l| {
+            let (k, v) = l.split_once(": ").expect("NAME: value");
+            (k.to_owned(), v.to_owned())
+        })
+        .collect()
+}
+
+fn var<'a>(lines: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    lines
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+#[test]
+fn environ_holds_the_cgi_variables_and_wsgi_entries() {
+    let server = serve(environ::app);
+    let mut client = server.connect();
+    client.send(
+        b"GET /caf%C3%A9/%FF?q=1&r=%20 HTTP/1.1\r\n\
+          Host: localhost:5000\r\n\
+          User-Agent: raw-client/1\r\n\
+          X-Trace: 7\r\n\
+          X_Trace: 8\r\n\
+          X-Multi: a\r\n\
+          X-Multi: b\r\n\
+          X-Latin: caf\xe9\r\n\
+          Connection: close\r\n\r\n",
+    );
+    let response = client.response();
+    assert_eq!(response.status, 200);
+    let lines = environ_lines(&response);
+    let port = server.addr.port().to_string();
+    let expect = [
+        ("REQUEST_METHOD", "\"GET\""),
+        ("SCRIPT_NAME", "\"\""),
+        ("PATH_INFO", "\"/café/\u{FFFD}\""),
+        ("QUERY_STRING", "\"q=1&r=%20\""),
+        ("REQUEST_URI", "\"/caf%C3%A9/%FF?q=1&r=%20\""),
+        ("RAW_URI", "\"/caf%C3%A9/%FF?q=1&r=%20\""),
+        ("SERVER_NAME", "\"127.0.0.1\""),
+        ("SERVER_PORT", &format!("{port:?}")),
+        ("SERVER_PROTOCOL", "\"HTTP/1.1\""),
+        ("SERVER_SOFTWARE", &format!("{:?}", werk::SERVER_SOFTWARE)),
+        ("GATEWAY_INTERFACE", "\"CGI/1.1\""),
+        ("REMOTE_ADDR", "\"127.0.0.1\""),
+        ("HTTP_HOST", "\"localhost:5000\""),
+        ("HTTP_USER_AGENT", "\"raw-client/1\""),
+        ("HTTP_X_TRACE", "\"7\""),
+        ("HTTP_X_MULTI", "\"a,b\""),
+        ("HTTP_X_LATIN", "\"café\""),
+        ("HTTP_CONNECTION", "\"close\""),
+        ("wsgi.url_scheme", "\"http\""),
+        ("wsgi.multithread", "true"),
+        ("wsgi.multiprocess", "false"),
+        ("wsgi.run_once", "false"),
+        ("wsgi.input_terminated", "true"),
+        ("method()", "\"GET\""),
+        ("header(\"user-agent\")", "Some(\"raw-client/1\")"),
+        (
+            "url()",
+            "\"http://localhost:5000/caf%C3%A9/%EF%BF%BD?q=1&r=%20\"",
+        ),
+    ];
+    for (name, value) in expect {
+        assert_eq!(var(&lines, name), Some(value), "{name}");
+    }
+    let remote_port: u16 = var(&lines, "REMOTE_PORT")
+        .and_then(|p| p.trim_matches('"').parse().ok())
+        .expect("REMOTE_PORT");
+    assert_ne!(remote_port, 0);
+    // No body: no CONTENT_TYPE or CONTENT_LENGTH.
+    assert_eq!(var(&lines, "CONTENT_LENGTH"), None);
+    assert_eq!(var(&lines, "CONTENT_TYPE"), None);
+    assert_eq!(
+        lines.iter().filter(|(k, _)| k == "HTTP_X_TRACE").count(),
+        1,
+        "X_Trace (with an underscore) is dropped"
+    );
+}
+
+#[test]
+fn environ_target_with_raw_non_ascii_bytes() {
+    let server = serve(environ::app);
+    let mut client = server.connect();
+    client
+        .send(b"GET /caf\xc3\xa9?x=\xe2\x9c\x93 HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+    let response = client.response();
+    assert_eq!(response.status, 200);
+    let lines = environ_lines(&response);
+    assert_eq!(var(&lines, "PATH_INFO"), Some("\"/café\""));
+    assert_eq!(
+        var(&lines, "REQUEST_URI"),
+        Some("\"/caf%C3%A9?x=%E2%9C%93\"")
+    );
+    assert_eq!(var(&lines, "QUERY_STRING"), Some("\"x=%E2%9C%93\""));
+
+    // Raw bytes that are not UTF-8 in the target: 400.
+    let mut client = server.connect();
+    client.send(b"GET /caf\xe9 HTTP/1.1\r\nHost: h\r\n\r\n");
+    assert_eq!(client.response().status, 400);
+}
+
+#[test]
+fn environ_of_requests_with_bodies_and_absolute_targets() {
+    let server = serve(environ::app);
+    let mut client = server.connect();
+    client.send(
+        b"POST /form HTTP/1.1\r\nHost: h\r\nContent-Type: text/plain\r\nContent-Length: 3\r\n\r\nabc",
+    );
+    let lines = environ_lines(&client.response());
+    assert_eq!(var(&lines, "CONTENT_LENGTH"), Some("\"3\""));
+    assert_eq!(var(&lines, "CONTENT_TYPE"), Some("\"text/plain\""));
+    assert_eq!(var(&lines, "HTTP_CONTENT_LENGTH"), None);
+
+    client.send(
+        b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+    );
+    let response = client.response();
+    // This app never reads the input: an unread chunked body cannot be
+    // skipped cheaply, so the connection closes after the response.
+    assert_eq!(response.header("connection"), Some("close"));
+    let lines = environ_lines(&response);
+    assert_eq!(var(&lines, "CONTENT_LENGTH"), None);
+    assert_eq!(var(&lines, "HTTP_TRANSFER_ENCODING"), Some("\"chunked\""));
+    assert_eq!(var(&lines, "wsgi.input_terminated"), Some("true"));
+
+    let mut client = server.connect();
+    client.send(
+        b"GET http://example.test:1337/x?y HTTP/1.1\r\nHost: other\r\nConnection: close\r\n\r\n",
+    );
+    let lines = environ_lines(&client.response());
+    assert_eq!(var(&lines, "HTTP_HOST"), Some("\"example.test:1337\""));
+    assert_eq!(var(&lines, "PATH_INFO"), Some("\"/x\""));
+    assert_eq!(var(&lines, "QUERY_STRING"), Some("\"y\""));
+    assert_eq!(
+        var(&lines, "REQUEST_URI"),
+        Some("\"http://example.test:1337/x?y\"")
+    );
+}
+
+#[test]
+fn environ_rejects_what_werk_refuses_on_purpose() {
+    let server = serve(environ::app);
+    for (request, status) in [
+        // Content-Length and Transfer-Encoding together: request smuggling.
+        (
+            &b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n"[..],
+            400,
+        ),
+        // Obsolete line folding.
+        (b"GET / HTTP/1.1\r\nHost: h\r\nX-Folded: a\r\n b\r\n\r\n", 400),
+        // No Host on HTTP/1.1.
+        (b"GET / HTTP/1.1\r\n\r\n", 400),
+        (b"GET / HTTP/2.0\r\nHost: h\r\n\r\n", 505),
+        (
+            b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+            501,
+        ),
+        (b"PUT / HTTP/1.1\r\nHost: h\r\nExpect: soon\r\nContent-Length: 1\r\n\r\nx", 417),
+    ] {
+        let mut client = server.connect();
+        client.send(request);
+        let response = client.response();
+        assert_eq!(
+            response.status,
+            status,
+            "{:?}",
+            String::from_utf8_lossy(request)
+        );
+        assert_eq!(response.header("connection"), Some("close"));
+        assert_eq!(
+            response.header("content-type"),
+            Some("text/html; charset=utf-8")
+        );
+        assert!(client.at_eof());
+    }
+}
+
+#[test]
+fn limits_answer_with_their_statuses() {
+    let server = serve_with(
+        environ::app,
+        options()
+            .max_uri_length(100)
+            .max_head_size(1024)
+            .max_body_size(10),
+    );
+    let long_target = format!("/{}", "a".repeat(200));
+    assert_eq!(server.get(&long_target).status, 414);
+
+    let mut client = server.connect();
+    let big_header = format!("X-Big: {}\r\n", "b".repeat(2000));
+    client.send(&request("/", &big_header));
+    assert_eq!(client.response().status, 431);
+
+    let mut client = server.connect();
+    client.send(b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 11\r\n\r\n");
+    assert_eq!(client.response().status, 413);
+}
+
+// ---------------------------------------------------------------------------
+// streaming.rs
+
+#[test]
+fn streaming_sends_one_chunk_per_item() {
+    let server = serve(streaming::app);
+    let response = server.get("/?n=3");
+    assert_eq!(response.status, 200);
+    assert_eq!(response.header("transfer-encoding"), Some("chunked"));
+    assert_eq!(response.header("content-length"), None);
+    assert!(response.complete);
+    assert_eq!(
+        response.chunks,
+        [
+            b"line 1 of 3\n".to_vec(),
+            b"line 2 of 3\n".to_vec(),
+            b"line 3 of 3\n".to_vec()
+        ]
+    );
+}
+
+#[test]
+fn streaming_to_http10_ends_with_the_connection() {
+    let server = serve(streaming::app);
+    let mut client = server.connect();
+    client.send(b"GET /?n=2 HTTP/1.0\r\n\r\n");
+    let response = client.response();
+    assert_eq!(response.header("transfer-encoding"), None);
+    assert_eq!(response.header("content-length"), None);
+    assert_eq!(response.header("connection"), Some("close"));
+    assert_eq!(response.text(), "line 1 of 2\nline 2 of 2\n");
+}
+
+#[test]
+fn streaming_head_has_no_body_and_keeps_the_connection() {
+    let server = serve(streaming::app);
+    let mut client = server.connect();
+    client.send(b"HEAD /?n=3 HTTP/1.1\r\nHost: h\r\n\r\n");
+    let head = client.head_response();
+    assert_eq!(head.status, 200);
+    assert_eq!(head.header("transfer-encoding"), None);
+    assert_eq!(head.header("connection"), None);
+    client.send(&request("/?n=1", "Connection: close\r\n"));
+    assert_eq!(client.response().text(), "line 1 of 1\n");
+}
+
+// ---------------------------------------------------------------------------
+// upload.rs
+
+fn checksum(data: &[u8]) -> String {
+    let sum = data
+        .iter()
+        .fold(0u32, |s, &b| s.wrapping_mul(31).wrapping_add(u32::from(b)));
+    format!("received {} bytes, checksum {sum:08x}\n", data.len())
+}
+
+fn payload(n: usize) -> Vec<u8> {
+    (0..n).map(|i| (i * 7 % 251) as u8).collect()
+}
+
+#[test]
+fn upload_reads_a_body_with_content_length() {
+    let server = serve(upload::app);
+    let data = payload(200_000);
+    let mut client = server.connect();
+    let mut req = format!(
+        "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: {}\r\n\r\n",
+        data.len()
+    )
+    .into_bytes();
+    req.extend_from_slice(&data);
+    client.send(&req);
+    let response = client.response();
+    assert_eq!(response.status, 200);
+    assert_eq!(response.text(), checksum(&data));
+    // The whole body was read: the connection carries another request.
+    client.send(&request("/", "Connection: close\r\n"));
+    assert!(client.response().text().contains("<form"));
+}
+
+#[test]
+fn upload_reads_a_chunked_body() {
+    let server = serve(upload::app);
+    let data = payload(50_000);
+    let mut req = b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+    for piece in data.chunks(7000) {
+        req.extend_from_slice(format!("{:x};ext=1\r\n", piece.len()).as_bytes());
+        req.extend_from_slice(piece);
+        req.extend_from_slice(b"\r\n");
+    }
+    req.extend_from_slice(b"0\r\nX-Trailer: dropped\r\n\r\n");
+    let mut client = server.connect();
+    client.send(&req);
+    assert_eq!(client.response().text(), checksum(&data));
+}
+
+#[test]
+fn upload_gets_100_continue_when_it_first_reads() {
+    let server = serve(upload::app);
+    let mut client = server.connect();
+    client.send(b"POST / HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n");
+    let interim = client.response();
+    assert_eq!(interim.status, 100);
+    client.send(b"hello");
+    let response = client.response();
+    assert_eq!(response.status, 200);
+    assert_eq!(response.text(), checksum(b"hello"));
+}
+
+#[test]
+fn upload_refused_before_reading_gets_no_100_continue() {
+    let server = serve(upload::app);
+    let mut client = server.connect();
+    client.send(
+        b"POST / HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 2000000\r\n\r\n",
+    );
+    // The first response is the app's 413, not an interim 100.
+    let response = client.response();
+    assert_eq!(response.status, 413);
+    assert_eq!(response.text(), "at most 1 MiB, please\n");
+    assert_eq!(response.header("connection"), Some("close"));
+    assert!(client.at_eof());
+}
+
+#[test]
+fn upload_input_errors_are_answered_by_the_server() {
+    let server = serve_with(upload::app, options().max_body_size(1000));
+    // Chunked: the size is known only as it arrives; the server stops
+    // reading at the limit and answers 413 whatever the app returns.
+    let mut req = b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+    req.extend_from_slice(b"7d0\r\n");
+    req.extend_from_slice(&payload(2000));
+    req.extend_from_slice(b"\r\n0\r\n\r\n");
+    let mut client = server.connect();
+    client.send(&req);
+    let response = client.response();
+    assert_eq!(response.status, 413);
+    assert_eq!(response.header("connection"), Some("close"));
+
+    // A malformed chunk: 400.
+    let mut client = server.connect();
+    client.send(b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n");
+    assert_eq!(client.response().status, 400);
+}
+
+// ---------------------------------------------------------------------------
+// write_handle.rs
+
+#[test]
+fn write_handle_output_is_chunked_without_a_length() {
+    let server = serve(write_handle::app);
+    let response = server.get("/w");
+    assert_eq!(response.status, 200);
+    assert_eq!(response.header("transfer-encoding"), Some("chunked"));
+    assert!(response.complete);
+    assert_eq!(
+        response.text(),
+        "method: GET\npath: /w\nwritten with the legacy write handle\n"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// file_body.rs
+
+#[test]
+fn file_body_sends_the_file_with_its_length() {
+    let expected = std::fs::read(file_body::PATH).unwrap();
+    let server = serve(file_body::app);
+    let response = server.get("/");
+    assert_eq!(response.status, 200);
+    assert_eq!(
+        response.header("content-length"),
+        Some(expected.len().to_string().as_str())
+    );
+    assert_eq!(response.body, expected);
+
+    let mut client = server.connect();
+    client.send(b"HEAD / HTTP/1.1\r\nHost: h\r\n\r\n");
+    let head = client.head_response();
+    assert_eq!(
+        head.header("content-length"),
+        Some(expected.len().to_string().as_str())
+    );
+    client.send(&request("/nope", "Connection: close\r\n"));
+    assert_eq!(client.response().status, 404);
+}
+
+// ---------------------------------------------------------------------------
+// error_replace.rs
+
+#[test]
+fn error_replace_swaps_the_response_before_anything_is_sent() {
+    let server = serve(error_replace::app);
+    let ok = server.get("/");
+    assert_eq!(ok.status, 200);
+    assert!(ok.text().contains("Rendered /"));
+
+    let replaced = server.get("/broken");
+    assert_eq!(replaced.status, 500);
+    assert_eq!(
+        replaced.header("content-type"),
+        Some("text/plain; charset=utf-8")
+    );
+    assert_eq!(
+        replaced.text(),
+        "Sorry, template error: no template for /broken\n"
+    );
+}
+
+#[test]
+fn error_replace_too_late_cuts_the_response_short() {
+    let server = serve(error_replace::app);
+    let mut client = server.connect();
+    client.send(&request("/late", ""));
+    let response = client.response();
+    assert_eq!(response.status, 200);
+    assert_eq!(response.header("transfer-encoding"), Some("chunked"));
+    assert_eq!(response.text(), "first part of the page\n");
+    assert!(
+        !response.complete,
+        "no last chunk: the client sees a failure"
+    );
+    assert!(client.at_eof(), "the connection is not reused");
+}
+
+#[test]
+fn a_panic_before_start_response_is_the_servers_500() {
+    let server = serve(error_replace::app);
+    let mut client = server.connect();
+    client.send(&request("/panic", ""));
+    let response = client.response();
+    assert_eq!(response.status, 500);
+    assert_eq!(
+        response.header("content-type"),
+        Some("text/html; charset=utf-8")
+    );
+    assert!(response
+        .text()
+        .contains("The server encountered an internal error"));
+    // The connection survives the application's failure.
+    client.send(&request("/", "Connection: close\r\n"));
+    assert_eq!(client.response().status, 200);
+}
+
+// ---------------------------------------------------------------------------
+// middleware.rs
+
+#[test]
+fn middleware_numbers_requests_both_ways() {
+    let server = serve(middleware::app);
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        let response = server.get("/");
+        assert_eq!(response.status, 200);
+        let id: u64 = response
+            .header("x-request-id")
+            .and_then(|v| v.parse().ok())
+            .expect("X-Request-Id");
+        assert_eq!(response.text(), format!("this is request {id}\n"));
+        ids.push(id);
+    }
+    assert!(ids[1] > ids[0], "{ids:?}");
+}
+
+// ---------------------------------------------------------------------------
+// make_server.rs
+
+#[test]
+fn make_server_shutdown_lets_the_response_in_progress_finish() {
+    let server = make_server::start("127.0.0.1", 0, options()).expect("start");
+    let addr = server.addresses[0];
+    let mut client = Client::connect(addr);
+    client.send(&request("/", ""));
+    // Read the status line: the app is now running, mid-response.
+    let status_line = client.line();
+    assert_eq!(status_line, b"HTTP/1.1 200 OK\r\n");
+    server.handle.shutdown();
+    let mut rest = Vec::new();
+    client
+        .reader
+        .read_to_end(&mut rest)
+        .expect("rest of the response");
+    let rest = String::from_utf8(rest).unwrap();
+    assert!(rest.contains("Transfer-Encoding: chunked\r\n"), "{rest}");
+    assert!(
+        rest.ends_with("7\r\npart 1\n\r\n7\r\npart 2\n\r\n7\r\npart 3\n\r\n0\r\n\r\n"),
+        "{rest}"
+    );
+    server.thread.join().unwrap().expect("serve_forever");
+    assert!(TcpStream::connect(addr).is_err(), "the listener is closed");
+}
+
+// ---------------------------------------------------------------------------
+// The guides' code blocks are excerpts of the examples.
+
+#[test]
+fn every_rust_block_in_the_guides_is_in_an_example() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let mut examples = String::new();
+    for entry in std::fs::read_dir(format!("{root}/examples")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "rs") {
+            examples.push_str(&std::fs::read_to_string(path).unwrap());
+        }
+    }
+    let mut checked = 0;
+    for doc in ["wsgi-model.md", "serving.md"] {
+        let text = std::fs::read_to_string(format!("{root}/docs/{doc}")).unwrap();
+        let mut lines = text.lines();
+        while let Some(line) = lines.next() {
+            if line.trim() != "```rust" {
+                continue;
+            }
+            let block: Vec<&str> = lines.by_ref().take_while(|l| l.trim() != "```").collect();
+            let block = block.join("\n");
+            assert!(
+                examples.contains(&block),
+                "this block of docs/{doc} is not in any example:\n{block}"
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 10, "only {checked} blocks found");
+}

@@ -1,5 +1,6 @@
 //! The `werk` command line: `werk serve [APP] [--host HOST] [--port PORT]
-//! [--threads N] ...`, `werk doctor [HOST] [PORT] [--json]`.
+//! [--threads N] ...`, `werk cgi [APP]`, `werk doctor [HOST] [PORT]
+//! [--json]`.
 //!
 //! Parsed with std only. A bad flag or value is a one-line error and exit
 //! status 2; `--help` lists every flag.
@@ -14,6 +15,9 @@ werk: a development web server in the WSGI model
 
 Usage:
   werk serve [APP] [OPTIONS]    serve a built-in app
+  werk cgi [APP]                answer one request as a CGI script (RFC 3875),
+                                for a web server's cgi-bin (see
+                                docs/deploying.md)
   werk devcert BASE_PATH [--host HOST]
                                 write BASE_PATH.crt and BASE_PATH.key, a
                                 development certificate for HOST (default
@@ -45,6 +49,22 @@ Options for serve:
       --cert adhoc|CERT_FILE  serve HTTPS with a generated certificate, or
                               with a PEM certificate file (needs --key)
       --key KEY_FILE          the PEM private key for --cert CERT_FILE
+      --scgi                  speak SCGI instead of HTTP, to a web server in
+                              front (lighttpd mod_scgi, nginx scgi_pass,
+                              Apache mod_proxy_scgi)
+      --reload                restart the server when the werk executable or
+                              an --extra-files path changes; the listening
+                              sockets stay open across restarts
+      --reloader-type auto|stat|inotify|kqueue
+                              how to watch files [default: auto: the
+                              system's events, else stat]
+      --reloader-interval SECS
+                              how often stat looks [default: 1]
+      --extra-files P1:P2     more files, or directories (watched with all
+                              below them), to watch; repeatable
+      --exclude-patterns G1:G2
+                              globs of paths whose changes are ignored
+                              (*.log, **/cache/**); repeatable
   -q, --quiet                 do not log each request
   -h, --help                  print this help
   -V, --version               print the version
@@ -79,6 +99,11 @@ pub enum Command {
         port: u16,
         /// Print JSON instead of text.
         json: bool,
+    },
+    /// Answer one request as a CGI script.
+    Cgi {
+        /// The built-in app's name.
+        app: String,
     },
     /// Write a development certificate and key.
     Devcert {
@@ -116,6 +141,18 @@ pub struct ServeArgs {
     pub static_files: Vec<(String, String)>,
     /// `--debugger`.
     pub debugger: bool,
+    /// `--scgi`: speak SCGI instead of HTTP.
+    pub scgi: bool,
+    /// `--reload`.
+    pub reload: bool,
+    /// `--reloader-type`.
+    pub reloader_type: crate::ReloaderType,
+    /// `--reloader-interval`.
+    pub reloader_interval: Option<std::time::Duration>,
+    /// `--extra-files`, split at `:`.
+    pub extra_files: Vec<String>,
+    /// `--exclude-patterns`, split at `:`.
+    pub exclude_patterns: Vec<String>,
 }
 
 impl Default for ServeArgs {
@@ -133,6 +170,12 @@ impl Default for ServeArgs {
             key: None,
             static_files: Vec::new(),
             debugger: false,
+            scgi: false,
+            reload: false,
+            reloader_type: crate::ReloaderType::Auto,
+            reloader_interval: None,
+            extra_files: Vec::new(),
+            exclude_patterns: Vec::new(),
         }
     }
 }
@@ -144,6 +187,9 @@ impl ServeArgs {
             .passthrough_errors(self.passthrough_errors)
             .log_requests(!self.quiet)
             .use_debugger(self.debugger);
+        if self.scgi {
+            options = options.protocol(crate::Protocol::Scgi);
+        }
         for (prefix, dir) in &self.static_files {
             options = options.static_files(prefix, dir);
         }
@@ -155,6 +201,14 @@ impl ServeArgs {
         }
         if let Some(n) = self.max_threads {
             options = options.max_threads(n);
+        }
+        options = options
+            .use_reloader(self.reload)
+            .reloader_type(self.reloader_type)
+            .extra_files(&self.extra_files)
+            .exclude_patterns(&self.exclude_patterns);
+        if let Some(interval) = self.reloader_interval {
+            options = options.reloader_interval(interval);
         }
         if let Some(n) = self.max_body_size {
             options = options.max_body_size(n);
@@ -207,6 +261,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, UsageE
         Some("-h" | "--help" | "help") => Ok(Command::Help),
         Some("-V" | "--version") => Ok(Command::Version),
         Some("serve") => parse_serve(rest.collect()),
+        Some("cgi") => parse_cgi(rest.collect()),
         Some("doctor") => parse_doctor(rest.collect()),
         Some("devcert") => parse_devcert(rest.collect()),
         Some(other) => Err(UsageError(format!("unknown command {other:?}"))),
@@ -247,6 +302,20 @@ fn parse_serve(args: Vec<String>) -> Result<Command, UsageError> {
             "--key" => serve.key = Some(value("--key")?),
             "--static" => serve.static_files.push(static_export(&value("--static")?)?),
             "--debugger" => serve.debugger = true,
+            "--scgi" => serve.scgi = true,
+            "--reload" => serve.reload = true,
+            "--reloader-type" => {
+                serve.reloader_type = value("--reloader-type")?.parse().map_err(UsageError)?
+            }
+            "--reloader-interval" => {
+                serve.reloader_interval = Some(seconds(&value("--reloader-interval")?)?)
+            }
+            "--extra-files" => serve
+                .extra_files
+                .extend(split_list(&value("--extra-files")?)),
+            "--exclude-patterns" => serve
+                .exclude_patterns
+                .extend(split_list(&value("--exclude-patterns")?)),
             "-q" | "--quiet" => serve.quiet = true,
             f if f.starts_with('-') => return Err(UsageError(format!("unknown option {f}"))),
             name if app.is_none() => {
@@ -267,6 +336,24 @@ fn parse_serve(args: Vec<String>) -> Result<Command, UsageError> {
     Ok(Command::Serve(serve))
 }
 
+/// `--reloader-interval`: a positive number of seconds, such as 0.5.
+fn seconds(text: &str) -> Result<std::time::Duration, UsageError> {
+    match text
+        .parse::<f64>()
+        .map(std::time::Duration::try_from_secs_f64)
+    {
+        Ok(Ok(d)) if !d.is_zero() => Ok(d),
+        _ => Err(UsageError(format!(
+            "--reloader-interval expects a positive number of seconds, got {text:?}"
+        ))),
+    }
+}
+
+/// `a:b:c` into its non-empty parts.
+fn split_list(text: &str) -> impl Iterator<Item = String> + '_ {
+    text.split(':').filter(|s| !s.is_empty()).map(str::to_owned)
+}
+
 /// `/URL=DIR` into its prefix and path.
 fn static_export(text: &str) -> Result<(String, String), UsageError> {
     match text.split_once('=') {
@@ -277,6 +364,30 @@ fn static_export(text: &str) -> Result<(String, String), UsageError> {
             "--static expects /URL=DIR, for example /static=./assets, got {text:?}"
         ))),
     }
+}
+
+/// `werk cgi [APP]`.
+fn parse_cgi(args: Vec<String>) -> Result<Command, UsageError> {
+    let mut app = None;
+    for arg in args {
+        match arg.as_str() {
+            "-h" | "--help" => return Ok(Command::Help),
+            f if f.starts_with('-') => return Err(UsageError(format!("unknown option {f}"))),
+            name if app.is_none() => {
+                if !apps::NAMES.contains(&name) {
+                    return Err(UsageError(format!(
+                        "unknown app {name:?}; built-in apps are {}",
+                        apps::NAMES.join(", ")
+                    )));
+                }
+                app = Some(name.to_owned());
+            }
+            extra => return Err(UsageError(format!("unexpected argument {extra:?}"))),
+        }
+    }
+    Ok(Command::Cgi {
+        app: app.unwrap_or_else(|| "testapp".to_owned()),
+    })
 }
 
 fn parse_devcert(args: Vec<String>) -> Result<Command, UsageError> {
@@ -366,6 +477,10 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
         }
         Command::Serve(args) => serve(&args),
         Command::Doctor { host, port, json } => crate::net::doctor::run(&host, port, json),
+        Command::Cgi { app } => match apps::by_name(&app) {
+            Some(app) => crate::cgi::run(app),
+            None => 2,
+        },
         Command::Devcert { base_path, host } => devcert(&base_path, host.as_deref()),
     }
 }
@@ -412,6 +527,9 @@ fn serve(args: &ServeArgs) -> i32 {
             return 2;
         }
     };
+    if args.reload {
+        return crate::reload::run(&args.host, args.port, app, options);
+    }
     let server = match crate::make_server(&args.host, args.port, app, options) {
         Ok(server) => server,
         Err(e) => {
@@ -514,6 +632,69 @@ mod tests {
         ] {
             assert!(parse_str(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn reloader_flags() {
+        let Command::Serve(s) = parse_str(&[
+            "serve",
+            "--reload",
+            "--reloader-type",
+            "stat",
+            "--reloader-interval=0.25",
+            "--extra-files",
+            "a.toml:conf/",
+            "--extra-files=b.json",
+            "--exclude-patterns",
+            "*.log:**/cache/**",
+        ])
+        .unwrap() else {
+            panic!()
+        };
+        assert!(s.reload);
+        assert_eq!(s.reloader_type, crate::ReloaderType::Stat);
+        assert_eq!(
+            s.reloader_interval,
+            Some(std::time::Duration::from_millis(250))
+        );
+        assert_eq!(s.extra_files, ["a.toml", "conf/", "b.json"]);
+        assert_eq!(s.exclude_patterns, ["*.log", "**/cache/**"]);
+        for bad in [
+            &["serve", "--reloader-type", "watchdog"][..],
+            &["serve", "--reloader-interval", "0"],
+            &["serve", "--reloader-interval", "-1"],
+            &["serve", "--reloader-interval", "soon"],
+            &["serve", "--extra-files"],
+        ] {
+            assert!(parse_str(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn cgi_and_scgi() {
+        assert_eq!(
+            parse_str(&["cgi"]).unwrap(),
+            Command::Cgi {
+                app: "testapp".into()
+            }
+        );
+        assert_eq!(
+            parse_str(&["cgi", "echo"]).unwrap(),
+            Command::Cgi { app: "echo".into() }
+        );
+        for bad in [
+            &["cgi", "nosuchapp"][..],
+            &["cgi", "echo", "hello"],
+            &["cgi", "--port", "1"],
+        ] {
+            assert!(parse_str(bad).is_err(), "{bad:?}");
+        }
+        let Command::Serve(s) = parse_str(&["serve", "echo", "--scgi", "--port", "9000"]).unwrap()
+        else {
+            panic!()
+        };
+        assert!(s.scgi);
+        assert!(USAGE.contains("werk cgi [APP]") && USAGE.contains("--scgi"));
     }
 
     #[test]

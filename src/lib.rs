@@ -40,10 +40,12 @@
 pub mod apps;
 pub mod cli;
 mod error;
+mod gateway;
 pub mod http;
 pub mod middleware;
 mod model;
 mod net;
+mod reload;
 mod server;
 #[allow(unsafe_code)]
 mod sys;
@@ -55,10 +57,12 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 pub use error::Error;
+pub use gateway::{cgi, Protocol};
 pub use model::{
     App, Body, BodyChunks, Environ, EnvironBuilder, Errors, Extensions, Input, StartError,
     StartResponse, WriteHandle,
 };
+pub use reload::{is_running_from_reloader, ReloaderType};
 pub use server::{make_server, Server, ServerHandle};
 #[cfg(feature = "tls")]
 pub use tls::{make_ssl_devcert, SslContext};
@@ -91,6 +95,9 @@ pub struct Options {
     use_debugger: bool,
     #[cfg(feature = "tls")]
     ssl_context: Option<SslContext>,
+    use_reloader: bool,
+    reloader: reload::Settings,
+    protocol: Protocol,
 }
 
 impl Default for Options {
@@ -110,22 +117,29 @@ impl Default for Options {
             use_debugger: false,
             #[cfg(feature = "tls")]
             ssl_context: None,
+            use_reloader: false,
+            protocol: Protocol::Http,
+            reloader: reload::Settings::default(),
         }
     }
 }
 
 impl Options {
     /// Workers that always run (default: twice the CPU count, at least 4).
+    /// Raises `max_threads` to `n` if it was lower.
     pub fn threads(mut self, n: usize) -> Options {
         self.threads = n;
+        self.max_threads = self.max_threads.max(n);
         self
     }
 
     /// The most workers when every one is busy with a slow request or a
     /// long streaming response (default 256). Connections beyond that wait
-    /// in the queue; none is refused.
+    /// in the queue; none is refused. Lowers `threads` to `n` if it was
+    /// higher.
     pub fn max_threads(mut self, n: usize) -> Options {
         self.max_threads = n;
+        self.threads = self.threads.min(n);
         self
     }
 
@@ -218,6 +232,71 @@ impl Options {
         self
     }
 
+    /// Runs the server under the reloader (Werkzeug's `use_reloader`): a
+    /// supervisor process holds the listening sockets and restarts a child
+    /// process that serves whenever the executable (a `cargo build`) or
+    /// one of the [`extra_files`](Options::extra_files) changes. Only
+    /// [`run_simple`] and `werk serve --reload` honour it. See
+    /// `docs/reloader.md`.
+    pub fn use_reloader(mut self, on: bool) -> Options {
+        self.use_reloader = on;
+        self
+    }
+
+    /// More files for the reloader to watch besides the executable
+    /// (configuration, templates); a directory is watched with everything
+    /// below it.
+    pub fn extra_files<P: Into<PathBuf>>(mut self, paths: impl IntoIterator<Item = P>) -> Options {
+        self.reloader
+            .extra_files
+            .extend(paths.into_iter().map(Into::into));
+        self
+    }
+
+    /// Glob patterns of paths whose changes the reloader ignores, matched
+    /// against the file name and the full path: `*` within a path
+    /// component, `**` across them, `?`, `[a-z]`, `[!a-z]`. For example
+    /// `*.log`, `**/cache/**`.
+    pub fn exclude_patterns<S: Into<String>>(
+        mut self,
+        patterns: impl IntoIterator<Item = S>,
+    ) -> Options {
+        self.reloader
+            .exclude_patterns
+            .extend(patterns.into_iter().map(Into::into));
+        self
+    }
+
+    /// How often the stat reloader looks at the files (default 1 s).
+    pub fn reloader_interval(mut self, interval: Duration) -> Options {
+        self.reloader.interval = interval;
+        self
+    }
+
+    /// Which file watcher the reloader uses (default
+    /// [`ReloaderType::Auto`]).
+    pub fn reloader_type(mut self, kind: ReloaderType) -> Options {
+        self.reloader.kind = kind;
+        self
+    }
+
+    /// What the server speaks on its sockets (default [`Protocol::Http`]).
+    /// [`Protocol::Scgi`] serves the app to a web server in front of it
+    /// (lighttpd `mod_scgi`, nginx `scgi_pass`, Apache `mod_proxy_scgi`),
+    /// one request per connection, on the same worker pool; see
+    /// `docs/deploying.md`.
+    ///
+    /// ```no_run
+    /// use werk::{Options, Protocol};
+    ///
+    /// let options = Options::default().protocol(Protocol::Scgi);
+    /// werk::run_simple("127.0.0.1", 9000, werk::apps::hello, options);
+    /// ```
+    pub fn protocol(mut self, protocol: Protocol) -> Options {
+        self.protocol = protocol;
+        self
+    }
+
     fn config(&self) -> Result<server::Config, Error> {
         if self.threads == 0 {
             return Err(Error::Config("threads must be at least 1".into()));
@@ -232,10 +311,18 @@ impl Options {
             ("head_timeout", self.head_timeout),
             ("keep_alive_timeout", self.idle_timeout),
             ("io_timeout", self.io_timeout),
+            ("reloader_interval", self.reloader.interval),
         ] {
             if d.is_zero() {
                 return Err(Error::Config(format!("{name} must be more than zero")));
             }
+        }
+        #[cfg(feature = "tls")]
+        if self.protocol == Protocol::Scgi && self.ssl_context.is_some() {
+            return Err(Error::Config(
+                "SCGI has no TLS: the web server in front terminates HTTPS (it passes HTTPS=on)"
+                    .into(),
+            ));
         }
         for (prefix, path) in &self.static_files {
             if !prefix.starts_with('/') {
@@ -258,6 +345,7 @@ impl Options {
             shutdown_grace: self.shutdown_grace,
             passthrough_errors: self.passthrough_errors,
             use_debugger: self.use_debugger,
+            protocol: self.protocol,
         })
     }
 }
@@ -271,7 +359,14 @@ impl Options {
 /// (the port is in use, the host does not resolve) it prints why and exits
 /// the process with status 1. Use [`make_server`] to handle errors
 /// yourself.
+///
+/// With [`Options::use_reloader`] it never returns: the process runs the
+/// reloader's supervisor (or, in the process it starts, the server) and
+/// exits when the session ends. Call it from the main thread.
 pub fn run_simple(host: &str, port: u16, app: impl App, options: Options) {
+    if options.use_reloader {
+        std::process::exit(reload::run(host, port, app, options));
+    }
     let server = match make_server(host, port, app, options) {
         Ok(server) => server,
         Err(e) => {
@@ -283,6 +378,43 @@ pub fn run_simple(host: &str, port: u16, app: impl App, options: Options) {
         eprintln!("{e}");
         std::process::exit(1);
     }
+}
+
+/// Runs `app` wherever the program was started: as a CGI script when a web
+/// server started it for a request (`GATEWAY_INTERFACE` is set in the
+/// environment; see [`cgi::run`]), otherwise as a development server on
+/// `localhost:5000` ([`run_simple`] with the default [`Options`]). The same
+/// binary is then a dev server on your machine and a CGI script under
+/// lighttpd, nginx (with fcgiwrap) or Apache.
+///
+/// ```no_run
+/// use werk::{Body, Environ, StartResponse};
+///
+/// fn app(environ: &Environ, start_response: StartResponse) -> Body {
+///     start_response
+///         .start("200 OK", [("Content-Type", "text/plain")])
+///         .expect("first call");
+///     Body::from(format!("Hello from {}\n", environ.path_info()))
+/// }
+///
+/// fn main() {
+///     werk::run(app);
+/// }
+/// ```
+///
+/// In CGI mode it returns after the one response, or exits the process
+/// with status 1 if the request could not be answered as the app meant (a
+/// panic, a bad request from the web server). Use [`cgi::run`] and
+/// [`run_simple`] directly for other choices.
+pub fn run(app: impl App) {
+    if cgi::is_cgi() {
+        let status = cgi::run(app);
+        if status != 0 {
+            std::process::exit(status);
+        }
+        return;
+    }
+    run_simple("localhost", 5000, app, Options::default());
 }
 
 /// Prints the banner and serves until SIGINT or SIGTERM; a second signal

@@ -3,7 +3,7 @@
 //!
 //! | route | response |
 //! |---|---|
-//! | any other path | 200 JSON: every string environ variable, `wsgi.url_scheme`, the `wsgi.*` booleans, `body_length` |
+//! | any other path | 200 JSON: every string environ variable, `wsgi.url_scheme`, the `wsgi.*` booleans, `body_length`, `pid` (the serving process, which tells the reloader's children apart) |
 //! | `/echo` | the request body, streamed back; Content-Type copied (else `application/octet-stream`); Content-Length as the request's, if it had one |
 //! | `/status/<code>` | that status with the JSON body (none for 204 and 304) |
 //! | `/bytes/<n>` | n bytes, byte i = `b'a' + i % 26`, with Content-Length |
@@ -74,6 +74,7 @@ fn environ_json(environ: &Environ) -> String {
         Value::Bool(environ.input_terminated()),
     ));
     entries.push(("body_length".into(), Value::Num(body_length)));
+    entries.push(("pid".into(), Value::Num(u64::from(std::process::id()))));
     let mut json = object(&entries);
     json.push('\n');
     json

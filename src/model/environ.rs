@@ -69,6 +69,19 @@ impl Environ {
         }
     }
 
+    /// Sets `wsgi.multithread`, `wsgi.multiprocess` and `wsgi.run_once`:
+    /// a CGI gateway runs one request per process.
+    pub(crate) fn set_process_model(
+        &mut self,
+        multithread: bool,
+        multiprocess: bool,
+        run_once: bool,
+    ) {
+        self.multithread = multithread;
+        self.multiprocess = multiprocess;
+        self.run_once = run_once;
+    }
+
     /// The value of a CGI variable or `HTTP_*` header, by its WSGI name.
     pub fn get(&self, key: &str) -> Option<&str> {
         self.vars
@@ -132,17 +145,20 @@ impl Environ {
         self.errors = errors;
     }
 
-    /// `wsgi.multithread`: true, the server runs requests on a thread pool.
+    /// `wsgi.multithread`: true, the server runs requests on a thread pool
+    /// (false under CGI).
     pub fn multithread(&self) -> bool {
         self.multithread
     }
 
-    /// `wsgi.multiprocess`: false, one process serves every request.
+    /// `wsgi.multiprocess`: false, one process serves every request (true
+    /// under CGI).
     pub fn multiprocess(&self) -> bool {
         self.multiprocess
     }
 
-    /// `wsgi.run_once`: false, the process serves many requests.
+    /// `wsgi.run_once`: false, the process serves many requests (true
+    /// under CGI).
     pub fn run_once(&self) -> bool {
         self.run_once
     }

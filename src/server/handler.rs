@@ -31,6 +31,11 @@ use crate::model::{Environ, Input, StartResponse};
 /// Serves requests on `conn` until it must wait for the client (then it
 /// is parked) or close.
 pub(crate) fn serve(mut conn: Conn, shared: &Arc<Shared>) {
+    if shared.config.protocol == crate::Protocol::Scgi {
+        // One request per connection, CGI-style response: server/scgi.rs.
+        return super::scgi::serve(conn, shared);
+    }
+    let mut owed_until: Option<Instant> = None;
     loop {
         if !conn.buffered().is_empty() {
             match parse_head(conn.buffered(), &shared.config.limits) {
@@ -56,7 +61,20 @@ pub(crate) fn serve(mut conn: Conn, shared: &Arc<Shared>) {
             Ok(Some(0)) => return,
             Err(err) => return connection_failed(&conn, &err, shared),
             Ok(Some(_)) => {}
-            Ok(None) if shared.is_shutting_down() && conn.head_started.is_none() => return,
+            Ok(None) if shared.is_shutting_down() => {
+                // Between requests, closing loses nothing. A connection
+                // that has not sent its first request yet (accepted just
+                // before the shutdown) or is part way through a head is a
+                // request in flight: it gets a short grace to arrive.
+                if conn.served > 0 && conn.head_started.is_none() {
+                    return;
+                }
+                let until = *owed_until.get_or_insert_with(|| Instant::now() + FIRST_REQUEST_GRACE);
+                let left = until.saturating_duration_since(Instant::now()).as_millis() as i32;
+                if left == 0 || !crate::sys::wait_readable(conn.fd(), left).unwrap_or(false) {
+                    return;
+                }
+            }
             Ok(None) => {
                 if conn.head_started.is_none() && shared.pool.is_quiet() {
                     // A client on a kept-alive connection usually sends its
@@ -102,8 +120,17 @@ fn connection_failed(conn: &Conn, err: &std::io::Error, shared: &Shared) {
 /// connection before handing it to the parker.
 const KEEP_ALIVE_SPIN_MS: i32 = 1;
 
+/// At shutdown, how long a connection accepted just before may take to
+/// send its request (or the rest of a head) and still be served. Clients
+/// send at once; the reloader's restarts rely on this so that no request
+/// that reached the server is dropped.
+pub(crate) const FIRST_REQUEST_GRACE: std::time::Duration = std::time::Duration::from_millis(250);
+
 /// Answers a request the server cannot take, then closes.
 pub(crate) fn reject(mut conn: Conn, err: HttpError, shared: &Arc<Shared>) {
+    if shared.config.protocol == crate::Protocol::Scgi {
+        return super::scgi::refuse(conn, err.status(), &err.to_string(), shared);
+    }
     let code = err.status();
     let client = conn.peer.name();
     let line = request_line_of(conn.buffered());

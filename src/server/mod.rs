@@ -17,6 +17,7 @@ pub(crate) mod log;
 mod pages;
 mod park;
 mod pool;
+mod scgi;
 mod socket;
 
 use std::any::Any;
@@ -35,7 +36,9 @@ use log::{Log, Style};
 use park::Parker;
 use pool::Pool;
 
-pub(crate) use pages::html_escape;
+pub(crate) use environ::decode_path;
+pub(crate) use handler::panic_message;
+pub(crate) use pages::{error_page, html_escape};
 
 /// The checked settings the server runs with.
 #[derive(Debug, Clone)]
@@ -48,6 +51,8 @@ pub(crate) struct Config {
     pub passthrough_errors: bool,
     /// The debugger wraps the app: the banner warns beyond loopback.
     pub use_debugger: bool,
+    /// HTTP, or SCGI behind a web server (`handler::serve` dispatches).
+    pub protocol: crate::Protocol,
 }
 
 /// State every thread of one server shares.
@@ -84,8 +89,11 @@ impl Shared {
         Ok(socket::Stream::Plain(plain))
     }
 
-    /// `http` or `https`.
+    /// `http` or `https` (`scgi` for an SCGI server), for the banner.
     pub(crate) fn scheme(&self) -> &'static str {
+        if self.config.protocol == crate::Protocol::Scgi {
+            return "scgi";
+        }
         #[cfg(feature = "tls")]
         if self.tls.is_some() {
             return "https";
@@ -283,10 +291,12 @@ impl Server {
                 }
                 ListenAddr::Unix(path) => {
                     lines.push(format!(" * Running on {}", addr.url("http")));
-                    lines.push(format!(
-                        " * Try: curl --unix-socket {} http://localhost/",
-                        path.display()
-                    ));
+                    if self.shared.config.protocol == crate::Protocol::Http {
+                        lines.push(format!(
+                            " * Try: curl --unix-socket {} http://localhost/",
+                            path.display()
+                        ));
+                    }
                 }
                 ListenAddr::Tcp(_) => match why {
                     Some(why) => lines.push(format!(" * Running on {} ({why})", addr.url(scheme))),
@@ -311,6 +321,22 @@ impl Server {
         for line in self.banner() {
             self.shared.log.line(&line);
         }
+    }
+
+    /// Gives up serving and returns the listening sockets, in the order
+    /// they were bound, and the Unix socket files this process created
+    /// (for the caller to remove): the reloader's supervisor holds them and
+    /// passes them to each child it starts.
+    pub(crate) fn into_listeners(self) -> (Vec<std::os::fd::OwnedFd>, Vec<PathBuf>) {
+        let fds = self
+            .sockets
+            .into_iter()
+            .map(|socket| match socket.listener {
+                crate::net::Listener::Tcp(l) => std::os::fd::OwnedFd::from(l),
+                crate::net::Listener::Unix(l) => std::os::fd::OwnedFd::from(l),
+            })
+            .collect();
+        (fds, self.created_files)
     }
 
     /// Serves until [`ServerHandle::shutdown`] is called. In-flight requests

@@ -99,6 +99,19 @@ impl Slots {
         tokens.into_iter().filter_map(|t| self.remove(t)).collect()
     }
 
+    fn take_where(&mut self, pick: impl Fn(&Entry) -> bool) -> Vec<Entry> {
+        let tokens: Vec<u64> = self
+            .entries
+            .iter()
+            .enumerate()
+            .filter_map(|(i, slot)| match slot {
+                Some((gen, e)) if pick(e) => Some((u64::from(*gen) << 32) | i as u64),
+                _ => None,
+            })
+            .collect();
+        tokens.into_iter().filter_map(|t| self.remove(t)).collect()
+    }
+
     fn drain(&mut self) -> Vec<Entry> {
         self.free.clear();
         self.count = 0;
@@ -198,8 +211,51 @@ pub(crate) fn run(shared: &Arc<Shared>) {
             }
         }
     }
-    // Shutdown: parked connections are between requests (or never sent a
-    // whole one); closing them loses nothing.
+    // Shutdown: connections between requests or lingering lose nothing by
+    // closing. One parked just before, that has not sent its first request
+    // yet, and one part way through a head, are requests in flight: they
+    // are served here if they become readable within the grace.
+    let now = Instant::now();
+    let grace = super::handler::FIRST_REQUEST_GRACE;
+    let owed = |e: &Entry| match e.kind {
+        Parked::PartialHead => true,
+        Parked::Idle => e.conn.served == 0 && e.deadline + grace >= now + parker.idle_timeout,
+        Parked::Lingering => false,
+    };
+    for entry in parker.lock().take_where(|e| !owed(e)) {
+        let _ = parker.poller.delete(entry.conn.fd());
+    }
+    let until = now + grace;
+    let waiting = |slots: &Slots| {
+        slots
+            .entries
+            .iter()
+            .flatten()
+            .any(|(_, e)| e.kind != Parked::Lingering)
+    };
+    while waiting(&parker.lock()) {
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        ready.clear();
+        if parker
+            .poller
+            .wait(&mut ready, left.as_millis() as i32 + 1)
+            .is_err()
+        {
+            break;
+        }
+        for &token in &ready {
+            let Some(entry) = parker.lock().remove(token) else {
+                continue;
+            };
+            let _ = parker.poller.delete(entry.conn.fd());
+            if entry.kind != Parked::Lingering {
+                super::handler::serve(entry.conn, shared);
+            }
+        }
+    }
     let parked = parker.lock().drain();
     for entry in parked {
         let _ = parker.poller.delete(entry.conn.fd());

@@ -6,6 +6,10 @@
 //!   Linux and Android, `poll(2)` elsewhere), with the same methods on both;
 //! - [`recv_now`]: a read that never blocks, whatever the socket's mode;
 //! - [`signals`]: SIGINT/SIGTERM delivered as bytes on a pipe;
+//! - [`process`]: the reloader's child, started with its descriptors at
+//!   fixed numbers and a parent-death signal;
+//! - `inotify` (Linux) and `kqueue` (macOS, BSDs): file events for the
+//!   reloader's watchers;
 //! - [`local_time`]: the broken-down local time for log lines.
 
 use std::io;
@@ -34,6 +38,18 @@ mod poller;
 
 pub(crate) use poller::Poller;
 
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub(crate) mod inotify;
+#[cfg(any(
+    target_os = "macos",
+    target_os = "ios",
+    target_os = "freebsd",
+    target_os = "openbsd",
+    target_os = "netbsd",
+    target_os = "dragonfly"
+))]
+pub(crate) mod kqueue;
+pub(crate) mod process;
 pub(crate) mod signals;
 
 /// Reads what the kernel already holds for `fd`, without waiting.

@@ -1,0 +1,236 @@
+//! The reloader: Werkzeug's two-process protocol, made robust.
+//!
+//! ```text
+//!  supervisor (first process)              child (WERK_RUN_MAIN=true)
+//!  ───────────────────────────             ──────────────────────────
+//!  bind the sockets, print the banner
+//!  " * Restarting with inotify"
+//!  spawn ──── fds 3.. (LISTEN_FDS) ──────► adopt the sockets, serve,
+//!             fd 3+n: status pipe          watch the files in a thread
+//!                                          ... a file changes:
+//!                                          " * Detected change in '…', reloading"
+//!                                   ◄───── "changed <time>" on the pipe
+//!                                          drain in-flight requests
+//!  wait ◄──────────── exit status 3 ────── exit 3
+//!  " * Restarting with inotify"
+//!  spawn ─────────────────────────────────► serve; " * Restarted in 23 ms"
+//! ```
+//!
+//! The supervisor keeps the listening sockets open across restarts, so a
+//! client that connects meanwhile waits in the kernel's backlog and is
+//! served by the next child: none is refused. A child that exits any other
+//! way (a panic at startup, a bad configuration file, a signal) does not
+//! end the session: the supervisor says how it ended, watches the same
+//! files itself, and starts a new child at the next change.
+//!
+//! Signals: Ctrl-C reaches both processes (one process group). A child
+//! under a supervisor ignores SIGINT and leaves the decision to the
+//! supervisor, which sends it SIGTERM and waits for it to finish its
+//! requests, then exits 0; SIGTERM to the supervisor alone does the same.
+//! A second signal kills the child and exits at once. If the supervisor
+//! dies, the child gets SIGTERM (Linux, `PR_SET_PDEATHSIG`) or notices
+//! within half a second that its parent changed (everywhere), and stops.
+
+mod child;
+pub(crate) mod glob;
+mod supervisor;
+pub(crate) mod watch;
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::{App, Options};
+use watch::Watched;
+
+/// Set to `true` in the child's environment, as Werkzeug's
+/// `WERKZEUG_RUN_MAIN`.
+pub(crate) const RUN_MAIN: &str = "WERK_RUN_MAIN";
+/// The supervisor's process id, in the child's environment.
+const SUPERVISOR_PID: &str = "WERK_SUPERVISOR_PID";
+/// The descriptor of the status pipe, in the child's environment.
+const STATUS_FD: &str = "WERK_RELOADER_FD";
+/// When the change that caused this start happened, in microseconds since
+/// the Unix epoch.
+const CHANGED_AT: &str = "WERK_RELOAD_CHANGED_AT";
+/// The watcher the supervisor settled on, when `auto` fell back to stat.
+const WATCHER: &str = "WERK_RELOADER_TYPE";
+/// When the supervisor started this child, in microseconds since the Unix
+/// epoch.
+const SPAWNED_AT: &str = "WERK_RELOAD_SPAWNED_AT";
+
+/// The exit status by which a child asks to be restarted.
+const RESTART: i32 = 3;
+
+/// Which file watcher the reloader uses (Werkzeug's `reloader_type`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ReloaderType {
+    /// The system's event interface (inotify on Linux, kqueue on macOS and
+    /// the BSDs); stat, with a message that says why, when it cannot be
+    /// used (for example when the inotify watch limit is reached).
+    #[default]
+    Auto,
+    /// Polls the files' modification times every `reloader_interval`.
+    /// Works everywhere, including file systems that deliver no events.
+    Stat,
+    /// Linux's inotify.
+    Inotify,
+    /// kqueue, on macOS and the BSDs.
+    Kqueue,
+}
+
+impl ReloaderType {
+    /// `auto`, `stat`, `inotify` or `kqueue`.
+    pub fn name(self) -> &'static str {
+        match self {
+            ReloaderType::Auto => "auto",
+            ReloaderType::Stat => "stat",
+            ReloaderType::Inotify => "inotify",
+            ReloaderType::Kqueue => "kqueue",
+        }
+    }
+}
+
+impl FromStr for ReloaderType {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<ReloaderType, String> {
+        match s {
+            "auto" => Ok(ReloaderType::Auto),
+            "stat" => Ok(ReloaderType::Stat),
+            "inotify" => Ok(ReloaderType::Inotify),
+            "kqueue" => Ok(ReloaderType::Kqueue),
+            other => Err(format!(
+                "unknown reloader type {other:?}; use auto, stat, inotify or kqueue"
+            )),
+        }
+    }
+}
+
+/// True in the process the reloader started to serve (the child), as
+/// Werkzeug's `is_running_from_reloader`: the place to do once-per-serve
+/// work, such as printing a debugger PIN.
+pub fn is_running_from_reloader() -> bool {
+    std::env::var(RUN_MAIN).is_ok_and(|v| v == "true")
+}
+
+/// The reloader's part of [`Options`].
+#[derive(Debug, Clone)]
+pub(crate) struct Settings {
+    pub extra_files: Vec<PathBuf>,
+    pub exclude_patterns: Vec<String>,
+    pub interval: Duration,
+    pub kind: ReloaderType,
+}
+
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings {
+            extra_files: Vec::new(),
+            exclude_patterns: Vec::new(),
+            interval: Duration::from_secs(1),
+            kind: ReloaderType::Auto,
+        }
+    }
+}
+
+impl Settings {
+    /// What to watch: the running executable and the extra files; an extra
+    /// path that is a directory is watched with everything below it.
+    fn watched(&self, exe: &Path) -> Vec<Watched> {
+        let mut watched = vec![Watched::File(exe.to_owned())];
+        for path in &self.extra_files {
+            let path = std::path::absolute(path).unwrap_or_else(|_| path.clone());
+            watched.push(if path.is_dir() {
+                Watched::Tree(path)
+            } else {
+                Watched::File(path)
+            });
+        }
+        watched
+    }
+
+    fn exclude(&self) -> glob::Exclude {
+        let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
+        glob::Exclude::new(&self.exclude_patterns, &cwd)
+    }
+}
+
+/// The path of the running executable. On Linux, once a build has
+/// replaced the file, the kernel's answer ends in " (deleted)": the path
+/// to watch and to start is the one without it.
+fn running_exe() -> std::io::Result<PathBuf> {
+    let exe = std::env::current_exe()?;
+    Ok(
+        match exe.to_str().and_then(|s| s.strip_suffix(" (deleted)")) {
+            Some(path) => PathBuf::from(path),
+            None => exe,
+        },
+    )
+}
+
+/// Runs `app` under the reloader: as the supervisor in the first process,
+/// as the server in the child. Returns the exit status for the process.
+pub(crate) fn run(host: &str, port: u16, app: impl App, options: Options) -> i32 {
+    if is_running_from_reloader() {
+        child::run(host, port, app, options)
+    } else {
+        supervisor::run(host, port, app, options)
+    }
+}
+
+/// The time of a change to `path` seen now: the file's modification time
+/// when it is recent (so the polling delay counts), else now.
+fn change_time(path: &Path, interval: Duration) -> SystemTime {
+    let now = SystemTime::now();
+    let recent = interval + Duration::from_secs(1);
+    match std::fs::metadata(path).and_then(|m| m.modified()) {
+        Ok(mtime) if mtime <= now && now.duration_since(mtime).is_ok_and(|d| d <= recent) => mtime,
+        _ => now,
+    }
+}
+
+fn to_micros(t: SystemTime) -> u128 {
+    t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros())
+}
+
+fn from_micros(micros: u128) -> SystemTime {
+    UNIX_EPOCH + Duration::from_micros(micros.min(u64::MAX as u128) as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reloader_types_parse() {
+        for kind in [
+            ReloaderType::Auto,
+            ReloaderType::Stat,
+            ReloaderType::Inotify,
+            ReloaderType::Kqueue,
+        ] {
+            assert_eq!(kind.name().parse::<ReloaderType>(), Ok(kind));
+        }
+        assert!("watchdog".parse::<ReloaderType>().is_err());
+    }
+
+    #[test]
+    fn directories_are_watched_as_trees() {
+        let dir = std::env::temp_dir();
+        let settings = Settings {
+            extra_files: vec![dir.clone(), dir.join("no-such-file.toml")],
+            ..Settings::default()
+        };
+        let watched = settings.watched(Path::new("/bin/werk"));
+        assert_eq!(watched[0], Watched::File("/bin/werk".into()));
+        assert_eq!(watched[1], Watched::Tree(dir.clone()));
+        assert_eq!(watched[2], Watched::File(dir.join("no-such-file.toml")));
+    }
+
+    #[test]
+    fn change_times_round_trip() {
+        let t = UNIX_EPOCH + Duration::from_micros(1_700_000_000_123_456);
+        assert_eq!(from_micros(to_micros(t)), t);
+    }
+}

@@ -1,0 +1,369 @@
+//! File watchers: one file per backend, each with the same surface.
+//!
+//! Every backend defines
+//!
+//! - `NAME: &str`, the name printed in ` * Restarting with NAME`;
+//! - `Watcher::new(paths: &[Watched], exclude: &Exclude, interval: Duration)
+//!   -> io::Result<Watcher>`, which starts watching at once (a change made
+//!   after `new` returns is seen);
+//! - `Watcher::wait(&mut self) -> PathBuf`, which blocks until a watched
+//!   path changes, lets a burst of changes settle (until none has come for
+//!   [`QUIET`]), and returns the first path that changed.
+//!
+//! Backends: `inotify.rs` (Linux), `kqueue.rs` (macOS and the BSDs), the
+//! raw one of the platform being picked by a single `cfg` (`none.rs`, which
+//! always fails, elsewhere); and `stat.rs`, polling every `interval`,
+//! everywhere. The raw backends use `interval`
+//! only to look for watched files whose directory does not exist yet.
+//!
+//! What counts as a change: a watched file written, its metadata changed
+//! (`touch`), created, deleted or replaced by a rename; in a watched
+//! directory tree, the same for any file or directory in it, except the
+//! excluded ones.
+
+#[cfg(any(target_os = "linux", target_os = "android"))]
+#[path = "inotify.rs"]
+mod raw;
+#[cfg(any(
+    target_os = "macos",
+    target_os = "ios",
+    target_os = "freebsd",
+    target_os = "openbsd",
+    target_os = "netbsd",
+    target_os = "dragonfly"
+))]
+#[path = "kqueue.rs"]
+mod raw;
+#[cfg(not(any(
+    target_os = "linux",
+    target_os = "android",
+    target_os = "macos",
+    target_os = "ios",
+    target_os = "freebsd",
+    target_os = "openbsd",
+    target_os = "netbsd",
+    target_os = "dragonfly"
+)))]
+#[path = "none.rs"]
+mod raw;
+mod stat;
+
+use std::collections::BTreeSet;
+use std::ffi::{OsStr, OsString};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use super::glob::Exclude;
+use super::ReloaderType;
+
+/// How long no further change must come before a burst counts as over.
+pub(crate) const QUIET: Duration = Duration::from_millis(50);
+
+/// The longest a burst of changes may delay the restart.
+const MOST_SETTLE: Duration = Duration::from_secs(1);
+
+/// Something to watch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Watched {
+    /// One file, which may not exist yet.
+    File(PathBuf),
+    /// A directory and everything below it.
+    Tree(PathBuf),
+}
+
+/// What is compared between two looks at a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Stamp {
+    dev: u64,
+    ino: u64,
+    size: u64,
+    mtime: i64,
+    mtime_nsec: i64,
+    ctime: i64,
+    ctime_nsec: i64,
+}
+
+impl Stamp {
+    pub(crate) fn of(meta: &std::fs::Metadata) -> Stamp {
+        Stamp {
+            dev: meta.dev(),
+            ino: meta.ino(),
+            size: meta.size(),
+            mtime: meta.mtime(),
+            mtime_nsec: meta.mtime_nsec(),
+            ctime: meta.ctime(),
+            ctime_nsec: meta.ctime_nsec(),
+        }
+    }
+
+    /// The stamp of a directory entry: only whether it exists is compared
+    /// (its times change with its own entries, which are compared one by
+    /// one).
+    pub(crate) fn directory() -> Stamp {
+        Stamp {
+            dev: 0,
+            ino: 0,
+            size: 0,
+            mtime: 0,
+            mtime_nsec: 0,
+            ctime: 0,
+            ctime_nsec: 0,
+        }
+    }
+}
+
+/// Waits out a burst: `more(QUIET)` must return whether anything changed
+/// within that time; stops when nothing did, or after [`MOST_SETTLE`].
+pub(crate) fn settle(mut more: impl FnMut(Duration) -> bool) {
+    let start = Instant::now();
+    while start.elapsed() < MOST_SETTLE && more(QUIET) {}
+}
+
+/// The directories a raw backend watches, and which entries of each
+/// matter.
+#[derive(Debug)]
+pub(crate) struct Plan {
+    pub dirs: Vec<PlanDir>,
+    /// Watched files whose directory does not exist (yet).
+    pub missing: Vec<PathBuf>,
+    exclude: Exclude,
+}
+
+/// One directory to watch.
+#[derive(Debug)]
+pub(crate) struct PlanDir {
+    pub path: PathBuf,
+    /// Lies in a watched tree: every entry matters, but the always-skipped
+    /// names.
+    pub in_tree: bool,
+    /// Entries that matter because they were named as files.
+    pub files: BTreeSet<OsString>,
+}
+
+impl Plan {
+    /// Lists the directories: the directory of each watched file, and every
+    /// directory of each watched tree that is not excluded.
+    pub(crate) fn new(paths: &[Watched], exclude: &Exclude) -> Plan {
+        let mut plan = Plan {
+            dirs: Vec::new(),
+            missing: Vec::new(),
+            exclude: exclude.clone(),
+        };
+        for watched in paths {
+            match watched {
+                Watched::File(file) => {
+                    let (Some(dir), Some(name)) = (file.parent(), file.file_name()) else {
+                        continue;
+                    };
+                    if dir.is_dir() {
+                        plan.dir_mut(dir).files.insert(name.to_owned());
+                    } else if !plan.missing.contains(file) {
+                        plan.missing.push(file.clone());
+                    }
+                }
+                Watched::Tree(root) => {
+                    let mut dirs = Vec::new();
+                    walk_dirs(root, exclude, &mut dirs);
+                    for dir in dirs {
+                        plan.dir_mut(&dir).in_tree = true;
+                    }
+                }
+            }
+        }
+        plan
+    }
+
+    fn dir_mut(&mut self, path: &Path) -> &mut PlanDir {
+        let i = match self.dirs.iter().position(|d| d.path == path) {
+            Some(i) => i,
+            None => {
+                self.dirs.push(PlanDir {
+                    path: path.to_owned(),
+                    in_tree: false,
+                    files: BTreeSet::new(),
+                });
+                self.dirs.len() - 1
+            }
+        };
+        &mut self.dirs[i]
+    }
+
+    /// The full path if an event on entry `name` of directory `dir` (an
+    /// index into `dirs`) is a change that counts.
+    pub(crate) fn relevant(&self, dir: usize, name: &OsStr) -> Option<PathBuf> {
+        let d = self.dirs.get(dir)?;
+        let named = d.files.contains(name);
+        let in_tree = d.in_tree && !self.exclude.always_skipped(name);
+        if !named && !in_tree {
+            return None;
+        }
+        let path = d.path.join(name);
+        (!self.exclude.excludes(&path)).then_some(path)
+    }
+
+    /// The first watched file of `missing` that exists now.
+    pub(crate) fn appeared(&self) -> Option<PathBuf> {
+        self.missing.iter().find(|p| p.exists()).cloned()
+    }
+}
+
+/// Collects `root` and every directory below it that is neither excluded
+/// nor always skipped (symbolic links to directories are not followed).
+pub(crate) fn walk_dirs(root: &Path, exclude: &Exclude, out: &mut Vec<PathBuf>) {
+    out.push(root.to_owned());
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+        if !is_dir || exclude.always_skipped(&entry.file_name()) {
+            continue;
+        }
+        let path = entry.path();
+        if !exclude.excludes(&path) {
+            walk_dirs(&path, exclude, out);
+        }
+    }
+}
+
+/// A watcher of the kind the options ask for.
+#[derive(Debug)]
+pub(crate) enum Watcher {
+    Raw(raw::Watcher),
+    Stat(stat::Watcher),
+}
+
+/// The raw backend's name on this platform, if it has one.
+pub(crate) fn raw_name() -> Option<&'static str> {
+    Some(raw::NAME).filter(|name| *name != "none")
+}
+
+impl Watcher {
+    /// Starts the watcher `kind` names. With `Auto`, the platform's raw
+    /// watcher, or stat when that fails: the second value then says why.
+    /// The error says why the requested kind cannot be used.
+    pub(crate) fn open(
+        kind: ReloaderType,
+        paths: &[Watched],
+        exclude: &Exclude,
+        interval: Duration,
+    ) -> Result<(Watcher, Option<String>), String> {
+        let want_raw = match kind {
+            ReloaderType::Stat => false,
+            ReloaderType::Auto => raw_name().is_some(),
+            ReloaderType::Inotify | ReloaderType::Kqueue => {
+                if raw_name() != Some(kind.name()) {
+                    return Err(format!(
+                        "the {} reloader is not available on this system{}",
+                        kind.name(),
+                        raw_name()
+                            .map(|n| format!(" (use auto, {n} or stat)"))
+                            .unwrap_or_else(|| " (use auto or stat)".into())
+                    ));
+                }
+                true
+            }
+        };
+        if !want_raw {
+            let stat = stat::Watcher::new(paths, exclude, interval)
+                .map_err(|e| format!("the stat reloader cannot start: {e}"))?;
+            return Ok((Watcher::Stat(stat), None));
+        }
+        match raw::Watcher::new(paths, exclude, interval) {
+            Ok(watcher) => Ok((Watcher::Raw(watcher), None)),
+            Err(e) if kind == ReloaderType::Auto => {
+                let stat = stat::Watcher::new(paths, exclude, interval)
+                    .map_err(|e| format!("the stat reloader cannot start: {e}"))?;
+                Ok((Watcher::Stat(stat), Some(e.to_string())))
+            }
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    /// The backend's name: `inotify`, `kqueue` or `stat`.
+    pub(crate) fn name(&self) -> &'static str {
+        match self {
+            Watcher::Raw(_) => raw::NAME,
+            Watcher::Stat(_) => stat::NAME,
+        }
+    }
+
+    /// Blocks until a watched path changes and the burst is over; returns
+    /// the first path that changed.
+    pub(crate) fn wait(&mut self) -> PathBuf {
+        match self {
+            Watcher::Raw(w) => w.wait(),
+            Watcher::Stat(w) => w.wait(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("werk-plan-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("conf/sub")).unwrap();
+        std::fs::create_dir_all(dir.join("conf/.git")).unwrap();
+        std::fs::create_dir_all(dir.join("conf/cache")).unwrap();
+        dir
+    }
+
+    #[test]
+    fn a_file_is_watched_through_its_directory_and_a_tree_whole() {
+        let dir = scratch("plan");
+        let exclude = Exclude::new(&["*.log".into(), "**/cache/**".into()], &dir);
+        let plan = Plan::new(
+            &[
+                Watched::File(dir.join("app.toml")),
+                Watched::Tree(dir.join("conf")),
+                Watched::File(dir.join("missing/x.toml")),
+            ],
+            &exclude,
+        );
+        let paths: Vec<&Path> = plan.dirs.iter().map(|d| d.path.as_path()).collect();
+        assert!(paths.contains(&dir.as_path()));
+        assert!(paths.contains(&dir.join("conf").as_path()));
+        assert!(paths.contains(&dir.join("conf/sub").as_path()));
+        assert!(!paths.contains(&dir.join("conf/.git").as_path()));
+        assert!(!paths.contains(&dir.join("conf/cache").as_path()));
+        assert_eq!(plan.missing, [dir.join("missing/x.toml")]);
+
+        let top = paths.iter().position(|p| *p == dir).unwrap();
+        let conf = paths.iter().position(|p| *p == dir.join("conf")).unwrap();
+        let name = |n: &str| OsString::from(n);
+        assert_eq!(
+            plan.relevant(top, &name("app.toml")),
+            Some(dir.join("app.toml"))
+        );
+        assert_eq!(plan.relevant(top, &name("other.toml")), None);
+        assert_eq!(
+            plan.relevant(conf, &name("new.toml")),
+            Some(dir.join("conf/new.toml"))
+        );
+        assert_eq!(plan.relevant(conf, &name("debug.log")), None);
+        assert_eq!(plan.relevant(conf, &name("new.toml.swp")), None);
+        assert_eq!(plan.relevant(conf, &name("cache")), None);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn settle_stops_when_quiet_or_after_a_second() {
+        let mut calls = 0;
+        settle(|_| {
+            calls += 1;
+            calls < 3
+        });
+        assert_eq!(calls, 3);
+        let start = Instant::now();
+        settle(|quiet| {
+            std::thread::sleep(quiet);
+            true
+        });
+        assert!(start.elapsed() >= MOST_SETTLE);
+        assert!(start.elapsed() < MOST_SETTLE + Duration::from_millis(500));
+    }
+}

@@ -1,6 +1,7 @@
 //! The environ: PEP 3333's dictionary of CGI variables and `wsgi.*` keys.
 
 use std::any::{Any, TypeId};
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
 use std::io::{self, Read, Write};
@@ -33,7 +34,9 @@ use std::sync::{Arc, Mutex};
 /// ```
 #[derive(Clone)]
 pub struct Environ {
-    vars: Vec<(String, String)>,
+    /// Names are mostly the server's fixed CGI names, borrowed, so that
+    /// building an environ allocates only for values and header names.
+    vars: Vec<(Cow<'static, str>, String)>,
     url_scheme: String,
     input: Input,
     errors: Errors,
@@ -51,13 +54,13 @@ impl Environ {
         EnvironBuilder::new()
     }
 
-    pub(crate) fn from_parts(
-        vars: Vec<(String, String)>,
+    pub(crate) fn from_parts<K: Into<Cow<'static, str>>>(
+        vars: Vec<(K, String)>,
         url_scheme: &str,
         input: Input,
     ) -> Environ {
         Environ {
-            vars,
+            vars: vars.into_iter().map(|(k, v)| (k.into(), v)).collect(),
             url_scheme: url_scheme.to_owned(),
             input,
             errors: Errors::stderr(),
@@ -97,7 +100,7 @@ impl Environ {
         let value = value.into();
         match self.vars.iter_mut().find(|(k, _)| *k == key) {
             Some(slot) => slot.1 = value,
-            None => self.vars.push((key, value)),
+            None => self.vars.push((Cow::Owned(key), value)),
         }
     }
 
@@ -109,7 +112,7 @@ impl Environ {
 
     /// Every string variable, in the order the server set them.
     pub fn vars(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.vars.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+        self.vars.iter().map(|(k, v)| (k.as_ref(), v.as_str()))
     }
 
     /// `wsgi.url_scheme`: `"http"` or `"https"`.

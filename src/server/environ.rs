@@ -2,6 +2,8 @@
 //! "environ Variables", RFC 3875 section 4.1), as Werkzeug's request
 //! handler does, with the differences documented in docs/wsgi-model.md.
 
+use std::borrow::Cow;
+
 use super::conn::{Local, Peer};
 use crate::http::RequestHead;
 use crate::model::header_key;
@@ -18,10 +20,10 @@ pub(crate) fn cgi_vars(
     head: &RequestHead,
     ends: Endpoints<'_>,
     software: &str,
-) -> Vec<(String, String)> {
+) -> Vec<(Cow<'static, str>, String)> {
     let (path, query) = split_target(&head.target);
-    let mut vars: Vec<(String, String)> = Vec::with_capacity(16 + head.headers.len());
-    let mut push = |k: &str, v: String| vars.push((k.to_owned(), v));
+    let mut vars: Vec<(Cow<'static, str>, String)> = Vec::with_capacity(16 + head.headers.len());
+    let mut push = |k: &'static str, v: String| vars.push((Cow::Borrowed(k), v));
     push("REQUEST_METHOD", head.method.clone());
     push("SCRIPT_NAME", String::new());
     push("PATH_INFO", decode_path(path));
@@ -55,13 +57,13 @@ pub(crate) fn cgi_vars(
                 slot.1.push_str(&value);
             }
             Some(slot) => slot.1 = value,
-            None => vars.push((key, value)),
+            None => vars.push((Cow::Owned(key), value)),
         }
     }
     if let Some(authority) = &head.target_authority {
         match vars.iter_mut().find(|(k, _)| k == "HTTP_HOST") {
             Some(slot) => slot.1 = authority.clone(),
-            None => vars.push(("HTTP_HOST".to_owned(), authority.clone())),
+            None => vars.push((Cow::Borrowed("HTTP_HOST"), authority.clone())),
         }
     }
     vars
@@ -135,7 +137,7 @@ mod tests {
     use super::*;
     use crate::http::{parse_head, Limits, Parsed};
 
-    fn vars_for(request: &[u8]) -> Vec<(String, String)> {
+    fn vars_for(request: &[u8]) -> Vec<(Cow<'static, str>, String)> {
         let Parsed::Complete(head) = parse_head(request, &Limits::default()).unwrap() else {
             panic!("partial");
         };
@@ -148,7 +150,7 @@ mod tests {
         cgi_vars(&head, ends, "werk/test")
     }
 
-    fn get<'a>(vars: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    fn get<'a>(vars: &'a [(Cow<'static, str>, String)], key: &str) -> Option<&'a str> {
         vars.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
     }
 

@@ -262,8 +262,9 @@ impl State {
         if self.body.error.is_some() {
             return false;
         }
-        if self.body.continue_pending {
-            // The client never got 100 Continue: it may or may not send.
+        if self.body.continue_pending || matches!(self.body.left, BodyLeft::Done) {
+            // Nothing left, or the client never got 100 Continue and may or
+            // may not send the body.
             return matches!(self.body.left, BodyLeft::Done);
         }
         let mut scratch = [0u8; 8192];

@@ -198,7 +198,7 @@ fn handle_request(conn: Conn, head: RequestHead, shared: &Arc<Shared>) -> Option
     };
     let mut vars = cgi_vars(&head, ends, crate::SERVER_SOFTWARE);
     if let Some(pem) = conn.peer_certificate_pem() {
-        vars.push(("SSL_CLIENT_CERT".to_owned(), pem));
+        vars.push(("SSL_CLIENT_CERT".into(), pem));
     }
     let scheme = if conn.is_tls() { "https" } else { "http" };
     let exchange = Arc::new(Exchange::new(

@@ -72,12 +72,13 @@ impl Poller {
     /// ready descriptors to `ready`. Returns true if [`Poller::notify`] was
     /// called since the last wait.
     pub(crate) fn wait(&self, ready: &mut Vec<u64>, timeout_ms: i32) -> io::Result<bool> {
-        let mut events = [libc::epoll_event { events: 0, u64: 0 }; 256];
-        // SAFETY: `events` has room for the 256 entries announced.
+        let mut events = [std::mem::MaybeUninit::<libc::epoll_event>::uninit(); 256];
+        // SAFETY: `events` has room for the 256 entries announced; the
+        // kernel writes the first `n`, which are the only ones read below.
         let n = unsafe {
             libc::epoll_wait(
                 self.epoll.as_raw_fd(),
-                events.as_mut_ptr(),
+                events.as_mut_ptr().cast(),
                 events.len() as i32,
                 timeout_ms,
             )
@@ -91,7 +92,8 @@ impl Poller {
         }
         let mut woken = false;
         for ev in &events[..n as usize] {
-            let token = ev.u64;
+            // SAFETY: epoll_wait initialised the first `n` entries.
+            let token = unsafe { ev.assume_init_ref() }.u64;
             if token == WAKE {
                 woken = true;
                 let mut buf = [0u8; 8];

@@ -1,0 +1,451 @@
+//! HTTPS with real clients: curl (`-k` and `--cacert` with a development
+//! certificate), `openssl s_client` (chain, names, ALPN), Python's `ssl`
+//! and `http.client` (keep-alive, chunked bodies both ways); a plain HTTP
+//! request on the HTTPS port; a stalled handshake while others are
+//! served; certificate errors that name the file; and the adhoc
+//! certificate staying the same across a reloader restart.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use werk::{make_server, Options, ServerHandle, SslContext};
+
+/// An in-process HTTPS server running the echo app, stopped on drop.
+struct Running {
+    handle: ServerHandle,
+    addr: SocketAddr,
+    thread: Option<std::thread::JoinHandle<Result<(), werk::Error>>>,
+}
+
+impl Running {
+    fn start(context: SslContext, options: Options) -> Running {
+        let options = options.log_requests(false).ssl_context(context);
+        let server = make_server("127.0.0.1", 0, werk::apps::echo, options).expect("serves");
+        let handle = server.handle();
+        let addr = server.addresses()[0];
+        let thread = std::thread::spawn(move || server.serve_forever());
+        Running {
+            handle,
+            addr,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.handle.shutdown();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn temp_base(name: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("werk-tls-test-{}-{name}", std::process::id()))
+}
+
+fn devcert(name: &str) -> (PathBuf, PathBuf) {
+    werk::make_ssl_devcert(temp_base(name), Some("localhost")).expect("devcert written")
+}
+
+fn have(program: &str) -> bool {
+    let found = Command::new(program)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok();
+    if !found {
+        eprintln!("skipped: {program} is not installed");
+    }
+    found
+}
+
+/// Runs a command under `timeout` so a hung client cannot hang the test.
+fn run(program: &str, args: &[&str], stdin: &[u8]) -> Output {
+    let mut child = Command::new("timeout")
+        .arg("20")
+        .arg(program)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("timeout runs");
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn curl_verifies_a_devcert_for_localhost_and_accepts_adhoc_with_k() {
+    if !have("curl") {
+        return;
+    }
+    let (cert, key) = devcert("curl");
+    let server = Running::start(
+        SslContext::Files {
+            cert: cert.clone(),
+            key,
+        },
+        Options::default(),
+    );
+    let url = format!("https://localhost:{}/verified", server.addr.port());
+    let resolve = format!("localhost:{}:127.0.0.1", server.addr.port());
+    let out = run(
+        "curl",
+        &[
+            "-sS",
+            "--cacert",
+            cert.to_str().unwrap(),
+            "--resolve",
+            &resolve,
+            &url,
+        ],
+        b"",
+    );
+    assert!(
+        out.status.success(),
+        "curl --cacert failed: {}",
+        text(&out.stderr)
+    );
+    let body = text(&out.stdout);
+    assert!(body.contains("\"wsgi.url_scheme\": \"https\""), "{body}");
+    assert!(body.contains("\"PATH_INFO\": \"/verified\""), "{body}");
+
+    let adhoc = Running::start(SslContext::Adhoc, Options::default());
+    let url = format!("https://127.0.0.1:{}/adhoc", adhoc.addr.port());
+    let strict = run("curl", &["-sS", &url], b"");
+    assert!(
+        !strict.status.success(),
+        "an adhoc certificate is not trusted by default"
+    );
+    let out = run("curl", &["-sSk", &url], b"");
+    assert!(
+        out.status.success(),
+        "curl -k failed: {}",
+        text(&out.stderr)
+    );
+    assert!(text(&out.stdout).contains("\"PATH_INFO\": \"/adhoc\""));
+}
+
+#[test]
+fn openssl_sees_the_names_and_http11_alpn() {
+    if !have("openssl") {
+        return;
+    }
+    let server = Running::start(SslContext::Adhoc, Options::default());
+    let connect = server.addr.to_string();
+    let out = run(
+        "openssl",
+        &[
+            "s_client",
+            "-connect",
+            &connect,
+            "-servername",
+            "localhost",
+            "-alpn",
+            "h2,http/1.1",
+            "-showcerts",
+        ],
+        b"",
+    );
+    let report = text(&out.stdout);
+    assert!(report.contains("ALPN protocol: http/1.1"), "{report}");
+    let pem_start = report
+        .find("-----BEGIN CERTIFICATE-----")
+        .expect("a certificate");
+    let pem_end = report.find("-----END CERTIFICATE-----").expect("its end") + 25;
+    let decoded = run(
+        "openssl",
+        &["x509", "-noout", "-text"],
+        report[pem_start..pem_end].as_bytes(),
+    );
+    let cert = text(&decoded.stdout);
+    for name in [
+        "DNS:localhost",
+        "DNS:*.localhost",
+        "IP Address:127.0.0.1",
+        "IP Address:0:0:0:0:0:0:0:1",
+    ] {
+        assert!(cert.contains(name), "{name} missing from\n{cert}");
+    }
+}
+
+#[test]
+fn python_keep_alive_and_chunked_bodies_over_tls() {
+    if !have("python3") {
+        return;
+    }
+    let (cert, key) = devcert("python");
+    let server = Running::start(
+        SslContext::Files {
+            cert: cert.clone(),
+            key,
+        },
+        Options::default(),
+    );
+    let script = r#"
+import http.client, ssl, sys, json
+ctx = ssl.create_default_context(cafile=sys.argv[1])
+c = http.client.HTTPSConnection("localhost", int(sys.argv[2]), context=ctx)
+ports = []
+for path in ("/one", "/two"):
+    c.request("GET", path)
+    r = c.getresponse()
+    body = json.loads(r.read())
+    ports.append(body["REMOTE_PORT"])
+    assert body["wsgi.url_scheme"] == "https", body
+assert ports[0] == ports[1], ports  # the same kept-alive connection
+c.request("GET", "/stream/3")
+r = c.getresponse()
+assert r.getheader("Transfer-Encoding") == "chunked"
+assert r.read() == b'{"chunk": 0}\n{"chunk": 1}\n{"chunk": 2}\n'
+version = c.sock.version()
+def pieces():
+    for i in range(50):
+        yield b"x" * 1000
+c.request("POST", "/echo", body=pieces(), headers={"Content-Type": "text/plain"}, encode_chunked=True)
+r = c.getresponse()
+assert r.read() == b"x" * 50000
+print("ok", version)
+"#;
+    let port = server.addr.port().to_string();
+    let resolve_localhost = run(
+        "python3",
+        &["-c", script, cert.to_str().unwrap(), &port],
+        b"",
+    );
+    let out = text(&resolve_localhost.stdout);
+    assert!(
+        resolve_localhost.status.success(),
+        "{out}{}",
+        text(&resolve_localhost.stderr)
+    );
+    assert!(out.starts_with("ok TLSv1.3"), "{out}");
+}
+
+#[test]
+fn plain_http_on_the_tls_port_gets_a_readable_400() {
+    let server = Running::start(SslContext::Adhoc, Options::default());
+    let mut stream = TcpStream::connect(server.addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    stream
+        .write_all(b"GET /page?x=1 HTTP/1.1\r\nHost: localhost:5000\r\n\r\n")
+        .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    assert!(
+        response.starts_with("HTTP/1.1 400 Bad Request\r\n"),
+        "{response}"
+    );
+    assert!(
+        response.contains("https://localhost:5000/page?x=1"),
+        "{response}"
+    );
+}
+
+#[test]
+fn a_stalled_handshake_holds_no_worker() {
+    if !have("curl") {
+        return;
+    }
+    let options = Options::default()
+        .threads(1)
+        .max_threads(1)
+        .head_timeout(Duration::from_secs(2));
+    let server = Running::start(SslContext::Adhoc, options);
+    // Half a ClientHello record header, then nothing.
+    let mut stalled = TcpStream::connect(server.addr).unwrap();
+    stalled.write_all(&[0x16, 0x03, 0x01, 0x02]).unwrap();
+    let url = format!("https://127.0.0.1:{}/", server.addr.port());
+    let started = Instant::now();
+    for _ in 0..5 {
+        let out = run("curl", &["-sSk", "--max-time", "10", &url], b"");
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    }
+    eprintln!(
+        "5 requests beside a stalled handshake, one worker: {:?}",
+        started.elapsed()
+    );
+    stalled
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut rest = Vec::new();
+    let closed_at = Instant::now();
+    let _ = stalled.read_to_end(&mut rest);
+    assert!(
+        closed_at.elapsed() < Duration::from_secs(9),
+        "the stalled handshake is closed after the head timeout"
+    );
+}
+
+#[test]
+fn certificate_errors_name_the_file() {
+    let missing = temp_base("missing.crt");
+    let err = make_server(
+        "127.0.0.1",
+        0,
+        werk::apps::hello,
+        Options::default().ssl_context(SslContext::Files {
+            cert: missing.clone(),
+            key: missing.clone(),
+        }),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains(missing.to_str().unwrap()), "{err}");
+
+    let (cert_a, _key_a) = devcert("pair-a");
+    let (_cert_b, key_b) = devcert("pair-b");
+    let err = make_server(
+        "127.0.0.1",
+        0,
+        werk::apps::hello,
+        Options::default().ssl_context(SslContext::Files {
+            cert: cert_a.clone(),
+            key: key_b.clone(),
+        }),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("does not fit"), "{err}");
+    assert!(err.contains(key_b.to_str().unwrap()), "{err}");
+
+    let no_cert = temp_base("empty.pem");
+    std::fs::write(&no_cert, "not a certificate\n").unwrap();
+    let err = make_server(
+        "127.0.0.1",
+        0,
+        werk::apps::hello,
+        Options::default().ssl_context(SslContext::Files {
+            cert: no_cert.clone(),
+            key: key_b,
+        }),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("holds no certificate"), "{err}");
+}
+
+/// The reloader's supervisor and child, killed with their process group.
+struct Supervised(Child);
+
+impl Drop for Supervised {
+    fn drop(&mut self) {
+        // SAFETY: a plain kill(2) of the process group this test created
+        // for the supervisor (process_group(0) made its id the group id).
+        unsafe { libc::kill(-(self.0.id() as libc::pid_t), libc::SIGKILL) };
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The certificate the server presents, as PEM.
+fn presented_certificate(addr: &str) -> Option<String> {
+    let out = run(
+        "openssl",
+        &["s_client", "-connect", addr, "-showcerts"],
+        b"",
+    );
+    let report = text(&out.stdout);
+    let start = report.find("-----BEGIN CERTIFICATE-----")?;
+    let end = report.find("-----END CERTIFICATE-----")? + 25;
+    Some(report[start..end].to_owned())
+}
+
+fn wait_for_line(lines: &mut impl Iterator<Item = String>, needle: &str) -> String {
+    for line in lines {
+        if line.contains(needle) {
+            return line;
+        }
+    }
+    panic!("the server never printed {needle:?}");
+}
+
+#[test]
+fn adhoc_certificate_survives_a_reloader_restart() {
+    if !have("openssl") {
+        return;
+    }
+    let watched = temp_base("watched.toml");
+    std::fs::write(&watched, "a = 1\n").unwrap();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_werk"));
+    command
+        .args([
+            "serve",
+            "echo",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--cert",
+            "adhoc",
+            "--reload",
+        ])
+        .args([
+            "--reloader-type",
+            "stat",
+            "--reloader-interval",
+            "0.1",
+            "--extra-files",
+        ])
+        .arg(&watched)
+        .env_remove("WERK_ADHOC_TLS")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .process_group(0);
+    let mut child = Supervised(command.spawn().expect("werk runs"));
+    let stderr = child.0.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut lines = rx.into_iter();
+    let banner = wait_for_line(&mut lines, "Running on https://");
+    let addr = banner
+        .split("https://")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
+    let before = wait_until_cert(&addr);
+    let _restarting = wait_for_line(&mut lines, "Restarting with");
+    std::thread::sleep(Duration::from_millis(300));
+    std::fs::write(&watched, "a = 2\n").unwrap();
+    wait_for_line(&mut lines, "Detected change");
+    wait_for_line(&mut lines, "Restarted in");
+    let after = wait_until_cert(&addr);
+    assert_eq!(before, after, "the browser's exception survives the reload");
+    let _ = std::fs::remove_file(&watched);
+    let _ = Path::new(&watched);
+}
+
+fn wait_until_cert(addr: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(pem) = presented_certificate(addr) {
+            return pem;
+        }
+        assert!(Instant::now() < deadline, "no certificate from {addr}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+use std::os::unix::process::CommandExt;

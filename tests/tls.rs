@@ -166,7 +166,7 @@ fn openssl_sees_the_names_and_http11_alpn() {
     let decoded = run(
         "openssl",
         &["x509", "-noout", "-text"],
-        report[pem_start..pem_end].as_bytes(),
+        &report.as_bytes()[pem_start..pem_end],
     );
     let cert = text(&decoded.stdout);
     for name in [

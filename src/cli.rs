@@ -318,15 +318,7 @@ fn parse_serve(args: Vec<String>) -> Result<Command, UsageError> {
                 .extend(split_list(&value("--exclude-patterns")?)),
             "-q" | "--quiet" => serve.quiet = true,
             f if f.starts_with('-') => return Err(UsageError(format!("unknown option {f}"))),
-            name if app.is_none() => {
-                if !apps::NAMES.contains(&name) {
-                    return Err(UsageError(format!(
-                        "unknown app {name:?}; built-in apps are {}",
-                        apps::NAMES.join(", ")
-                    )));
-                }
-                app = Some(name.to_owned());
-            }
+            name if app.is_none() => app = Some(app_name(name)?),
             extra => return Err(UsageError(format!("unexpected argument {extra:?}"))),
         }
     }
@@ -346,6 +338,18 @@ fn seconds(text: &str) -> Result<std::time::Duration, UsageError> {
         _ => Err(UsageError(format!(
             "--reloader-interval expects a positive number of seconds, got {text:?}"
         ))),
+    }
+}
+
+/// The name of a built-in app.
+fn app_name(name: &str) -> Result<String, UsageError> {
+    if apps::NAMES.contains(&name) {
+        Ok(name.to_owned())
+    } else {
+        Err(UsageError(format!(
+            "unknown app {name:?}; built-in apps are {}",
+            apps::NAMES.join(", ")
+        )))
     }
 }
 
@@ -373,15 +377,7 @@ fn parse_cgi(args: Vec<String>) -> Result<Command, UsageError> {
         match arg.as_str() {
             "-h" | "--help" => return Ok(Command::Help),
             f if f.starts_with('-') => return Err(UsageError(format!("unknown option {f}"))),
-            name if app.is_none() => {
-                if !apps::NAMES.contains(&name) {
-                    return Err(UsageError(format!(
-                        "unknown app {name:?}; built-in apps are {}",
-                        apps::NAMES.join(", ")
-                    )));
-                }
-                app = Some(name.to_owned());
-            }
+            name if app.is_none() => app = Some(app_name(name)?),
             extra => return Err(UsageError(format!("unexpected argument {extra:?}"))),
         }
     }

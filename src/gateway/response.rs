@@ -15,7 +15,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::model::body::{next_chunk, Source};
-use crate::model::{Responder, StartError, StartState};
+use crate::model::{LockedResponse, ResponseWriter, StartState};
 use crate::{App, Body, Environ, StartResponse};
 
 /// Where a gateway reads the request body and writes the response:
@@ -84,10 +84,6 @@ impl<T: Transport> Gateway<T> {
         })
     }
 
-    fn lock(&self) -> MutexGuard<'_, State<T>> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
     /// Writes out what is still buffered: the end of the response, or the
     /// whole of an error page. The caller logs the outcome of [`call`]
     /// first, because a CGI script may be stopped by the web server as
@@ -105,21 +101,11 @@ impl<T: Transport> Gateway<T> {
     }
 }
 
-impl<T: Transport> Responder for Gateway<T> {
-    fn start(
-        &self,
-        status: String,
-        headers: Vec<(String, String)>,
-        error: Option<String>,
-    ) -> Result<(), StartError> {
-        self.lock().start.start(status, headers, error)
-    }
+impl<T: Transport> LockedResponse for Gateway<T> {
+    type State = State<T>;
 
-    fn write(&self, data: &[u8]) -> io::Result<()> {
-        let mut state = self.lock();
-        state.ensure_head(None)?;
-        state.write_body(data)?;
-        state.flush()
+    fn lock(&self) -> MutexGuard<'_, State<T>> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -165,6 +151,32 @@ impl<T: Transport> State<T> {
         }
         self.body_left -= n as u64;
         Ok(n)
+    }
+
+    fn abort(&mut self, why: &str) {
+        self.aborted.get_or_insert_with(|| why.to_owned());
+    }
+
+    /// A response the gateway makes itself (an error page), if nothing was
+    /// sent yet.
+    fn send_own_response(&mut self, code: u16, detail: &str) {
+        if self.start.head_sent {
+            return;
+        }
+        let (headers, body) = crate::server::error_page(code, detail);
+        let status = format!("{code} {}", crate::http::reason_phrase(code));
+        self.start = StartState::default();
+        if self.start.start(status, headers, None).is_ok()
+            && self.ensure_head(Some(body.len() as u64)).is_ok()
+        {
+            let _ = self.write_body(&body);
+        }
+    }
+}
+
+impl<T: Transport> ResponseWriter for State<T> {
+    fn start_state(&mut self) -> &mut StartState {
+        &mut self.start
     }
 
     /// Sends the head if it is not out yet; `body_len` is the body's size
@@ -256,26 +268,6 @@ impl<T: Transport> State<T> {
             self.aborted.get_or_insert_with(|| CLIENT_GONE.to_owned());
         }
         result
-    }
-
-    fn abort(&mut self, why: &str) {
-        self.aborted.get_or_insert_with(|| why.to_owned());
-    }
-
-    /// A response the gateway makes itself (an error page), if nothing was
-    /// sent yet.
-    fn send_own_response(&mut self, code: u16, detail: &str) {
-        if self.start.head_sent {
-            return;
-        }
-        let (headers, body) = crate::server::error_page(code, detail);
-        let status = format!("{code} {}", crate::http::reason_phrase(code));
-        self.start = StartState::default();
-        if self.start.start(status, headers, None).is_ok()
-            && self.ensure_head(Some(body.len() as u64)).is_ok()
-        {
-            let _ = self.write_body(&body);
-        }
     }
 }
 

@@ -134,6 +134,11 @@ const HOP_BY_HOP: [&str; 8] = [
     "upgrade",
 ];
 
+/// True for a hop-by-hop header name, in any case.
+pub(crate) fn is_hop_by_hop(name: &str) -> bool {
+    HOP_BY_HOP.iter().any(|h| name.eq_ignore_ascii_case(h))
+}
+
 /// Checks an application header: a token name, a value without CR, LF or
 /// other control characters (HTAB allowed), and not hop-by-hop.
 pub(crate) fn validate_header(name: &str, value: &str) -> Result<(), String> {
@@ -150,7 +155,7 @@ pub(crate) fn validate_header(name: &str, value: &str) -> Result<(), String> {
             "header {name:?} has a value with CR, LF or another control character: {value:?}"
         ));
     }
-    if HOP_BY_HOP.iter().any(|h| name.eq_ignore_ascii_case(h)) {
+    if is_hop_by_hop(name) {
         return Err(format!(
             "header {name:?} is hop-by-hop: the server sets it, an application must not (PEP 3333)"
         ));

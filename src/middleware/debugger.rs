@@ -34,7 +34,7 @@ use std::io::{self, Write as _};
 use std::panic::{self, catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::sync::Once;
 
-use crate::server::html_escape;
+use crate::server::{html_escape, panic_message};
 use crate::{App, Body, BodyChunks, Environ, Errors, StartResponse};
 
 /// Catches panics in the wrapped application, in its call and while its
@@ -225,7 +225,7 @@ fn install_hook() {
         panic::set_hook(Box::new(move |info| {
             if ARMED.with(Cell::get) > 0 {
                 let captured = Captured {
-                    message: payload_message(info.payload()),
+                    message: panic_message(info.payload()),
                     location: info
                         .location()
                         .map(|l| format!("{}:{}:{}", l.file(), l.line(), l.column())),
@@ -248,7 +248,7 @@ fn guarded<R>(f: impl FnOnce() -> R) -> Result<R, Caught> {
         let report = match captured {
             Some(c) => Report::new(c.message, c.location, &c.backtrace, false),
             None => Report::new(
-                payload_message(&*payload),
+                panic_message(&*payload),
                 None,
                 &Backtrace::force_capture(),
                 true,
@@ -259,17 +259,6 @@ fn guarded<R>(f: impl FnOnce() -> R) -> Result<R, Caught> {
             report: Box::new(report),
         }
     })
-}
-
-/// The text of a panic payload (`&str` or `String`).
-fn payload_message(payload: &(dyn Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_owned()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "Box<dyn Any>".to_owned()
-    }
 }
 
 /// One frame of a backtrace.

@@ -278,17 +278,7 @@ impl Checks {
                 "RFC 3875, section 6.3.3",
             );
         }
-        const HOP_BY_HOP: [&str; 8] = [
-            "connection",
-            "keep-alive",
-            "proxy-authenticate",
-            "proxy-authorization",
-            "te",
-            "trailers",
-            "transfer-encoding",
-            "upgrade",
-        ];
-        if HOP_BY_HOP.contains(&lower.as_str()) {
+        if crate::http::is_hop_by_hop(&lower) {
             self.warn(
                 "hop-by-hop",
                 &format!(

@@ -18,7 +18,7 @@ mod start_response;
 pub use body::{Body, BodyChunks};
 pub(crate) use environ::{header_key, percent_encode_path};
 pub use environ::{Environ, EnvironBuilder, Errors, Extensions, Input};
-pub(crate) use start_response::{Responder, StartState};
+pub(crate) use start_response::{LockedResponse, Responder, ResponseWriter, StartState};
 pub use start_response::{StartError, StartResponse, WriteHandle};
 
 /// A web application: called once per request with the environ and the

@@ -4,7 +4,7 @@
 
 use std::fmt;
 use std::io;
-use std::sync::Arc;
+use std::sync::{Arc, MutexGuard};
 
 use crate::http::{validate_header, validate_status};
 
@@ -20,6 +20,52 @@ pub(crate) trait Responder: Send + Sync {
 
     /// The legacy `write`: sends the head if needed, then `data`.
     fn write(&self, data: &[u8]) -> io::Result<()>;
+}
+
+/// A response written behind one lock, as the server's exchange and a
+/// gateway keep it: `start_response` and `write` act on the locked state.
+pub(crate) trait LockedResponse: Send + Sync {
+    /// The response in progress.
+    type State: ResponseWriter;
+
+    /// Takes the lock.
+    fn lock(&self) -> MutexGuard<'_, Self::State>;
+}
+
+/// What writes a response: the `start_response` rules, then the head and
+/// the body in whatever form the other side expects.
+pub(crate) trait ResponseWriter {
+    /// The `start_response` state.
+    fn start_state(&mut self) -> &mut StartState;
+
+    /// Sends the head if it is not out yet. `body_len` is the body's size
+    /// when known (it becomes Content-Length if the app gave none). Fails,
+    /// without sending, if `start_response` was misused or never called.
+    fn ensure_head(&mut self, body_len: Option<u64>) -> io::Result<()>;
+
+    /// Queues body bytes.
+    fn write_body(&mut self, data: &[u8]) -> io::Result<()>;
+
+    /// Writes out everything buffered.
+    fn flush(&mut self) -> io::Result<()>;
+}
+
+impl<R: LockedResponse> Responder for R {
+    fn start(
+        &self,
+        status: String,
+        headers: Vec<(String, String)>,
+        error: Option<String>,
+    ) -> Result<(), StartError> {
+        self.lock().start_state().start(status, headers, error)
+    }
+
+    fn write(&self, data: &[u8]) -> io::Result<()> {
+        let mut state = self.lock();
+        state.ensure_head(None)?;
+        state.write_body(data)?;
+        state.flush()
+    }
 }
 
 /// The status and headers an application chose, checked.

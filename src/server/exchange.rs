@@ -14,7 +14,7 @@ use crate::http::{
     encode_chunk, encode_head, ChunkedDecoder, Framing, HeadParts, HttpError, RequestHead,
     ResponseFraming, Version, LAST_CHUNK,
 };
-use crate::model::{Responder, StartError, StartState};
+use crate::model::{LockedResponse, ResponseWriter, StartState};
 
 /// Unread request body a worker reads and drops so the connection can be
 /// reused; a larger remainder closes the connection instead.
@@ -124,27 +124,13 @@ impl Exchange {
             }),
         }
     }
-
-    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
-    }
 }
 
-impl Responder for Exchange {
-    fn start(
-        &self,
-        status: String,
-        headers: Vec<(String, String)>,
-        error: Option<String>,
-    ) -> Result<(), StartError> {
-        self.lock().start.start(status, headers, error)
-    }
+impl LockedResponse for Exchange {
+    type State = State;
 
-    fn write(&self, data: &[u8]) -> io::Result<()> {
-        let mut state = self.lock();
-        state.ensure_head(None)?;
-        state.write_body(data)?;
-        state.flush()
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -287,11 +273,102 @@ impl State {
         !matches!(self.body.left, BodyLeft::Done)
     }
 
+    /// Sends `len` bytes of a file body after what is buffered.
+    pub(crate) fn send_file(&mut self, file: &mut std::fs::File, len: u64) -> io::Result<()> {
+        let len = match self.out.framing {
+            ResponseFraming::NoBody => return Ok(()),
+            ResponseFraming::Length(total) => len.min(total - self.out.sent),
+            _ => len,
+        };
+        if self.out.framing == ResponseFraming::Chunked {
+            // Only reached when the app declared no length but chunked
+            // framing was chosen anyway; frame it as one chunk.
+            self.out
+                .buf
+                .extend_from_slice(format!("{len:x}\r\n").as_bytes());
+        }
+        self.flush()?;
+        let conn = self.conn.as_mut().ok_or_else(gone)?;
+        let copied = conn.send_file(file, len)?;
+        self.out.sent += copied;
+        if copied < len {
+            let why = "the file was shorter than its size when the response started";
+            self.abort(why);
+            return Err(stopped(why));
+        }
+        if self.out.framing == ResponseFraming::Chunked {
+            self.out.buf.extend_from_slice(b"\r\n");
+        }
+        Ok(())
+    }
+
+    /// Ends the body: the last chunk, or a check that Content-Length was
+    /// met. Does not flush.
+    pub(crate) fn finish(&mut self) {
+        if self.out.aborted.is_some() {
+            return;
+        }
+        match self.out.framing {
+            ResponseFraming::Chunked => self.out.buf.extend_from_slice(LAST_CHUNK),
+            ResponseFraming::Length(len) if self.out.sent < len => {
+                let sent = self.out.sent;
+                self.abort(&format!(
+                    "the application sent {sent} of the {len} bytes its Content-Length announced"
+                ));
+            }
+            _ => {}
+        }
+    }
+
+    /// Cuts the response short: nothing more is sent and the connection
+    /// closes without the body's proper end.
+    pub(crate) fn abort(&mut self, why: &str) {
+        self.out.keep_alive = false;
+        self.out.aborted.get_or_insert_with(|| why.to_owned());
+    }
+
+    /// Sends a complete response the server makes itself (an error page),
+    /// if the head is not out yet, and closes the connection after it
+    /// unless `keep_alive` allows otherwise.
+    pub(crate) fn send_own_response(
+        &mut self,
+        code: u16,
+        headers: Vec<(String, String)>,
+        body: &[u8],
+        keep_alive: bool,
+    ) -> io::Result<()> {
+        if self.start.head_sent {
+            return Ok(());
+        }
+        let status = format!("{code} {}", crate::http::reason_phrase(code));
+        self.start.head = None;
+        self.start.misuse = None;
+        self.start
+            .start(status, headers, Some("server response".to_owned()))
+            .map_err(io::Error::other)?;
+        if !keep_alive {
+            self.out.must_close = true;
+        }
+        let saved_error = self.body.error.take();
+        let result = self.ensure_head(Some(body.len() as u64));
+        self.body.error = saved_error;
+        result?;
+        self.write_body(body)?;
+        self.finish();
+        self.flush()
+    }
+}
+
+impl ResponseWriter for State {
+    fn start_state(&mut self) -> &mut StartState {
+        &mut self.start
+    }
+
     /// Sends the head if it is not out yet. `body_len` is the body's size
     /// when the server knows it (it becomes Content-Length if the app gave
     /// none). Fails, without sending, if `start_response` was misused or
     /// never called: the caller answers with a 500 instead.
-    pub(crate) fn ensure_head(&mut self, body_len: Option<u64>) -> io::Result<()> {
+    fn ensure_head(&mut self, body_len: Option<u64>) -> io::Result<()> {
         if self.start.head_sent {
             return Ok(());
         }
@@ -350,7 +427,7 @@ impl State {
     }
 
     /// Queues body bytes with the framing chosen for the head.
-    pub(crate) fn write_body(&mut self, data: &[u8]) -> io::Result<()> {
+    fn write_body(&mut self, data: &[u8]) -> io::Result<()> {
         if self.start.head_sent && self.out.aborted.is_none() {
             if let Some(misuse) = self.start.misuse.clone() {
                 self.abort(&misuse);
@@ -385,55 +462,8 @@ impl State {
         Ok(())
     }
 
-    /// Sends `len` bytes of a file body after what is buffered.
-    pub(crate) fn send_file(&mut self, file: &mut std::fs::File, len: u64) -> io::Result<()> {
-        let len = match self.out.framing {
-            ResponseFraming::NoBody => return Ok(()),
-            ResponseFraming::Length(total) => len.min(total - self.out.sent),
-            _ => len,
-        };
-        if self.out.framing == ResponseFraming::Chunked {
-            // Only reached when the app declared no length but chunked
-            // framing was chosen anyway; frame it as one chunk.
-            self.out
-                .buf
-                .extend_from_slice(format!("{len:x}\r\n").as_bytes());
-        }
-        self.flush()?;
-        let conn = self.conn.as_mut().ok_or_else(gone)?;
-        let copied = conn.send_file(file, len)?;
-        self.out.sent += copied;
-        if copied < len {
-            let why = "the file was shorter than its size when the response started";
-            self.abort(why);
-            return Err(stopped(why));
-        }
-        if self.out.framing == ResponseFraming::Chunked {
-            self.out.buf.extend_from_slice(b"\r\n");
-        }
-        Ok(())
-    }
-
-    /// Ends the body: the last chunk, or a check that Content-Length was
-    /// met. Does not flush.
-    pub(crate) fn finish(&mut self) {
-        if self.out.aborted.is_some() {
-            return;
-        }
-        match self.out.framing {
-            ResponseFraming::Chunked => self.out.buf.extend_from_slice(LAST_CHUNK),
-            ResponseFraming::Length(len) if self.out.sent < len => {
-                let sent = self.out.sent;
-                self.abort(&format!(
-                    "the application sent {sent} of the {len} bytes its Content-Length announced"
-                ));
-            }
-            _ => {}
-        }
-    }
-
     /// Writes out everything buffered.
-    pub(crate) fn flush(&mut self) -> io::Result<()> {
+    fn flush(&mut self) -> io::Result<()> {
         if self.out.buf.is_empty() {
             return Ok(());
         }
@@ -447,44 +477,6 @@ impl State {
                 .get_or_insert_with(|| CLIENT_GONE.to_owned());
         }
         result
-    }
-
-    /// Cuts the response short: nothing more is sent and the connection
-    /// closes without the body's proper end.
-    pub(crate) fn abort(&mut self, why: &str) {
-        self.out.keep_alive = false;
-        self.out.aborted.get_or_insert_with(|| why.to_owned());
-    }
-
-    /// Sends a complete response the server makes itself (an error page),
-    /// if the head is not out yet, and closes the connection after it
-    /// unless `keep_alive` allows otherwise.
-    pub(crate) fn send_own_response(
-        &mut self,
-        code: u16,
-        headers: Vec<(String, String)>,
-        body: &[u8],
-        keep_alive: bool,
-    ) -> io::Result<()> {
-        if self.start.head_sent {
-            return Ok(());
-        }
-        let status = format!("{code} {}", crate::http::reason_phrase(code));
-        self.start.head = None;
-        self.start.misuse = None;
-        self.start
-            .start(status, headers, Some("server response".to_owned()))
-            .map_err(io::Error::other)?;
-        if !keep_alive {
-            self.out.must_close = true;
-        }
-        let saved_error = self.body.error.take();
-        let result = self.ensure_head(Some(body.len() as u64));
-        self.body.error = saved_error;
-        result?;
-        self.write_body(body)?;
-        self.finish();
-        self.flush()
     }
 }
 

@@ -21,12 +21,12 @@ use std::time::Instant;
 use super::conn::Conn;
 use super::environ::{cgi_vars, Endpoints};
 use super::exchange::{BodyReader, Exchange, State, CLIENT_GONE};
-use super::pages::error_page;
+use super::pages::{error_page, error_response};
 use super::park::Parked;
 use super::Shared;
-use crate::http::{encode_head, parse_head, HeadParts, HttpError, Parsed, RequestHead};
+use crate::http::{parse_head, HttpError, Parsed, RequestHead};
 use crate::model::body::{next_chunk, Source};
-use crate::model::{Environ, Input, StartResponse};
+use crate::model::{Environ, Input, LockedResponse, ResponseWriter, StartResponse};
 
 /// Serves requests on `conn` until it must wait for the client (then it
 /// is parked) or close.
@@ -138,22 +138,10 @@ pub(crate) fn reject(mut conn: Conn, err: HttpError, shared: &Arc<Shared>) {
         .log
         .client_error(&client, &format!("code {code}, message {err}"));
     shared.log.request(&client, &line, code);
-    let (headers, body) = error_page(code, &err.to_string());
-    let mut out = Vec::with_capacity(256 + body.len());
-    let status = format!("{code} {}", crate::http::reason_phrase(code));
-    encode_head(
-        &mut out,
-        &HeadParts {
-            status: &status,
-            headers: &headers,
-            add_length: Some(body.len() as u64),
-            chunked: false,
-            connection_close: Some(true),
-            server: crate::SERVER_SOFTWARE,
-        },
-    );
-    out.extend_from_slice(&body);
-    if conn.write_all(&out).is_ok() {
+    if conn
+        .write_all(&error_response(code, &err.to_string()))
+        .is_ok()
+    {
         close_gracefully(conn, true, shared);
     }
 }

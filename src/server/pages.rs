@@ -1,6 +1,8 @@
 //! The responses the server writes itself: error pages for protocol
 //! errors and for applications that fail.
 
+use crate::http::{encode_head, HeadParts};
+
 /// Werkzeug's 500 text, so a client (or a test) sees the same words.
 const INTERNAL_ERROR: &str = "The server encountered an internal error and was unable to complete your request. Either the server is overloaded or there is an error in the application.";
 
@@ -17,6 +19,27 @@ pub(crate) fn error_page(code: u16, detail: &str) -> (Vec<(String, String)>, Vec
         "text/html; charset=utf-8".to_owned(),
     )];
     (headers, body.into_bytes())
+}
+
+/// A whole HTTP response with the error page for `code`, saying
+/// `Connection: close`: for a client the server will not serve.
+pub(crate) fn error_response(code: u16, detail: &str) -> Vec<u8> {
+    let (headers, body) = error_page(code, detail);
+    let status = format!("{code} {}", crate::http::reason_phrase(code));
+    let mut out = Vec::with_capacity(256 + body.len());
+    encode_head(
+        &mut out,
+        &HeadParts {
+            status: &status,
+            headers: &headers,
+            add_length: Some(body.len() as u64),
+            chunked: false,
+            connection_close: Some(true),
+            server: crate::SERVER_SOFTWARE,
+        },
+    );
+    out.extend_from_slice(&body);
+    out
 }
 
 /// Escapes text for HTML element content and attribute values.

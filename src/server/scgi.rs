@@ -25,7 +25,6 @@ use super::park::Parked;
 use super::Shared;
 use crate::gateway::response::{self, Gateway, GatewayInput, Transport};
 use crate::gateway::scgi::{parse_head, Parsed, ScgiError, ScgiHead};
-use crate::http::{encode_head, HeadParts};
 use crate::model::{Environ, Input};
 
 impl Transport for Conn {
@@ -172,21 +171,10 @@ fn refuse_http(mut conn: Conn, shared: &Arc<Shared>) {
         &client,
         "code 400, message an HTTP request on the SCGI port",
     );
-    let (headers, body) = super::pages::error_page(400, why);
-    let mut out = Vec::with_capacity(256 + body.len());
-    encode_head(
-        &mut out,
-        &HeadParts {
-            status: "400 Bad Request",
-            headers: &headers,
-            add_length: Some(body.len() as u64),
-            chunked: false,
-            connection_close: Some(true),
-            server: crate::SERVER_SOFTWARE,
-        },
-    );
-    out.extend_from_slice(&body);
-    if conn.write_all(&out).is_ok() {
+    if conn
+        .write_all(&super::pages::error_response(400, why))
+        .is_ok()
+    {
         close(conn, true, shared);
     }
 }

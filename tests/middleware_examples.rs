@@ -12,9 +12,9 @@ mod debugger;
 #[path = "../examples/dispatcher.rs"]
 #[allow(dead_code)]
 mod dispatcher;
-#[path = "../examples/host_dispatch.rs"]
+#[path = "../examples/virtual_hosts.rs"]
 #[allow(dead_code)]
-mod host_dispatch;
+mod virtual_hosts;
 #[path = "../examples/lint.rs"]
 #[allow(dead_code)]
 mod lint;
@@ -118,8 +118,8 @@ fn proxy_fix_example() {
 }
 
 #[test]
-fn host_dispatch_example() {
-    let server = TestServer::start(host_dispatch::app(), quiet());
+fn virtual_hosts_example() {
+    let server = TestServer::start(virtual_hosts::app(), quiet());
     assert_eq!(with_host(&server, "api.localhost:8080").text(), "the API\n");
     assert_eq!(
         with_host(&server, "acme.localhost:8080").text(),

@@ -6,7 +6,7 @@
 //!
 //! Run it with:
 //!
-//!     cargo run --example host_dispatch
+//!     cargo run --example virtual_hosts
 //!
 //! then:
 //!

@@ -449,3 +449,163 @@ fn wait_until_cert(addr: &str) -> String {
 }
 
 use std::os::unix::process::CommandExt;
+
+/// Runs openssl with `args` in `dir`, panicking with its output on failure.
+fn openssl_in(dir: &Path, args: &[&str]) {
+    let out = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("openssl runs");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        text(&out.stderr)
+    );
+}
+
+/// Serves `cert`/`key` and checks that curl, trusting `ca`, verifies
+/// `https://localhost`.
+fn curl_verifies(cert: PathBuf, key: PathBuf, ca: &Path) {
+    let server = Running::start(SslContext::Files { cert, key }, Options::default());
+    let port = server.addr.port();
+    let resolve = format!("localhost:{port}:127.0.0.1");
+    let url = format!("https://localhost:{port}/");
+    let out = run(
+        "curl",
+        &[
+            "-sS",
+            "--cacert",
+            ca.to_str().unwrap(),
+            "--resolve",
+            &resolve,
+            &url,
+        ],
+        b"",
+    );
+    assert!(out.status.success(), "curl: {}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("\"wsgi.url_scheme\": \"https\""));
+}
+
+#[test]
+fn rsa_ec_and_ed25519_keys_and_a_chain_all_serve() {
+    if !have("openssl") || !have("curl") {
+        return;
+    }
+    let dir = temp_base("keys");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let san = "subjectAltName=DNS:localhost,IP:127.0.0.1";
+    let self_signed = |key_args: &[&str], name: &str| {
+        let key = format!("{name}.key");
+        let cert = format!("{name}.crt");
+        let mut args = vec![
+            "req",
+            "-x509",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=localhost",
+        ];
+        args.extend_from_slice(&["-addext", san, "-keyout", &key, "-out", &cert]);
+        args.extend_from_slice(key_args);
+        openssl_in(&dir, &args);
+        (dir.join(cert), dir.join(key))
+    };
+    // RSA, as PKCS#8 and as PKCS#1 ("BEGIN RSA PRIVATE KEY").
+    let (rsa_cert, rsa_key) = self_signed(&["-newkey", "rsa:2048"], "rsa");
+    curl_verifies(rsa_cert.clone(), rsa_key, &rsa_cert);
+    openssl_in(
+        &dir,
+        &["rsa", "-in", "rsa.key", "-traditional", "-out", "rsa1.key"],
+    );
+    curl_verifies(rsa_cert.clone(), dir.join("rsa1.key"), &rsa_cert);
+    // Ed25519.
+    let (ed_cert, ed_key) = self_signed(&["-newkey", "ed25519"], "ed");
+    curl_verifies(ed_cert.clone(), ed_key, &ed_cert);
+    // ECDSA P-256 as a SEC1 key ("BEGIN EC PRIVATE KEY").
+    openssl_in(
+        &dir,
+        &[
+            "ecparam",
+            "-name",
+            "prime256v1",
+            "-genkey",
+            "-noout",
+            "-out",
+            "ec.key",
+        ],
+    );
+    let (ec_cert, ec_key) = self_signed(&["-key", "ec.key"], "ec");
+    curl_verifies(ec_cert.clone(), ec_key, &ec_cert);
+    // A leaf signed by a CA, with the chain in the certificate file: the
+    // client trusts only the CA.
+    openssl_in(
+        &dir,
+        &[
+            "req",
+            "-x509",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=werk test CA",
+            "-newkey",
+            "rsa:2048",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.crt",
+        ],
+    );
+    openssl_in(
+        &dir,
+        &[
+            "req",
+            "-new",
+            "-nodes",
+            "-subj",
+            "/CN=localhost",
+            "-newkey",
+            "rsa:2048",
+            "-keyout",
+            "leaf.key",
+            "-out",
+            "leaf.csr",
+        ],
+    );
+    std::fs::write(dir.join("san.ext"), format!("{san}\n")).unwrap();
+    openssl_in(
+        &dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "leaf.csr",
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            "san.ext",
+            "-out",
+            "leaf.crt",
+        ],
+    );
+    let chain = [
+        std::fs::read(dir.join("leaf.crt")).unwrap(),
+        std::fs::read(dir.join("ca.crt")).unwrap(),
+    ]
+    .concat();
+    std::fs::write(dir.join("chain.crt"), chain).unwrap();
+    curl_verifies(
+        dir.join("chain.crt"),
+        dir.join("leaf.key"),
+        &dir.join("ca.crt"),
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

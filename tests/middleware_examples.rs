@@ -12,9 +12,6 @@ mod debugger;
 #[path = "../examples/dispatcher.rs"]
 #[allow(dead_code)]
 mod dispatcher;
-#[path = "../examples/virtual_hosts.rs"]
-#[allow(dead_code)]
-mod virtual_hosts;
 #[path = "../examples/lint.rs"]
 #[allow(dead_code)]
 mod lint;
@@ -27,6 +24,9 @@ mod proxy_fix;
 #[path = "../examples/static_files.rs"]
 #[allow(dead_code)]
 mod static_files;
+#[path = "../examples/virtual_hosts.rs"]
+#[allow(dead_code)]
+mod virtual_hosts;
 
 fn with_host(server: &TestServer, host: &str) -> Response {
     let mut client = server.connect();

@@ -126,11 +126,17 @@ fn bytes(start_response: StartResponse, n: u64) -> Body {
     let pieces = n.div_ceil(PIECE);
     Body::stream((0..pieces).map(move |p| {
         let start = p * PIECE;
-        let end = (start + PIECE).min(n);
-        (start..end)
-            .map(|i| b'a' + (i % 26) as u8)
-            .collect::<Vec<u8>>()
+        let len = ((start + PIECE).min(n) - start) as usize;
+        let offset = (start % 26) as usize;
+        pattern()[offset..offset + len].to_vec()
     }))
+}
+
+/// The alphabet repeated over one piece and a little more, so any piece
+/// of `/bytes/<n>` is a copy of a slice of it.
+fn pattern() -> &'static [u8] {
+    static PATTERN: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    PATTERN.get_or_init(|| (0..64 * 1024 + 26).map(|i| b'a' + (i % 26) as u8).collect())
 }
 
 fn stream(environ: &Environ, start_response: StartResponse, n: u64) -> Body {
@@ -189,6 +195,13 @@ mod tests {
         let r = call(&echo, Environ::builder().path("/bytes/30").build());
         assert_eq!(r.body, b"abcdefghijklmnopqrstuvwxyzabcd");
         assert_eq!(r.header("content-length"), Some("30"));
+        let r = call(&echo, Environ::builder().path("/bytes/200000").build());
+        assert_eq!(r.body.len(), 200_000);
+        assert!(r
+            .body
+            .iter()
+            .enumerate()
+            .all(|(i, &b)| b == b'a' + (i % 26) as u8));
     }
 
     #[test]

@@ -1,0 +1,111 @@
+//! hyper 1.x peer: tokio's multi-thread runtime, one task per connection,
+//! HTTP/1.1 only. `peer-hyper PORT`; `WORKERS=N` sets the runtime's worker
+//! threads (default: tokio's, one per CPU the process may run on).
+
+use std::convert::Infallible;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http_body_util::{combinators::BoxBody, BodyExt, Full};
+use hyper::body::{Frame, Incoming, SizeHint};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use werk_bench_peers::{env_count, listen_addr, Route, HELLO};
+
+type Reply = Response<BoxBody<Bytes, Infallible>>;
+
+/// One static block of zeros that every download frame points into.
+static ZERO_BLOCK: [u8; 64 * 1024] = [0; 64 * 1024];
+
+/// A body of `left` zero bytes with an exact size (hyper then sends
+/// Content-Length), produced as frames that borrow [`ZERO_BLOCK`].
+struct ZeroBody {
+    left: u64,
+}
+
+impl hyper::body::Body for ZeroBody {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        if self.left == 0 {
+            return Poll::Ready(None);
+        }
+        let take = self.left.min(ZERO_BLOCK.len() as u64) as usize;
+        self.left -= take as u64;
+        Poll::Ready(Some(Ok(Frame::data(Bytes::from_static(
+            &ZERO_BLOCK[..take],
+        )))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.left == 0
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        SizeHint::with_exact(self.left)
+    }
+}
+
+fn plain(body: Bytes) -> Reply {
+    Response::builder()
+        .header("content-type", "text/plain")
+        .body(Full::new(body).boxed())
+        .expect("static response parts are valid")
+}
+
+async fn route(req: Request<Incoming>) -> Result<Reply, hyper::Error> {
+    let target = req.uri().path_and_query().map_or("/", |pq| pq.as_str());
+    match Route::of(req.method().as_str(), target) {
+        Route::Hello => Ok(plain(Bytes::from_static(HELLO))),
+        Route::Upload => {
+            let mut body = req.into_body();
+            let mut total = 0u64;
+            while let Some(frame) = body.frame().await {
+                if let Some(data) = frame?.data_ref() {
+                    total += data.len() as u64;
+                }
+            }
+            Ok(plain(Bytes::from(total.to_string())))
+        }
+        Route::Download(n) => Ok(Response::builder()
+            .header("content-type", "application/octet-stream")
+            .body(ZeroBody { left: n }.boxed())
+            .expect("static response parts are valid")),
+    }
+}
+
+fn main() -> std::io::Result<()> {
+    let addr = listen_addr();
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    builder.enable_io();
+    if let Some(n) = env_count("WORKERS") {
+        builder.worker_threads(n);
+    }
+    let runtime = builder.build()?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        eprintln!("peer-hyper: http://{addr}/");
+        loop {
+            let (socket, _) = match listener.accept().await {
+                Ok(pair) => pair,
+                Err(e) => {
+                    eprintln!("peer-hyper: accept: {e}");
+                    continue;
+                }
+            };
+            let _ = socket.set_nodelay(true);
+            tokio::spawn(async move {
+                let conn =
+                    http1::Builder::new().serve_connection(TokioIo::new(socket), service_fn(route));
+                let _ = conn.await;
+            });
+        }
+    })
+}

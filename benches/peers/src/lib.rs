@@ -1,0 +1,83 @@
+//! What the two peer servers share: the command line and the routes.
+//!
+//! Both serve, on `127.0.0.1:PORT`:
+//!
+//! | route | response |
+//! |---|---|
+//! | `GET /` (and any other path) | 200 `text/plain` `Hello, World!` with Content-Length |
+//! | `POST /upload` | reads the body to the end, discards it, answers the byte count |
+//! | `GET /download?bytes=N` | N zero bytes (default 100 MiB) with Content-Length |
+
+use std::net::SocketAddr;
+
+/// The body of `GET /`.
+pub const HELLO: &[u8] = b"Hello, World!";
+
+/// `/download` without `bytes=`.
+pub const DEFAULT_DOWNLOAD: u64 = 100 * 1024 * 1024;
+
+/// The routes, decided from the method and the request target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    Hello,
+    Upload,
+    Download(u64),
+}
+
+impl Route {
+    /// `method` as sent, `target` the request target (path and query).
+    pub fn of(method: &str, target: &str) -> Route {
+        let (path, query) = target.split_once('?').unwrap_or((target, ""));
+        match (method, path) {
+            ("POST", "/upload") => Route::Upload,
+            ("GET" | "HEAD", "/download") => Route::Download(bytes_param(query)),
+            _ => Route::Hello,
+        }
+    }
+}
+
+/// `bytes=N` from a query string, else [`DEFAULT_DOWNLOAD`].
+fn bytes_param(query: &str) -> u64 {
+    query
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .find(|(k, _)| *k == "bytes")
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(DEFAULT_DOWNLOAD)
+}
+
+/// The address to bind: `127.0.0.1:PORT`, PORT the first argument
+/// (default 8080). Anything but loopback is refused.
+pub fn listen_addr() -> SocketAddr {
+    let port: u16 = std::env::args()
+        .nth(1)
+        .map(|p| p.parse().expect("PORT must be a number"))
+        .unwrap_or(8080);
+    SocketAddr::from(([127, 0, 0, 1], port))
+}
+
+/// A positive integer from the environment, if set.
+pub fn env_count(name: &str) -> Option<usize> {
+    std::env::var(name).ok()?.parse().ok().filter(|&n| n > 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes() {
+        assert_eq!(Route::of("GET", "/"), Route::Hello);
+        assert_eq!(Route::of("POST", "/upload"), Route::Upload);
+        assert_eq!(Route::of("GET", "/download?bytes=7"), Route::Download(7));
+        assert_eq!(
+            Route::of("GET", "/download?x=1&bytes=9"),
+            Route::Download(9)
+        );
+        assert_eq!(
+            Route::of("GET", "/download"),
+            Route::Download(DEFAULT_DOWNLOAD)
+        );
+        assert_eq!(Route::of("GET", "/upload"), Route::Hello);
+    }
+}

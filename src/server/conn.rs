@@ -48,14 +48,42 @@ pub(crate) enum Local {
     Unix(Arc<Path>),
 }
 
+/// A connection's addresses as the environ and the log spell them,
+/// formatted once per connection rather than once per request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Names {
+    /// `REMOTE_ADDR`, and the client in the log.
+    pub remote_addr: String,
+    pub remote_port: String,
+    pub server_name: String,
+    pub server_port: String,
+}
+
+impl Names {
+    pub(crate) fn of(peer: &Peer, local: &Local) -> Names {
+        let (server_name, server_port) = match local {
+            Local::Ip(addr) => (addr.ip().to_string(), addr.port().to_string()),
+            // Werkzeug puts odd slices of the socket path here; werk gives
+            // the path, and no port.
+            Local::Unix(path) => (path.display().to_string(), String::new()),
+        };
+        Names {
+            remote_addr: peer.name(),
+            remote_port: peer.port().to_string(),
+            server_name,
+            server_port,
+        }
+    }
+}
+
 /// One accepted connection.
 #[derive(Debug)]
 pub(crate) struct Conn {
     stream: Stream,
     /// Who connected.
     pub peer: Peer,
-    /// Where they connected to.
-    pub local: Local,
+    /// Both ends, as text.
+    pub names: Names,
     /// Received bytes; `buf.data[buf.start..buf.end]` is not used yet.
     buf: ReadBuf,
     /// When the first byte of the head being read arrived.
@@ -72,8 +100,8 @@ impl Conn {
         };
         Conn {
             stream,
+            names: Names::of(&peer, &local),
             peer,
-            local,
             buf: ReadBuf::default(),
             head_started: None,
             served: 0,

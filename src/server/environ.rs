@@ -4,21 +4,14 @@
 
 use std::borrow::Cow;
 
-use super::conn::{Local, Peer};
+use super::conn::Names;
 use crate::http::RequestHead;
 use crate::model::header_key;
-
-/// Where a request arrived and who sent it.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Endpoints<'a> {
-    pub local: &'a Local,
-    pub peer: &'a Peer,
-}
 
 /// The CGI variables and `HTTP_*` headers for `head`.
 pub(crate) fn cgi_vars(
     head: &RequestHead,
-    ends: Endpoints<'_>,
+    names: &Names,
     software: &str,
 ) -> Vec<(Cow<'static, str>, String)> {
     let (path, query) = split_target(&head.target);
@@ -30,19 +23,13 @@ pub(crate) fn cgi_vars(
     push("QUERY_STRING", query.to_owned());
     push("REQUEST_URI", head.target.clone());
     push("RAW_URI", head.target.clone());
-    let (server_name, server_port) = match ends.local {
-        Local::Ip(addr) => (addr.ip().to_string(), addr.port().to_string()),
-        // Werkzeug puts odd slices of the socket path here; werk gives the
-        // path, and no port.
-        Local::Unix(path) => (path.display().to_string(), String::new()),
-    };
-    push("SERVER_NAME", server_name);
-    push("SERVER_PORT", server_port);
+    push("SERVER_NAME", names.server_name.clone());
+    push("SERVER_PORT", names.server_port.clone());
     push("SERVER_PROTOCOL", head.version.as_str().to_owned());
     push("SERVER_SOFTWARE", software.to_owned());
     push("GATEWAY_INTERFACE", "CGI/1.1".to_owned());
-    push("REMOTE_ADDR", ends.peer.name());
-    push("REMOTE_PORT", ends.peer.port().to_string());
+    push("REMOTE_ADDR", names.remote_addr.clone());
+    push("REMOTE_PORT", names.remote_port.clone());
     for (name, value) in &head.headers {
         // Werkzeug 2.3+ drops names with underscores: `X-Forwarded_For`
         // would otherwise collide with `X-Forwarded-For` in the environ.
@@ -136,6 +123,7 @@ pub(crate) fn percent_decode(input: &[u8]) -> Vec<u8> {
 mod tests {
     use super::*;
     use crate::http::{parse_head, Limits, Parsed};
+    use crate::server::conn::{Local, Peer};
 
     fn vars_for(request: &[u8]) -> Vec<(Cow<'static, str>, String)> {
         let Parsed::Complete(head) = parse_head(request, &Limits::default()).unwrap() else {
@@ -143,11 +131,8 @@ mod tests {
         };
         let local = Local::Ip("127.0.0.1:5000".parse().unwrap());
         let peer = Peer::Ip("127.0.0.1:40000".parse().unwrap());
-        let ends = Endpoints {
-            local: &local,
-            peer: &peer,
-        };
-        cgi_vars(&head, ends, "werk/test")
+        let names = Names::of(&peer, &local);
+        cgi_vars(&head, &names, "werk/test")
     }
 
     fn get<'a>(vars: &'a [(Cow<'static, str>, String)], key: &str) -> Option<&'a str> {

@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::conn::Conn;
-use super::environ::{cgi_vars, Endpoints};
+use super::environ::cgi_vars;
 use super::exchange::{BodyReader, Exchange, State, CLIENT_GONE};
 use super::pages::{error_page, error_response};
 use super::park::Parked;
@@ -180,11 +180,7 @@ enum Stop {
 /// the connection if it can carry another request.
 fn handle_request(conn: Conn, head: RequestHead, shared: &Arc<Shared>) -> Option<Conn> {
     let request_line = head.request_line();
-    let ends = Endpoints {
-        local: &conn.local,
-        peer: &conn.peer,
-    };
-    let mut vars = cgi_vars(&head, ends, crate::SERVER_SOFTWARE);
+    let mut vars = cgi_vars(&head, &conn.names, crate::SERVER_SOFTWARE);
     if let Some(pem) = conn.peer_certificate_pem() {
         vars.push(("SSL_CLIENT_CERT".into(), pem));
     }
@@ -209,7 +205,7 @@ fn handle_request(conn: Conn, head: RequestHead, shared: &Arc<Shared>) -> Option
     drop(environ);
 
     let mut state = exchange.lock();
-    let client = state.conn.as_ref()?.peer.name();
+    let client = state.conn.as_ref()?.names.remote_addr.clone();
     conclude(&mut state, stop, shared, &client, &request_line);
     let keep = state.out.keep_alive && state.out.aborted.is_none() && state.drain_body();
     shared.log.request(&client, &request_line, state.out.code);

@@ -5,6 +5,8 @@
 //! served; certificate errors that name the file; and the adhoc
 //! certificate staying the same across a reloader restart.
 
+#![cfg(feature = "tls")]
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};

@@ -112,6 +112,11 @@ pub(crate) fn run(listeners: &[Socket], mut wake: UnixStream, shared: &Arc<Share
 /// Accepts every connection the listener has queued.
 fn accept_pending(listener: &Socket, shared: &Arc<Shared>) {
     loop {
+        if shared.is_shutting_down() {
+            // Leave them in the backlog: the next server on these sockets
+            // (the reloader's next child) takes them.
+            return;
+        }
         match listener.accept(shared) {
             Ok(conn) => {
                 if conn.configure(shared.config.io_timeout).is_ok() {

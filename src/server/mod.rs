@@ -111,11 +111,27 @@ impl Shared {
             return;
         }
         let _ = (&self.accept_wake).write(&[1]);
-        self.parker.wake();
-        self.pool.stop();
+        // Idle workers notice within a wait slice; wake them now.
+        for _ in 0..self.pool.running().max(1) {
+            self.parker.wake();
+        }
         let (lock, cvar) = &self.stopped;
         *lock.lock().unwrap_or_else(|e| e.into_inner()) = true;
         cvar.notify_all();
+    }
+
+    /// Sleeps up to `timeout`, waking early at shutdown; true once the
+    /// server is shutting down.
+    pub(crate) fn wait_for_shutdown(&self, timeout: Duration) -> bool {
+        let (lock, cvar) = &self.stopped;
+        let stopped = lock.lock().unwrap_or_else(|e| e.into_inner());
+        if *stopped {
+            return true;
+        }
+        let (stopped, _) = cvar
+            .wait_timeout(stopped, timeout)
+            .unwrap_or_else(|e| e.into_inner());
+        *stopped
     }
 
     /// With `passthrough_errors`: keeps the first panic to re-raise from
@@ -377,6 +393,14 @@ impl Server {
             shared
                 .log
                 .error(" * Shutdown grace period over; requests still running were cut off");
+        }
+        // A connection the accept thread queued, or a worker parked, just
+        // as the others finished: it still gets its request served.
+        for conn in shared.pool.take_queued() {
+            handler::serve(conn, &shared);
+        }
+        for conn in shared.parker.take_waiting() {
+            handler::serve(conn, &shared);
         }
         let panic = shared
             .passed_through

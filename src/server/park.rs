@@ -162,9 +162,39 @@ impl Parker {
         }
     }
 
-    /// Wakes the parker thread (at shutdown).
+    /// Wakes a thread waiting in [`Parker::take_ready`] (a worker, to take
+    /// a new connection from the queue, or at shutdown).
     pub(crate) fn wake(&self) {
         let _ = self.poller.notify();
+    }
+
+    /// Connections still parked that wait for a request (not the closing
+    /// ones), taken out of the parker: for the last step of a shutdown.
+    pub(crate) fn take_waiting(&self) -> Vec<Conn> {
+        let entries = self.lock().drain();
+        entries
+            .into_iter()
+            .filter(|e| e.kind != Parked::Lingering)
+            .map(|e| {
+                let _ = self.poller.delete(e.conn.fd());
+                e.conn
+            })
+            .collect()
+    }
+
+    /// Waits up to `timeout` for a parked connection to become readable and
+    /// takes it out of the parker; `None` on a timeout or a wake-up. Idle
+    /// workers wait here, so a kept-alive connection goes from the kernel's
+    /// readiness queue straight to a worker.
+    pub(crate) fn take_ready(&self, timeout: Duration) -> Option<Ready> {
+        match self.poller.wait_one(timeout.as_millis() as i32) {
+            Ok(Some(token)) => self.lock().remove(token).map(Ready),
+            Ok(None) => None,
+            Err(_) => {
+                std::thread::sleep(Duration::from_millis(10));
+                None
+            }
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, Slots> {
@@ -172,34 +202,32 @@ impl Parker {
     }
 }
 
-/// The parker thread: hands readable connections to the pool and closes
-/// expired ones, until shutdown.
+/// A parked connection that became readable, taken by a worker.
+#[derive(Debug)]
+pub(crate) struct Ready(Entry);
+
+/// Serves a connection a worker took with [`Parker::take_ready`].
+pub(crate) fn serve_ready(ready: Ready, shared: &Arc<Shared>) {
+    dispatch(ready.0, shared);
+}
+
+/// The parker thread: closes expired connections and grows the pool when
+/// it is stuck, until shutdown; then, once no worker waits on the
+/// readiness queue any more, gives the connections accepted just before
+/// the shutdown their grace. (Readable connections are taken by idle
+/// workers themselves, in [`Parker::take_ready`].)
 pub(crate) fn run(shared: &Arc<Shared>) {
     let parker = &shared.parker;
     let mut ready = Vec::new();
     let mut next_sweep = Instant::now() + SWEEP_EVERY;
     let mut queue_waiting = false;
     loop {
-        ready.clear();
         let mut timeout = next_sweep.saturating_duration_since(Instant::now());
         if queue_waiting {
             timeout = timeout.min(super::pool::STUCK_AFTER);
         }
-        if parker
-            .poller
-            .wait(&mut ready, timeout.as_millis() as i32 + 1)
-            .is_err()
-        {
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        if shared.is_shutting_down() {
+        if shared.wait_for_shutdown(timeout) {
             break;
-        }
-        for &token in &ready {
-            let Some(entry) = parker.lock().remove(token) else {
-                continue;
-            };
-            dispatch(entry, shared);
         }
         queue_waiting = shared.pool.grow_if_stuck(shared);
         let now = Instant::now();
@@ -210,6 +238,13 @@ pub(crate) fn run(shared: &Arc<Shared>) {
                 expire(entry, shared);
             }
         }
+    }
+    // From here on only this thread takes readiness: a worker that took
+    // a connection's readiness has also taken the connection.
+    let until = Instant::now() + Duration::from_millis(500);
+    while shared.pool.waiting_for_ready() > 0 && Instant::now() < until {
+        parker.wake();
+        std::thread::sleep(Duration::from_millis(1));
     }
     // Shutdown: connections between requests or lingering lose nothing by
     // closing. One parked just before, that has not sent its first request
@@ -262,11 +297,11 @@ pub(crate) fn run(shared: &Arc<Shared>) {
     }
 }
 
-/// A readable connection: back to the pool, or, if it is closing, read and
-/// drop what the client sent.
+/// A readable connection: served here, or, if it is closing, what the
+/// client sent is read and dropped.
 fn dispatch(mut entry: Entry, shared: &Arc<Shared>) {
     if entry.kind != Parked::Lingering {
-        shared.pool.submit(entry.conn, shared);
+        super::handler::serve(entry.conn, shared);
         return;
     }
     loop {

@@ -7,7 +7,9 @@
 //! up to `max_threads`; such extra workers end after a while without work.
 //! A pool that is merely busy with quick requests does not grow: more
 //! threads would not add CPU. Idle keep-alive connections never hold a
-//! worker: they wait in the parker.
+//! worker: they wait in the parker, and an idle worker waits on the
+//! parker's readiness queue and on this channel at once (a new connection
+//! on the channel wakes it through the parker's wake-up).
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -22,6 +24,10 @@ use super::Shared;
 /// How long an extra worker waits for work before it ends.
 const EXTRA_IDLE: Duration = Duration::from_secs(10);
 
+/// How long an idle worker waits for readiness before it looks at the
+/// queue and the shutdown flag again (both also wake it at once).
+const WAIT_SLICE: Duration = Duration::from_millis(100);
+
 /// How long queued connections may wait with no worker taking any before
 /// the pool grows.
 pub(crate) const STUCK_AFTER: Duration = Duration::from_millis(5);
@@ -31,10 +37,9 @@ pub(crate) const STUCK_AFTER: Duration = Duration::from_millis(5);
 pub(crate) struct Pool {
     tx: Sender<Conn>,
     rx: Receiver<Conn>,
-    /// Closed (dropped) at shutdown, which wakes every idle worker.
-    stop_tx: Mutex<Option<Sender<()>>>,
-    stop_rx: Receiver<()>,
     idle: AtomicUsize,
+    /// Workers inside [`super::park::Parker::take_ready`] (or about to be).
+    in_wait: AtomicUsize,
     running: AtomicUsize,
     spawned: AtomicUsize,
     min: usize,
@@ -48,13 +53,11 @@ pub(crate) struct Pool {
 impl Pool {
     pub(crate) fn new(min: usize, max: usize) -> Pool {
         let (tx, rx) = crossbeam_channel::unbounded();
-        let (stop_tx, stop_rx) = crossbeam_channel::bounded(0);
         Pool {
             tx,
             rx,
-            stop_tx: Mutex::new(Some(stop_tx)),
-            stop_rx,
             idle: AtomicUsize::new(0),
+            in_wait: AtomicUsize::new(0),
             running: AtomicUsize::new(0),
             spawned: AtomicUsize::new(0),
             min: min.max(1),
@@ -75,8 +78,19 @@ impl Pool {
     /// Queues a connection that has something to read.
     pub(crate) fn submit(&self, conn: Conn, shared: &Arc<Shared>) {
         if self.tx.send(conn).is_ok() {
+            shared.parker.wake();
             self.grow_if_stuck(shared);
         }
+    }
+
+    /// The connections still queued (after the workers stopped).
+    pub(crate) fn take_queued(&self) -> Vec<Conn> {
+        self.rx.try_iter().collect()
+    }
+
+    /// Workers waiting on the readiness queue now.
+    pub(crate) fn waiting_for_ready(&self) -> usize {
+        self.in_wait.load(Ordering::SeqCst)
     }
 
     /// Starts extra workers if connections wait and no worker has taken
@@ -109,9 +123,10 @@ impl Pool {
         self.last_take.store(self.now_micros(), Ordering::SeqCst);
     }
 
-    /// True when no connection waits for a worker.
+    /// True when another worker is idle and no new connection waits:
+    /// anything else that becomes ready will be taken without us.
     pub(crate) fn is_quiet(&self) -> bool {
-        self.tx.is_empty()
+        self.idle.load(Ordering::SeqCst) > 0 && self.tx.is_empty()
     }
 
     /// Workers running now.
@@ -141,15 +156,6 @@ impl Pool {
         }
     }
 
-    /// Wakes idle workers and lets them finish: each serves what is
-    /// already queued, then ends.
-    pub(crate) fn stop(&self) {
-        self.stop_tx
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take();
-    }
-
     /// Waits for the workers, up to `grace`; false if some are still
     /// busy when it runs out.
     pub(crate) fn join(&self, grace: Duration) -> bool {
@@ -171,28 +177,37 @@ impl Pool {
     }
 }
 
-/// A worker's loop: take a connection, serve it, repeat.
+/// A worker's loop: take a new connection from the queue or a readable
+/// parked one, serve it, repeat.
 fn work(shared: &Arc<Shared>, extra: bool) {
     let pool = &shared.pool;
+    let mut last_work = Instant::now();
     loop {
+        if let Ok(conn) = pool.rx.try_recv() {
+            pool.note_take();
+            if !pool.rx.is_empty() {
+                // More are queued: let another idle worker see them.
+                shared.parker.wake();
+            }
+            super::handler::serve(conn, shared);
+            last_work = Instant::now();
+            continue;
+        }
+        // Counted before the shutdown check, so that the parker, which
+        // checks the count after the flag is set, never misses a waiter.
+        pool.in_wait.fetch_add(1, Ordering::SeqCst);
+        if shared.is_shutting_down() || (extra && last_work.elapsed() >= EXTRA_IDLE) {
+            pool.in_wait.fetch_sub(1, Ordering::SeqCst);
+            break;
+        }
         pool.idle.fetch_add(1, Ordering::SeqCst);
-        let next = if extra {
-            crossbeam_channel::select! {
-                recv(pool.rx) -> conn => conn.ok(),
-                recv(pool.stop_rx) -> _ => None,
-                default(EXTRA_IDLE) => None,
-            }
-        } else {
-            crossbeam_channel::select! {
-                recv(pool.rx) -> conn => conn.ok(),
-                recv(pool.stop_rx) -> _ => None,
-            }
-        };
+        let ready = shared.parker.take_ready(WAIT_SLICE);
         pool.idle.fetch_sub(1, Ordering::SeqCst);
-        pool.note_take();
-        match next {
-            Some(conn) => super::handler::serve(conn, shared),
-            None => break,
+        pool.in_wait.fetch_sub(1, Ordering::SeqCst);
+        if let Some(ready) = ready {
+            pool.note_take();
+            super::park::serve_ready(ready, shared);
+            last_work = Instant::now();
         }
     }
     if shared.is_shutting_down() {

@@ -106,6 +106,36 @@ impl Poller {
         Ok(woken)
     }
 
+    /// Waits up to `timeout_ms` for one event: `Some(token)` of a ready
+    /// descriptor, or `None` on a timeout or a [`Poller::notify`] (which
+    /// it consumes). Several threads may wait at once; each ready
+    /// descriptor goes to one of them.
+    pub(crate) fn wait_one(&self, timeout_ms: i32) -> io::Result<Option<u64>> {
+        let mut event = std::mem::MaybeUninit::<libc::epoll_event>::uninit();
+        // SAFETY: room for the one entry announced.
+        let n =
+            unsafe { libc::epoll_wait(self.epoll.as_raw_fd(), event.as_mut_ptr(), 1, timeout_ms) };
+        if n < 0 {
+            let err = io::Error::last_os_error();
+            return match err.kind() {
+                io::ErrorKind::Interrupted => Ok(None),
+                _ => Err(err),
+            };
+        }
+        if n == 0 {
+            return Ok(None);
+        }
+        // SAFETY: epoll_wait initialised the entry (n == 1).
+        let token = unsafe { event.assume_init() }.u64;
+        if token == WAKE {
+            let mut buf = [0u8; 8];
+            // SAFETY: reading 8 bytes into an 8-byte buffer.
+            unsafe { libc::read(self.wake.as_raw_fd(), buf.as_mut_ptr().cast(), 8) };
+            return Ok(None);
+        }
+        Ok(Some(token))
+    }
+
     /// Wakes a thread blocked in [`Poller::wait`].
     pub(crate) fn notify(&self) -> io::Result<()> {
         let one: u64 = 1;

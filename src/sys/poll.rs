@@ -44,6 +44,20 @@ impl Poller {
     /// Waits up to `timeout_ms` and appends the tokens of ready descriptors
     /// to `ready`; true if [`Poller::notify`] was called.
     pub(crate) fn wait(&self, ready: &mut Vec<u64>, timeout_ms: i32) -> io::Result<bool> {
+        self.wait_up_to(ready, timeout_ms, usize::MAX)
+    }
+
+    /// Waits up to `timeout_ms` for one event: `Some(token)`, or `None` on
+    /// a timeout or a notify. Other ready descriptors stay watched.
+    pub(crate) fn wait_one(&self, timeout_ms: i32) -> io::Result<Option<u64>> {
+        let mut ready = Vec::with_capacity(1);
+        self.wait_up_to(&mut ready, timeout_ms, 1)?;
+        Ok(ready.first().copied())
+    }
+
+    /// [`Poller::wait`], reporting (and unwatching) at most `limit`
+    /// descriptors.
+    fn wait_up_to(&self, ready: &mut Vec<u64>, timeout_ms: i32, limit: usize) -> io::Result<bool> {
         let snapshot: Vec<(RawFd, u64)> = self.lock().iter().map(|(&f, &t)| (f, t)).collect();
         let mut fds: Vec<RawFd> = Vec::with_capacity(snapshot.len() + 1);
         fds.push(self.wake_rx.as_raw_fd());
@@ -56,6 +70,9 @@ impl Poller {
         }
         let mut watched = self.lock();
         for (i, &(fd, token)) in snapshot.iter().enumerate() {
+            if ready.len() >= limit {
+                break;
+            }
             if readable[i + 1] && watched.get(&fd) == Some(&token) {
                 watched.remove(&fd);
                 ready.push(token);

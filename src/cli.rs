@@ -38,7 +38,7 @@ Options for serve:
       --host HOST             name or address to bind [default: localhost,
                               which is every loopback address]
       --port PORT             TCP port, 0 for any free port [default: 5000]
-      --threads N             workers that always run [default: 2 x CPUs, min 4]
+      --threads N             workers that always run [default: CPU count]
       --max-threads N         most workers under load [default: 256]
       --max-body-size BYTES   largest request body accepted (413 beyond)
       --passthrough-errors    let a panic in the app stop the server

@@ -104,7 +104,7 @@ impl Default for Options {
     fn default() -> Options {
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         Options {
-            threads: (cores * 2).max(4),
+            threads: cores.max(1),
             max_threads: 256,
             passthrough_errors: false,
             log_requests: true,
@@ -125,7 +125,10 @@ impl Default for Options {
 }
 
 impl Options {
-    /// Workers that always run (default: twice the CPU count, at least 4).
+    /// Workers that always run (default: the CPU count). More start when
+    /// queued connections wait because every worker is held by a slow
+    /// request (see [`Options::max_threads`]); more than the cores at once
+    /// only adds waiting for the CPU to quick requests.
     /// Raises `max_threads` to `n` if it was lower.
     pub fn threads(mut self, n: usize) -> Options {
         self.threads = n;

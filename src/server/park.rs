@@ -168,6 +168,11 @@ impl Parker {
         let _ = self.poller.notify();
     }
 
+    /// Connections parked now.
+    pub(crate) fn len(&self) -> usize {
+        self.lock().count
+    }
+
     /// Connections still parked that wait for a request (not the closing
     /// ones), taken out of the parker: for the last step of a shutdown.
     pub(crate) fn take_waiting(&self) -> Vec<Conn> {

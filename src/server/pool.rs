@@ -93,13 +93,17 @@ impl Pool {
         self.in_wait.load(Ordering::SeqCst)
     }
 
-    /// Starts extra workers if connections wait and no worker has taken
-    /// one for [`STUCK_AFTER`]: one per waiting connection, up to the
-    /// limit. Returns true while connections wait, so the parker checks
-    /// again soon.
+    /// Starts extra workers if connections wait (queued, or parked and
+    /// perhaps readable) while no worker is idle and none has taken a
+    /// connection for [`STUCK_AFTER`]: one per queued connection (at least
+    /// one), up to the limit. Returns true while connections wait, so the
+    /// parker checks again soon.
     pub(crate) fn grow_if_stuck(&self, shared: &Arc<Shared>) -> bool {
         let waiting = self.tx.len();
-        if waiting == 0 {
+        // Parked connections may be readable with no worker free to take
+        // them (the readiness queue cannot be counted without taking it).
+        let parked = shared.parker.len();
+        if waiting == 0 && parked == 0 {
             return false;
         }
         let since_take = self
@@ -107,7 +111,7 @@ impl Pool {
             .saturating_sub(self.last_take.load(Ordering::SeqCst));
         if self.idle.load(Ordering::SeqCst) == 0 && since_take >= STUCK_AFTER.as_micros() as u64 {
             let room = self.max.saturating_sub(self.running());
-            for _ in 0..waiting.min(room) {
+            for _ in 0..waiting.max(1).min(room) {
                 self.spawn(shared, true);
             }
             self.note_take();

@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use werk::{App, Options, ServerHandle};
 
+#[path = "support/doc_blocks.rs"]
+mod doc_blocks;
 #[path = "../examples/environ.rs"]
 #[allow(dead_code)]
 mod environ;
@@ -814,30 +816,5 @@ fn make_server_shutdown_lets_the_response_in_progress_finish() {
 
 #[test]
 fn every_rust_block_in_the_guides_is_in_an_example() {
-    let root = env!("CARGO_MANIFEST_DIR");
-    let mut examples = String::new();
-    for entry in std::fs::read_dir(format!("{root}/examples")).unwrap() {
-        let path = entry.unwrap().path();
-        if path.extension().is_some_and(|e| e == "rs") {
-            examples.push_str(&std::fs::read_to_string(path).unwrap());
-        }
-    }
-    let mut checked = 0;
-    for doc in ["wsgi-model.md", "serving.md"] {
-        let text = std::fs::read_to_string(format!("{root}/docs/{doc}")).unwrap();
-        let mut lines = text.lines();
-        while let Some(line) = lines.next() {
-            if line.trim() != "```rust" {
-                continue;
-            }
-            let block: Vec<&str> = lines.by_ref().take_while(|l| l.trim() != "```").collect();
-            let block = block.join("\n");
-            assert!(
-                examples.contains(&block),
-                "this block of docs/{doc} is not in any example:\n{block}"
-            );
-            checked += 1;
-        }
-    }
-    assert!(checked >= 10, "only {checked} blocks found");
+    doc_blocks::assert_rust_blocks_are_examples(&["wsgi-model.md", "serving.md"], 10);
 }

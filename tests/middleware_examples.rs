@@ -12,6 +12,8 @@ mod debugger;
 #[path = "../examples/dispatcher.rs"]
 #[allow(dead_code)]
 mod dispatcher;
+#[path = "support/doc_blocks.rs"]
+mod doc_blocks;
 #[path = "../examples/lint.rs"]
 #[allow(dead_code)]
 mod lint;
@@ -159,28 +161,5 @@ fn middleware_stack_example() {
 /// the two cannot drift.
 #[test]
 fn every_rust_block_in_the_middleware_guide_is_in_an_example() {
-    let root = env!("CARGO_MANIFEST_DIR");
-    let mut examples = String::new();
-    for entry in std::fs::read_dir(format!("{root}/examples")).unwrap() {
-        let path = entry.unwrap().path();
-        if path.extension().is_some_and(|e| e == "rs") {
-            examples.push_str(&std::fs::read_to_string(path).unwrap());
-        }
-    }
-    let text = std::fs::read_to_string(format!("{root}/docs/middleware.md")).unwrap();
-    let mut lines = text.lines();
-    let mut checked = 0;
-    while let Some(line) = lines.next() {
-        if line.trim() != "```rust" {
-            continue;
-        }
-        let block: Vec<&str> = lines.by_ref().take_while(|l| l.trim() != "```").collect();
-        let block = block.join("\n");
-        assert!(
-            examples.contains(&block),
-            "this block of docs/middleware.md is not in any example:\n{block}"
-        );
-        checked += 1;
-    }
-    assert!(checked >= 8, "only {checked} blocks found");
+    doc_blocks::assert_rust_blocks_are_examples(&["middleware.md"], 8);
 }

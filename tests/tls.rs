@@ -161,15 +161,8 @@ fn openssl_sees_the_names_and_http11_alpn() {
     );
     let report = text(&out.stdout);
     assert!(report.contains("ALPN protocol: http/1.1"), "{report}");
-    let pem_start = report
-        .find("-----BEGIN CERTIFICATE-----")
-        .expect("a certificate");
-    let pem_end = report.find("-----END CERTIFICATE-----").expect("its end") + 25;
-    let decoded = run(
-        "openssl",
-        &["x509", "-noout", "-text"],
-        &report.as_bytes()[pem_start..pem_end],
-    );
+    let pem = first_certificate(&report).expect("a certificate");
+    let decoded = run("openssl", &["x509", "-noout", "-text"], pem.as_bytes());
     let cert = text(&decoded.stdout);
     for name in [
         "DNS:localhost",
@@ -359,9 +352,14 @@ fn presented_certificate(addr: &str) -> Option<String> {
         &["s_client", "-connect", addr, "-showcerts"],
         b"",
     );
-    let report = text(&out.stdout);
+    first_certificate(&text(&out.stdout))
+}
+
+/// The first PEM certificate in an `openssl s_client -showcerts` report.
+fn first_certificate(report: &str) -> Option<String> {
+    const END: &str = "-----END CERTIFICATE-----";
     let start = report.find("-----BEGIN CERTIFICATE-----")?;
-    let end = report.find("-----END CERTIFICATE-----")? + 25;
+    let end = report.find(END)? + END.len();
     Some(report[start..end].to_owned())
 }
 

@@ -3,6 +3,8 @@
 //! breaking the stream (RFC 9112 sections 4, 5 and 7; PEP 3333 "The
 //! start_response() Callable").
 
+use std::io::Write;
+
 /// The zero-length chunk and empty trailer section that end a chunked body.
 pub(crate) const LAST_CHUNK: &[u8] = b"0\r\n\r\n";
 
@@ -69,7 +71,7 @@ pub(crate) fn encode_head(out: &mut Vec<u8>, parts: &HeadParts<'_>) {
     }
     if let Some(len) = parts.add_length {
         out.extend_from_slice(b"Content-Length: ");
-        out.extend_from_slice(len.to_string().as_bytes());
+        let _ = write!(out, "{len}");
         out.extend_from_slice(b"\r\n");
     }
     if parts.chunked {

@@ -34,10 +34,11 @@ use std::sync::{Arc, Mutex};
 /// ```
 #[derive(Clone)]
 pub struct Environ {
-    /// Names are mostly the server's fixed CGI names, borrowed, so that
-    /// building an environ allocates only for values and header names.
-    vars: Vec<(Cow<'static, str>, String)>,
-    url_scheme: String,
+    /// Names are mostly the server's fixed CGI names, borrowed, and values
+    /// are fixed or shared text where they can be ([`Text`]), so that
+    /// building an environ allocates only for what differs per request.
+    vars: Vec<(Cow<'static, str>, Text)>,
+    url_scheme: Text,
     input: Input,
     errors: Errors,
     multithread: bool,
@@ -54,14 +55,17 @@ impl Environ {
         EnvironBuilder::new()
     }
 
-    pub(crate) fn from_parts<K: Into<Cow<'static, str>>>(
-        vars: Vec<(K, String)>,
-        url_scheme: &str,
+    pub(crate) fn from_parts<K: Into<Cow<'static, str>>, V: Into<Text>>(
+        vars: Vec<(K, V)>,
+        url_scheme: impl Into<Text>,
         input: Input,
     ) -> Environ {
         Environ {
-            vars: vars.into_iter().map(|(k, v)| (k.into(), v)).collect(),
-            url_scheme: url_scheme.to_owned(),
+            vars: vars
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+            url_scheme: url_scheme.into(),
             input,
             errors: Errors::stderr(),
             multithread: true,
@@ -87,17 +91,14 @@ impl Environ {
 
     /// The value of a CGI variable or `HTTP_*` header, by its WSGI name.
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.vars
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
+        self.vars.iter().find(|(k, _)| k == key).map(|(_, v)| &**v)
     }
 
     /// Sets a variable, replacing any earlier value: middleware uses this
     /// on a clone of the environ it passes on.
     pub fn set(&mut self, key: impl Into<String>, value: impl Into<String>) {
         let key = key.into();
-        let value = value.into();
+        let value = Text::Owned(value.into());
         match self.vars.iter_mut().find(|(k, _)| *k == key) {
             Some(slot) => slot.1 = value,
             None => self.vars.push((Cow::Owned(key), value)),
@@ -107,12 +108,12 @@ impl Environ {
     /// Removes a variable, returning its value.
     pub fn remove(&mut self, key: &str) -> Option<String> {
         let pos = self.vars.iter().position(|(k, _)| k == key)?;
-        Some(self.vars.remove(pos).1)
+        Some(self.vars.remove(pos).1.into_string())
     }
 
     /// Every string variable, in the order the server set them.
     pub fn vars(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.vars.iter().map(|(k, v)| (k.as_ref(), v.as_str()))
+        self.vars.iter().map(|(k, v)| (k.as_ref(), &**v))
     }
 
     /// `wsgi.url_scheme`: `"http"` or `"https"`.
@@ -122,7 +123,7 @@ impl Environ {
 
     /// Replaces `wsgi.url_scheme` (a proxy-headers middleware does).
     pub fn set_url_scheme(&mut self, scheme: impl Into<String>) {
-        self.url_scheme = scheme.into();
+        self.url_scheme = Text::Owned(scheme.into());
     }
 
     /// `wsgi.input`: the request body, already de-chunked and ending where
@@ -268,9 +269,9 @@ impl fmt::Debug for Environ {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut map = f.debug_map();
         for (k, v) in &self.vars {
-            map.entry(k, v);
+            map.entry(k, &&**v);
         }
-        map.entry(&"wsgi.url_scheme", &self.url_scheme)
+        map.entry(&"wsgi.url_scheme", &&*self.url_scheme)
             .entry(&"wsgi.multithread", &self.multithread)
             .entry(&"wsgi.multiprocess", &self.multiprocess)
             .entry(&"wsgi.run_once", &self.run_once)
@@ -279,22 +280,103 @@ impl fmt::Debug for Environ {
     }
 }
 
+/// An environ value. Most are made for the request; some are fixed text
+/// (`GATEWAY_INTERFACE`, the protocol) and some are the same for every
+/// request on a connection (its addresses), which are shared rather than
+/// copied each time.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) enum Text {
+    Static(&'static str),
+    Shared(Arc<str>),
+    Owned(String),
+}
+
+impl Text {
+    pub(crate) fn into_string(self) -> String {
+        match self {
+            Text::Owned(s) => s,
+            other => other.to_string(),
+        }
+    }
+}
+
+impl std::ops::Deref for Text {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        match self {
+            Text::Static(s) => s,
+            Text::Shared(s) => s,
+            Text::Owned(s) => s,
+        }
+    }
+}
+
+impl fmt::Display for Text {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self)
+    }
+}
+
+impl fmt::Debug for Text {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self, f)
+    }
+}
+
+impl From<String> for Text {
+    fn from(s: String) -> Text {
+        Text::Owned(s)
+    }
+}
+
+impl From<&'static str> for Text {
+    fn from(s: &'static str) -> Text {
+        Text::Static(s)
+    }
+}
+
+impl From<Arc<str>> for Text {
+    fn from(s: Arc<str>) -> Text {
+        Text::Shared(s)
+    }
+}
+
 /// `User-Agent` -> `HTTP_USER_AGENT`; Content-Type and Content-Length keep
-/// their CGI names.
-pub(crate) fn header_key(name: &str) -> String {
-    let upper: String = name
-        .chars()
-        .map(|c| {
-            if c == '-' {
-                '_'
-            } else {
-                c.to_ascii_uppercase()
-            }
-        })
-        .collect();
-    match upper.as_str() {
-        "CONTENT_TYPE" | "CONTENT_LENGTH" => upper,
-        _ => format!("HTTP_{upper}"),
+/// their CGI names. The headers most requests carry get their fixed name
+/// without building one.
+pub(crate) fn header_key(name: &str) -> Cow<'static, str> {
+    const COMMON: [(&str, &str); 14] = [
+        ("host", "HTTP_HOST"),
+        ("user-agent", "HTTP_USER_AGENT"),
+        ("accept", "HTTP_ACCEPT"),
+        ("accept-encoding", "HTTP_ACCEPT_ENCODING"),
+        ("accept-language", "HTTP_ACCEPT_LANGUAGE"),
+        ("connection", "HTTP_CONNECTION"),
+        ("content-type", "CONTENT_TYPE"),
+        ("content-length", "CONTENT_LENGTH"),
+        ("cookie", "HTTP_COOKIE"),
+        ("referer", "HTTP_REFERER"),
+        ("origin", "HTTP_ORIGIN"),
+        ("cache-control", "HTTP_CACHE_CONTROL"),
+        ("authorization", "HTTP_AUTHORIZATION"),
+        (
+            "upgrade-insecure-requests",
+            "HTTP_UPGRADE_INSECURE_REQUESTS",
+        ),
+    ];
+    if let Some((_, key)) = COMMON.iter().find(|(h, _)| h.eq_ignore_ascii_case(name)) {
+        return Cow::Borrowed(key);
+    }
+    let mut key = String::with_capacity(name.len() + 5);
+    key.push_str("HTTP_");
+    key.extend(name.chars().map(|c| match c {
+        '-' => '_',
+        c => c.to_ascii_uppercase(),
+    }));
+    match &key[5..] {
+        "CONTENT_TYPE" | "CONTENT_LENGTH" => Cow::Owned(key[5..].to_owned()),
+        _ => Cow::Owned(key),
     }
 }
 
@@ -318,14 +400,14 @@ pub(crate) fn percent_encode_path(path: &str) -> String {
 /// or one over the server's size limit is an `InvalidData` error.
 #[derive(Clone)]
 pub struct Input {
-    stream: Arc<Mutex<Box<dyn Read + Send>>>,
+    stream: Arc<Mutex<dyn Read + Send>>,
 }
 
 impl Input {
     /// An input over any reader (the server's own, or bytes in a test).
     pub fn new(reader: impl Read + Send + 'static) -> Input {
         Input {
-            stream: Arc::new(Mutex::new(Box::new(reader))),
+            stream: Arc::new(Mutex::new(reader)),
         }
     }
 
@@ -556,7 +638,7 @@ impl EnvironBuilder {
         if !self.body.is_empty() {
             vars.push(("CONTENT_LENGTH".to_owned(), self.body.len().to_string()));
         }
-        let mut environ = Environ::from_parts(vars, &self.scheme, Input::from_bytes(self.body));
+        let mut environ = Environ::from_parts(vars, self.scheme, Input::from_bytes(self.body));
         for (name, value) in &self.headers {
             environ.set(header_key(name), value.clone());
         }
@@ -574,6 +656,8 @@ mod tests {
         assert_eq!(header_key("User-Agent"), "HTTP_USER_AGENT");
         assert_eq!(header_key("content-type"), "CONTENT_TYPE");
         assert_eq!(header_key("Content-Length"), "CONTENT_LENGTH");
+        assert_eq!(header_key("X-Forwarded-For"), "HTTP_X_FORWARDED_FOR");
+        assert_eq!(header_key("HOST"), "HTTP_HOST");
     }
 
     #[test]

@@ -16,7 +16,7 @@ mod environ;
 mod start_response;
 
 pub use body::{Body, BodyChunks};
-pub(crate) use environ::{header_key, percent_encode_path};
+pub(crate) use environ::{header_key, percent_encode_path, Text};
 pub use environ::{Environ, EnvironBuilder, Errors, Extensions, Input};
 pub(crate) use start_response::{LockedResponse, Responder, ResponseWriter, StartState};
 pub use start_response::{StartError, StartResponse, WriteHandle};

@@ -13,6 +13,10 @@ pub(crate) use super::socket::{Plain, Stream};
 /// Bytes asked of the kernel per read.
 const READ_CHUNK: usize = 16 * 1024;
 
+/// The response buffer a connection keeps between requests: room for a
+/// head and a small body.
+const WRITE_BUFFER_KEPT: usize = 4 * 1024;
+
 /// The client's end of a connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Peer {
@@ -53,10 +57,10 @@ pub(crate) enum Local {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Names {
     /// `REMOTE_ADDR`, and the client in the log.
-    pub remote_addr: String,
-    pub remote_port: String,
-    pub server_name: String,
-    pub server_port: String,
+    pub remote_addr: Arc<str>,
+    pub remote_port: Arc<str>,
+    pub server_name: Arc<str>,
+    pub server_port: Arc<str>,
 }
 
 impl Names {
@@ -68,10 +72,10 @@ impl Names {
             Local::Unix(path) => (path.display().to_string(), String::new()),
         };
         Names {
-            remote_addr: peer.name(),
-            remote_port: peer.port().to_string(),
-            server_name,
-            server_port,
+            remote_addr: peer.name().into(),
+            remote_port: peer.port().to_string().into(),
+            server_name: server_name.into(),
+            server_port: server_port.into(),
         }
     }
 }
@@ -90,6 +94,16 @@ pub(crate) struct Conn {
     pub head_started: Option<Instant>,
     /// Requests served on this connection so far.
     pub served: u64,
+    /// The response buffer, kept between requests so that a response
+    /// head does not allocate.
+    write_buffer: Vec<u8>,
+    /// The last read from a plain socket returned less than it asked for,
+    /// so nothing more was waiting then: the next read would most likely
+    /// find nothing, and the parker's poller reports anything that comes.
+    drained: bool,
+    /// Registered with the parker's poller (disarmed while a worker holds
+    /// the connection), so parking again only re-arms it.
+    pub in_poller: bool,
 }
 
 impl Conn {
@@ -105,6 +119,9 @@ impl Conn {
             buf: ReadBuf::default(),
             head_started: None,
             served: 0,
+            write_buffer: Vec::new(),
+            drained: false,
+            in_poller: false,
         }
     }
 
@@ -134,17 +151,38 @@ impl Conn {
     /// Reads what the kernel holds now, without waiting: `Ok(None)` if
     /// nothing, `Ok(Some(0))` at end of stream.
     pub(crate) fn fill_now(&mut self) -> io::Result<Option<usize>> {
-        let stream = &mut self.stream;
-        self.buf.fill(|b| stream.read_now(b))
+        let (stream, drained) = (&mut self.stream, &mut self.drained);
+        self.buf.fill(|b| {
+            let read = stream.read_now(b);
+            *drained = stream.is_plain() && matches!(read, Ok(Some(n)) if n < b.len());
+            read
+        })
     }
 
     /// Reads at least one byte, waiting up to the socket's read timeout;
     /// 0 at end of stream.
     pub(crate) fn fill_blocking(&mut self) -> io::Result<usize> {
-        let stream = &mut self.stream;
+        let (stream, drained) = (&mut self.stream, &mut self.drained);
         self.buf
-            .fill(|b| read_retrying(stream, b).map(Some))
+            .fill(|b| {
+                let read = read_retrying(stream, b);
+                *drained = stream.is_plain() && matches!(read, Ok(n) if n < b.len());
+                read.map(Some)
+            })
             .map(|n| n.unwrap_or(0))
+    }
+
+    /// True when nothing is buffered and the last read suggests the socket
+    /// holds nothing either: a worker can park the connection without
+    /// another read (one that would most likely find nothing).
+    pub(crate) fn seems_drained(&self) -> bool {
+        self.drained && self.buf.start == self.buf.end
+    }
+
+    /// Forgets what the last read suggested: the socket is (or may be)
+    /// readable now.
+    pub(crate) fn mark_readable(&mut self) {
+        self.drained = false;
     }
 
     /// Reads into `out` directly, first from the buffer, then from the
@@ -158,7 +196,27 @@ impl Conn {
             self.consume(n);
             return Ok(n);
         }
-        read_retrying(&mut self.stream, out)
+        let read = read_retrying(&mut self.stream, out);
+        self.drained = self.stream.is_plain() && matches!(read, Ok(n) if n < out.len());
+        read
+    }
+
+    /// The buffer for the next response, empty.
+    pub(crate) fn take_write_buffer(&mut self) -> Vec<u8> {
+        let mut buf = std::mem::take(&mut self.write_buffer);
+        if buf.capacity() == 0 {
+            buf.reserve(WRITE_BUFFER_KEPT);
+        }
+        buf
+    }
+
+    /// Keeps a response buffer for the next request, unless it grew large
+    /// (an idle connection should not hold a big buffer).
+    pub(crate) fn keep_write_buffer(&mut self, mut buf: Vec<u8>) {
+        if buf.capacity() <= WRITE_BUFFER_KEPT {
+            buf.clear();
+            self.write_buffer = buf;
+        }
     }
 
     /// Writes all of `data`, waiting up to the write timeout per write.

@@ -3,66 +3,128 @@
 //! handler does, with the differences documented in docs/wsgi-model.md.
 
 use std::borrow::Cow;
+use std::fmt;
+use std::sync::Arc;
 
 use super::conn::Names;
-use crate::http::RequestHead;
-use crate::model::header_key;
+use crate::http::{RequestHead, Version};
+use crate::model::{header_key, Text};
 
-/// The CGI variables and `HTTP_*` headers for `head`.
+/// The environ's variables: names borrowed where fixed, values shared or
+/// fixed where they can be ([`Text`]).
+pub(crate) type Vars = Vec<(Cow<'static, str>, Text)>;
+
+/// The request line, kept for the log and error messages after the head
+/// is turned into the environ; formatted only when something prints it.
+#[derive(Debug, Clone)]
+pub(crate) struct RequestLine {
+    pub method: Text,
+    /// The target as sent (ASCII, see [`RequestHead::target`]); shared
+    /// with `REQUEST_URI` and `RAW_URI`.
+    pub target: Arc<str>,
+    pub version: Version,
+}
+
+impl RequestLine {
+    /// Moves the method and target out of `head`, which is about to become
+    /// the environ.
+    pub(crate) fn take(head: &mut RequestHead) -> RequestLine {
+        let method = std::mem::take(&mut head.method);
+        RequestLine {
+            method: method_text(method),
+            target: Arc::from(std::mem::take(&mut head.target)),
+            version: head.version,
+        }
+    }
+}
+
+impl fmt::Display for RequestLine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} {} {}",
+            self.method,
+            self.target,
+            self.version.as_str()
+        )
+    }
+}
+
+/// The common methods as fixed text; others shared (the environ and the
+/// log both hold them).
+fn method_text(method: String) -> Text {
+    const KNOWN: [&str; 7] = ["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"];
+    match KNOWN.iter().find(|m| **m == method) {
+        Some(m) => Text::Static(m),
+        None => Text::Shared(Arc::from(method)),
+    }
+}
+
+/// The CGI variables and `HTTP_*` headers for a request, from its line
+/// (taken out of the head first, [`RequestLine::take`]) and the rest of
+/// its head.
 pub(crate) fn cgi_vars(
-    head: &RequestHead,
+    head: RequestHead,
+    line: &RequestLine,
     names: &Names,
-    software: &str,
-) -> Vec<(Cow<'static, str>, String)> {
-    let (path, query) = split_target(&head.target);
-    let mut vars: Vec<(Cow<'static, str>, String)> = Vec::with_capacity(16 + head.headers.len());
-    let mut push = |k: &'static str, v: String| vars.push((Cow::Borrowed(k), v));
-    push("REQUEST_METHOD", head.method.clone());
-    push("SCRIPT_NAME", String::new());
-    push("PATH_INFO", decode_path(path));
-    push("QUERY_STRING", query.to_owned());
-    push("REQUEST_URI", head.target.clone());
-    push("RAW_URI", head.target.clone());
-    push("SERVER_NAME", names.server_name.clone());
-    push("SERVER_PORT", names.server_port.clone());
-    push("SERVER_PROTOCOL", head.version.as_str().to_owned());
-    push("SERVER_SOFTWARE", software.to_owned());
-    push("GATEWAY_INTERFACE", "CGI/1.1".to_owned());
-    push("REMOTE_ADDR", names.remote_addr.clone());
-    push("REMOTE_PORT", names.remote_port.clone());
-    for (name, value) in &head.headers {
+    software: &'static str,
+) -> Vars {
+    let (path, query) = split_target(&line.target);
+    let mut vars: Vars = Vec::with_capacity(14 + head.headers.len());
+    let mut push = |k: &'static str, v: Text| vars.push((Cow::Borrowed(k), v));
+    push("REQUEST_METHOD", line.method.clone());
+    push("SCRIPT_NAME", Text::Static(""));
+    push("PATH_INFO", Text::Owned(decode_path(path)));
+    push("QUERY_STRING", owned_unless_empty(query));
+    push("REQUEST_URI", Text::Shared(line.target.clone()));
+    push("RAW_URI", Text::Shared(line.target.clone()));
+    push("SERVER_NAME", Text::Shared(names.server_name.clone()));
+    push("SERVER_PORT", Text::Shared(names.server_port.clone()));
+    push("SERVER_PROTOCOL", Text::Static(line.version.as_str()));
+    push("SERVER_SOFTWARE", Text::Static(software));
+    push("GATEWAY_INTERFACE", Text::Static("CGI/1.1"));
+    push("REMOTE_ADDR", Text::Shared(names.remote_addr.clone()));
+    push("REMOTE_PORT", Text::Shared(names.remote_port.clone()));
+    for (name, value) in head.headers {
         // Werkzeug 2.3+ drops names with underscores: `X-Forwarded_For`
         // would otherwise collide with `X-Forwarded-For` in the environ.
         if name.contains('_') {
             continue;
         }
-        let key = header_key(name);
+        let key = header_key(&name);
         let value = header_text(value);
         match vars.iter_mut().find(|(k, _)| *k == key) {
             Some(slot) if key.starts_with("HTTP_") => {
-                slot.1.push(',');
-                slot.1.push_str(&value);
+                let mut joined = std::mem::replace(&mut slot.1, Text::Static("")).into_string();
+                joined.push(',');
+                joined.push_str(&value);
+                slot.1 = Text::Owned(joined);
             }
-            Some(slot) => slot.1 = value,
-            None => vars.push((Cow::Owned(key), value)),
+            Some(slot) => slot.1 = Text::Owned(value),
+            None => vars.push((key, Text::Owned(value))),
         }
     }
-    if let Some(authority) = &head.target_authority {
+    if let Some(authority) = head.target_authority {
         match vars.iter_mut().find(|(k, _)| k == "HTTP_HOST") {
-            Some(slot) => slot.1 = authority.clone(),
-            None => vars.push((Cow::Borrowed("HTTP_HOST"), authority.clone())),
+            Some(slot) => slot.1 = Text::Owned(authority),
+            None => vars.push((Cow::Borrowed("HTTP_HOST"), Text::Owned(authority))),
         }
     }
     vars
 }
 
+fn owned_unless_empty(s: &str) -> Text {
+    if s.is_empty() {
+        Text::Static("")
+    } else {
+        Text::Owned(s.to_owned())
+    }
+}
+
 /// A header value as text: UTF-8 when it is, otherwise ISO-8859-1 (each
 /// byte one char), so that no byte is lost.
-fn header_text(value: &[u8]) -> String {
-    match std::str::from_utf8(value) {
-        Ok(s) => s.to_owned(),
-        Err(_) => value.iter().map(|&b| b as char).collect(),
-    }
+fn header_text(value: Vec<u8>) -> String {
+    String::from_utf8(value).unwrap_or_else(|e| e.as_bytes().iter().map(|&b| b as char).collect())
 }
 
 /// The path and query of a request target, without any fragment.
@@ -88,7 +150,7 @@ fn strip_scheme_and_authority(target: &str) -> &str {
 /// `//double-slash`), percent-escapes decoded, invalid UTF-8 replaced by
 /// U+FFFD; an empty path is `/` for absolute-form targets.
 pub(crate) fn decode_path(path: &str) -> String {
-    if path == "*" {
+    if path == "*" || is_plain_path(path) {
         return path.to_owned();
     }
     let trimmed = path.trim_start_matches('/');
@@ -98,6 +160,12 @@ pub(crate) fn decode_path(path: &str) -> String {
         format!("/{trimmed}")
     };
     String::from_utf8_lossy(&percent_decode(path.as_bytes())).into_owned()
+}
+
+/// A path that decoding would leave as it is: one leading slash, no
+/// escapes (the common case, which then costs one copy).
+fn is_plain_path(path: &str) -> bool {
+    path.starts_with('/') && !path.starts_with("//") && !path.contains('%')
 }
 
 /// Decodes `%XX` escapes; a `%` not followed by two hex digits stays.
@@ -125,18 +193,19 @@ mod tests {
     use crate::http::{parse_head, Limits, Parsed};
     use crate::server::conn::{Local, Peer};
 
-    fn vars_for(request: &[u8]) -> Vec<(Cow<'static, str>, String)> {
-        let Parsed::Complete(head) = parse_head(request, &Limits::default()).unwrap() else {
+    fn vars_for(request: &[u8]) -> Vars {
+        let Parsed::Complete(mut head) = parse_head(request, &Limits::default()).unwrap() else {
             panic!("partial");
         };
         let local = Local::Ip("127.0.0.1:5000".parse().unwrap());
         let peer = Peer::Ip("127.0.0.1:40000".parse().unwrap());
         let names = Names::of(&peer, &local);
-        cgi_vars(&head, &names, "werk/test")
+        let line = RequestLine::take(&mut head);
+        cgi_vars(head, &line, &names, "werk/test")
     }
 
-    fn get<'a>(vars: &'a [(Cow<'static, str>, String)], key: &str) -> Option<&'a str> {
-        vars.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    fn get<'a>(vars: &'a Vars, key: &str) -> Option<&'a str> {
+        vars.iter().find(|(k, _)| k == key).map(|(_, v)| &**v)
     }
 
     #[test]

@@ -87,7 +87,7 @@ pub(crate) struct Exchange {
 
 impl Exchange {
     pub(crate) fn new(
-        conn: Conn,
+        mut conn: Conn,
         head: &RequestHead,
         limit: Option<u64>,
         must_close: bool,
@@ -98,6 +98,7 @@ impl Exchange {
             Framing::Length(n) => BodyLeft::Length(n),
             Framing::Chunked => BodyLeft::Chunked(ChunkedDecoder::new()),
         };
+        let buf = conn.take_write_buffer();
         Exchange {
             state: Mutex::new(State {
                 conn: Some(conn),
@@ -116,7 +117,7 @@ impl Exchange {
                     must_close: head.close || must_close,
                     framing: ResponseFraming::NoBody,
                     sent: 0,
-                    buf: Vec::new(),
+                    buf,
                     code: 0,
                     aborted: None,
                     server,
@@ -154,6 +155,14 @@ pub(crate) fn stopped(why: &str) -> io::Error {
 }
 
 impl State {
+    /// Takes the connection back when the exchange is over, with the write
+    /// buffer for its next response.
+    pub(crate) fn take_conn(&mut self) -> Option<Conn> {
+        let mut conn = self.conn.take()?;
+        conn.keep_write_buffer(std::mem::take(&mut self.out.buf));
+        Some(conn)
+    }
+
     /// True for a HEAD request: the response has headers only.
     pub(crate) fn out_is_head(&self) -> bool {
         self.out.is_head

@@ -19,14 +19,14 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::conn::Conn;
-use super::environ::cgi_vars;
+use super::environ::{cgi_vars, RequestLine};
 use super::exchange::{BodyReader, Exchange, State, CLIENT_GONE};
 use super::pages::{error_page, error_response};
 use super::park::Parked;
 use super::Shared;
 use crate::http::{parse_head, HttpError, Parsed, RequestHead};
 use crate::model::body::{next_chunk, Source};
-use crate::model::{Environ, Input, LockedResponse, ResponseWriter, StartResponse};
+use crate::model::{Environ, Input, LockedResponse, ResponseWriter, StartResponse, Text};
 
 /// Serves requests on `conn` until it must wait for the client (then it
 /// is parked) or close.
@@ -36,6 +36,8 @@ pub(crate) fn serve(mut conn: Conn, shared: &Arc<Shared>) {
         return super::scgi::serve(conn, shared);
     }
     let mut owed_until: Option<Instant> = None;
+    // Served because it is new or became readable.
+    conn.mark_readable();
     loop {
         if !conn.buffered().is_empty() {
             match parse_head(conn.buffered(), &shared.config.limits) {
@@ -57,7 +59,13 @@ pub(crate) fn serve(mut conn: Conn, shared: &Arc<Shared>) {
                 Err(err) => return reject(conn, err, shared),
             }
         }
-        match conn.fill_now() {
+        let read = if conn.seems_drained() {
+            // Nothing waited after the last read: park without another.
+            Ok(None)
+        } else {
+            conn.fill_now()
+        };
+        match read {
             Ok(Some(0)) => return,
             Err(err) => return connection_failed(&conn, &err, shared),
             Ok(Some(_)) => {}
@@ -74,6 +82,7 @@ pub(crate) fn serve(mut conn: Conn, shared: &Arc<Shared>) {
                 if left == 0 || !crate::sys::wait_readable(conn.fd(), left).unwrap_or(false) {
                     return;
                 }
+                conn.mark_readable();
             }
             Ok(None) => {
                 if conn.head_started.is_none() && shared.pool.is_quiet() {
@@ -81,6 +90,7 @@ pub(crate) fn serve(mut conn: Conn, shared: &Arc<Shared>) {
                     // next request at once: wait a moment before the round
                     // trip through the parker, if no one else needs us.
                     if let Ok(true) = crate::sys::wait_readable(conn.fd(), KEEP_ALIVE_SPIN_MS) {
+                        conn.mark_readable();
                         continue;
                     }
                 }
@@ -178,13 +188,10 @@ enum Stop {
 
 /// Runs the application for one request and sends the response. Returns
 /// the connection if it can carry another request.
-fn handle_request(conn: Conn, head: RequestHead, shared: &Arc<Shared>) -> Option<Conn> {
-    let request_line = head.request_line();
-    let mut vars = cgi_vars(&head, &conn.names, crate::SERVER_SOFTWARE);
-    if let Some(pem) = conn.peer_certificate_pem() {
-        vars.push(("SSL_CLIENT_CERT".into(), pem));
-    }
+fn handle_request(conn: Conn, mut head: RequestHead, shared: &Arc<Shared>) -> Option<Conn> {
+    let names = conn.names.clone();
     let scheme = if conn.is_tls() { "https" } else { "http" };
+    let client_cert = conn.peer_certificate_pem();
     let exchange = Arc::new(Exchange::new(
         conn,
         &head,
@@ -192,6 +199,11 @@ fn handle_request(conn: Conn, head: RequestHead, shared: &Arc<Shared>) -> Option
         shared.is_shutting_down(),
         crate::SERVER_SOFTWARE,
     ));
+    let request_line = RequestLine::take(&mut head);
+    let mut vars = cgi_vars(head, &request_line, &names, crate::SERVER_SOFTWARE);
+    if let Some(pem) = client_cert {
+        vars.push(("SSL_CLIENT_CERT".into(), Text::Owned(pem)));
+    }
     let environ = Environ::from_parts(vars, scheme, Input::new(BodyReader(exchange.clone())));
     let start_response = StartResponse::new(exchange.clone());
 
@@ -205,11 +217,11 @@ fn handle_request(conn: Conn, head: RequestHead, shared: &Arc<Shared>) -> Option
     drop(environ);
 
     let mut state = exchange.lock();
-    let client = state.conn.as_ref()?.names.remote_addr.clone();
+    let client = names.remote_addr;
     conclude(&mut state, stop, shared, &client, &request_line);
     let keep = state.out.keep_alive && state.out.aborted.is_none() && state.drain_body();
     shared.log.request(&client, &request_line, state.out.code);
-    let mut conn = state.conn.take()?;
+    let mut conn = state.take_conn()?;
     let body_unread = state.body_unread();
     drop(state);
     if keep && !shared.is_shutting_down() {
@@ -275,7 +287,13 @@ fn send_chunks(exchange: &Exchange, source: &mut Source, is_head: bool) -> Resul
 
 /// Settles the response after the app and its body are done: the proper
 /// end, an error page in its place, or a cut-short connection.
-fn conclude(state: &mut State, stop: Option<Stop>, shared: &Shared, client: &str, line: &str) {
+fn conclude(
+    state: &mut State,
+    stop: Option<Stop>,
+    shared: &Shared,
+    client: &str,
+    line: &RequestLine,
+) {
     let log = &shared.log;
     if state.start.head_sent && state.out.aborted.is_none() {
         // start_with_error too late, or a second start: the response the

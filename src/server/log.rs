@@ -32,11 +32,11 @@ impl Log {
 
     /// One request line:
     /// `127.0.0.1 - - [26/Nov/2026 22:32:29] "GET / HTTP/1.1" 200 -`.
-    pub(crate) fn request(&self, client: &str, request_line: &str, code: u16) {
+    pub(crate) fn request(&self, client: &str, request_line: &dyn std::fmt::Display, code: u16) {
         if !self.requests {
             return;
         }
-        let text = escape_controls(request_line);
+        let text = escape_controls(&request_line.to_string());
         let text = if self.colour {
             paint(&text, code)
         } else {

@@ -154,12 +154,24 @@ impl Parker {
         });
     }
 
-    fn watch(&self, entry: Entry) {
+    fn watch(&self, mut entry: Entry) {
         let fd = entry.conn.fd();
+        let registered = std::mem::replace(&mut entry.conn.in_poller, true);
         let token = self.lock().insert(entry);
-        if self.poller.add(fd, token).is_err() {
+        let watched = if registered {
+            self.poller.rearm(fd, token)
+        } else {
+            self.poller.add(fd, token)
+        };
+        if watched.is_err() {
             self.lock().remove(token);
         }
+    }
+
+    /// Stops watching a connection taken out of the parker for good.
+    fn unwatch(&self, conn: &mut Conn) {
+        let _ = self.poller.delete(conn.fd());
+        conn.in_poller = false;
     }
 
     /// Wakes a thread waiting in [`Parker::take_ready`] (a worker, to take
@@ -180,8 +192,8 @@ impl Parker {
         entries
             .into_iter()
             .filter(|e| e.kind != Parked::Lingering)
-            .map(|e| {
-                let _ = self.poller.delete(e.conn.fd());
+            .map(|mut e| {
+                self.unwatch(&mut e.conn);
                 e.conn
             })
             .collect()
@@ -262,8 +274,8 @@ pub(crate) fn run(shared: &Arc<Shared>) {
         Parked::Idle => e.conn.served == 0 && e.deadline + grace >= now + parker.idle_timeout,
         Parked::Lingering => false,
     };
-    for entry in parker.lock().take_where(|e| !owed(e)) {
-        let _ = parker.poller.delete(entry.conn.fd());
+    for mut entry in parker.lock().take_where(|e| !owed(e)) {
+        parker.unwatch(&mut entry.conn);
     }
     let until = now + grace;
     let waiting = |slots: &Slots| {
@@ -287,18 +299,18 @@ pub(crate) fn run(shared: &Arc<Shared>) {
             break;
         }
         for &token in &ready {
-            let Some(entry) = parker.lock().remove(token) else {
+            let Some(mut entry) = parker.lock().remove(token) else {
                 continue;
             };
-            let _ = parker.poller.delete(entry.conn.fd());
+            parker.unwatch(&mut entry.conn);
             if entry.kind != Parked::Lingering {
                 super::handler::serve(entry.conn, shared);
             }
         }
     }
     let parked = parker.lock().drain();
-    for entry in parked {
-        let _ = parker.poller.delete(entry.conn.fd());
+    for mut entry in parked {
+        parker.unwatch(&mut entry.conn);
     }
 }
 
@@ -327,8 +339,8 @@ fn dispatch(mut entry: Entry, shared: &Arc<Shared>) {
 }
 
 /// A connection whose time ran out: a partial head is answered with 408.
-fn expire(entry: Entry, shared: &Arc<Shared>) {
-    let _ = shared.parker.poller.delete(entry.conn.fd());
+fn expire(mut entry: Entry, shared: &Arc<Shared>) {
+    shared.parker.unwatch(&mut entry.conn);
     if entry.kind == Parked::PartialHead {
         super::handler::reject(entry.conn, crate::http::HttpError::HeadTimeout, shared);
     }

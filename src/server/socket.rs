@@ -143,7 +143,13 @@ impl Stream {
     }
 
     pub(crate) fn is_tls(&self) -> bool {
-        !matches!(self, Stream::Plain(_))
+        !self.is_plain()
+    }
+
+    /// Plain TCP or Unix: what a read returns says what the kernel held
+    /// (TLS may keep decrypted bytes of its own).
+    pub(crate) fn is_plain(&self) -> bool {
+        matches!(self, Stream::Plain(_))
     }
 
     pub(crate) fn peer_certificate_pem(&self) -> Option<String> {

@@ -43,17 +43,32 @@ impl Poller {
     /// Watches `fd` until it is readable (or hung up), then reports `token`
     /// once. Re-arms a descriptor that was reported before.
     pub(crate) fn add(&self, fd: RawFd, token: u64) -> io::Result<()> {
+        match self.arm(libc::EPOLL_CTL_ADD, fd, token) {
+            Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {
+                self.arm(libc::EPOLL_CTL_MOD, fd, token)
+            }
+            other => other,
+        }
+    }
+
+    /// Re-arms `fd`, reported before, to report `token` once more: one
+    /// `epoll_ctl`, where [`Poller::add`] would first try to add it again.
+    pub(crate) fn rearm(&self, fd: RawFd, token: u64) -> io::Result<()> {
+        match self.arm(libc::EPOLL_CTL_MOD, fd, token) {
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
+                self.arm(libc::EPOLL_CTL_ADD, fd, token)
+            }
+            other => other,
+        }
+    }
+
+    /// `epoll_ctl(op)` for one report of readability (or a hang-up).
+    fn arm(&self, op: libc::c_int, fd: RawFd, token: u64) -> io::Result<()> {
         let mut ev = libc::epoll_event {
             events: (libc::EPOLLIN | libc::EPOLLRDHUP | libc::EPOLLONESHOT) as u32,
             u64: token,
         };
-        let epfd = self.epoll.as_raw_fd();
-        match syscall!(epoll_ctl(epfd, libc::EPOLL_CTL_ADD, fd, &mut ev)) {
-            Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {
-                syscall!(epoll_ctl(epfd, libc::EPOLL_CTL_MOD, fd, &mut ev)).map(drop)
-            }
-            other => other.map(drop),
-        }
+        syscall!(epoll_ctl(self.epoll.as_raw_fd(), op, fd, &mut ev)).map(drop)
     }
 
     /// Stops watching `fd` (closing it does the same).

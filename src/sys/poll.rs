@@ -35,6 +35,12 @@ impl Poller {
         self.notify()
     }
 
+    /// Watches `fd`, reported before, again: the same as [`Poller::add`]
+    /// here.
+    pub(crate) fn rearm(&self, fd: RawFd, token: u64) -> io::Result<()> {
+        self.add(fd, token)
+    }
+
     /// Stops watching `fd`.
     pub(crate) fn delete(&self, fd: RawFd) -> io::Result<()> {
         self.lock().remove(&fd);

@@ -40,6 +40,8 @@ Options for serve:
       --port PORT             TCP port, 0 for any free port [default: 5000]
       --threads N             workers that always run [default: CPU count]
       --max-threads N         most workers under load [default: 256]
+      --processes N           serve from N processes, each with its own
+                              workers (--threads per process) [default: 1]
       --max-body-size BYTES   largest request body accepted (413 beyond)
       --passthrough-errors    let a panic in the app stop the server
       --static /URL=DIR       serve the files in DIR (or the file DIR) at
@@ -127,6 +129,8 @@ pub struct ServeArgs {
     pub threads: Option<usize>,
     /// Most workers under load.
     pub max_threads: Option<usize>,
+    /// Serving processes (`--processes`, at least 1).
+    pub processes: Option<std::num::NonZeroUsize>,
     /// Largest request body.
     pub max_body_size: Option<u64>,
     /// Let app panics propagate.
@@ -163,6 +167,7 @@ impl Default for ServeArgs {
             port: 5000,
             threads: None,
             max_threads: None,
+            processes: None,
             max_body_size: None,
             passthrough_errors: false,
             quiet: false,
@@ -201,6 +206,9 @@ impl ServeArgs {
         }
         if let Some(n) = self.max_threads {
             options = options.max_threads(n);
+        }
+        if let Some(n) = self.processes {
+            options = options.processes(n.get());
         }
         options = options
             .use_reloader(self.reload)
@@ -293,6 +301,10 @@ fn parse_serve(args: Vec<String>) -> Result<Command, UsageError> {
             "--threads" => serve.threads = Some(positive(&value("--threads")?, "--threads")?),
             "--max-threads" => {
                 serve.max_threads = Some(positive(&value("--max-threads")?, "--max-threads")?)
+            }
+            "--processes" => {
+                serve.processes =
+                    std::num::NonZeroUsize::new(positive(&value("--processes")?, "--processes")?)
             }
             "--max-body-size" => {
                 serve.max_body_size = Some(number(&value("--max-body-size")?, "--max-body-size")?)
@@ -523,15 +535,11 @@ fn serve(args: &ServeArgs) -> i32 {
             return 2;
         }
     };
-    if args.reload {
-        return crate::reload::run(&args.host, args.port, app, options);
+    if crate::procs::wanted(&options) {
+        return crate::procs::run(&args.host, args.port, app, options);
     }
-    let server = match crate::make_server(&args.host, args.port, app, options) {
-        Ok(server) => server,
-        Err(e) => {
-            eprintln!("{e}");
-            return 1;
-        }
+    let Some(server) = crate::procs::make_server_or_say(&args.host, args.port, app, options) else {
+        return 1;
     };
     match crate::serve_until_signalled(server) {
         Ok(()) => 0,
@@ -568,6 +576,7 @@ mod tests {
             "--port=0",
             "--threads",
             "4",
+            "--processes=3",
             "-q",
         ])
         .unwrap() else {
@@ -577,6 +586,7 @@ mod tests {
             (s.app.as_str(), s.host.as_str(), s.port, s.threads),
             ("echo", "::", 0, Some(4))
         );
+        assert_eq!(s.processes.map(|n| n.get()), Some(3));
         assert!(s.quiet);
     }
 
@@ -616,6 +626,8 @@ mod tests {
             &["serve", "--port", "http"][..],
             &["serve", "--port", "70000"],
             &["serve", "--threads", "0"],
+            &["serve", "--processes", "0"],
+            &["serve", "--processes", "many"],
             &["serve", "--nope"],
             &["serve", "nosuchapp"],
             &["serve", "echo", "extra"],

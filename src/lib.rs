@@ -45,6 +45,7 @@ pub mod http;
 pub mod middleware;
 mod model;
 mod net;
+mod procs;
 mod reload;
 mod server;
 #[allow(unsafe_code)]
@@ -97,6 +98,9 @@ pub struct Options {
     ssl_context: Option<SslContext>,
     use_reloader: bool,
     reloader: reload::Settings,
+    processes: usize,
+    /// This process is one of the `processes` (`wsgi.multiprocess`).
+    one_of_processes: bool,
     protocol: Protocol,
 }
 
@@ -118,6 +122,8 @@ impl Default for Options {
             #[cfg(feature = "tls")]
             ssl_context: None,
             use_reloader: false,
+            processes: 1,
+            one_of_processes: false,
             protocol: Protocol::Http,
             reloader: reload::Settings::default(),
         }
@@ -283,6 +289,31 @@ impl Options {
         self
     }
 
+    /// How many processes serve (default 1, this one), Werkzeug's
+    /// `processes`. Above 1, the first process binds the sockets, prints
+    /// the banner and starts `n` processes that all accept on those
+    /// sockets, each with its own worker pool (`threads` and `max_threads`
+    /// count per process). It forwards Ctrl-C and SIGTERM to them, waits
+    /// for them to finish their requests, and replaces one that dies.
+    ///
+    /// Werkzeug forks a process per request, up to `n` at a time, and
+    /// refuses `processes` with `threaded`; werk starts its processes
+    /// once, and each is threaded. More processes help when the
+    /// application holds a lock or a single-threaded resource, or to
+    /// check that it keeps no state in memory between requests (a
+    /// request may reach any process; `wsgi.multiprocess` is true).
+    ///
+    /// Each process is this program executed again with the same
+    /// arguments (never a bare `fork`), as the reloader does: everything
+    /// before [`run_simple`] runs again in each of them. Only
+    /// [`run_simple`] and `werk serve --processes N` honour it; with
+    /// [`use_reloader`](Options::use_reloader), the reloader restarts all
+    /// the processes on a change. See `docs/serving.md`.
+    pub fn processes(mut self, n: usize) -> Options {
+        self.processes = n;
+        self
+    }
+
     /// What the server speaks on its sockets (default [`Protocol::Http`]).
     /// [`Protocol::Scgi`] serves the app to a web server in front of it
     /// (lighttpd `mod_scgi`, nginx `scgi_pass`, Apache `mod_proxy_scgi`),
@@ -303,6 +334,9 @@ impl Options {
     fn config(&self) -> Result<server::Config, Error> {
         if self.threads == 0 {
             return Err(Error::Config("threads must be at least 1".into()));
+        }
+        if self.processes == 0 {
+            return Err(Error::Config("processes must be at least 1".into()));
         }
         if self.max_threads < self.threads {
             return Err(Error::Config(format!(
@@ -349,6 +383,7 @@ impl Options {
             passthrough_errors: self.passthrough_errors,
             use_debugger: self.use_debugger,
             protocol: self.protocol,
+            multiprocess: self.one_of_processes,
         })
     }
 }
@@ -363,12 +398,13 @@ impl Options {
 /// the process with status 1. Use [`make_server`] to handle errors
 /// yourself.
 ///
-/// With [`Options::use_reloader`] it never returns: the process runs the
-/// reloader's supervisor (or, in the process it starts, the server) and
-/// exits when the session ends. Call it from the main thread.
+/// With [`Options::use_reloader`], or [`Options::processes`] above 1, it
+/// never returns: the process supervises the processes that serve (or, in
+/// a process it starts, is one of them) and exits when the session ends.
+/// Call it from the main thread.
 pub fn run_simple(host: &str, port: u16, app: impl App, options: Options) {
-    if options.use_reloader {
-        std::process::exit(reload::run(host, port, app, options));
+    if procs::wanted(&options) {
+        std::process::exit(procs::run(host, port, app, options));
     }
     let server = match make_server(host, port, app, options) {
         Ok(server) => server,
@@ -423,21 +459,7 @@ pub fn run(app: impl App) {
 /// Prints the banner and serves until SIGINT or SIGTERM; a second signal
 /// exits the process at once with status 130.
 pub fn serve_until_signalled(server: Server) -> Result<(), Error> {
-    let mut signals = sys::signals::install()?;
-    let handle = server.handle();
-    std::thread::Builder::new()
-        .name("werk-signals".into())
-        .spawn(move || {
-            if signals.wait().is_ok() {
-                eprintln!(
-                    " * Shutting down: waiting for requests in progress (Ctrl-C again to quit now)"
-                );
-                handle.shutdown();
-            }
-            if signals.wait().is_ok() {
-                std::process::exit(130);
-            }
-        })?;
+    procs::handle_signals(false, server.handle())?;
     server.log_startup();
     server.serve_forever()
 }

@@ -1,6 +1,6 @@
 //! Response and request bodies over real sockets: files, readers,
 //! Content-Length kept in both directions, bodiless responses, and large
-//! uploads streamed through echo's `/echo`.
+//! uploads streamed through echo's `/echo` and counted by its `/discard`.
 
 mod support;
 
@@ -302,6 +302,22 @@ fn twenty_mib_upload_with_content_length_comes_back_identical() {
         Some(data.len().to_string().as_str())
     );
     assert_same_bytes(&r.body, &data, "echoed body");
+}
+
+#[test]
+fn twenty_mib_upload_to_discard_is_counted_on_a_kept_alive_connection() {
+    let server = TestServer::start(werk::apps::echo, support::quiet());
+    let data = pattern(20 * 1024 * 1024, 5);
+    let mut c = server.connect();
+    // discard reads the whole body before it answers: one thread may send it all
+    let r = c.request("POST", "/discard", &[], &data);
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type"), Some("text/plain"));
+    assert_eq!(r.text(), data.len().to_string());
+    // the connection stays usable: the whole body was consumed
+    let r = c.request("POST", "/discard", &[], b"abc");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.text(), "3");
 }
 
 #[test]

@@ -29,6 +29,7 @@ fn help_lists_every_flag_and_exits_0() {
             "--port",
             "--threads",
             "--max-threads",
+            "--processes",
             "--max-body-size",
             "--passthrough-errors",
             "--quiet",

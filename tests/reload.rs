@@ -12,18 +12,18 @@
 //! test starts is in its own process group, killed when the test ends,
 //! however it ends; every wait has a deadline.
 
+#[path = "support/running.rs"]
+mod running;
+
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::os::unix::process::CommandExt;
+use std::io::Write;
 use std::path::PathBuf;
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// The longest any one step may take; only a guard against hangs.
-const GUARD: Duration = Duration::from_secs(20);
+use running::{children_of, get, pid_of, wait_gone, Werk, GUARD};
 
 /// Which watcher a scenario runs with.
 #[derive(Debug, Clone, Copy)]
@@ -91,200 +91,41 @@ impl Drop for Scratch {
     }
 }
 
-/// A running `werk serve echo --reload` and what it printed.
-struct Werk {
-    supervisor: Child,
-    stderr: Arc<Mutex<String>>,
-    addr: SocketAddr,
+/// Starts `werk serve echo --reload` (a copy of the binary in
+/// `scratch/bin`) with `args` after the common ones, and waits until the
+/// first child serves.
+fn start(scratch: &Scratch, kind: Kind, args: &[&str]) -> Werk {
+    let mut command = Command::new(scratch.exe());
+    command
+        .args(["serve", "echo", "--host", "127.0.0.1", "--port", "0", "-q"])
+        .args(["--reload"])
+        .args(kind.args())
+        .args(args)
+        .current_dir(&scratch.0);
+    Werk::start(&mut command, " * Restarting with ")
 }
 
-impl Werk {
-    /// Starts the binary (a copy in `scratch/bin`) with `args` after the
-    /// common ones, and waits until the first child serves.
-    fn start(scratch: &Scratch, kind: Kind, args: &[&str]) -> Werk {
-        let exe = scratch.exe();
-        let mut command = Command::new(&exe);
-        command
-            .args(["serve", "echo", "--host", "127.0.0.1", "--port", "0", "-q"])
-            .args(["--reload"])
-            .args(kind.args())
-            .args(args)
-            .current_dir(&scratch.0)
-            .env_remove("WERK_RUN_MAIN")
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            // Its own process group: the drop guard kills the group, and a
-            // "Ctrl-C" can go to the group as a terminal sends it.
-            .process_group(0);
-        let mut supervisor = spawn(&mut command);
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let pipe = supervisor.stderr.take().unwrap();
-        let sink = stderr.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(pipe).lines() {
-                let Ok(line) = line else { break };
-                let mut text = sink.lock().unwrap();
-                text.push_str(&line);
-                text.push('\n');
-            }
-        });
-        let mut werk = Werk {
-            supervisor,
-            stderr,
-            addr: "127.0.0.1:0".parse().unwrap(),
-        };
-        werk.wait_for(" * Restarting with ", 1);
-        let text = werk.log();
-        let port: u16 = text
-            .lines()
-            .find_map(|l| l.strip_prefix(" * Running on https://127.0.0.1:"))
-            .or_else(|| {
-                text.lines()
-                    .find_map(|l| l.strip_prefix(" * Running on http://127.0.0.1:"))
-            })
-            .and_then(|p| p.trim().parse().ok())
-            .unwrap_or_else(|| panic!("no port in the banner:\n{text}"));
-        werk.addr = SocketAddr::from(([127, 0, 0, 1], port));
-        werk
-    }
-
-    fn log(&self) -> String {
-        self.stderr.lock().unwrap().clone()
-    }
-
-    fn count(&self, needle: &str) -> usize {
-        self.log().matches(needle).count()
-    }
-
-    /// Waits until `needle` has been printed `times` times.
-    fn wait_for(&self, needle: &str, times: usize) {
-        let deadline = Instant::now() + GUARD;
-        while self.count(needle) < times {
-            assert!(
-                Instant::now() < deadline,
-                "{needle:?} was not printed {times} times within {GUARD:?}:\n{}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    }
-
+/// What only the reloader's tests ask of a running `werk`.
+trait Reloader {
     /// Waits until the `n`th restart serves.
+    fn wait_for_restart(&self, n: usize);
+    fn signal_supervisor(&self, signal: &str);
+}
+
+impl Reloader for Werk {
     fn wait_for_restart(&self, n: usize) {
         self.wait_for(" * Restarted in ", n);
     }
 
-    /// The process id of the child that serves `GET /`.
-    fn serving_pid(&self) -> u32 {
-        let response = get(self.addr).unwrap_or_else(|e| panic!("GET /: {e}\n{}", self.log()));
-        pid_of(&response).unwrap_or_else(|| panic!("no pid in {response:?}"))
-    }
-
-    /// Waits for the supervisor to exit.
-    fn wait_exit(&mut self) -> ExitStatus {
-        let deadline = Instant::now() + GUARD;
-        loop {
-            if let Some(status) = self.supervisor.try_wait().unwrap() {
-                return status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the supervisor did not exit:\n{}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    }
-
     fn signal_supervisor(&self, signal: &str) {
-        kill(signal, &self.supervisor.id().to_string());
+        self.signal_first(signal);
     }
-
-    /// Sends `signal` to the whole process group, as a terminal's Ctrl-C.
-    fn signal_group(&self, signal: &str) {
-        kill(signal, &format!("-{}", self.supervisor.id()));
-    }
-}
-
-impl Drop for Werk {
-    fn drop(&mut self) {
-        self.signal_group("KILL");
-        let _ = self.supervisor.kill();
-        let _ = self.supervisor.wait();
-    }
-}
-
-/// Spawns `command`, retrying while the kernel says the executable is
-/// busy: a copy just written can still be open for writing in a process
-/// another test thread is forking (rust-lang/rust#114554).
-fn spawn(command: &mut Command) -> Child {
-    let deadline = Instant::now() + GUARD;
-    loop {
-        match command.spawn() {
-            Ok(child) => return child,
-            Err(e) if e.raw_os_error() == Some(26) && Instant::now() < deadline => {
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            Err(e) => panic!("cannot start {command:?}: {e}"),
-        }
-    }
-}
-
-fn kill(signal: &str, target: &str) {
-    let _ = Command::new("kill")
-        .args([&format!("-{signal}"), "--", target])
-        .stderr(Stdio::null())
-        .status();
-}
-
-/// True while process `pid` exists (a zombie counts as gone).
-fn alive(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
-        !stat
-            .rsplit(')')
-            .next()
-            .unwrap_or("")
-            .trim_start()
-            .starts_with('Z')
-    })
-}
-
-fn wait_gone(pid: u32) {
-    let deadline = Instant::now() + GUARD;
-    while alive(pid) {
-        assert!(Instant::now() < deadline, "process {pid} is still running");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
-/// `GET /` on a new connection with `Connection: close`; the whole
-/// response.
-fn get(addr: SocketAddr) -> std::io::Result<String> {
-    let mut stream = TcpStream::connect_timeout(&addr, GUARD)?;
-    stream.set_read_timeout(Some(GUARD))?;
-    stream.set_write_timeout(Some(GUARD))?;
-    stream.write_all(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")?;
-    let mut response = Vec::new();
-    stream.read_to_end(&mut response)?;
-    Ok(String::from_utf8_lossy(&response).into_owned())
-}
-
-fn pid_of(response: &str) -> Option<u32> {
-    if !response.starts_with("HTTP/1.1 200 ") {
-        return None;
-    }
-    let rest = &response[response.find("\"pid\": ")? + 7..];
-    rest[..rest.find(|c: char| !c.is_ascii_digit())?]
-        .parse()
-        .ok()
 }
 
 fn editing_an_extra_file_restarts_the_child(kind: Kind) {
     let scratch = Scratch::new("edit");
     let conf = scratch.write("app.toml", "a = 1\n");
-    let werk = Werk::start(&scratch, kind, &["--extra-files", "app.toml"]);
+    let werk = start(&scratch, kind, &["--extra-files", "app.toml"]);
     let first = werk.serving_pid();
     scratch.append("app.toml", "b = 2\n");
     werk.wait_for_restart(1);
@@ -306,7 +147,7 @@ fn editing_an_excluded_file_does_not_restart(kind: Kind) {
     std::fs::create_dir(scratch.path("conf")).unwrap();
     scratch.write("conf/app.toml", "a = 1\n");
     scratch.write("conf/debug.log", "");
-    let werk = Werk::start(
+    let werk = start(
         &scratch,
         kind,
         &[
@@ -332,7 +173,7 @@ fn editing_an_excluded_file_does_not_restart(kind: Kind) {
 fn an_atomic_save_restarts_once(kind: Kind) {
     let scratch = Scratch::new("atomic");
     let conf = scratch.write("app.toml", "a = 1\n");
-    let werk = Werk::start(&scratch, kind, &["--extra-files", "app.toml"]);
+    let werk = start(&scratch, kind, &["--extra-files", "app.toml"]);
     let first = werk.serving_pid();
     // What editors do: write a temporary file, rename it over the target.
     let tmp = scratch.write(".app.toml.swp-tmp", "a = 2\n");
@@ -347,7 +188,7 @@ fn an_atomic_save_restarts_once(kind: Kind) {
 fn a_burst_of_writes_restarts_once(kind: Kind) {
     let scratch = Scratch::new("burst");
     scratch.write("app.toml", "a = 1\n");
-    let werk = Werk::start(&scratch, kind, &["--extra-files", "app.toml"]);
+    let werk = start(&scratch, kind, &["--extra-files", "app.toml"]);
     let first = werk.serving_pid();
     let start = Instant::now();
     for i in 0..10 {
@@ -369,7 +210,7 @@ fn a_burst_of_writes_restarts_once(kind: Kind) {
 fn no_request_fails_across_ten_restarts(kind: Kind) {
     let scratch = Scratch::new("continuous");
     scratch.write("app.toml", "n = 0\n");
-    let werk = Werk::start(&scratch, kind, &["--extra-files", "app.toml"]);
+    let werk = start(&scratch, kind, &["--extra-files", "app.toml"]);
     let first = werk.serving_pid();
     let addr = werk.addr;
     let stop = Arc::new(AtomicBool::new(false));
@@ -421,16 +262,16 @@ fn no_request_fails_across_ten_restarts(kind: Kind) {
 #[cfg(feature = "tls")]
 fn a_child_that_fails_to_start_is_restarted_after_the_next_change(kind: Kind) {
     let scratch = Scratch::new("crash");
-    let made = spawn(
+    let made = running::spawn(
         Command::new(scratch.exe())
             .args(["devcert", &scratch.path("dev").to_string_lossy()])
-            .stdout(Stdio::null()),
+            .stdout(std::process::Stdio::null()),
     )
     .wait()
     .unwrap();
     assert!(made.success());
     let good = std::fs::read(scratch.path("dev.crt")).unwrap();
-    let werk = Werk::start(
+    let werk = start(
         &scratch,
         kind,
         &[
@@ -472,7 +313,7 @@ fn a_child_that_fails_to_start_is_restarted_after_the_next_change(_: Kind) {}
 fn ctrl_c_stops_supervisor_and_child_and_exits_0(kind: Kind) {
     let scratch = Scratch::new("sigint");
     scratch.write("app.toml", "a = 1\n");
-    let mut werk = Werk::start(&scratch, kind, &["--extra-files", "app.toml"]);
+    let mut werk = start(&scratch, kind, &["--extra-files", "app.toml"]);
     let child = werk.serving_pid();
     werk.signal_group("INT");
     let status = werk.wait_exit();
@@ -483,7 +324,7 @@ fn ctrl_c_stops_supervisor_and_child_and_exits_0(kind: Kind) {
 fn sigterm_to_the_supervisor_reaches_the_child(kind: Kind) {
     let scratch = Scratch::new("sigterm");
     scratch.write("app.toml", "a = 1\n");
-    let mut werk = Werk::start(&scratch, kind, &["--extra-files", "app.toml"]);
+    let mut werk = start(&scratch, kind, &["--extra-files", "app.toml"]);
     let child = werk.serving_pid();
     werk.signal_supervisor("TERM");
     let status = werk.wait_exit();
@@ -494,7 +335,7 @@ fn sigterm_to_the_supervisor_reaches_the_child(kind: Kind) {
 fn killing_the_supervisor_stops_the_child(kind: Kind) {
     let scratch = Scratch::new("sigkill");
     scratch.write("app.toml", "a = 1\n");
-    let mut werk = Werk::start(&scratch, kind, &["--extra-files", "app.toml"]);
+    let mut werk = start(&scratch, kind, &["--extra-files", "app.toml"]);
     let child = werk.serving_pid();
     werk.signal_supervisor("KILL");
     werk.wait_exit();
@@ -528,10 +369,57 @@ with_each_watcher!(
 #[test]
 fn auto_says_which_watcher_it_uses() {
     let scratch = Scratch::new("auto");
-    let werk = Werk::start(&scratch, Kind::Auto, &[]);
+    let werk = start(&scratch, Kind::Auto, &[]);
     let log = werk.log();
     assert!(
         log.contains(" * Restarting with inotify") || log.contains(" * Restarting with stat"),
         "{log}"
     );
+}
+
+/// With `--processes 2` the reloader's child is the parent of two serving
+/// processes: a change stops both and the next child starts two new ones.
+#[test]
+fn with_processes_a_change_replaces_every_process() {
+    let scratch = Scratch::new("processes");
+    scratch.write("app.toml", "a = 1\n");
+    let mut werk = start(
+        &scratch,
+        Kind::Stat,
+        &["--extra-files", "app.toml", "--processes", "2"],
+    );
+    werk.wait_for(" * Serving with 2 processes", 1);
+    let supervisor = werk.first.id();
+    let serving = |werk: &Werk| {
+        let deadline = Instant::now() + GUARD;
+        loop {
+            // The supervisor's one child, and that child's two.
+            if let [child] = children_of(supervisor)[..] {
+                let grandchildren: BTreeSet<u32> = children_of(child).into_iter().collect();
+                if grandchildren.len() == 2 {
+                    return grandchildren;
+                }
+            }
+            assert!(Instant::now() < deadline, "{}", werk.log());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    let first = serving(&werk);
+    let pid = werk.serving_pid();
+    assert!(first.contains(&pid), "{pid} is not one of {first:?}");
+    scratch.append("app.toml", "b = 2\n");
+    werk.wait_for_restart(1);
+    werk.wait_for(" * Serving with 2 processes", 2);
+    for &pid in &first {
+        wait_gone(pid);
+    }
+    let second = serving(&werk);
+    let pid = werk.serving_pid();
+    assert!(second.contains(&pid), "{pid} is not one of {second:?}");
+    assert!(first.is_disjoint(&second));
+    werk.signal_supervisor("TERM");
+    assert_eq!(werk.wait_exit().code(), Some(0), "{}", werk.log());
+    for pid in second {
+        wait_gone(pid);
+    }
 }

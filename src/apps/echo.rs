@@ -5,6 +5,7 @@
 //! |---|---|
 //! | any other path | 200 JSON: every string environ variable, `wsgi.url_scheme`, the `wsgi.*` booleans, `body_length`, `pid` (the serving process, which tells the reloader's children apart) |
 //! | `/echo` | the request body, streamed back; Content-Type copied (else `application/octet-stream`); Content-Length as the request's, if it had one |
+//! | `/discard` | the request body read to its end and dropped; 200 `text/plain`, the byte count as decimal text (400 with the count so far if reading fails) |
 //! | `/status/<code>` | that status with the JSON body (none for 204 and 304) |
 //! | `/bytes/<n>` | n bytes, byte i = `b'a' + i % 26`, with Content-Length |
 //! | `/stream/<n>` | n lines `{"chunk": i}`, no Content-Length, each flushed; `?delay_ms=D` sleeps before each; `?panic_at=K` panics after K |
@@ -26,6 +27,7 @@ pub fn echo(environ: &Environ, start_response: StartResponse) -> Body {
     let arg = parts.next().unwrap_or("");
     match (route, arg.parse::<u64>()) {
         ("echo", _) if arg.is_empty() => echo_body(environ, start_response),
+        ("discard", _) if arg.is_empty() => discard(environ, start_response),
         ("status", Ok(code)) if (100..=599).contains(&code) => {
             status(environ, start_response, code as u16)
         }
@@ -109,6 +111,29 @@ fn echo_body(environ: &Environ, start_response: StartResponse) -> Body {
     }
     let _ = start_response.start("200 OK", headers);
     Body::from_reader(environ.input())
+}
+
+/// Reads the body to its end, keeps nothing, and answers the byte count.
+fn discard(environ: &Environ, start_response: StartResponse) -> Body {
+    let mut input = environ.input();
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut total = 0u64;
+    let (status, text) = loop {
+        match input.read(&mut buf) {
+            Ok(0) => break ("200 OK", total.to_string()),
+            Ok(n) => total += n as u64,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => break ("400 Bad Request", format!("{total} (then: {e})")),
+        }
+    };
+    let _ = start_response.start(
+        status,
+        [
+            ("Content-Type".to_owned(), "text/plain".to_owned()),
+            ("Content-Length".to_owned(), text.len().to_string()),
+        ],
+    );
+    Body::from(text)
 }
 
 fn bytes(start_response: StartResponse, n: u64) -> Body {
@@ -223,6 +248,25 @@ mod tests {
         assert_eq!(r.text(), "payload");
         assert_eq!(r.header("content-type"), Some("text/plain"));
         assert_eq!(r.header("content-length"), Some("7"));
+    }
+
+    #[test]
+    fn discard_counts_the_body() {
+        let env = Environ::builder()
+            .method("POST")
+            .path("/discard")
+            .body(vec![7u8; 200_000])
+            .build();
+        let r = call(&echo, env);
+        assert_eq!(r.status, "200 OK");
+        assert_eq!(r.text(), "200000");
+        assert_eq!(r.header("content-type"), Some("text/plain"));
+        assert_eq!(r.header("content-length"), Some("6"));
+        let r = call(&echo, Environ::builder().path("/discard").build());
+        assert_eq!(r.text(), "0");
+        // only the exact route: a longer path is the JSON page
+        let r = call(&echo, Environ::builder().path("/discard/x").build());
+        assert_eq!(r.header("content-type"), Some("application/json"));
     }
 
     #[test]

@@ -77,7 +77,8 @@ impl Environ {
     }
 
     /// Sets `wsgi.multithread`, `wsgi.multiprocess` and `wsgi.run_once`:
-    /// a CGI gateway runs one request per process.
+    /// a CGI gateway runs one request per process; a server that is one of
+    /// several processes says so.
     pub(crate) fn set_process_model(
         &mut self,
         multithread: bool,
@@ -155,8 +156,8 @@ impl Environ {
         self.multithread
     }
 
-    /// `wsgi.multiprocess`: false, one process serves every request (true
-    /// under CGI).
+    /// `wsgi.multiprocess`: false when one process serves every request;
+    /// true with `Options::processes` above 1, and under CGI.
     pub fn multiprocess(&self) -> bool {
         self.multiprocess
     }

@@ -1,8 +1,8 @@
 //! Listening sockets handed down by a parent process, with the protocol
 //! of systemd socket activation (sd_listen_fds(3)), which systemfd and
-//! werk's reloader speak too: `LISTEN_PID` is our process id, `LISTEN_FDS`
-//! the count of descriptors starting at 3. The reloader's child gets no
-//! `LISTEN_PID` (see [`listen_fds_for`]).
+//! werk's reloader and `processes` speak too: `LISTEN_PID` is our process
+//! id, `LISTEN_FDS` the count of descriptors starting at 3. A child that
+//! werk starts gets no `LISTEN_PID` (see [`listen_fds_for`]).
 
 use super::{Bound, ListenAddr, Listener};
 use crate::sys::socket::{adopt_listener, Inherited};
@@ -55,10 +55,11 @@ pub(crate) fn inherited_listeners() -> Result<Option<Vec<Bound>>, Error> {
 
 /// LISTEN_FDS when LISTEN_PID names `pid` and the count is positive.
 ///
-/// The reloader's child is the exception: its supervisor cannot know the
-/// child's process id before starting it (setting a variable between fork
-/// and exec is not async-signal-safe), so it passes LISTEN_FDS without
-/// LISTEN_PID, and WERK_RUN_MAIN=true stands in for it. A LISTEN_PID that
+/// A child that werk starts (the reloader's, or one of the `processes`)
+/// is the exception: its parent cannot know the child's process id before
+/// starting it (setting a variable between fork and exec is not
+/// async-signal-safe), so it passes LISTEN_FDS without LISTEN_PID, and
+/// WERK_RUN_MAIN=true or WERK_PROCESS stands in for it. A LISTEN_PID that
 /// is present must still match.
 fn listen_fds_for(pid: u32) -> Option<usize> {
     match std::env::var("LISTEN_PID") {
@@ -67,7 +68,7 @@ fn listen_fds_for(pid: u32) -> Option<usize> {
                 return None;
             }
         }
-        Err(_) if crate::reload::is_running_from_reloader() => {}
+        Err(_) if crate::procs::started_by_werk() => {}
         Err(_) => return None,
     }
     let count: usize = std::env::var("LISTEN_FDS").ok()?.trim().parse().ok()?;

@@ -1,6 +1,8 @@
 //! The child: serves on the sockets the supervisor passed, watches the
 //! files in a thread, and exits with status 3 when one changes, after the
 //! requests in progress have finished (up to the shutdown grace period).
+//! With `processes` above 1 it serves through that many processes of its
+//! own instead (`procs::prefork`), and a change stops them all.
 
 use std::io::Write;
 use std::os::fd::OwnedFd;
@@ -11,10 +13,8 @@ use std::time::{Duration, SystemTime};
 
 use super::watch::{self, Watched, Watcher};
 use super::ReloaderType;
-use crate::{App, Options, ServerHandle};
-
-/// How often a child checks that its supervisor is still there.
-const PARENT_CHECK: Duration = Duration::from_millis(500);
+use crate::procs::{prefork, Stop};
+use crate::{App, Options};
 
 /// File times come from a clock that ticks every few milliseconds (a
 /// jiffy on Linux), so they may lag behind the write. The change that
@@ -45,9 +45,7 @@ impl Link {
             std::env::remove_var(name);
             value
         };
-        let supervisor = take(super::SUPERVISOR_PID)
-            .and_then(|v| v.parse().ok())
-            .filter(|&pid| pid == std::os::unix::process::parent_id());
+        let supervisor = crate::procs::take_supervisor();
         let status = take(super::STATUS_FD)
             .and_then(|v| v.parse().ok())
             .filter(|_| supervisor.is_some())
@@ -79,7 +77,7 @@ pub(super) fn run(host: &str, port: u16, app: impl App, options: Options) -> i32
     let link = Arc::new(Link::from_env());
     let settings = options.reloader.clone();
     let exclude = settings.exclude();
-    let exe = super::running_exe().unwrap_or_default();
+    let exe = crate::procs::running_exe().unwrap_or_default();
     let watched = settings.watched(&exe);
     // Watch before binding, so that a change made while starting is seen.
     let kind = link.watcher.unwrap_or(settings.kind);
@@ -99,15 +97,10 @@ pub(super) fn run(host: &str, port: u16, app: impl App, options: Options) -> i32
             }
         }
     };
-    let server = match crate::make_server(host, port, app, options) {
-        Ok(server) => server,
-        Err(e) => {
-            eprintln!("{e}");
-            return 1;
-        }
+    let processes = options.processes;
+    let Some(server) = crate::procs::make_server_or_say(host, port, app, options) else {
+        return 1;
     };
-    let handle = server.handle();
-    let restart = Arc::new(AtomicBool::new(false));
     // After a restart, a watched file that changed between the start of
     // this process and the first look of its watcher would be missed.
     // (Not at the first start: `cargo run` starts it right after writing
@@ -116,49 +109,96 @@ pub(super) fn run(host: &str, port: u16, app: impl App, options: Options) -> i32
         .changed_at
         .and(link.spawned_at)
         .and_then(|since| changed_since(&watched, since));
-    let started = spawn_watcher(watcher, early, settings.interval, &link, &handle, &restart)
-        .and_then(|()| handle_signals(&link, &handle))
-        .and_then(|()| watch_parent(&link, &handle));
-    if let Err(e) = started {
-        eprintln!(" * The reloader cannot start: {e}");
-        return 1;
-    }
-    if let Some(at) = link.changed_at {
-        let took = SystemTime::now().duration_since(at).unwrap_or_default();
-        eprintln!(" * Restarted in {} ms", took.as_millis());
-    }
-    match server.serve_forever() {
-        Ok(()) if restart.load(Ordering::SeqCst) => super::RESTART,
-        Ok(()) => 0,
-        Err(e) => {
-            eprintln!("{e}");
-            1
+    let restart = Arc::new(AtomicBool::new(false));
+    let watching = Watching {
+        watcher,
+        early,
+        interval: settings.interval,
+        link: link.clone(),
+        restart: restart.clone(),
+    };
+    let status = if processes > 1 {
+        // The parent of the processes, in place of a server.
+        let (listeners, created_files) = server.into_listeners();
+        let processes = match prefork::Processes::new(listeners, created_files, processes) {
+            Ok(processes) => processes,
+            Err(e) => return cannot_start(e),
+        };
+        if let Err(e) = watching.start(processes.stopper()) {
+            return cannot_start(e);
         }
+        processes.run()
+    } else {
+        if let Err(e) = watching.start(server.handle()) {
+            return cannot_start(e);
+        }
+        match server.serve_forever() {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("{e}");
+                1
+            }
+        }
+    };
+    if status == 0 && restart.load(Ordering::SeqCst) {
+        super::RESTART
+    } else {
+        status
     }
 }
 
-/// The watcher thread: on a change, says so, reports the time to the
-/// supervisor, and shuts the server down.
-fn spawn_watcher(
-    mut watcher: Watcher,
+fn cannot_start(e: std::io::Error) -> i32 {
+    eprintln!(" * The reloader cannot start: {e}");
+    1
+}
+
+/// What the child watches, and what it tells the supervisor.
+struct Watching {
+    watcher: Watcher,
+    /// A change seen before the watcher started.
     early: Option<PathBuf>,
     interval: Duration,
-    link: &Arc<Link>,
-    handle: &ServerHandle,
-    restart: &Arc<AtomicBool>,
-) -> std::io::Result<()> {
-    let (link, handle, restart) = (link.clone(), handle.clone(), restart.clone());
-    std::thread::Builder::new()
-        .name("werk-reloader".into())
-        .spawn(move || {
-            let path = early.unwrap_or_else(|| watcher.wait());
-            let at = super::change_time(&path, interval);
-            eprintln!(" * Detected change in '{}', reloading", path.display());
-            link.report(at);
-            restart.store(true, Ordering::SeqCst);
-            handle.shutdown();
-        })?;
-    Ok(())
+    link: Arc<Link>,
+    restart: Arc<AtomicBool>,
+}
+
+impl Watching {
+    /// Starts the threads that stop `target`: the watcher, the signals,
+    /// and the check that the supervisor is still there.
+    fn start<S: Stop + Clone>(self, target: S) -> std::io::Result<()> {
+        let (supervisor, changed_at) = (self.link.supervisor, self.link.changed_at);
+        self.spawn(target.clone())?;
+        crate::procs::handle_signals(supervisor.is_some(), target.clone())?;
+        crate::procs::watch_parent(supervisor, target)?;
+        if let Some(at) = changed_at {
+            let took = SystemTime::now().duration_since(at).unwrap_or_default();
+            eprintln!(" * Restarted in {} ms", took.as_millis());
+        }
+        Ok(())
+    }
+
+    /// The watcher thread: on a change, says so, reports the time to the
+    /// supervisor, and stops `target`.
+    fn spawn(self, target: impl Stop) -> std::io::Result<()> {
+        let Watching {
+            mut watcher,
+            early,
+            interval,
+            link,
+            restart,
+        } = self;
+        std::thread::Builder::new()
+            .name("werk-reloader".into())
+            .spawn(move || {
+                let path = early.unwrap_or_else(|| watcher.wait());
+                let at = super::change_time(&path, interval);
+                eprintln!(" * Detected change in '{}', reloading", path.display());
+                link.report(at);
+                restart.store(true, Ordering::SeqCst);
+                target.stop(false);
+            })?;
+        Ok(())
+    }
 }
 
 /// The first watched file (the trees' contents are not looked at) whose
@@ -173,56 +213,4 @@ fn changed_since(watched: &[Watched], since: SystemTime) -> Option<PathBuf> {
             .then(|| path.clone()),
         Watched::Tree(_) => None,
     })
-}
-
-/// SIGTERM (and SIGINT without a supervisor) shuts down, letting requests
-/// finish; a second signal exits at once. Under a supervisor, SIGINT (the
-/// terminal's Ctrl-C, which reaches both processes) is left to it: it
-/// answers with SIGTERM.
-fn handle_signals(link: &Arc<Link>, handle: &ServerHandle) -> std::io::Result<()> {
-    let mut signals = crate::sys::signals::install()?;
-    let supervised = link.supervisor.is_some();
-    let handle = handle.clone();
-    std::thread::Builder::new()
-        .name("werk-signals".into())
-        .spawn(move || {
-            let mut stopping = false;
-            while let Ok(signo) = signals.wait() {
-                if supervised && signo == libc::SIGINT {
-                    continue;
-                }
-                if stopping {
-                    std::process::exit(130);
-                }
-                stopping = true;
-                if !supervised {
-                    eprintln!(
-                        " * Shutting down: waiting for requests in progress (Ctrl-C again to quit now)"
-                    );
-                }
-                handle.shutdown();
-            }
-        })?;
-    Ok(())
-}
-
-/// Stops serving when the supervisor goes away (its process id is no
-/// longer our parent's), on systems without a parent-death signal and as
-/// a second guard on Linux.
-fn watch_parent(link: &Arc<Link>, handle: &ServerHandle) -> std::io::Result<()> {
-    let Some(supervisor) = link.supervisor else {
-        return Ok(());
-    };
-    let handle = handle.clone();
-    std::thread::Builder::new()
-        .name("werk-parent".into())
-        .spawn(move || loop {
-            std::thread::sleep(PARENT_CHECK);
-            if std::os::unix::process::parent_id() != supervisor {
-                eprintln!(" * The reloader's supervisor is gone; shutting down");
-                handle.shutdown();
-                return;
-            }
-        })?;
-    Ok(())
 }

@@ -30,6 +30,11 @@
 //! A second signal kills the child and exits at once. If the supervisor
 //! dies, the child gets SIGTERM (Linux, `PR_SET_PDEATHSIG`) or notices
 //! within half a second that its parent changed (everywhere), and stops.
+//!
+//! Starting a child on the sockets, signals and the parent check are not
+//! the reloader's own: `Options::processes` runs its processes the same
+//! way, and both use `procs`. With `processes` above 1, the reloader's
+//! child is the parent of those processes instead of serving itself.
 
 mod child;
 pub(crate) mod glob;
@@ -46,8 +51,6 @@ use watch::Watched;
 /// Set to `true` in the child's environment, as Werkzeug's
 /// `WERKZEUG_RUN_MAIN`.
 pub(crate) const RUN_MAIN: &str = "WERK_RUN_MAIN";
-/// The supervisor's process id, in the child's environment.
-const SUPERVISOR_PID: &str = "WERK_SUPERVISOR_PID";
 /// The descriptor of the status pipe, in the child's environment.
 const STATUS_FD: &str = "WERK_RELOADER_FD";
 /// When the change that caused this start happened, in microseconds since
@@ -154,19 +157,6 @@ impl Settings {
         let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
         glob::Exclude::new(&self.exclude_patterns, &cwd)
     }
-}
-
-/// The path of the running executable. On Linux, once a build has
-/// replaced the file, the kernel's answer ends in " (deleted)": the path
-/// to watch and to start is the one without it.
-fn running_exe() -> std::io::Result<PathBuf> {
-    let exe = std::env::current_exe()?;
-    Ok(
-        match exe.to_str().and_then(|s| s.strip_suffix(" (deleted)")) {
-            Some(path) => PathBuf::from(path),
-            None => exe,
-        },
-    )
 }
 
 /// Runs `app` under the reloader: as the supervisor in the first process,

@@ -1,37 +1,23 @@
 //! The first process: binds once, prints the banner, then starts children
 //! and restarts them, holding the listening sockets all along.
 
-use std::ffi::OsString;
 use std::io::Read;
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::PathBuf;
-use std::process::{Child, Command, ExitStatus};
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant, SystemTime};
+use std::process::Child;
+use std::time::SystemTime;
 
 use super::watch::{self, Watched, Watcher};
 use super::{glob::Exclude, Settings};
-use crate::sys::process::{send_signal, signal_name, wait_for_exit, Handoff, Signal, FIRST_FD};
+use crate::procs::{describe, Children, Program};
+use crate::sys::process::FIRST_FD;
 use crate::{App, Options};
-
-/// How long a missing or busy executable is tried again.
-const EXE_SETTLE: Duration = Duration::from_secs(2);
-
-/// What the signal thread and the main thread share.
-#[derive(Debug, Default)]
-struct State {
-    /// The running child's process id.
-    child: Option<u32>,
-    /// A signal asked the session to end.
-    stopping: bool,
-}
 
 /// The supervisor's side of the protocol; returns the exit status.
 pub(super) fn run(host: &str, port: u16, app: impl App, options: Options) -> i32 {
     let settings = options.reloader.clone();
     // Resolved once, before a build can replace the file.
-    let exe = match super::running_exe() {
+    let exe = match crate::procs::running_exe() {
         Ok(exe) => exe,
         Err(e) => {
             eprintln!(" * Cannot find the running executable to restart it: {e}");
@@ -50,12 +36,8 @@ pub(super) fn run(host: &str, port: u16, app: impl App, options: Options) -> i32
             return 1;
         }
     };
-    let server = match crate::make_server(host, port, app, options) {
-        Ok(server) => server,
-        Err(e) => {
-            eprintln!("{e}");
-            return 1;
-        }
+    let Some(server) = crate::procs::make_server_or_say(host, port, app, options) else {
+        return 1;
     };
     server.log_startup();
     if let Some(why) = &fallback {
@@ -63,23 +45,26 @@ pub(super) fn run(host: &str, port: u16, app: impl App, options: Options) -> i32
         eprintln!(" * Cannot use {raw}: {why}; polling with stat instead");
     }
     let (listeners, created_files) = server.into_listeners();
-    let supervisor = Supervisor {
-        exe,
-        args: std::env::args_os().collect(),
-        settings,
-        watched,
-        exclude,
-        kind,
-        fell_back: fallback.is_some(),
-        sockets: listeners.len(),
-        state: Arc::new(Mutex::new(State::default())),
-        created_files,
-    };
-    match supervisor.start(listeners) {
+    let children = Children::new(created_files);
+    let started = std::io::pipe().and_then(|(status_rx, status_tx)| {
+        let program = Program::new(exe, listeners, vec![OwnedFd::from(status_tx)])?;
+        let supervisor = Supervisor {
+            program,
+            status_rx,
+            settings,
+            watched,
+            exclude,
+            kind,
+            fell_back: fallback.is_some(),
+            children: children.clone(),
+        };
+        supervisor.start()
+    });
+    match started {
         Ok(status) => status,
         Err(e) => {
             eprintln!(" * The reloader failed: {e}");
-            supervisor.remove_socket_files();
+            children.remove_socket_files();
             1
         }
     }
@@ -87,9 +72,10 @@ pub(super) fn run(host: &str, port: u16, app: impl App, options: Options) -> i32
 
 #[derive(Debug)]
 struct Supervisor {
-    exe: PathBuf,
-    /// The command line, `argv[0]` included (the child gets the same).
-    args: Vec<OsString>,
+    /// This program, started again as each child; the status pipe's write
+    /// end follows the sockets.
+    program: Program,
+    status_rx: std::io::PipeReader,
     settings: Settings,
     watched: Vec<Watched>,
     exclude: Exclude,
@@ -97,30 +83,24 @@ struct Supervisor {
     kind: &'static str,
     /// `auto` fell back to stat: children use stat without trying again.
     fell_back: bool,
-    sockets: usize,
-    state: Arc<Mutex<State>>,
-    created_files: Vec<PathBuf>,
+    children: Children,
 }
 
 impl Supervisor {
-    fn start(&self, listeners: Vec<OwnedFd>) -> std::io::Result<i32> {
-        let (mut status_rx, status_tx) = std::io::pipe()?;
-        let mut fds = listeners;
-        fds.push(OwnedFd::from(status_tx));
-        let handoff = Handoff::new(fds)?;
-        self.handle_signals()?;
+    fn start(mut self) -> std::io::Result<i32> {
+        crate::procs::handle_signals(false, self.children.clone())?;
         let mut changed_at: Option<SystemTime> = None;
         loop {
             eprintln!(" * Restarting with {}", self.kind);
-            let status = match self.spawn(&handoff, changed_at) {
-                Ok(Some(child)) => self.wait(child),
+            let status = match self.spawn(changed_at) {
+                Ok(Some(child)) => self.children.wait(child),
                 Ok(None) => return Ok(self.finish()),
                 Err(e) => Err(e),
             };
-            if self.lock().stopping {
+            if self.children.is_stopping() {
                 return Ok(self.finish());
             }
-            let reported = read_change_time(&mut status_rx);
+            let reported = read_change_time(&mut self.status_rx);
             match status {
                 Ok(status) if status.code() == Some(super::RESTART) => {
                     changed_at = reported.or_else(|| Some(SystemTime::now()));
@@ -132,7 +112,7 @@ impl Supervisor {
                 ),
                 Err(e) => eprintln!(
                     " * Cannot start the server process {}: {e}; waiting for a change to try again",
-                    self.exe.display()
+                    self.program.exe().display()
                 ),
             }
             let path = self.wait_for_change();
@@ -141,69 +121,15 @@ impl Supervisor {
         }
     }
 
-    /// Waits for the child to end. It is forgotten before it is reaped, so
-    /// the signal thread never signals a process id that was reused.
-    fn wait(&self, mut child: Child) -> std::io::Result<ExitStatus> {
-        if wait_for_exit(child.id()).is_ok() {
-            self.lock().child = None;
-        }
-        let status = child.wait();
-        self.lock().child = None;
-        status
-    }
-
-    /// Starts a child unless the session is ending (`None`). The lock is
-    /// held while spawning, so a signal either comes before (and no child
-    /// starts) or finds the child's id. An executable that is missing or
-    /// busy is tried again for a moment: a build may be putting the new one
-    /// in place.
-    fn spawn(
-        &self,
-        handoff: &Handoff,
-        changed_at: Option<SystemTime>,
-    ) -> std::io::Result<Option<Child>> {
-        let mut command = self.command(changed_at);
-        handoff.prepare(&mut command, std::process::id());
-        let deadline = Instant::now() + EXE_SETTLE;
-        loop {
-            let mut state = self.lock();
-            if state.stopping {
-                return Ok(None);
-            }
-            match command.spawn() {
-                Ok(child) => {
-                    state.child = Some(child.id());
-                    return Ok(Some(child));
-                }
-                Err(e)
-                    if matches!(e.raw_os_error(), Some(libc::ETXTBSY | libc::ENOENT))
-                        && Instant::now() < deadline =>
-                {
-                    drop(state);
-                    std::thread::sleep(Duration::from_millis(20));
-                }
-                Err(e) => return Err(e),
-            }
-        }
-    }
-
-    /// The child's command line and environment.
-    fn command(&self, changed_at: Option<SystemTime>) -> Command {
-        let mut command = Command::new(&self.exe);
-        if let Some(arg0) = self.args.first() {
-            command.arg0(arg0);
-        }
+    /// Starts a child unless the session is ending (`None`).
+    fn spawn(&self, changed_at: Option<SystemTime>) -> std::io::Result<Option<Child>> {
+        let mut command = self.program.command();
         command
-            .args(self.args.iter().skip(1))
             .env(super::RUN_MAIN, "true")
-            .env("LISTEN_FDS", self.sockets.to_string())
-            .env_remove("LISTEN_PID")
-            .env_remove("LISTEN_FDNAMES")
             .env(
                 super::STATUS_FD,
-                (FIRST_FD + self.sockets as i32).to_string(),
+                (FIRST_FD + self.program.sockets() as i32).to_string(),
             )
-            .env(super::SUPERVISOR_PID, std::process::id().to_string())
             .env(
                 super::SPAWNED_AT,
                 super::to_micros(SystemTime::now()).to_string(),
@@ -216,7 +142,7 @@ impl Supervisor {
         if self.fell_back {
             command.env(super::WATCHER, "stat");
         }
-        command
+        self.children.spawn(&mut command)
     }
 
     /// Watches the files itself (no child runs) until one changes.
@@ -241,63 +167,15 @@ impl Supervisor {
                 // Not expected (stat always starts); retry now and then.
                 eprintln!(" * Cannot watch the files: {why}");
                 std::thread::sleep(self.settings.interval);
-                self.exe.clone()
+                self.program.exe().to_path_buf()
             }
         }
     }
 
-    /// SIGINT or SIGTERM: the child gets SIGTERM and the session ends when
-    /// it has finished its requests; a second signal kills it and exits.
-    fn handle_signals(&self) -> std::io::Result<()> {
-        let mut signals = crate::sys::signals::install()?;
-        let state = self.state.clone();
-        let created_files = self.created_files.clone();
-        std::thread::Builder::new()
-            .name("werk-supervisor-signals".into())
-            .spawn(move || {
-                while signals.wait().is_ok() {
-                    let mut st = state.lock().unwrap_or_else(|e| e.into_inner());
-                    let child = st.child;
-                    if !st.stopping {
-                        st.stopping = true;
-                        if let Some(pid) = child {
-                            eprintln!(
-                                " * Shutting down: waiting for requests in progress (Ctrl-C again to quit now)"
-                            );
-                            let _ = send_signal(pid, Signal::Term);
-                            continue;
-                        }
-                        remove_files(&created_files);
-                        std::process::exit(0);
-                    }
-                    if let Some(pid) = child {
-                        let _ = send_signal(pid, Signal::Kill);
-                    }
-                    remove_files(&created_files);
-                    std::process::exit(130);
-                }
-            })?;
-        Ok(())
-    }
-
     /// The end of the session: the exit status.
     fn finish(&self) -> i32 {
-        self.remove_socket_files();
+        self.children.remove_socket_files();
         0
-    }
-
-    fn remove_socket_files(&self) {
-        remove_files(&self.created_files);
-    }
-
-    fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
-
-fn remove_files(files: &[PathBuf]) {
-    for path in files {
-        crate::net::remove_socket_file(path);
     }
 }
 
@@ -317,13 +195,4 @@ fn read_change_time(rx: &mut std::io::PipeReader) -> Option<SystemTime> {
         .filter_map(|micros| micros.trim().parse::<u128>().ok())
         .next_back()
         .map(super::from_micros)
-}
-
-/// "exited with status 1", "was killed by signal SIGKILL".
-fn describe(status: ExitStatus) -> String {
-    match (status.code(), status.signal()) {
-        (Some(code), _) => format!("exited with status {code}"),
-        (None, Some(signo)) => format!("was killed by signal {}", signal_name(signo)),
-        (None, None) => format!("ended ({status})"),
-    }
 }

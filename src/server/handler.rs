@@ -204,7 +204,8 @@ fn handle_request(conn: Conn, mut head: RequestHead, shared: &Arc<Shared>) -> Op
     if let Some(pem) = client_cert {
         vars.push(("SSL_CLIENT_CERT".into(), Text::Owned(pem)));
     }
-    let environ = Environ::from_parts(vars, scheme, Input::new(BodyReader(exchange.clone())));
+    let mut environ = Environ::from_parts(vars, scheme, Input::new(BodyReader(exchange.clone())));
+    environ.set_process_model(true, shared.config.multiprocess, false);
     let start_response = StartResponse::new(exchange.clone());
 
     let called = catch_unwind(AssertUnwindSafe(|| {

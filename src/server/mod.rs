@@ -53,6 +53,8 @@ pub(crate) struct Config {
     pub use_debugger: bool,
     /// HTTP, or SCGI behind a web server (`handler::serve` dispatches).
     pub protocol: crate::Protocol,
+    /// `wsgi.multiprocess`: other processes serve the same sockets.
+    pub multiprocess: bool,
 }
 
 /// State every thread of one server shares.

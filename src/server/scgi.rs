@@ -121,7 +121,8 @@ fn handle(mut conn: Conn, head: ScgiHead, shared: &Arc<Shared>) {
     let method = request.get("REQUEST_METHOD").unwrap_or("GET").to_owned();
     let gateway = Gateway::new(conn, request.content_length, &method);
     let input = Input::new(GatewayInput(gateway.clone()));
-    let environ = Environ::from_parts(request.vars, request.scheme, input);
+    let mut environ = Environ::from_parts(request.vars, request.scheme, input);
+    environ.set_process_model(true, shared.config.multiprocess, false);
     let outcome = response::call(
         &*shared.app,
         environ,

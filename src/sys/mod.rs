@@ -6,8 +6,9 @@
 //!   Linux and Android, `poll(2)` elsewhere), with the same methods on both;
 //! - [`recv_now`]: a read that never blocks, whatever the socket's mode;
 //! - [`signals`]: SIGINT/SIGTERM delivered as bytes on a pipe;
-//! - [`process`]: the reloader's child, started with its descriptors at
-//!   fixed numbers and a parent-death signal;
+//! - [`process`]: a serving child (the reloader's, or one of
+//!   `Options::processes`), started with its descriptors at fixed numbers
+//!   and a parent-death signal;
 //! - `inotify` (Linux) and `kqueue` (macOS, BSDs): file events for the
 //!   reloader's watchers;
 //! - [`local_time`]: the broken-down local time for log lines.

@@ -1,7 +1,8 @@
-//! Starting the reloader's child process with descriptors at fixed
-//! numbers (the listening sockets at 3, 4, ... as `LISTEN_FDS` wants them,
-//! then the status pipe), and, on Linux, a parent-death signal so that
-//! killing the supervisor never leaves a child serving.
+//! Starting a child process that serves (the reloader's child, or one of
+//! `Options::processes`) with descriptors at fixed numbers (the listening
+//! sockets at 3, 4, ... as `LISTEN_FDS` wants them, then, for the
+//! reloader, the status pipe), and, on Linux, a parent-death signal so
+//! that killing the parent never leaves a child serving.
 //!
 //! The descriptors are moved into place between `fork` and `exec`, in a
 //! [`CommandExt::pre_exec`] closure, which may only make async-signal-safe
@@ -10,7 +11,7 @@
 //!
 //! 1. every source descriptor is a duplicate numbered above the targets, so
 //!    no `dup2` overwrites a source another one still needs;
-//! 2. every target number is kept open in the supervisor (by the descriptor
+//! 2. every target number is kept open in the parent (by the descriptor
 //!    already there, or by a placeholder taken here), so the pipe std opens
 //!    to report a failed `exec` can never land on a target and be closed
 //!    by our `dup2` in the child.
@@ -63,7 +64,7 @@ impl Handoff {
     /// Makes `command`'s child receive the descriptors at `FIRST_FD`.. (not
     /// close-on-exec), and, on Linux and Android, get SIGTERM when the
     /// thread that spawns it ends (spawn from a thread that lives as long
-    /// as the supervisor). A child whose parent `parent_pid` is already gone
+    /// as the parent). A child whose parent `parent_pid` is already gone
     /// by then fails to start.
     pub(crate) fn prepare(&self, command: &mut Command, parent_pid: u32) {
         let sources: Vec<RawFd> = self.sources.iter().map(AsRawFd::as_raw_fd).collect();
@@ -155,7 +156,7 @@ pub(crate) fn wait_for_exit(pid: u32) -> io::Result<()> {
     }
 }
 
-/// The signals the reloader sends to its child.
+/// The signals a parent sends to its children.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Signal {
     /// Finish what is in progress and exit.

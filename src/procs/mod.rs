@@ -1,0 +1,157 @@
+//! The server in child processes: a parent binds the listening sockets,
+//! prints the banner, and runs this same program again as children that
+//! serve on those sockets. Two features work this way, and share this
+//! module:
+//!
+//! - the reloader (`reload/`): one child at a time, replaced on a change;
+//! - [`Options::processes`](crate::Options::processes) (`prefork.rs`): N
+//!   children at once, each with its own worker pool, a dead one replaced.
+//!
+//! ```text
+//!  parent                                   child (one of N)
+//!  ──────                                   ────────────────
+//!  bind the sockets, print the banner
+//!  spawn: the same executable and ───────►  adopt fds 3.. (LISTEN_FDS),
+//!         arguments, fds 3.. (LISTEN_FDS),  serve with its own pool
+//!         WERK_SUPERVISOR_PID, PDEATHSIG
+//!  SIGINT/SIGTERM ──── SIGTERM ──────────►  finish requests, exit 0
+//!  second signal ───── SIGKILL ──────────►  (gone)
+//!  (parent gone) ───── PDEATHSIG, or ────►  stop
+//!                      getppid() changed
+//! ```
+//!
+//! A child is started with `exec` of the running executable, never a bare
+//! `fork`: the parent has threads (signals, waiters), and a forked copy of
+//! a multithreaded process may only call async-signal-safe functions.
+//!
+//! `parent.rs` is the parent's side (starting, tracking, signalling and
+//! reaping children), `child.rs` the child's (who its parent is, noticing
+//! that it is gone). What SIGINT and SIGTERM do is the same in every
+//! process, here: [`handle_signals`] over whatever the process runs
+//! ([`Stop`]).
+
+mod child;
+mod parent;
+pub(crate) mod prefork;
+
+pub(crate) use child::{take_supervisor, watch_parent};
+pub(crate) use parent::{describe, running_exe, Children, Program};
+
+use crate::{App, Options, Server, ServerHandle};
+
+/// The parent's process id, in a child's environment: the child checks
+/// that its parent is still that process.
+pub(crate) const SUPERVISOR_PID: &str = "WERK_SUPERVISOR_PID";
+
+/// Set in the environment of each of the `processes` children, to its
+/// number (1 to N), as `WERK_RUN_MAIN` marks the reloader's child.
+pub(crate) const PROCESS: &str = "WERK_PROCESS";
+
+/// True in a process started by [`prefork`] to be one of the `processes`.
+pub(crate) fn is_prefork_child() -> bool {
+    std::env::var_os(PROCESS).is_some()
+}
+
+/// True in a process that a werk parent started to serve on the parent's
+/// sockets: the reloader's child or one of the `processes`. Such a parent
+/// passes `LISTEN_FDS` without `LISTEN_PID` (see `net::inherit`).
+pub(crate) fn started_by_werk() -> bool {
+    crate::reload::is_running_from_reloader() || is_prefork_child()
+}
+
+/// True if `options` need more than this one process, or if this process
+/// is a child that a werk parent started: [`run`] then takes over.
+pub(crate) fn wanted(options: &Options) -> bool {
+    options.use_reloader || options.processes > 1 || is_prefork_child()
+}
+
+/// Runs `app` as [`wanted`] says: as one of the `processes`, under the
+/// reloader (whose child runs the `processes` if there are several), or as
+/// the parent of the `processes`. Returns the exit status for the process.
+pub(crate) fn run(host: &str, port: u16, app: impl App, options: Options) -> i32 {
+    if is_prefork_child() {
+        prefork::serve(host, port, app, options)
+    } else if options.use_reloader {
+        crate::reload::run(host, port, app, options)
+    } else {
+        prefork::run(host, port, app, options)
+    }
+}
+
+/// [`make_server`](crate::make_server), or `None` after printing why it
+/// failed (the caller exits with status 1).
+pub(crate) fn make_server_or_say(
+    host: &str,
+    port: u16,
+    app: impl App,
+    options: Options,
+) -> Option<Server> {
+    crate::make_server(host, port, app, options)
+        .inspect_err(|e| eprintln!("{e}"))
+        .ok()
+}
+
+/// What a stop request stops: the server in this process, or the child
+/// processes that serve.
+pub(crate) trait Stop: Send + 'static {
+    /// Begins an orderly stop: no new connection is accepted, and requests
+    /// in progress finish. With `announce`, says so first (when there is
+    /// something to wait for). False if nothing was running, so there is
+    /// nothing to wait for.
+    fn stop(&self, announce: bool) -> bool;
+
+    /// Ends what runs at once (a second signal), before the process exits.
+    fn kill(&self) {}
+
+    /// Removes what the process leaves behind (Unix socket files) when it
+    /// exits from the signal thread.
+    fn cleanup(&self) {}
+}
+
+impl Stop for ServerHandle {
+    fn stop(&self, announce: bool) -> bool {
+        if announce {
+            announce_shutdown();
+        }
+        self.shutdown();
+        true
+    }
+}
+
+/// The line the first Ctrl-C prints.
+fn announce_shutdown() {
+    eprintln!(" * Shutting down: waiting for requests in progress (Ctrl-C again to quit now)");
+}
+
+/// SIGINT and SIGTERM, read on a thread of their own (`werk-signals`).
+/// The first stops `target` in order, and exits 0 at once if nothing was
+/// running; a second one kills it and exits with status 130.
+///
+/// A process with a werk parent (`supervised`) ignores SIGINT and prints
+/// nothing: Ctrl-C reaches every process of the terminal's process group,
+/// and the parent answers it by sending each child SIGTERM, so the
+/// decision is made in one place.
+pub(crate) fn handle_signals(supervised: bool, target: impl Stop) -> std::io::Result<()> {
+    let mut signals = crate::sys::signals::install()?;
+    std::thread::Builder::new()
+        .name("werk-signals".into())
+        .spawn(move || {
+            let mut stopping = false;
+            while let Ok(signo) = signals.wait() {
+                if supervised && signo == libc::SIGINT {
+                    continue;
+                }
+                if stopping {
+                    target.kill();
+                    target.cleanup();
+                    std::process::exit(130);
+                }
+                stopping = true;
+                if !target.stop(!supervised) {
+                    target.cleanup();
+                    std::process::exit(0);
+                }
+            }
+        })?;
+    Ok(())
+}

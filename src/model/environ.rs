@@ -55,17 +55,26 @@ impl Environ {
         EnvironBuilder::new()
     }
 
+    /// An environ from variables of any string kinds (a gateway's, a
+    /// builder's).
     pub(crate) fn from_parts<K: Into<Cow<'static, str>>, V: Into<Text>>(
         vars: Vec<(K, V)>,
         url_scheme: impl Into<Text>,
         input: Input,
     ) -> Environ {
+        let vars = vars.into_iter().map(|(k, v)| (k.into(), v.into()));
+        Environ::from_vars(vars.collect(), url_scheme.into(), input)
+    }
+
+    /// An environ from the server's variables, taken as they are.
+    pub(crate) fn from_vars(
+        vars: Vec<(Cow<'static, str>, Text)>,
+        url_scheme: Text,
+        input: Input,
+    ) -> Environ {
         Environ {
-            vars: vars
-                .into_iter()
-                .map(|(k, v)| (k.into(), v.into()))
-                .collect(),
-            url_scheme: url_scheme.into(),
+            vars,
+            url_scheme,
             input,
             errors: Errors::stderr(),
             multithread: true,

@@ -85,7 +85,7 @@ pub(crate) fn serve(mut conn: Conn, shared: &Arc<Shared>) {
                 conn.mark_readable();
             }
             Ok(None) => {
-                if conn.head_started.is_none() && shared.pool.is_quiet() {
+                if conn.head_started.is_none() && shared.pool.is_quiet(shared) {
                     // A client on a kept-alive connection usually sends its
                     // next request at once: wait a moment before the round
                     // trip through the parker, if no one else needs us.
@@ -204,7 +204,8 @@ fn handle_request(conn: Conn, mut head: RequestHead, shared: &Arc<Shared>) -> Op
     if let Some(pem) = client_cert {
         vars.push(("SSL_CLIENT_CERT".into(), Text::Owned(pem)));
     }
-    let mut environ = Environ::from_parts(vars, scheme, Input::new(BodyReader(exchange.clone())));
+    let input = Input::new(BodyReader(exchange.clone()));
+    let mut environ = Environ::from_vars(vars, Text::Static(scheme), input);
     environ.set_process_model(true, shared.config.multiprocess, false);
     let start_response = StartResponse::new(exchange.clone());
 

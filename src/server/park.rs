@@ -11,6 +11,8 @@
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use crossbeam_channel::{Receiver, Sender};
+
 use super::conn::Conn;
 use super::Shared;
 use crate::sys::Poller;
@@ -119,11 +121,18 @@ impl Slots {
     }
 }
 
+/// Readiness reports one wait takes at most. A worker serves the first
+/// and queues the rest, for itself or for another worker: under load one
+/// `epoll_wait` then covers several requests.
+const BATCH: usize = 16;
+
 /// The parked connections and the poller that watches them.
 #[derive(Debug)]
 pub(crate) struct Parker {
     poller: Poller,
     slots: Mutex<Slots>,
+    /// Tokens of parked connections reported readable and not taken yet.
+    reported: (Sender<u64>, Receiver<u64>),
     idle_timeout: Duration,
     head_timeout: Duration,
 }
@@ -133,6 +142,7 @@ impl Parker {
         Ok(Parker {
             poller: Poller::new()?,
             slots: Mutex::new(Slots::default()),
+            reported: crossbeam_channel::unbounded(),
             idle_timeout,
             head_timeout,
         })
@@ -199,19 +209,42 @@ impl Parker {
             .collect()
     }
 
-    /// Waits up to `timeout` for a parked connection to become readable and
-    /// takes it out of the parker; `None` on a timeout or a wake-up. Idle
-    /// workers wait here, so a kept-alive connection goes from the kernel's
-    /// readiness queue straight to a worker.
-    pub(crate) fn take_ready(&self, timeout: Duration) -> Option<Ready> {
-        match self.poller.wait_one(timeout.as_millis() as i32) {
-            Ok(Some(token)) => self.lock().remove(token).map(Ready),
-            Ok(None) => None,
-            Err(_) => {
-                std::thread::sleep(Duration::from_millis(10));
-                None
+    /// True when no connection reported readable waits to be taken.
+    pub(crate) fn none_reported(&self) -> bool {
+        self.reported.1.is_empty()
+    }
+
+    /// Takes a parked connection that became readable: one reported
+    /// earlier and not taken yet, or else the first of those reported
+    /// within `timeout` (the others are queued, and `wake_another` is
+    /// called so that an idle worker can take them). `None` on a timeout
+    /// or a wake-up. Idle workers wait here, so a kept-alive connection
+    /// goes from the kernel's readiness queue straight to a worker.
+    pub(crate) fn take_ready(&self, timeout: Duration, wake_another: impl Fn()) -> Option<Ready> {
+        while let Ok(token) = self.reported.1.try_recv() {
+            if let Some(entry) = self.lock().remove(token) {
+                return Some(Ready(entry));
             }
         }
+        let mut tokens = [0u64; BATCH];
+        let n = match self
+            .poller
+            .wait_some(&mut tokens, timeout.as_millis() as i32)
+        {
+            Ok(n) => n,
+            Err(_) => {
+                std::thread::sleep(Duration::from_millis(10));
+                return None;
+            }
+        };
+        let (first, rest) = tokens[..n].split_first()?;
+        if !rest.is_empty() {
+            for &token in rest {
+                let _ = self.reported.0.send(token);
+            }
+            wake_another();
+        }
+        self.lock().remove(*first).map(Ready)
     }
 
     fn lock(&self) -> MutexGuard<'_, Slots> {
@@ -285,16 +318,18 @@ pub(crate) fn run(shared: &Arc<Shared>) {
             .flatten()
             .any(|(_, e)| e.kind != Parked::Lingering)
     };
+    // Reported before the workers stopped but not taken: readable now.
+    ready.extend(parker.reported.1.try_iter());
     while waiting(&parker.lock()) {
         let left = until.saturating_duration_since(Instant::now());
         if left.is_zero() {
             break;
         }
-        ready.clear();
-        if parker
-            .poller
-            .wait(&mut ready, left.as_millis() as i32 + 1)
-            .is_err()
+        if ready.is_empty()
+            && parker
+                .poller
+                .wait(&mut ready, left.as_millis() as i32 + 1)
+                .is_err()
         {
             break;
         }
@@ -307,6 +342,7 @@ pub(crate) fn run(shared: &Arc<Shared>) {
                 super::handler::serve(entry.conn, shared);
             }
         }
+        ready.clear();
     }
     let parked = parker.lock().drain();
     for mut entry in parked {

@@ -45,9 +45,11 @@ pub(crate) struct Pool {
     min: usize,
     max: usize,
     handles: Mutex<Vec<JoinHandle<()>>>,
-    epoch: Instant,
-    /// When a worker last took a connection, in microseconds since `epoch`.
-    last_take: AtomicU64,
+    /// Connections taken by workers so far: counted on the hot path, where
+    /// reading the clock would cost more.
+    takes: AtomicU64,
+    /// The count of takes [`Pool::grow_if_stuck`] last saw, and since when.
+    progress: Mutex<(u64, Instant)>,
 }
 
 impl Pool {
@@ -63,8 +65,8 @@ impl Pool {
             min: min.max(1),
             max: max.max(min.max(1)),
             handles: Mutex::new(Vec::new()),
-            epoch: Instant::now(),
-            last_take: AtomicU64::new(0),
+            takes: AtomicU64::new(0),
+            progress: Mutex::new((0, Instant::now())),
         }
     }
 
@@ -106,10 +108,15 @@ impl Pool {
         if waiting == 0 && parked == 0 {
             return false;
         }
-        let since_take = self
-            .now_micros()
-            .saturating_sub(self.last_take.load(Ordering::SeqCst));
-        if self.idle.load(Ordering::SeqCst) == 0 && since_take >= STUCK_AFTER.as_micros() as u64 {
+        let takes = self.takes.load(Ordering::Relaxed);
+        let since_take = {
+            let mut progress = self.progress.lock().unwrap_or_else(|e| e.into_inner());
+            if progress.0 != takes {
+                *progress = (takes, Instant::now());
+            }
+            progress.1.elapsed()
+        };
+        if self.idle.load(Ordering::SeqCst) == 0 && since_take >= STUCK_AFTER {
             let room = self.max.saturating_sub(self.running());
             for _ in 0..waiting.max(1).min(room) {
                 self.spawn(shared, true);
@@ -119,18 +126,15 @@ impl Pool {
         true
     }
 
-    fn now_micros(&self) -> u64 {
-        self.epoch.elapsed().as_micros() as u64
-    }
-
     fn note_take(&self) {
-        self.last_take.store(self.now_micros(), Ordering::SeqCst);
+        self.takes.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// True when another worker is idle and no new connection waits:
-    /// anything else that becomes ready will be taken without us.
-    pub(crate) fn is_quiet(&self) -> bool {
-        self.idle.load(Ordering::SeqCst) > 0 && self.tx.is_empty()
+    /// True when another worker is idle and no connection waits for one
+    /// (new, or parked and reported readable): anything else that becomes
+    /// ready will be taken without us.
+    pub(crate) fn is_quiet(&self, shared: &Shared) -> bool {
+        self.idle.load(Ordering::SeqCst) > 0 && self.tx.is_empty() && shared.parker.none_reported()
     }
 
     /// Workers running now.
@@ -194,7 +198,9 @@ fn work(shared: &Arc<Shared>, extra: bool) {
                 shared.parker.wake();
             }
             super::handler::serve(conn, shared);
-            last_work = Instant::now();
+            if extra {
+                last_work = Instant::now();
+            }
             continue;
         }
         // Counted before the shutdown check, so that the parker, which
@@ -205,13 +211,19 @@ fn work(shared: &Arc<Shared>, extra: bool) {
             break;
         }
         pool.idle.fetch_add(1, Ordering::SeqCst);
-        let ready = shared.parker.take_ready(WAIT_SLICE);
+        let ready = shared.parker.take_ready(WAIT_SLICE, || {
+            if pool.idle.load(Ordering::SeqCst) > 1 {
+                shared.parker.wake();
+            }
+        });
         pool.idle.fetch_sub(1, Ordering::SeqCst);
         pool.in_wait.fetch_sub(1, Ordering::SeqCst);
         if let Some(ready) = ready {
             pool.note_take();
             super::park::serve_ready(ready, shared);
-            last_work = Instant::now();
+            if extra {
+                last_work = Instant::now();
+            }
         }
     }
     if shared.is_shutting_down() {

@@ -78,7 +78,7 @@ pub(crate) fn serve(mut conn: Conn, shared: &Arc<Shared>) {
                 }
             }
             Ok(None) => {
-                if !spun && shared.pool.is_quiet() {
+                if !spun && shared.pool.is_quiet(shared) {
                     spun = true;
                     if let Ok(true) = crate::sys::wait_readable(conn.fd(), HEAD_SPIN_MS) {
                         continue;

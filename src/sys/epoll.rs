@@ -111,9 +111,7 @@ impl Poller {
             let token = unsafe { ev.assume_init_ref() }.u64;
             if token == WAKE {
                 woken = true;
-                let mut buf = [0u8; 8];
-                // SAFETY: reading 8 bytes into an 8-byte buffer.
-                unsafe { libc::read(self.wake.as_raw_fd(), buf.as_mut_ptr().cast(), 8) };
+                self.clear_wake();
             } else {
                 ready.push(token);
             }
@@ -121,34 +119,50 @@ impl Poller {
         Ok(woken)
     }
 
-    /// Waits up to `timeout_ms` for one event: `Some(token)` of a ready
-    /// descriptor, or `None` on a timeout or a [`Poller::notify`] (which
-    /// it consumes). Several threads may wait at once; each ready
-    /// descriptor goes to one of them.
-    pub(crate) fn wait_one(&self, timeout_ms: i32) -> io::Result<Option<u64>> {
-        let mut event = std::mem::MaybeUninit::<libc::epoll_event>::uninit();
-        // SAFETY: room for the one entry announced.
-        let n =
-            unsafe { libc::epoll_wait(self.epoll.as_raw_fd(), event.as_mut_ptr(), 1, timeout_ms) };
+    /// Waits up to `timeout_ms` for events and fills `tokens` with those
+    /// of ready descriptors, as many as it has room for; returns how many
+    /// (0 on a timeout or a [`Poller::notify`], which it consumes).
+    /// Several threads may wait at once; each ready descriptor goes to one
+    /// of them.
+    pub(crate) fn wait_some(&self, tokens: &mut [u64], timeout_ms: i32) -> io::Result<usize> {
+        const MAX: usize = 64;
+        let mut events = [std::mem::MaybeUninit::<libc::epoll_event>::uninit(); MAX];
+        let room = tokens.len().min(MAX) as i32;
+        // SAFETY: `events` has room for the `room` entries announced; the
+        // kernel writes the first `n`, which are the only ones read below.
+        let n = unsafe {
+            libc::epoll_wait(
+                self.epoll.as_raw_fd(),
+                events.as_mut_ptr().cast(),
+                room,
+                timeout_ms,
+            )
+        };
         if n < 0 {
             let err = io::Error::last_os_error();
             return match err.kind() {
-                io::ErrorKind::Interrupted => Ok(None),
+                io::ErrorKind::Interrupted => Ok(0),
                 _ => Err(err),
             };
         }
-        if n == 0 {
-            return Ok(None);
+        let mut count = 0;
+        for ev in &events[..n as usize] {
+            // SAFETY: epoll_wait initialised the first `n` entries.
+            let token = unsafe { ev.assume_init_ref() }.u64;
+            if token == WAKE {
+                self.clear_wake();
+            } else {
+                tokens[count] = token;
+                count += 1;
+            }
         }
-        // SAFETY: epoll_wait initialised the entry (n == 1).
-        let token = unsafe { event.assume_init() }.u64;
-        if token == WAKE {
-            let mut buf = [0u8; 8];
-            // SAFETY: reading 8 bytes into an 8-byte buffer.
-            unsafe { libc::read(self.wake.as_raw_fd(), buf.as_mut_ptr().cast(), 8) };
-            return Ok(None);
-        }
-        Ok(Some(token))
+        Ok(count)
+    }
+
+    fn clear_wake(&self) {
+        let mut buf = [0u8; 8];
+        // SAFETY: reading 8 bytes into an 8-byte buffer.
+        unsafe { libc::read(self.wake.as_raw_fd(), buf.as_mut_ptr().cast(), 8) };
     }
 
     /// Wakes a thread blocked in [`Poller::wait`].

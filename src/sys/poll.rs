@@ -53,12 +53,14 @@ impl Poller {
         self.wait_up_to(ready, timeout_ms, usize::MAX)
     }
 
-    /// Waits up to `timeout_ms` for one event: `Some(token)`, or `None` on
-    /// a timeout or a notify. Other ready descriptors stay watched.
-    pub(crate) fn wait_one(&self, timeout_ms: i32) -> io::Result<Option<u64>> {
-        let mut ready = Vec::with_capacity(1);
-        self.wait_up_to(&mut ready, timeout_ms, 1)?;
-        Ok(ready.first().copied())
+    /// Waits up to `timeout_ms` and fills `tokens` with those of ready
+    /// descriptors, as many as it has room for; returns how many (0 on a
+    /// timeout or a notify). Other ready descriptors stay watched.
+    pub(crate) fn wait_some(&self, tokens: &mut [u64], timeout_ms: i32) -> io::Result<usize> {
+        let mut ready = Vec::with_capacity(tokens.len());
+        self.wait_up_to(&mut ready, timeout_ms, tokens.len())?;
+        tokens[..ready.len()].copy_from_slice(&ready);
+        Ok(ready.len())
     }
 
     /// [`Poller::wait`], reporting (and unwatching) at most `limit`

@@ -6,6 +6,7 @@
 #   benches/run.sh                      werk hyper tiny_http werkzeug, every scenario
 #   benches/run.sh werk werk-t4 hyper   chosen servers (werk-tN: werk --threads N)
 #   SCENARIOS="ka16 starve" benches/run.sh werk hyper
+#   SCENARIOS="upload download static allocs startup idle1024" benches/run.sh
 #   benches/run.sh --list               servers and scenarios
 #
 # Env: RUNS (1; rounds over all servers, interleaved; the tables give medians)
@@ -13,13 +14,17 @@
 #      every server start takes the next one)  PIN (1: server on CPU PIN_SERVER=1,
 #      client on PIN_CLIENT=0, wrk -t1; 0: nothing pinned, wrk -t2)
 #      SCENARIOS (see --list)  IDLE (64 idle connections)  DEPTH (16 pipelined)
-#      SIZE_MIB (100, transfers)  REPS (3, transfers)
+#      SIZE_MIB (50, upload/download)  STATIC_MIB (100, static)  REPS (3, transfers)
+#      STARTS (10 starts per server, startup)  STARTUP_POLL (0.0005 s)
+#      IDLE_CONNS (1024, idle1024)  ALLOC_N (10000, allocs)  ALLOC_ROUNDS (3)
 #      WAIT_LOAD (1.0: wait until the 1-minute load average is below it before
 #      measuring, checking every 30 s for up to WAIT_LOAD_MAX=2400 s; 0: no wait)
 #      SKIP_SETUP (1: install and build nothing)  OUT (benches/results)
-#      WERK_BIN (a werk binary to measure instead of building target/release/werk)
-#      WERK_REV (a commit: build werk from it, not from the working tree, in
-#      $OUT/build/werk-<commit>/; for measuring while the tree is being edited)
+#      WERK_BIN (a werk binary to measure instead of building target/release/werk;
+#      `allocs` still builds werk-alloc from the working tree)
+#      WERK_REV (a commit: build werk, and werk-alloc, from it, not from the
+#      working tree, in $OUT/build/werk-<commit>/; for measuring while the
+#      tree is being edited)
 set -euo pipefail
 
 # a relative WERK_BIN is relative to where the script was started
@@ -30,7 +35,7 @@ ROOT=$(cd "$BENCH/.." && pwd)
 cd "$BENCH"
 
 ALL_SERVERS="werk hyper tiny_http werkzeug"
-ALL_SCENARIOS="ka1 ka16 ka256 ka1024 close16 pipe16 idle64ka16 starve upload download"
+ALL_SCENARIOS="ka1 ka16 ka256 ka1024 close16 pipe16 idle64ka16 starve upload download static allocs startup idle1024"
 
 RUNS=${RUNS:-1}
 DURATION=${DURATION:-10}
@@ -40,8 +45,14 @@ PIN=${PIN:-1}
 SCENARIOS=${SCENARIOS:-$ALL_SCENARIOS}
 IDLE=${IDLE:-64}
 DEPTH=${DEPTH:-16}
-SIZE_MIB=${SIZE_MIB:-100}
+SIZE_MIB=${SIZE_MIB:-50}
+STATIC_MIB=${STATIC_MIB:-100}
 REPS=${REPS:-3}
+STARTS=${STARTS:-10}
+STARTUP_POLL=${STARTUP_POLL:-0.0005}
+IDLE_CONNS=${IDLE_CONNS:-1024}
+ALLOC_N=${ALLOC_N:-10000}
+ALLOC_ROUNDS=${ALLOC_ROUNDS:-3}
 WAIT_LOAD=${WAIT_LOAD:-1.0}
 WAIT_LOAD_MAX=${WAIT_LOAD_MAX:-2400}
 STARTUP_TIMEOUT=${STARTUP_TIMEOUT:-60}
@@ -60,11 +71,15 @@ usage() { awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0";
 list() {
   cat <<EOF
 servers:
-  werk        target/release/werk serve hello (transfers: serve echo, /echo and /bytes/N)
+  werk        target/release/werk serve hello (transfers: serve echo, /discard and /bytes/N;
+              static: serve hello --static /files=DIR; allocs: benches/peers werk-alloc)
   werk-tN     the same with --threads N (e.g. werk-t4)
   hyper       benches/peers: hyper 1.x, tokio multi-thread runtime
   tiny_http   benches/peers: tiny_http 0.12, 4 threads on Server::recv
   werkzeug    benches/py/peer_werkzeug.py: run_simple(threaded=True), in benches/.venv
+  copy        benches/peers peer-copy: std::io::copy(File, TcpStream), the static-file
+              ceiling; static only, and added to every run that has static
+  copy-nodelay  the same with TCP_NODELAY on the connection, as werk sets it (also added)
 scenarios (wrk -t$WRK_THREADS, --timeout 2s, ${DURATION}s each unless said):
   ka1 ka16 ka256 ka1024   keep-alive, 1/16/256/1024 connections
   close16                 16 connections, 'Connection: close' (new connection per request)
@@ -73,7 +88,15 @@ scenarios (wrk -t$WRK_THREADS, --timeout 2s, ${DURATION}s each unless said):
                           load; then each idle one sends a request
   starve                  $IDLE idle keep-alive conns + a fresh request; $IDLE silent conns + a
                           fresh request (tools/idleconns.py check)
-  upload download         ${SIZE_MIB} MiB with curl, $REPS times each (transfer routes per server)
+  upload download         ${SIZE_MIB} MiB with curl, $REPS times each: upload = the server reads,
+                          discards and answers the count; download = bytes it generates
+  static                  a ${STATIC_MIB} MiB file from disk (page cache) with curl, $REPS times
+  allocs                  werk only: heap allocations per request, keep-alive and new
+                          connection (werk-alloc, tools/allocs.py, $ALLOC_N requests)
+  startup                 spawn to the first successful connect(), polled every
+                          ${STARTUP_POLL}s, $STARTS starts (tools/startup.py)
+  idle1024                $IDLE_CONNS keep-alive connections, one request each, held idle:
+                          the server's VmRSS/VmHWM (tools/idleconns.py rss)
 EOF
 }
 
@@ -90,9 +113,15 @@ OUT=${OUT:-$BENCH/results}
 WERK=${WERK_BIN:-$ROOT/target/release/werk}
 WERK_COMMIT=""
 PEERS="$BENCH/peers/target/release"
+WERK_ALLOC="$PEERS/werk-alloc"
 PY="$BENCH/.venv/bin/python"
+# the static scenario's file; every server serves it as /files/<name>
+STATIC_DIR="$OUT/static"
+STATIC_NAME="blob-${STATIC_MIB}mib.bin"
+export FILES_DIR="$STATIC_DIR"
 
 needs() { local s; for s in "${SERVERS[@]}"; do [[ "$s" == $1 ]] && return 0; done; return 1; }
+wants() { [[ " $SCENARIOS " == *" $1 "* ]]; }
 
 setup() {
   local missing=()
@@ -124,36 +153,64 @@ setup() {
     echo "== cargo build --release (werk)"
     (cd "$ROOT" && cargo build --release --bin werk)
   fi
-  if needs hyper || needs tiny_http; then
+  if needs hyper || needs tiny_http || wants static; then
     echo "== cargo build --release (benches/peers)"
     cargo build --release --manifest-path "$BENCH/peers/Cargo.toml"
+  fi
+  if needs 'werk*' && wants allocs; then
+    if [[ -n "$WERK_COMMIT" ]]; then
+      # the peers crate of the working tree, over werk at that commit
+      local dir="$OUT/build/werk-$WERK_COMMIT"
+      echo "== cargo build --release --features alloc --bin werk-alloc (werk at $WERK_COMMIT)"
+      if [[ ! -x "$dir/werk-alloc" ]]; then
+        rm -rf "$dir/benches/peers"; mkdir -p "$dir/benches/peers"
+        cp -r "$BENCH/peers/Cargo.toml" "$BENCH/peers/Cargo.lock" "$BENCH/peers/src" "$dir/benches/peers/"
+        cargo build --release --features alloc --bin werk-alloc \
+          --manifest-path "$dir/benches/peers/Cargo.toml" --target-dir "$dir/benches/peers/target"
+        cp "$dir/benches/peers/target/release/werk-alloc" "$dir/werk-alloc"
+      fi
+      WERK_ALLOC="$dir/werk-alloc"
+    else
+      echo "== cargo build --release --features alloc --bin werk-alloc (werk from the working tree)"
+      cargo build --release --features alloc --bin werk-alloc --manifest-path "$BENCH/peers/Cargo.toml"
+    fi
   fi
 }
 
 # ------------------------------------------------------------- servers
 
-# server_cmd NAME PHASE PORT -> the command line; PHASE is hello or transfer
+# server_cmd NAME PHASE PORT -> the command line; PHASE is hello (also
+# startup and idle1024), transfer, static or allocs
 server_cmd() {
   local name=$1 phase=$2 port=$3 app=hello extra=""
   case "$name" in
     werk|werk-t[0-9]*)
       [[ "$phase" == transfer ]] && app=echo
-      [[ "$name" == werk-t* ]] && extra=" --threads ${name#werk-t}"
+      [[ "$phase" == static ]] && extra=" --static /files=$STATIC_DIR"
+      if [[ "$phase" == allocs ]]; then
+        # same options as `serve hello -q` (THREADS: --threads)
+        [[ "$name" == werk-t* ]] && extra="THREADS=${name#werk-t} "
+        echo "${extra:+env }$extra$WERK_ALLOC $port"; return 0
+      fi
+      [[ "$name" == werk-t* ]] && extra="$extra --threads ${name#werk-t}"
       echo "$WERK serve $app --host $HOST --port $port -q$extra" ;;
     hyper)     echo "$PEERS/peer-hyper $port" ;;
     tiny_http) echo "$PEERS/peer-tiny-http $port" ;;
     werkzeug)  echo "$PY $BENCH/py/peer_werkzeug.py $port" ;;
+    copy)      echo "$PEERS/peer-copy $port $STATIC_DIR/$STATIC_NAME" ;;
+    copy-nodelay) echo "env NODELAY=1 $PEERS/peer-copy $port $STATIC_DIR/$STATIC_NAME" ;;
     *) echo "unknown server '$name' (see --list)" >&2; return 1 ;;
   esac
 }
 
-# transfer_urls NAME PORT BYTES -> "UPLOAD_URL UPLOAD_CHECK DOWNLOAD_URL"
-# UPLOAD_CHECK: 'count' (the reply is the byte count) or 'echo' (the body comes back)
+# transfer_urls NAME PORT BYTES -> "UPLOAD_URL DOWNLOAD_URL": every server
+# reads and discards the upload and answers the byte count, and generates
+# the download
 transfer_urls() {
   local name=$1 port=$2 bytes=$3 base="http://$HOST:$2"
   case "$name" in
-    werk|werk-t*) echo "$base/echo echo $base/bytes/$bytes" ;;
-    *)            echo "$base/upload count $base/download?bytes=$bytes" ;;
+    werk|werk-t*) echo "$base/discard $base/bytes/$bytes" ;;
+    *)            echo "$base/upload $base/download?bytes=$bytes" ;;
   esac
 }
 
@@ -179,7 +236,9 @@ trap 'stop_server; exit 130' INT TERM
 
 answers() { curl -s -o /dev/null --max-time 1 "http://$HOST:$1/"; }
 
-# wait_ready PORT -> prints the ms from start until GET / answered 2xx
+# wait_ready PORT -> prints the ms from start until GET / answered 2xx. Not
+# a start-up time: it includes starting curl per poll and 10 ms sleeps
+# (the startup scenario measures start-up, with tools/startup.py).
 wait_ready() {
   local t0 code
   t0=$(date +%s%N)
@@ -320,31 +379,36 @@ scenario() {  # SERVER SCENARIO PORT
 
 mib_per_s() { awk -v b="$1" -v t="$2" 'BEGIN { if (t > 0) printf "%.0f", b / t / 1048576; else print "NA" }'; }
 
+# blob FILE BYTES: a file of zeros of that size (kept between runs)
+blob() {
+  mkdir -p "$(dirname "$1")"
+  [[ -f "$1" && $(stat -c %s "$1") == "$2" ]] || head -c "$2" /dev/zero > "$1"
+}
+
 transfers() {  # SERVER PORT
   local server=$1 port=$2 bytes=$((SIZE_MIB * 1024 * 1024))
   local blob="$OUT/blob-${SIZE_MIB}mib.bin"
-  [[ -f "$blob" && $(stat -c %s "$blob") == "$bytes" ]] || head -c "$bytes" /dev/zero > "$blob"
-  local up_url check down_url rep res a b t rate
-  read -r up_url check down_url < <(transfer_urls "$server" "$port" "$bytes")
+  blob "$blob" "$bytes"
+  record "$server" transfer size_mib "$SIZE_MIB"
+  local up_url down_url rep res a b t rate
+  read -r up_url down_url < <(transfer_urls "$server" "$port" "$bytes")
   for rep in $(seq "$REPS"); do
-    if [[ " $SCENARIOS " == *" upload "* ]]; then
+    if wants upload; then
       # -T streams the file with a Content-Length; 'Expect:' turns off 100-continue
       res=$(timeout 60 "${ON_CLIENT[@]}" curl -sS --max-time 30 -X POST -T "$blob" -H 'Expect:' \
             -H 'Content-Type: application/octet-stream' -o "$RUN_DIR/raw/upload.reply" \
             -w '%{http_code} %{size_download} %{time_total}' "$up_url" 2>&1 || echo "failed 0 0")
       read -r a b t <<< "$res"
       rate=FAIL
-      if [[ "$a" == 200 ]]; then
-        if [[ "$check" == echo && "$b" == "$bytes" ]] || \
-           [[ "$check" == count && "$(cat "$RUN_DIR/raw/upload.reply")" == "$bytes" ]]; then
-          rate=$(mib_per_s "$bytes" "$t")
-        fi
+      # the reply is the byte count the server read
+      if [[ "$a" == 200 && "$(cat "$RUN_DIR/raw/upload.reply")" == "$bytes" ]]; then
+        rate=$(mib_per_s "$bytes" "$t")
       fi
       [[ "$rate" == FAIL ]] && echo "   upload failed: $res"
       record "$server" upload "mibs.$rep" "$rate"
       echo "   upload      rep $rep: $rate MiB/s"
     fi
-    if [[ " $SCENARIOS " == *" download "* ]]; then
+    if wants download; then
       res=$(timeout 60 "${ON_CLIENT[@]}" curl -sS --max-time 30 -o /dev/null \
             -w '%{http_code} %{size_download} %{time_total}' "$down_url" 2>&1 || echo "failed 0 0")
       read -r a b t <<< "$res"
@@ -355,6 +419,72 @@ transfers() {  # SERVER PORT
       echo "   download    rep $rep: $rate MiB/s"
     fi
   done
+}
+
+# static_file SERVER PORT: the static file with curl, REPS times
+static_file() {
+  local server=$1 port=$2 bytes=$((STATIC_MIB * 1024 * 1024)) rep res a b t rate
+  record "$server" static size_mib "$STATIC_MIB"
+  # from the page cache, for every server
+  cat "$STATIC_DIR/$STATIC_NAME" > /dev/null
+  for rep in $(seq "$REPS"); do
+    res=$(timeout 60 "${ON_CLIENT[@]}" curl -sS --max-time 30 -o /dev/null \
+          -w '%{http_code} %{size_download} %{time_total}' "http://$HOST:$port/files/$STATIC_NAME" 2>&1 \
+          || echo "failed 0 0")
+    read -r a b t <<< "$res"
+    rate=FAIL
+    [[ "$a" == 200 && "$b" == "$bytes" ]] && rate=$(mib_per_s "$bytes" "$t")
+    [[ "$rate" == FAIL ]] && echo "   static failed: $res"
+    record "$server" static "mibs.$rep" "$rate"
+    echo "   static      rep $rep: $rate MiB/s"
+  done
+}
+
+# kv_record SERVER SCENARIO LINE: records each key=value of LINE
+kv_record() {
+  local kv
+  for kv in $3; do [[ "$kv" == *=* ]] && record "$1" "$2" "${kv%%=*}" "${kv#*=}"; done
+  return 0
+}
+
+# idle_rss SERVER PORT: IDLE_CONNS idle keep-alive connections, the server's memory
+idle_rss() {
+  local server=$1 port=$2 line
+  line=$(timeout 150 "${ON_CLIENT[@]}" python3 tools/idleconns.py rss --port "$port" --pid "$SRV_PID" \
+         -n "$IDLE_CONNS" --seconds 1 --setup 60 2>&1 | tail -n1 || true)
+  [[ "$line" == *rss_kb=* ]] || line="failed=1"
+  echo "   idle1024    $line"
+  echo "$line" > "$RUN_DIR/raw/$server.r$RUN.idle1024"
+  kv_record "$server" idle1024 "$line"
+}
+
+# alloc_counts SERVER PORT: allocations per request (werk-alloc)
+alloc_counts() {
+  local server=$1 port=$2 line
+  line=$(timeout 300 "${ON_CLIENT[@]}" python3 tools/allocs.py --port "$port" -n "$ALLOC_N" \
+         --rounds "$ALLOC_ROUNDS" 2>&1 | tail -n1 || true)
+  [[ "$line" == *ka_allocs=* ]] || line="failed=1 ($line)"
+  echo "   allocs      $line"
+  echo "$line" > "$RUN_DIR/raw/$server.r$RUN.allocs"
+  kv_record "$server" allocs "$line"
+}
+
+# run_startup SERVER: STARTS starts, each on a new port, timed by tools/startup.py
+run_startup() {
+  local server=$1 cmd line argv pin=()
+  cmd=$(server_cmd "$server" hello "{port}")
+  read -r -a argv <<< "$cmd"
+  [[ -n "${PIN_SERVER:-}" && "$PIN" == 1 ]] && pin=(--pin "$PIN_SERVER")
+  echo "== $server (startup, run $RUN/$RUNS): $STARTS starts of $cmd from port $NEXT_PORT"
+  record "$server" startup command "$cmd"
+  line=$(timeout $((STARTS * 40 + 10)) "${ON_CLIENT[@]}" python3 tools/startup.py --port "$NEXT_PORT" \
+         -n "$STARTS" "${pin[@]}" --interval "$STARTUP_POLL" \
+         --log "$RUN_DIR/raw/$server.r$RUN.startup.server.log" -- "${argv[@]}" 2>&1 | tail -n1 || true)
+  NEXT_PORT=$((NEXT_PORT + STARTS))
+  [[ "$line" == *listen_ms=* ]] || line="failed=$STARTS"
+  echo "   startup     $line"
+  echo "$line" > "$RUN_DIR/raw/$server.r$RUN.startup"
+  kv_record "$server" startup "$line"
 }
 
 # run_phase SERVER PHASE SCENARIO... : one server start, its scenarios, RSS, stop
@@ -372,7 +502,7 @@ run_phase() {
     echo "!! $server did not start (log: $RUN_DIR/raw/$server.r$RUN.$phase.server.log)"
     record "$server" "$phase" start_failed 1; stop_server; return 0
   fi
-  record "$server" "$phase" startup_ms "$ms"
+  record "$server" "$phase" ready_ms "$ms"
   if [[ "$phase" == hello ]]; then
     timeout $((WARMUP + 20)) "${ON_CLIENT[@]}" wrk -t1 -c16 -d"${WARMUP}s" "http://$HOST:$port/" > /dev/null 2>&1 || true
     local sc
@@ -383,12 +513,17 @@ run_phase() {
       fi
     done
   else
-    transfers "$server" "$port"
+    case "$phase" in
+      transfer) transfers "$server" "$port" ;;
+      static)   static_file "$server" "$port" ;;
+      idle1024) idle_rss "$server" "$port" ;;
+      allocs)   alloc_counts "$server" "$port" ;;
+    esac
   fi
   local rss; rss=$(peak_rss_kb "$SRV_PID")
   record "$server" "$phase" rss_kb "$rss"
   record "$server" "$phase" loadavg_after "$(cut -d' ' -f1-3 /proc/loadavg | tr ' ' '/')"
-  echo "   peak RSS $rss KiB, startup $ms ms"
+  echo "   peak RSS $rss KiB (answered after $ms ms, curl polling)"
   stop_server
   sleep 1
 }
@@ -403,9 +538,22 @@ hello_scenarios=(); transfer_wanted=0
 for sc in $SCENARIOS; do
   case "$sc" in
     upload|download) transfer_wanted=1 ;;
+    static|allocs|startup|idle1024) ;;
     *) hello_scenarios+=("$sc") ;;
   esac
 done
+if wants static; then
+  # the ceiling, and the ceiling with werk's TCP_NODELAY, in every run that has static
+  needs copy || SERVERS+=(copy)
+  needs copy-nodelay || SERVERS+=(copy-nodelay)
+  blob "$STATIC_DIR/$STATIC_NAME" $((STATIC_MIB * 1024 * 1024))
+fi
+if wants allocs && needs 'werk*' && [[ ! -x "$WERK_ALLOC" ]]; then
+  echo "werk-alloc is missing ($WERK_ALLOC): run without SKIP_SETUP=1 once" >&2; exit 1
+fi
+if wants idle1024 && [[ "$(ulimit -n)" != unlimited ]] && (( $(ulimit -n) < IDLE_CONNS + 64 )); then
+  echo "idle1024 needs more open files than ulimit -n ($(ulimit -n)) allows" >&2; exit 1
+fi
 
 mkdir -p "$RUN_DIR/raw"
 {
@@ -420,6 +568,8 @@ mkdir -p "$RUN_DIR/raw"
   echo "werkzeug=$("$PY" -c 'import werkzeug.serving, importlib.metadata as m; print(m.version("werkzeug"))' 2>/dev/null || echo '-')"
   echo "pin=$PIN server=${PIN_SERVER:-any} client=${PIN_CLIENT:-any} wrk_threads=$WRK_THREADS"
   echo "runs=$RUNS duration=$DURATION warmup=$WARMUP idle=$IDLE depth=$DEPTH"
+  echo "size_mib=$SIZE_MIB static_mib=$STATIC_MIB reps=$REPS starts=$STARTS startup_poll=$STARTUP_POLL idle_conns=$IDLE_CONNS alloc_n=$ALLOC_N alloc_rounds=$ALLOC_ROUNDS"
+  echo "werk_alloc=$WERK_ALLOC"
   echo "servers=${SERVERS[*]}"
   echo "scenarios=$SCENARIOS"
 } > "$RUN_DIR/machine.txt"
@@ -432,8 +582,21 @@ for RUN in $(seq "$RUNS"); do
   wait_for_quiet_machine
   record - - loadavg_start "$(cut -d' ' -f1-3 /proc/loadavg | tr ' ' '/')"
   for server in "${SERVERS[@]}"; do
+    if [[ "$server" == copy* ]]; then
+      wants static && run_phase "$server" static
+      continue
+    fi
     [[ ${#hello_scenarios[@]} -gt 0 ]] && run_phase "$server" hello "${hello_scenarios[@]}"
     [[ "$transfer_wanted" == 1 ]] && run_phase "$server" transfer
+    wants static && run_phase "$server" static
+    wants idle1024 && run_phase "$server" idle1024
+    if wants allocs; then
+      case "$server" in
+        werk|werk-t[0-9]*) run_phase "$server" allocs ;;
+        *) echo "== $server: allocs is measured for werk only (werk-alloc)" ;;
+      esac
+    fi
+    wants startup && run_startup "$server"
   done
 done
 

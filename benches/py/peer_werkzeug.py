@@ -1,13 +1,17 @@
-"""Werkzeug peer for benches/run.sh: the same three routes as the Rust peers.
+"""Werkzeug peer for benches/run.sh: the same routes as the Rust peers.
 
     GET  /                   200 text/plain "Hello, World!" (Content-Length)
     POST /upload             reads the body, discards it, answers the byte count
     GET  /download?bytes=N   N zero bytes (default 100 MiB), Content-Length
+    GET  /files/NAME         the file NAME in the directory $FILES_DIR, through
+                             werkzeug.wsgi.wrap_file (reads of 256 KiB), 404
+                             if there is none
 
 Usage: python peer_werkzeug.py PORT
 Served by werkzeug.serving.run_simple(..., threaded=True), with its default
 request log on stderr (as a Werkzeug user would see it).
 """
+import os
 import sys
 
 HELLO = b"Hello, World!"
@@ -30,9 +34,28 @@ def query_bytes(query):
     return DEFAULT_DOWNLOAD
 
 
+def file_path(name):
+    directory = os.environ.get("FILES_DIR")
+    if not directory or not name or name.startswith(".") or "/" in name or "\\" in name:
+        return None
+    path = os.path.join(directory, name)
+    return path if os.path.isfile(path) else None
+
+
 def app(environ, start_response):
     method = environ["REQUEST_METHOD"]
     path = environ.get("PATH_INFO", "/")
+    if method in ("GET", "HEAD") and path.startswith("/files/"):
+        found = file_path(path[len("/files/"):])
+        if found is None:
+            start_response("404 Not Found", [("Content-Type", "text/plain"), ("Content-Length", "9")])
+            return [b"not found"]
+        f = open(found, "rb")
+        start_response("200 OK", [("Content-Type", "application/octet-stream"),
+                                  ("Content-Length", str(os.fstat(f.fileno()).st_size))])
+        from werkzeug.wsgi import wrap_file
+
+        return wrap_file(environ, f, 256 * 1024)
     if method == "POST" and path == "/upload":
         left = int(environ.get("CONTENT_LENGTH") or 0)
         stream = environ["wsgi.input"]

@@ -15,9 +15,18 @@
         second GET /. Tells how many were still served, how many the server
         had closed (a keep-alive timeout is allowed to), and how many hung.
 
+    idleconns.py rss --port P --pid PID [-n 1024] [--seconds 1]
+        The server's memory with n idle keep-alive connections: reads
+        VmRSS of PID (and its descendants) first, then n connections each
+        make one GET / and stay open, idle; after S seconds VmRSS and
+        VmHWM are read again and the connections the server still holds
+        open are counted (a recv that would block: still open).
+
 Prints one line of key=value pairs. Only loopback addresses are accepted.
 """
 import argparse
+import os
+import selectors
 import socket
 import time
 
@@ -164,19 +173,144 @@ def hold(args):
     )
 
 
+def proc_tree(pid):
+    """pid and its descendants."""
+    pids, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        pids.append(p)
+        try:
+            for task in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{task}/children") as f:
+                    todo.extend(int(c) for c in f.read().split())
+        except OSError:
+            pass
+    return pids
+
+
+def memory_kb(pid):
+    """(VmRSS, VmHWM) in KiB, summed over pid and its descendants."""
+    rss = hwm = 0
+    for p in proc_tree(pid):
+        try:
+            with open(f"/proc/{p}/status") as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        rss += int(line.split()[1])
+                    elif line.startswith("VmHWM:"):
+                        hwm += int(line.split()[1])
+        except OSError:
+            pass
+    return rss, hwm
+
+
+def still_open(sock):
+    try:
+        sock.setblocking(False)
+        return sock.recv(1, socket.MSG_PEEK) != b""
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+
+
+def open_idle_patiently(host, port, n, budget):
+    """As open_idle, but a connect that times out (a SYN the kernel dropped
+    while the server's accept queue was full) is tried again, 3 s each,
+    until n are open or the budget is spent."""
+    socks = []
+    stop = time.monotonic() + budget
+    while len(socks) < n and time.monotonic() < stop:
+        try:
+            s = connect(host, port, max(0.05, min(3.0, stop - time.monotonic())))
+            s.sendall(request_bytes(host))
+            socks.append(s)
+        except OSError:
+            time.sleep(0.01)
+    return socks, read_all_ok(socks, time.monotonic() + budget)
+
+
+def response_status(data):
+    """The status of a whole response with a Content-Length in data, else None."""
+    head, sep, rest = data.partition(b"\r\n\r\n")
+    if not sep:
+        return None
+    lines = head.split(b"\r\n")
+    length = 0
+    for line in lines[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value)
+    return int(lines[0].split()[1]) if len(rest) >= length else None
+
+
+def read_all_ok(socks, deadline):
+    """Reads one response on every socket at once (one slow or silent
+    connection does not hold up the others); how many were 200."""
+    sel = selectors.DefaultSelector()
+    bufs = {}
+    for s in socks:
+        s.setblocking(False)
+        sel.register(s, selectors.EVENT_READ)
+        bufs[s] = b""
+    ok = 0
+    while bufs and time.monotonic() < deadline:
+        for key, _ in sel.select(max(0.0, deadline - time.monotonic())):
+            s = key.fileobj
+            try:
+                data = s.recv(65536)
+            except BlockingIOError:
+                continue
+            except OSError:
+                data = b""
+            status = None
+            if data:
+                bufs[s] += data
+                try:
+                    status = response_status(bufs[s])
+                except (ValueError, IndexError):
+                    status = 0
+            if not data or status is not None:
+                ok += status == 200
+                sel.unregister(s)
+                del bufs[s]
+    sel.close()
+    for s in socks:
+        s.setblocking(True)
+    return ok
+
+
+def rss(args):
+    before, _ = memory_kb(args.pid)
+    socks, answered = open_idle_patiently(args.host, args.port, args.n, args.setup)
+    opened = time.monotonic()
+    time.sleep(args.seconds)
+    held_rss, hwm = memory_kb(args.pid)
+    held = sum(1 for s in socks if still_open(s))
+    close_all(socks)
+    print(
+        f"open={len(socks)} answered={answered} still_open={held} "
+        f"rss_before_kb={before} rss_kb={held_rss} hwm_kb={hwm} "
+        f"idle_s={time.monotonic() - opened:.1f}"
+    )
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("mode", choices=("check", "hold"))
+    ap.add_argument("mode", choices=("check", "hold", "rss"))
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("-n", type=int, default=64, help="connections (64)")
     ap.add_argument("--timeout", type=float, default=5.0, help="cap on each timed request, s (5)")
     ap.add_argument("--setup", type=float, default=5.0, help="cap on opening the n connections, s (5)")
-    ap.add_argument("--seconds", type=float, default=10.0, help="hold: how long to stay idle, s (10)")
+    ap.add_argument("--seconds", type=float, default=10.0, help="hold, rss: how long to stay idle, s (10)")
+    ap.add_argument("--pid", type=int, help="rss: the server's process id")
     args = ap.parse_args()
     if args.host not in LOOPBACK:
         raise SystemExit("idleconns.py: loopback addresses only")
-    check(args) if args.mode == "check" else hold(args)
+    if args.mode == "rss" and not args.pid:
+        raise SystemExit("idleconns.py rss: --pid is required")
+    {"check": check, "hold": hold, "rss": rss}[args.mode](args)
 
 
 if __name__ == "__main__":

@@ -161,13 +161,16 @@ def starve_cell(st, prefix):
 
 
 def idle_tables(data, servers):
+    rows = [sv for sv in servers if any(data.get((sv, k)) for k in ("starve", "idle64ka16", "hello"))]
+    if not rows:
+        return
     print("### Idle and silent connections, memory\n")
     print("Fresh request: time for one `GET /` on a new connection while 64 others wait (5 s cap; "
           "median over the runs). Idle during load: 64 idle keep-alive connections held while "
           "`wrk -c16` ran, then each sent a request.\n")
-    print("| server | 64 idle keep-alive → fresh request | 64 silent → fresh request | idle during ka16 load → next request | peak RSS | startup |")
-    print("|---|---|---|---|---:|---:|")
-    for sv in servers:
+    print("| server | 64 idle keep-alive → fresh request | 64 silent → fresh request | idle during ka16 load → next request | peak RSS |")
+    print("|---|---|---|---|---:|")
+    for sv in rows:
         st = data.get((sv, "starve"), {})
         hold = data.get((sv, "idle64ka16"), {})
         if hold.get("held"):
@@ -180,36 +183,138 @@ def idle_tables(data, servers):
             hv = "—"
         hello = data.get((sv, "hello"), {})
         rss = med(hello.get("rss_kb"))
-        startup = med(hello.get("startup_ms"))
-        print(f"| {sv} | {starve_cell(st, 'idle')} | {starve_cell(st, 'silent')} | {hv} | {fmt_mib(rss)} | "
-              f"{'n/a' if startup is None else f'{startup:.0f} ms'} |")
+        print(f"| {sv} | {starve_cell(st, 'idle')} | {starve_cell(st, 'silent')} | {hv} | {fmt_mib(rss)} |")
     print()
+
+
+def rates(m):
+    """Every repetition's MiB/s of a transfer scenario: (all values, numbers)."""
+    vals = [v for k, vs in m.items() if k.startswith("mibs.") for v in vs]
+    return vals, [num(v) for v in vals if num(v) is not None]
+
+
+def rate_cell(m):
+    vals, good = rates(m)
+    if not vals:
+        return "—"
+    if not good:
+        return f"FAILED ×{len(vals)}"
+    fails = len(vals) - len(good)
+    return (f"{statistics.median(good):.0f} ({min(good):.0f}–{max(good):.0f})"
+            + (f", {fails} failed" if fails else ""))
+
+
+def sizes(data, servers, scenario):
+    got = sorted({v for sv in servers for v in data.get((sv, scenario), {}).get("size_mib", [])}, key=num)
+    return "/".join(got) if got else "?"
 
 
 def transfer_table(data, servers):
     rows = []
     for sv in servers:
-        cells = []
-        for kind in ("upload", "download"):
-            vals = [v for k, vs in data.get((sv, kind), {}).items() if k.startswith("mibs.") for v in vs]
-            good = [num(v) for v in vals if num(v) is not None]
-            if not vals:
-                cells.append("—")
-            elif good:
-                fails = len(vals) - len(good)
-                cells.append(f"{statistics.median(good):.0f} ({min(good):.0f}–{max(good):.0f})"
-                             + (f", {fails} failed" if fails else ""))
-            else:
-                cells.append(f"FAILED ×{len(vals)}")
+        cells = [rate_cell(data.get((sv, kind), {})) for kind in ("upload", "download")]
         if cells != ["—", "—"]:
             rows.append((sv, cells, med(data.get((sv, "transfer"), {}).get("rss_kb"))))
     if rows:
-        print("### Transfers (curl, MiB/s: median (min–max) over every repetition)\n")
+        print(f"### Transfers ({sizes(data, servers, 'transfer')} MiB with curl, MiB/s: median (min–max) "
+              f"over every repetition)\n")
+        print("Upload: the server reads the body, discards it and answers the byte count (werk: the echo "
+              "app's `/discard`). Download: bytes the server generates (werk: `/bytes/N`, the "
+              "alphabet; the peers: zeros).\n")
         print("| server | upload | download | peak RSS |")
         print("|---|---:|---:|---:|")
         for sv, cells, rss in rows:
             print(f"| {sv} | {cells[0]} | {cells[1]} | {fmt_mib(rss)} |")
         print()
+
+
+def static_table(data, servers):
+    rows = [sv for sv in servers if rates(data.get((sv, "static"), {}))[0]]
+    if not rows:
+        return
+    _, ceiling = rates(data.get(("copy", "static"), {}))
+    ceiling = statistics.median(ceiling) if ceiling else None
+    print(f"### Static file ({sizes(data, servers, 'static')} MiB from the page cache, curl -o /dev/null, "
+          f"MiB/s: median (min–max))\n")
+    print("`copy` is the ceiling: `std::io::copy(&mut File, &mut TcpStream)` after a minimal head "
+          "(benches/peers `peer-copy`; std does not use `sendfile` there, it is a loop of 8 KiB "
+          "`read`/`send`); `copy-nodelay` the same with `TCP_NODELAY`, which werk sets on every "
+          "connection. werk: `serve hello --static /files=DIR`.\n")
+    print("| server | MiB/s | ÷ copy |")
+    print("|---|---:|---:|")
+    for sv in rows:
+        _, good = rates(data[(sv, "static")])
+        ratio = f"{statistics.median(good) / ceiling:.2f}" if good and ceiling else "n/a"
+        print(f"| {sv} | {rate_cell(data[(sv, 'static')])} | {ratio} |")
+    print()
+
+
+def alloc_table(data, servers):
+    rows = [sv for sv in servers if data.get((sv, "allocs"), {}).get("ka_allocs")]
+    if not rows:
+        return
+    print("### Heap allocations per request (werk-alloc: the hello app under a counting allocator)\n")
+    print("Medians over the runs (each run the median of its rounds). allocs = `alloc` + "
+          "`alloc_zeroed` calls; bytes = bytes asked for, `realloc`s included at their new size. "
+          "The counter reads are subtracted.\n")
+    print("| server | keep-alive: allocs | reallocs | bytes | new connection: allocs | reallocs | bytes | requests |")
+    print("|---|---:|---:|---:|---:|---:|---:|---|")
+    for sv in rows:
+        m = data[(sv, "allocs")]
+
+        def cell(k, digits=1):
+            x = med(m.get(k))
+            return "n/a" if x is None else f"{x:.{digits}f}"
+        print(f"| {sv} | {cell('ka_allocs')} | {cell('ka_reallocs')} | {cell('ka_bytes', 0)} | "
+              f"{cell('new_allocs')} | {cell('new_reallocs')} | {cell('new_bytes', 0)} | "
+              f"{'/'.join(m.get('n', []))} keep-alive, {'/'.join(m.get('m', []))} new |")
+    print()
+
+
+def startup_table(data, servers):
+    rows = [sv for sv in servers if data.get((sv, "startup"), {}).get("n")]
+    if not rows:
+        return
+    print("### Start-up (tools/startup.py)\n")
+    print("From just before `posix_spawn` of the server (vfork + exec) to the first `connect()` "
+          "that succeeds, polling every 0.5 ms (`STARTUP_POLL`; the figures are that coarse); "
+          "first response: to the first byte of the answer to `GET /` on that connection. Median "
+          "(min–max) over every start.\n")
+    print("| server | listening | first response | starts |")
+    print("|---|---:|---:|---:|")
+    for sv in rows:
+        m = data[(sv, "startup")]
+        samples = [num(x) for v in m.get("samples", []) for x in v.split(",") if num(x) is not None]
+        listen = (f"{statistics.median(samples):.1f} ms ({min(samples):.1f}–{max(samples):.1f})"
+                  if samples else "n/a")
+        first = med(m.get("first_ms"))
+        failed = sum(int(num(v) or 0) for v in m.get("failed", []))
+        starts = f"{len(samples)}" + (f", {failed} failed" if failed else "")
+        print(f"| {sv} | {listen} | {'n/a' if first is None else f'{first:.1f} ms'} | {starts} |")
+    print()
+
+
+def idle1024_table(data, servers):
+    rows = [sv for sv in servers if data.get((sv, "idle1024"))]
+    if not rows:
+        return
+    print("### Memory with idle keep-alive connections (tools/idleconns.py rss)\n")
+    print("A fresh server; n connections each make one `GET /` and stay open, idle; 1 s later the "
+          "server's VmRSS and VmHWM (summed over its process tree). Medians over the runs.\n")
+    print("| server | connections (answered / still open) | RSS before | RSS with them | peak (VmHWM) | per connection |")
+    print("|---|---|---:|---:|---:|---:|")
+    for sv in rows:
+        m = data[(sv, "idle1024")]
+        if m.get("failed"):
+            print(f"| {sv} | failed | | | | |")
+            continue
+        before, rss, hwm = med(m.get("rss_before_kb")), med(m.get("rss_kb")), med(m.get("hwm_kb"))
+        opened = med(m.get("open"))
+        per = (f"{(rss - before) / opened:.1f} KiB" if None not in (rss, before) and opened else "n/a")
+        conns = (f"{'/'.join(m.get('open', []))} ({'/'.join(m.get('answered', []))} / "
+                 f"{'/'.join(m.get('still_open', []))})")
+        print(f"| {sv} | {conns} | {fmt_mib(before)} | {fmt_mib(rss)} | {fmt_mib(hwm)} | {per} |")
+    print()
 
 
 def main():
@@ -222,6 +327,10 @@ def main():
     wrk_tables(data, servers, ref)
     idle_tables(data, servers)
     transfer_table(data, servers)
+    static_table(data, servers)
+    alloc_table(data, servers)
+    startup_table(data, servers)
+    idle1024_table(data, servers)
 
 
 if __name__ == "__main__":

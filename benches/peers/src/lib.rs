@@ -7,8 +7,13 @@
 //! | `GET /` (and any other path) | 200 `text/plain` `Hello, World!` with Content-Length |
 //! | `POST /upload` | reads the body to the end, discards it, answers the byte count |
 //! | `GET /download?bytes=N` | N zero bytes (default 100 MiB) with Content-Length |
+//! | `GET /files/NAME` | the file NAME in the directory `FILES_DIR` (environment) with Content-Length; 404 if there is none |
+//!
+//! `peer-copy` (the static-file ceiling) and `werk-alloc` (werk under a
+//! counting allocator) are described in their own files.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 
 /// The body of `GET /`.
 pub const HELLO: &[u8] = b"Hello, World!";
@@ -18,22 +23,36 @@ pub const DEFAULT_DOWNLOAD: u64 = 100 * 1024 * 1024;
 
 /// The routes, decided from the method and the request target.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Route {
+pub enum Route<'a> {
     Hello,
     Upload,
     Download(u64),
+    /// `GET /files/NAME`: the name, not yet checked (see [`file_path`]).
+    File(&'a str),
 }
 
-impl Route {
+impl Route<'_> {
     /// `method` as sent, `target` the request target (path and query).
-    pub fn of(method: &str, target: &str) -> Route {
+    pub fn of<'a>(method: &str, target: &'a str) -> Route<'a> {
         let (path, query) = target.split_once('?').unwrap_or((target, ""));
         match (method, path) {
             ("POST", "/upload") => Route::Upload,
             ("GET" | "HEAD", "/download") => Route::Download(bytes_param(query)),
+            ("GET" | "HEAD", p) if p.starts_with("/files/") => Route::File(&p["/files/".len()..]),
             _ => Route::Hello,
         }
     }
+}
+
+/// The file `/files/NAME` names: `NAME` in the directory `FILES_DIR`. None
+/// when `FILES_DIR` is not set or the name is empty, has a `/` or `\`, or
+/// starts with a dot.
+pub fn file_path(name: &str) -> Option<PathBuf> {
+    if name.is_empty() || name.starts_with('.') || name.contains(['/', '\\']) {
+        return None;
+    }
+    let dir = std::env::var_os("FILES_DIR")?;
+    Some(PathBuf::from(dir).join(name))
 }
 
 /// `bytes=N` from a query string, else [`DEFAULT_DOWNLOAD`].
@@ -79,5 +98,9 @@ mod tests {
             Route::Download(DEFAULT_DOWNLOAD)
         );
         assert_eq!(Route::of("GET", "/upload"), Route::Hello);
+        assert_eq!(Route::of("GET", "/files/a.bin"), Route::File("a.bin"));
+        assert_eq!(file_path("../x"), None);
+        assert_eq!(file_path("a/b"), None);
+        assert_eq!(file_path(""), None);
     }
 }

@@ -1,8 +1,13 @@
 //! hyper 1.x peer: tokio's multi-thread runtime, one task per connection,
 //! HTTP/1.1 only. `peer-hyper PORT`; `WORKERS=N` sets the runtime's worker
 //! threads (default: tokio's, one per CPU the process may run on).
+//!
+//! `/files/NAME` reads the file with plain blocking `read`s of 256 KiB on
+//! the runtime's thread (from the page cache in the benchmark), one frame
+//! each: the simplest file body, not tokio's `fs` (a thread hop per read).
 
 use std::convert::Infallible;
+use std::io::Read;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -13,9 +18,9 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
-use werk_bench_peers::{env_count, listen_addr, Route, HELLO};
+use werk_bench_peers::{env_count, file_path, listen_addr, Route, HELLO};
 
-type Reply = Response<BoxBody<Bytes, Infallible>>;
+type Reply = Response<BoxBody<Bytes, std::io::Error>>;
 
 /// One static block of zeros that every download frame points into.
 static ZERO_BLOCK: [u8; 64 * 1024] = [0; 64 * 1024];
@@ -53,11 +58,67 @@ impl hyper::body::Body for ZeroBody {
     }
 }
 
+/// The rest of a file, `left` bytes, read in frames of [`FILE_FRAME`].
+struct FileBody {
+    file: std::fs::File,
+    left: u64,
+}
+
+const FILE_FRAME: u64 = 256 * 1024;
+
+impl hyper::body::Body for FileBody {
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, std::io::Error>>> {
+        if self.left == 0 {
+            return Poll::Ready(None);
+        }
+        let take = self.left.min(FILE_FRAME) as usize;
+        let mut buf = vec![0u8; take];
+        if let Err(e) = self.file.read_exact(&mut buf) {
+            return Poll::Ready(Some(Err(e)));
+        }
+        self.left -= take as u64;
+        Poll::Ready(Some(Ok(Frame::data(Bytes::from(buf)))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.left == 0
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        SizeHint::with_exact(self.left)
+    }
+}
+
 fn plain(body: Bytes) -> Reply {
     Response::builder()
         .header("content-type", "text/plain")
-        .body(Full::new(body).boxed())
+        .body(Full::new(body).map_err(|e: Infallible| match e {}).boxed())
         .expect("static response parts are valid")
+}
+
+fn file(name: &str) -> Reply {
+    let opened = file_path(name).and_then(|p| {
+        let file = std::fs::File::open(p).ok()?;
+        let len = file.metadata().ok()?.len();
+        Some((file, len))
+    });
+    match opened {
+        Some((file, left)) => Response::builder()
+            .header("content-type", "application/octet-stream")
+            .body(FileBody { file, left }.boxed())
+            .expect("static response parts are valid"),
+        None => {
+            let mut reply = plain(Bytes::from_static(b"not found"));
+            *reply.status_mut() = hyper::StatusCode::NOT_FOUND;
+            reply
+        }
+    }
 }
 
 async fn route(req: Request<Incoming>) -> Result<Reply, hyper::Error> {
@@ -76,8 +137,13 @@ async fn route(req: Request<Incoming>) -> Result<Reply, hyper::Error> {
         }
         Route::Download(n) => Ok(Response::builder()
             .header("content-type", "application/octet-stream")
-            .body(ZeroBody { left: n }.boxed())
+            .body(
+                ZeroBody { left: n }
+                    .map_err(|e: Infallible| match e {})
+                    .boxed(),
+            )
             .expect("static response parts are valid")),
+        Route::File(name) => Ok(file(name)),
     }
 }
 

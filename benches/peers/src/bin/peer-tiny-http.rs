@@ -7,7 +7,7 @@ use std::io::{self, Read};
 use std::sync::Arc;
 
 use tiny_http::{Header, Response, Server, StatusCode};
-use werk_bench_peers::{env_count, listen_addr, Route, HELLO};
+use werk_bench_peers::{env_count, file_path, listen_addr, Route, HELLO};
 
 fn header(text: &str) -> Header {
     text.parse().expect("static header is valid")
@@ -35,6 +35,14 @@ fn answer(mut request: tiny_http::Request) -> io::Result<()> {
                 None,
             ))
         }
+        Route::File(name) => match file_path(name).and_then(|p| std::fs::File::open(p).ok()) {
+            // from_file sends the file's length as Content-Length
+            Some(file) => request.respond(
+                Response::from_file(file)
+                    .with_header(header("Content-Type: application/octet-stream")),
+            ),
+            None => request.respond(Response::from_string("not found").with_status_code(404)),
+        },
     }
 }
 

@@ -1,7 +1,7 @@
 //! A client connection: the socket, its addresses, and the bytes read but
 //! not yet used (the rest of a head, a body, pipelined requests).
 
-use std::io::{self, Read};
+use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::os::fd::RawFd;
 use std::path::Path;
@@ -224,12 +224,10 @@ impl Conn {
         self.stream.write_all(data).map_err(timeout_error)
     }
 
-    /// Sends `len` bytes of `file` from its position, through the kernel's
-    /// copy path where the platform has one (std specialises `io::copy`
-    /// from a file to a TCP socket into `sendfile`/`splice` on Linux).
+    /// Sends `len` bytes of `file` from its position, with `sendfile` where
+    /// it can ([`Stream::send_file`]); fewer if the file ends first.
     pub(crate) fn send_file(&mut self, file: &mut std::fs::File, len: u64) -> io::Result<u64> {
-        let mut limited = Read::take(file, len);
-        self.stream.copy_from(&mut limited).map_err(timeout_error)
+        self.stream.send_file(file, len).map_err(timeout_error)
     }
 
     /// Half-closes the sending side, so the client sees the end of the

@@ -3,6 +3,7 @@
 //! handshakes: a slow client must not hold a worker), and `read`, which
 //! waits up to the socket's timeout (bodies the application reads).
 
+use std::fs::File;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::os::fd::{AsRawFd, RawFd};
@@ -55,12 +56,28 @@ impl Plain {
         with_plain!(self, s => { let mut w: &_ = s; w.write_all(data) })
     }
 
-    pub(crate) fn copy_from(&self, reader: &mut impl Read) -> io::Result<u64> {
-        with_plain!(self, s => { let mut w: &_ = s; io::copy(reader, &mut w) })
-    }
-
     pub(crate) fn shutdown_write(&self) {
         let _ = with_plain!(self, s => s.shutdown(Shutdown::Write));
+    }
+}
+
+/// Bytes read from a file and written per step when the kernel cannot
+/// send the file itself: large, so that a big file is few system calls.
+const FILE_PIECE: usize = 256 * 1024;
+
+/// Copies `reader` to `stream` until it ends.
+fn copy_in_pieces(reader: &mut impl Read, stream: &mut Stream) -> io::Result<u64> {
+    let mut piece = vec![0u8; FILE_PIECE];
+    let mut sent = 0u64;
+    loop {
+        let n = match reader.read(&mut piece) {
+            Ok(0) => return Ok(sent),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        stream.write_all(&piece[..n])?;
+        sent += n as u64;
     }
 }
 
@@ -116,14 +133,18 @@ impl Stream {
         }
     }
 
-    /// Copies `reader` to the socket: the kernel's copy path for a file on
-    /// a plain socket, through the TLS writer otherwise.
-    pub(crate) fn copy_from(&mut self, reader: &mut impl Read) -> io::Result<u64> {
-        match self {
-            Stream::Plain(p) => p.copy_from(reader),
-            #[cfg(feature = "tls")]
-            Stream::Tls(t) => io::copy(reader, t.as_mut()),
+    /// Sends `len` bytes of `file` from its position: with `sendfile` on a
+    /// plain socket where the system has it, otherwise read and written in
+    /// large pieces (TLS encrypts in user space in any case). Returns the
+    /// bytes sent, fewer if the file ends first.
+    pub(crate) fn send_file(&mut self, file: &mut File, len: u64) -> io::Result<u64> {
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        if let Stream::Plain(p) = self {
+            if let Some(sent) = crate::sys::socket::send_file(p.fd(), file.as_raw_fd(), len)? {
+                return Ok(sent);
+            }
         }
+        copy_in_pieces(&mut Read::take(file, len), self)
     }
 
     pub(crate) fn shutdown_write(&mut self) {

@@ -196,7 +196,8 @@ fn a_process_that_cannot_start_is_retried_after_a_growing_wait() {
         "--key",
         &key.to_string_lossy(),
     ]);
-    let children = wait_for_children(&werk, 2, |_| true);
+    // Both must have read the certificate before it goes bad.
+    let children = wait_for_children(&werk, 2, running::is_serving);
     std::fs::write(&cert, "not a certificate\n").unwrap();
     let victim = *children.first().unwrap();
     kill("KILL", &victim.to_string());

@@ -91,9 +91,14 @@ pub(crate) fn encode_chunk(out: &mut Vec<u8>, data: &[u8]) {
     if data.is_empty() {
         return;
     }
-    out.extend_from_slice(format!("{:x}\r\n", data.len()).as_bytes());
+    encode_chunk_size(out, data.len());
     out.extend_from_slice(data);
     out.extend_from_slice(b"\r\n");
+}
+
+/// Appends the size line that starts a chunk of `len` bytes.
+pub(crate) fn encode_chunk_size(out: &mut Vec<u8>, len: usize) {
+    let _ = write!(out, "{len:x}\r\n");
 }
 
 /// Checks a WSGI status string, `"200 OK"`: three digits (100-599), then a

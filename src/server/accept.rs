@@ -9,7 +9,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::conn::{Conn, Local, Peer, Plain};
+use super::conn::{Conn, Local, Peer, Plain, ServerNames};
 use super::Shared;
 use crate::net::{ListenAddr, Listener};
 
@@ -17,19 +17,51 @@ use crate::net::{ListenAddr, Listener};
 #[derive(Debug)]
 pub(crate) struct Socket {
     pub listener: Listener,
-    /// For Unix sockets, the path (shared by every connection).
-    pub unix_path: Option<Arc<Path>>,
+    /// The server's names for every connection, when the listener is
+    /// bound to one address (not a wildcard, whose connections each ask
+    /// the kernel which address they reached).
+    fixed_names: Option<ServerNames>,
+    /// Accepted connections start with the options they need
+    /// ([`Socket::prepare`]).
+    options_inherited: bool,
 }
 
 impl Socket {
     pub(crate) fn new(listener: Listener, addr: &ListenAddr) -> Socket {
-        let unix_path = match addr {
-            ListenAddr::Unix(path) => Some(Arc::from(path.as_path())),
-            ListenAddr::Tcp(_) => None,
+        let fixed_names = match (&listener, addr) {
+            (Listener::Unix(_), ListenAddr::Unix(path)) => {
+                Some(ServerNames::of(&Local::Unix(Arc::from(path.as_path()))))
+            }
+            (Listener::Tcp(l), _) => l
+                .local_addr()
+                .ok()
+                .filter(|a| !a.ip().is_unspecified())
+                .map(|a| ServerNames::of(&Local::Ip(a))),
+            _ => None,
         };
         Socket {
             listener,
-            unix_path,
+            fixed_names,
+            options_inherited: false,
+        }
+    }
+
+    /// Readies the listener for the accept loop: non-blocking, and, where
+    /// accepted sockets inherit them (TCP on Linux), with the options
+    /// every connection needs, so they are not set on each one.
+    fn prepare(&mut self, timeout: Duration) -> io::Result<()> {
+        match &self.listener {
+            Listener::Tcp(l) => {
+                l.set_nonblocking(true)?;
+                #[cfg(any(target_os = "linux", target_os = "android"))]
+                {
+                    crate::sys::socket::set_inherited_options(l.as_raw_fd(), timeout)?;
+                    self.options_inherited = true;
+                }
+                let _ = timeout;
+                Ok(())
+            }
+            Listener::Unix(l) => l.set_nonblocking(true),
         }
     }
 
@@ -40,35 +72,30 @@ impl Socket {
         }
     }
 
-    fn set_nonblocking(&self) -> io::Result<()> {
-        match &self.listener {
-            Listener::Tcp(l) => l.set_nonblocking(true),
-            Listener::Unix(l) => l.set_nonblocking(true),
-        }
-    }
-
-    /// Accepts one connection.
     fn accept(&self, shared: &Shared) -> io::Result<Conn> {
         match &self.listener {
             Listener::Tcp(l) => {
                 let (stream, peer) = l.accept()?;
-                let local = stream.local_addr()?;
+                let server = match &self.fixed_names {
+                    Some(names) => names.clone(),
+                    None => ServerNames::of(&Local::Ip(stream.local_addr()?)),
+                };
                 Ok(Conn::new(
                     shared.wrap(Plain::Tcp(stream))?,
                     Peer::Ip(peer),
-                    Local::Ip(local),
+                    server,
                 ))
             }
             Listener::Unix(l) => {
                 let (stream, _) = l.accept()?;
-                let path = self
-                    .unix_path
+                let server = self
+                    .fixed_names
                     .clone()
-                    .unwrap_or_else(|| Arc::from(Path::new("")));
+                    .unwrap_or_else(|| ServerNames::of(&Local::Unix(Arc::from(Path::new("")))));
                 Ok(Conn::new(
                     shared.wrap(Plain::Unix(stream))?,
                     Peer::Local,
-                    Local::Unix(path),
+                    server,
                 ))
             }
         }
@@ -76,11 +103,11 @@ impl Socket {
 }
 
 /// Accepts until `wake` becomes readable.
-pub(crate) fn run(listeners: &[Socket], mut wake: UnixStream, shared: &Arc<Shared>) {
+pub(crate) fn run(mut listeners: Vec<Socket>, mut wake: UnixStream, shared: &Arc<Shared>) {
     let mut fds: Vec<RawFd> = vec![wake.as_raw_fd()];
     fds.extend(listeners.iter().map(Socket::fd));
-    for listener in listeners {
-        if let Err(e) = listener.set_nonblocking() {
+    for listener in &mut listeners {
+        if let Err(e) = listener.prepare(shared.config.io_timeout) {
             shared
                 .log
                 .error(&format!(" * Cannot configure listener: {e}"));
@@ -119,7 +146,7 @@ fn accept_pending(listener: &Socket, shared: &Arc<Shared>) {
         }
         match listener.accept(shared) {
             Ok(conn) => {
-                if conn.configure(shared.config.io_timeout).is_ok() {
+                if listener.options_inherited || conn.configure(shared.config.io_timeout).is_ok() {
                     shared.pool.submit(conn, shared);
                 }
             }
@@ -144,4 +171,65 @@ fn accept_pending(listener: &Socket, shared: &Arc<Shared>) {
 
 fn is_fd_exhaustion(e: &io::Error) -> bool {
     matches!(e.raw_os_error(), Some(code) if code == libc::EMFILE || code == libc::ENFILE)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    #[test]
+    fn accepted_tcp_sockets_start_with_the_listeners_options() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut socket = Socket::new(Listener::Tcp(listener), &ListenAddr::Tcp(addr));
+        socket.prepare(Duration::from_secs(7)).unwrap();
+        assert!(socket.options_inherited);
+        let _client = std::net::TcpStream::connect(addr).unwrap();
+        let Listener::Tcp(l) = &socket.listener else {
+            unreachable!()
+        };
+        let accepted = loop {
+            match l.accept() {
+                Ok((stream, _)) => break stream,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    std::thread::sleep(Duration::from_millis(1))
+                }
+                Err(e) => panic!("accept: {e}"),
+            }
+        };
+        assert!(accepted.nodelay().unwrap());
+        assert_eq!(
+            accepted.read_timeout().unwrap(),
+            Some(Duration::from_secs(7))
+        );
+        assert_eq!(
+            accepted.write_timeout().unwrap(),
+            Some(Duration::from_secs(7))
+        );
+        // Linux does not pass O_NONBLOCK on: reads of bodies block.
+        let mut probe = [0u8; 1];
+        accepted
+            .set_read_timeout(Some(Duration::from_millis(20)))
+            .unwrap();
+        let err = (&accepted).read(&mut probe).unwrap_err();
+        assert!(matches!(
+            err.kind(),
+            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+        ));
+    }
+
+    #[test]
+    fn a_listener_on_one_address_names_the_server_once() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let socket = Socket::new(Listener::Tcp(listener), &ListenAddr::Tcp(addr));
+        let names = socket.fixed_names.expect("a specific address");
+        assert_eq!(&*names.name, "127.0.0.1");
+        assert_eq!(names.port.parse::<u16>().unwrap(), addr.port());
+        let wildcard = std::net::TcpListener::bind("0.0.0.0:0").unwrap();
+        let addr = wildcard.local_addr().unwrap();
+        let socket = Socket::new(Listener::Tcp(wildcard), &ListenAddr::Tcp(addr));
+        assert!(socket.fixed_names.is_none());
+    }
 }

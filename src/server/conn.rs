@@ -63,19 +63,40 @@ pub(crate) struct Names {
     pub server_port: Arc<str>,
 }
 
-impl Names {
-    pub(crate) fn of(peer: &Peer, local: &Local) -> Names {
-        let (server_name, server_port) = match local {
-            Local::Ip(addr) => (addr.ip().to_string(), addr.port().to_string()),
+/// The server's end as `SERVER_NAME` and `SERVER_PORT` spell it: the same
+/// for every connection of a listener bound to one address, so formatted
+/// once for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ServerNames {
+    pub name: Arc<str>,
+    pub port: Arc<str>,
+}
+
+impl ServerNames {
+    pub(crate) fn of(local: &Local) -> ServerNames {
+        let (name, port) = match local {
+            Local::Ip(addr) => {
+                let addr = unmap(*addr);
+                (addr.ip().to_string(), addr.port().to_string())
+            }
             // Werkzeug puts odd slices of the socket path here; werk gives
             // the path, and no port.
             Local::Unix(path) => (path.display().to_string(), String::new()),
         };
+        ServerNames {
+            name: name.into(),
+            port: port.into(),
+        }
+    }
+}
+
+impl Names {
+    pub(crate) fn of(peer: &Peer, server: ServerNames) -> Names {
         Names {
             remote_addr: peer.name().into(),
             remote_port: peer.port().to_string().into(),
-            server_name: server_name.into(),
-            server_port: server_port.into(),
+            server_name: server.name,
+            server_port: server.port,
         }
     }
 }
@@ -107,14 +128,14 @@ pub(crate) struct Conn {
 }
 
 impl Conn {
-    pub(crate) fn new(stream: Stream, peer: Peer, local: Local) -> Conn {
-        let (peer, local) = match (peer, local) {
-            (Peer::Ip(p), Local::Ip(l)) => (Peer::Ip(unmap(p)), Local::Ip(unmap(l))),
-            other => other,
+    pub(crate) fn new(stream: Stream, peer: Peer, server: ServerNames) -> Conn {
+        let peer = match peer {
+            Peer::Ip(p) => Peer::Ip(unmap(p)),
+            local => local,
         };
         Conn {
             stream,
-            names: Names::of(&peer, &local),
+            names: Names::of(&peer, server),
             peer,
             buf: ReadBuf::default(),
             head_started: None,
@@ -222,6 +243,14 @@ impl Conn {
     /// Writes all of `data`, waiting up to the write timeout per write.
     pub(crate) fn write_all(&mut self, data: &[u8]) -> io::Result<()> {
         self.stream.write_all(data).map_err(timeout_error)
+    }
+
+    /// Writes all of `first`, then all of `second`, in as few system calls
+    /// as the kernel allows (one `writev` for both, usually).
+    pub(crate) fn write_all_pair(&mut self, first: &[u8], second: &[u8]) -> io::Result<()> {
+        self.stream
+            .write_all_pair(first, second)
+            .map_err(timeout_error)
     }
 
     /// Sends `len` bytes of `file` from its position, with `sendfile` where

@@ -191,7 +191,7 @@ pub(crate) fn percent_decode(input: &[u8]) -> Vec<u8> {
 mod tests {
     use super::*;
     use crate::http::{parse_head, Limits, Parsed};
-    use crate::server::conn::{Local, Peer};
+    use crate::server::conn::{Local, Peer, ServerNames};
 
     fn vars_for(request: &[u8]) -> Vars {
         let Parsed::Complete(mut head) = parse_head(request, &Limits::default()).unwrap() else {
@@ -199,7 +199,7 @@ mod tests {
         };
         let local = Local::Ip("127.0.0.1:5000".parse().unwrap());
         let peer = Peer::Ip("127.0.0.1:40000".parse().unwrap());
-        let names = Names::of(&peer, &local);
+        let names = Names::of(&peer, ServerNames::of(&local));
         let line = RequestLine::take(&mut head);
         cgi_vars(head, &line, &names, "werk/test")
     }

@@ -11,8 +11,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::conn::Conn;
 use crate::http::{
-    encode_chunk, encode_head, ChunkedDecoder, Framing, HeadParts, HttpError, RequestHead,
-    ResponseFraming, Version, LAST_CHUNK,
+    encode_chunk, encode_chunk_size, encode_head, ChunkedDecoder, Framing, HeadParts, HttpError,
+    RequestHead, ResponseFraming, Version, LAST_CHUNK,
 };
 use crate::model::{LockedResponse, ResponseWriter, StartState};
 
@@ -25,6 +25,10 @@ pub(crate) const CLIENT_GONE: &str = "client went away";
 
 /// Bytes of response buffered before they are written out.
 const WRITE_BUFFER: usize = 64 * 1024;
+
+/// A piece of body at least this large is written from the app's buffer
+/// rather than copied into ours.
+const DIRECT_WRITE: usize = 16 * 1024;
 
 /// How far the request body has been read.
 #[derive(Debug)]
@@ -445,9 +449,18 @@ impl ResponseWriter for State {
         if let Some(why) = &self.out.aborted {
             return Err(stopped(why));
         }
+        // A large piece goes out from the app's own buffer, together with
+        // what is buffered (the head, a chunk size), in one writev.
+        let direct = data.len() >= DIRECT_WRITE;
         match self.out.framing {
             ResponseFraming::NoBody => {}
+            ResponseFraming::Chunked if direct => {
+                encode_chunk_size(&mut self.out.buf, data.len());
+                self.send(data)?;
+                self.out.buf.extend_from_slice(b"\r\n");
+            }
             ResponseFraming::Chunked => encode_chunk(&mut self.out.buf, data),
+            ResponseFraming::CloseDelimited if direct => self.send(data)?,
             ResponseFraming::CloseDelimited => self.out.buf.extend_from_slice(data),
             ResponseFraming::Length(len) => {
                 let room = len - self.out.sent;
@@ -459,7 +472,11 @@ impl ResponseWriter for State {
                     self.abort(&why);
                     return Err(stopped(&why));
                 }
-                self.out.buf.extend_from_slice(data);
+                if direct {
+                    self.send(data)?;
+                } else {
+                    self.out.buf.extend_from_slice(data);
+                }
             }
         }
         if self.out.framing != ResponseFraming::NoBody {
@@ -476,8 +493,16 @@ impl ResponseWriter for State {
         if self.out.buf.is_empty() {
             return Ok(());
         }
+        self.send(&[])
+    }
+}
+
+impl State {
+    /// Writes out what is buffered, then `more`; a failure means the
+    /// client is gone and the response ends there.
+    fn send(&mut self, more: &[u8]) -> io::Result<()> {
         let conn = self.conn.as_mut().ok_or_else(gone)?;
-        let result = conn.write_all(&self.out.buf);
+        let result = conn.write_all_pair(&self.out.buf, more);
         self.out.buf.clear();
         if result.is_err() {
             self.out.keep_alive = false;

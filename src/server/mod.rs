@@ -377,7 +377,7 @@ impl Server {
         let accept_shared = shared.clone();
         let acceptor = std::thread::Builder::new()
             .name("werk-accept".into())
-            .spawn(move || accept::run(&sockets, accept_wake_rx, &accept_shared))?;
+            .spawn(move || accept::run(sockets, accept_wake_rx, &accept_shared))?;
 
         let (lock, cvar) = &shared.stopped;
         let mut stopped = lock.lock().unwrap_or_else(|e| e.into_inner());

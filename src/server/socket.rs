@@ -4,7 +4,7 @@
 //! waits up to the socket's timeout (bodies the application reads).
 
 use std::fs::File;
-use std::io::{self, Read, Write};
+use std::io::{self, IoSlice, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::net::UnixStream;
@@ -54,6 +54,23 @@ impl Plain {
 
     pub(crate) fn write_all(&self, data: &[u8]) -> io::Result<()> {
         with_plain!(self, s => { let mut w: &_ = s; w.write_all(data) })
+    }
+
+    /// Writes all of both buffers with `writev`, resuming after partial
+    /// writes.
+    pub(crate) fn write_all_pair(&self, first: &[u8], second: &[u8]) -> io::Result<()> {
+        let mut slices = [IoSlice::new(first), IoSlice::new(second)];
+        let mut left = &mut slices[..];
+        IoSlice::advance_slices(&mut left, 0);
+        while !left.is_empty() {
+            match with_plain!(self, s => { let mut w: &_ = s; w.write_vectored(left) }) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => IoSlice::advance_slices(&mut left, n),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
     }
 
     pub(crate) fn shutdown_write(&self) {
@@ -130,6 +147,15 @@ impl Stream {
             Stream::Plain(p) => p.write_all(data),
             #[cfg(feature = "tls")]
             Stream::Tls(t) => t.write_all(data),
+        }
+    }
+
+    /// Writes all of `first`, then all of `second`.
+    pub(crate) fn write_all_pair(&mut self, first: &[u8], second: &[u8]) -> io::Result<()> {
+        match self {
+            Stream::Plain(p) => p.write_all_pair(first, second),
+            #[cfg(feature = "tls")]
+            Stream::Tls(t) => t.write_all(first).and_then(|()| t.write_all(second)),
         }
     }
 

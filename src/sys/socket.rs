@@ -75,6 +75,29 @@ fn set_int_option(fd: RawFd, level: libc::c_int, name: libc::c_int, value: i32) 
     .map(drop)
 }
 
+/// Sets on a listening TCP socket the options its connections need
+/// (`TCP_NODELAY`, and `timeout` for receiving and sending): on Linux an
+/// accepted TCP socket starts as a copy of its listener's, so this spares
+/// three `setsockopt` calls per connection.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub(crate) fn set_inherited_options(fd: RawFd, timeout: std::time::Duration) -> io::Result<()> {
+    set_int_option(fd, libc::IPPROTO_TCP, libc::TCP_NODELAY, 1)?;
+    let tv = libc::timeval {
+        tv_sec: timeout.as_secs().min(i32::MAX as u64) as libc::time_t,
+        tv_usec: timeout.subsec_micros() as libc::suseconds_t,
+    };
+    for name in [libc::SO_RCVTIMEO, libc::SO_SNDTIMEO] {
+        syscall!(setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            name,
+            (&tv as *const libc::timeval).cast(),
+            mem::size_of::<libc::timeval>() as libc::socklen_t
+        ))?;
+    }
+    Ok(())
+}
+
 /// Reads `IPV6_V6ONLY` of an IPv6 socket.
 #[cfg(test)]
 pub(crate) fn v6only(fd: RawFd) -> io::Result<bool> {

@@ -193,6 +193,17 @@ pub fn parent_of(pid: u32) -> Option<u32> {
     stat_fields(pid)?.get(1)?.parse().ok()
 }
 
+/// True once process `pid` runs several threads: a werk server process
+/// starts its workers only after its sockets and certificates are ready.
+pub fn is_serving(pid: u32) -> bool {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Threads:"))
+        .and_then(|n| n.trim().parse::<u32>().ok())
+        .is_some_and(|n| n > 2)
+}
+
 /// The live processes whose parent is `pid`, in no particular order.
 pub fn children_of(pid: u32) -> Vec<u32> {
     let Ok(entries) = std::fs::read_dir("/proc") else {

@@ -194,3 +194,39 @@ fn thirty_two_concurrent_slow_streams_all_complete() {
         assert_eq!(r.text(), want);
     });
 }
+
+/// Clients that send their next request the moment a response arrives
+/// race the worker parking their connection: the request may land before
+/// or after the park, or while the worker still holds it. Every one must
+/// be answered, whole heads and heads sent in two pieces alike, with the
+/// pool at two workers so that the parker is used all the time.
+#[test]
+fn quick_clients_are_never_left_waiting() {
+    let server = TestServer::start(werk::apps::echo, support::quiet().threads(2).max_threads(2));
+    let addr = server.addr;
+    let clients: Vec<_> = (0..24)
+        .map(|c| {
+            std::thread::spawn(move || {
+                let mut client = Client::connect(addr);
+                for i in 0..300 {
+                    let target = format!("/bytes/{}", 1 + (c * 300 + i) % 97);
+                    let r = if i % 5 == 0 {
+                        let head = format!("GET {target} HTTP/1.1\r\nHost: t\r\n\r\n");
+                        let (first, second) = head.as_bytes().split_at(9);
+                        client.send(first);
+                        std::thread::sleep(Duration::from_micros(200));
+                        client.send(second);
+                        client.read_response("GET")
+                    } else {
+                        client.get(&target)
+                    };
+                    assert_eq!(r.status, 200, "client {c}, request {i}");
+                    assert_eq!(r.body.len(), 1 + (c * 300 + i) % 97);
+                }
+            })
+        })
+        .collect();
+    let started = Instant::now();
+    join_all(clients, GUARD, "quick clients");
+    eprintln!("24 clients x 300 quick requests: {:?}", started.elapsed());
+}

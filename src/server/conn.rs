@@ -104,6 +104,9 @@ impl Names {
 /// One accepted connection.
 #[derive(Debug)]
 pub(crate) struct Conn {
+    /// Its place in the parker, once it has waited there. First, so that
+    /// it is dropped before the socket closes.
+    pub registration: Option<super::park::Registration>,
     stream: Stream,
     /// Who connected.
     pub peer: Peer,
@@ -122,9 +125,6 @@ pub(crate) struct Conn {
     /// so nothing more was waiting then: the next read would most likely
     /// find nothing, and the parker's poller reports anything that comes.
     drained: bool,
-    /// Registered with the parker's poller (disarmed while a worker holds
-    /// the connection), so parking again only re-arms it.
-    pub in_poller: bool,
 }
 
 impl Conn {
@@ -134,6 +134,7 @@ impl Conn {
             local => local,
         };
         Conn {
+            registration: None,
             stream,
             names: Names::of(&peer, server),
             peer,
@@ -142,7 +143,6 @@ impl Conn {
             served: 0,
             write_buffer: Vec::new(),
             drained: false,
-            in_poller: false,
         }
     }
 

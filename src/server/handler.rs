@@ -103,8 +103,14 @@ pub(crate) fn serve(mut conn: Conn, shared: &Arc<Shared>) {
                 } else {
                     Parked::Idle
                 };
-                shared.parker.park(conn, kind);
-                return;
+                match shared.parker.park(conn, kind) {
+                    None => return,
+                    // Data came while we held it.
+                    Some(readable) => {
+                        conn = readable;
+                        conn.mark_readable();
+                    }
+                }
             }
         }
     }
@@ -172,7 +178,7 @@ fn request_line_of(buf: &[u8]) -> String {
 fn close_gracefully(mut conn: Conn, client_may_send: bool, shared: &Arc<Shared>) {
     if client_may_send {
         conn.shutdown_write();
-        shared.parker.park(conn, Parked::Lingering);
+        shared.parker.linger(conn);
     }
 }
 

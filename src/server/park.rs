@@ -2,12 +2,22 @@
 //!
 //! A kept-alive connection between requests, a client that sent part of a
 //! head, and a closing connection whose client may still be sending all
-//! wait here, watched by one thread through the OS's readiness API
-//! (`crate::sys::Poller`). When one becomes readable it goes back to the
-//! pool; when its deadline passes it is closed (a partial head gets a 408
-//! first). This is what keeps a fixed pool from being starved by idle or
-//! slow clients.
+//! wait here, watched through the OS's readiness API (`crate::sys::Poller`).
+//! Idle workers wait on it; when a connection becomes readable one of them
+//! takes it. When its deadline passes (the parker thread checks) it is
+//! closed (a partial head gets a 408 first). This is what keeps a fixed
+//! pool from being starved by idle or slow clients.
+//!
+//! A connection is registered once, at its first park, and stays
+//! registered until it closes ([`Registration`]). On Linux the
+//! registration is edge-triggered: the kernel reports data as it arrives,
+//! so parking again costs no system call. A report can come while a worker
+//! still holds the connection (the client was quick); its slot remembers
+//! it, and the worker, about to park it, serves it again instead. Because
+//! reports are of arrivals, a connection is parked only once a read found
+//! its socket empty.
 
+use std::os::fd::RawFd;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -25,6 +35,11 @@ const LINGER: Duration = Duration::from_secs(2);
 
 /// Bytes a closing connection may send that are read and dropped.
 const LINGER_BYTES: usize = 1024 * 1024;
+
+/// Readiness reports one wait takes at most. A worker serves the first
+/// and queues the rest, for itself or for another worker: under load one
+/// `epoll_wait` then covers several requests.
+const BATCH: usize = 16;
 
 /// Why a connection waits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,91 +61,172 @@ struct Entry {
     drained: usize,
 }
 
-/// Parked connections, by token. A token is a slot index plus a
+/// A registered connection's slot. (Entries live in the slots, which are
+/// reused; boxing them would allocate at every park.)
+#[derive(Debug)]
+#[allow(clippy::large_enum_variant)]
+enum Slot {
+    /// Waiting for the client.
+    Parked(Entry),
+    /// Held by a worker (or about to be parked); `reported`: the socket
+    /// was reported readable meanwhile.
+    Busy { reported: bool },
+}
+
+/// What became of a connection handed to [`Slots::park`].
+#[allow(clippy::large_enum_variant)]
+enum Parking {
+    Parked,
+    /// It was reported readable while a worker held it: serve it again.
+    Readable(Entry),
+}
+
+/// Registered connections, by token. A token is a slot index plus a
 /// generation, so a late readiness report can never reach the wrong
 /// connection.
 #[derive(Debug, Default)]
 struct Slots {
-    entries: Vec<Option<(u32, Entry)>>,
+    entries: Vec<Option<(u32, Slot)>>,
     free: Vec<usize>,
     generation: u32,
-    count: usize,
+    /// Slots in the `Parked` state.
+    parked: usize,
 }
 
 impl Slots {
-    fn insert(&mut self, entry: Entry) -> u64 {
-        self.generation = self.generation.wrapping_add(1);
-        let gen = self.generation;
-        let index = match self.free.pop() {
-            Some(i) => {
-                self.entries[i] = Some((gen, entry));
-                i
-            }
-            None => {
-                self.entries.push(Some((gen, entry)));
-                self.entries.len() - 1
-            }
-        };
-        self.count += 1;
+    fn token(index: usize, gen: u32) -> u64 {
         (u64::from(gen) << 32) | index as u64
     }
 
-    fn remove(&mut self, token: u64) -> Option<Entry> {
+    fn slot(&mut self, token: u64) -> Option<&mut Slot> {
         let index = (token & 0xffff_ffff) as usize;
         let gen = (token >> 32) as u32;
-        match self.entries.get(index) {
-            Some(Some((g, _))) if *g == gen => {}
-            _ => return None,
+        match self.entries.get_mut(index) {
+            Some(Some((g, slot))) if *g == gen => Some(slot),
+            _ => None,
         }
-        let (_, entry) = self.entries[index].take()?;
-        self.free.push(index);
-        self.count -= 1;
-        Some(entry)
     }
 
-    fn expired(&mut self, now: Instant) -> Vec<Entry> {
-        let tokens: Vec<u64> = self
-            .entries
-            .iter()
-            .enumerate()
-            .filter_map(|(i, slot)| match slot {
-                Some((gen, e)) if e.deadline <= now => Some((u64::from(*gen) << 32) | i as u64),
-                _ => None,
-            })
-            .collect();
-        tokens.into_iter().filter_map(|t| self.remove(t)).collect()
+    /// A new slot, held by the caller.
+    fn reserve(&mut self) -> u64 {
+        self.generation = self.generation.wrapping_add(1);
+        let gen = self.generation;
+        let busy = Slot::Busy { reported: false };
+        let index = match self.free.pop() {
+            Some(i) => {
+                self.entries[i] = Some((gen, busy));
+                i
+            }
+            None => {
+                self.entries.push(Some((gen, busy)));
+                self.entries.len() - 1
+            }
+        };
+        Slots::token(index, gen)
     }
 
+    /// Parks a held connection, unless it was reported readable meanwhile.
+    fn park(&mut self, token: u64, entry: Entry) -> Parking {
+        let Some(slot) = self.slot(token) else {
+            // Not ours (cannot happen while the registration lives): serve
+            // it again rather than lose it.
+            return Parking::Readable(entry);
+        };
+        match slot {
+            Slot::Busy { reported: true } => {
+                *slot = Slot::Busy { reported: false };
+                Parking::Readable(entry)
+            }
+            _ => {
+                *slot = Slot::Parked(entry);
+                self.parked += 1;
+                Parking::Parked
+            }
+        }
+    }
+
+    /// Takes a parked connection reported readable; one held by a worker
+    /// is marked instead.
+    fn take(&mut self, token: u64) -> Option<Entry> {
+        let slot = self.slot(token)?;
+        match std::mem::replace(slot, Slot::Busy { reported: false }) {
+            Slot::Parked(entry) => {
+                self.parked -= 1;
+                Some(entry)
+            }
+            Slot::Busy { .. } => {
+                *slot = Slot::Busy { reported: true };
+                None
+            }
+        }
+    }
+
+    /// Frees the slot of a connection that is closing.
+    fn release(&mut self, token: u64) {
+        let index = (token & 0xffff_ffff) as usize;
+        if self.slot(token).is_some() {
+            self.entries[index] = None;
+            self.free.push(index);
+        }
+    }
+
+    /// Takes every parked connection `pick` chooses.
     fn take_where(&mut self, pick: impl Fn(&Entry) -> bool) -> Vec<Entry> {
         let tokens: Vec<u64> = self
             .entries
             .iter()
             .enumerate()
             .filter_map(|(i, slot)| match slot {
-                Some((gen, e)) if pick(e) => Some((u64::from(*gen) << 32) | i as u64),
+                Some((gen, Slot::Parked(e))) if pick(e) => Some(Slots::token(i, *gen)),
                 _ => None,
             })
             .collect();
-        tokens.into_iter().filter_map(|t| self.remove(t)).collect()
+        tokens.into_iter().filter_map(|t| self.take(t)).collect()
     }
 
-    fn drain(&mut self) -> Vec<Entry> {
-        self.free.clear();
-        self.count = 0;
-        self.entries.drain(..).flatten().map(|(_, e)| e).collect()
+    fn any_parked(&self, pick: impl Fn(&Entry) -> bool) -> bool {
+        self.entries
+            .iter()
+            .flatten()
+            .any(|(_, slot)| matches!(slot, Slot::Parked(e) if pick(e)))
     }
 }
 
-/// Readiness reports one wait takes at most. A worker serves the first
-/// and queues the rest, for itself or for another worker: under load one
-/// `epoll_wait` then covers several requests.
-const BATCH: usize = 16;
+/// The poller and the slots, shared with each connection's
+/// [`Registration`].
+#[derive(Debug)]
+struct Core {
+    poller: Poller,
+    slots: Mutex<Slots>,
+}
+
+impl Core {
+    fn lock(&self) -> MutexGuard<'_, Slots> {
+        self.slots.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// A connection's place in the parker, from its first park until it
+/// closes: dropping it (before the socket closes, so the descriptor cannot
+/// have been reused) stops the watch and frees the slot.
+#[derive(Debug)]
+pub(crate) struct Registration {
+    core: Arc<Core>,
+    token: u64,
+    fd: RawFd,
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        let _ = self.core.poller.delete(self.fd);
+        self.core.lock().release(self.token);
+    }
+}
 
 /// The parked connections and the poller that watches them.
 #[derive(Debug)]
 pub(crate) struct Parker {
-    poller: Poller,
-    slots: Mutex<Slots>,
+    core: Arc<Core>,
     /// Tokens of parked connections reported readable and not taken yet.
     reported: (Sender<u64>, Receiver<u64>),
     idle_timeout: Duration,
@@ -140,73 +236,96 @@ pub(crate) struct Parker {
 impl Parker {
     pub(crate) fn new(idle_timeout: Duration, head_timeout: Duration) -> std::io::Result<Parker> {
         Ok(Parker {
-            poller: Poller::new()?,
-            slots: Mutex::new(Slots::default()),
+            core: Arc::new(Core {
+                poller: Poller::new()?,
+                slots: Mutex::new(Slots::default()),
+            }),
             reported: crossbeam_channel::unbounded(),
             idle_timeout,
             head_timeout,
         })
     }
 
-    /// Hands `conn` to the parker until it is readable or times out.
-    pub(crate) fn park(&self, conn: Conn, kind: Parked) {
+    /// Hands `conn`, waiting for a request (`Idle` or `PartialHead`), to
+    /// the parker until it is readable or times out. The caller read until
+    /// its socket was empty. Returns it if it was reported readable while
+    /// the caller held it: serve it again.
+    pub(crate) fn park(&self, conn: Conn, kind: Parked) -> Option<Conn> {
         let now = Instant::now();
         let deadline = match kind {
-            Parked::Idle => now + self.idle_timeout,
             Parked::PartialHead => conn.head_started.unwrap_or(now) + self.head_timeout,
-            Parked::Lingering => now + LINGER,
+            _ => now + self.idle_timeout,
         };
-        self.watch(Entry {
+        let entry = Entry {
             conn,
             kind,
             deadline,
             drained: 0,
-        });
+        };
+        self.watch(entry).map(|e| e.conn)
     }
 
-    fn watch(&self, mut entry: Entry) {
+    /// Takes a connection whose response is sent and whose sending side is
+    /// shut: what the client still sends is read and dropped, for a while,
+    /// so that it reads our response rather than a connection reset.
+    pub(crate) fn linger(&self, conn: Conn) {
+        let entry = Entry {
+            conn,
+            kind: Parked::Lingering,
+            deadline: Instant::now() + LINGER,
+            drained: 0,
+        };
+        linger(entry, self);
+    }
+
+    /// Parks `entry`; returns it if it is readable already.
+    fn watch(&self, mut entry: Entry) -> Option<Entry> {
         let fd = entry.conn.fd();
-        let registered = std::mem::replace(&mut entry.conn.in_poller, true);
-        let token = self.lock().insert(entry);
-        let watched = if registered {
-            self.poller.rearm(fd, token)
+        let (token, first) = match &entry.conn.registration {
+            Some(r) => (r.token, false),
+            None => {
+                let token = self.core.lock().reserve();
+                entry.conn.registration = Some(Registration {
+                    core: self.core.clone(),
+                    token,
+                    fd,
+                });
+                (token, true)
+            }
+        };
+        let parking = self.core.lock().park(token, entry);
+        if let Parking::Readable(entry) = parking {
+            return Some(entry);
+        }
+        let watched = if first {
+            self.core.poller.add(fd, token)
         } else {
-            self.poller.add(fd, token)
+            self.core.poller.rearm(fd, token)
         };
         if watched.is_err() {
-            self.lock().remove(token);
+            // Unwatched, it would wait for nothing: close it.
+            let entry = self.core.lock().take(token);
+            drop(entry);
         }
-    }
-
-    /// Stops watching a connection taken out of the parker for good.
-    fn unwatch(&self, conn: &mut Conn) {
-        let _ = self.poller.delete(conn.fd());
-        conn.in_poller = false;
+        None
     }
 
     /// Wakes a thread waiting in [`Parker::take_ready`] (a worker, to take
     /// a new connection from the queue, or at shutdown).
     pub(crate) fn wake(&self) {
-        let _ = self.poller.notify();
+        let _ = self.core.poller.notify();
     }
 
     /// Connections parked now.
     pub(crate) fn len(&self) -> usize {
-        self.lock().count
+        self.core.lock().parked
     }
 
     /// Connections still parked that wait for a request (not the closing
     /// ones), taken out of the parker: for the last step of a shutdown.
     pub(crate) fn take_waiting(&self) -> Vec<Conn> {
-        let entries = self.lock().drain();
-        entries
-            .into_iter()
-            .filter(|e| e.kind != Parked::Lingering)
-            .map(|mut e| {
-                self.unwatch(&mut e.conn);
-                e.conn
-            })
-            .collect()
+        let waiting = self.core.lock().take_where(|e| e.kind != Parked::Lingering);
+        waiting.into_iter().map(|e| e.conn).collect()
     }
 
     /// True when no connection reported readable waits to be taken.
@@ -222,12 +341,14 @@ impl Parker {
     /// goes from the kernel's readiness queue straight to a worker.
     pub(crate) fn take_ready(&self, timeout: Duration, wake_another: impl Fn()) -> Option<Ready> {
         while let Ok(token) = self.reported.1.try_recv() {
-            if let Some(entry) = self.lock().remove(token) {
+            let taken = self.core.lock().take(token);
+            if let Some(entry) = taken {
                 return Some(Ready(entry));
             }
         }
         let mut tokens = [0u64; BATCH];
         let n = match self
+            .core
             .poller
             .wait_some(&mut tokens, timeout.as_millis() as i32)
         {
@@ -244,11 +365,8 @@ impl Parker {
             }
             wake_another();
         }
-        self.lock().remove(*first).map(Ready)
-    }
-
-    fn lock(&self) -> MutexGuard<'_, Slots> {
-        self.slots.lock().unwrap_or_else(|e| e.into_inner())
+        let taken = self.core.lock().take(*first);
+        taken.map(Ready)
     }
 }
 
@@ -258,7 +376,12 @@ pub(crate) struct Ready(Entry);
 
 /// Serves a connection a worker took with [`Parker::take_ready`].
 pub(crate) fn serve_ready(ready: Ready, shared: &Arc<Shared>) {
-    dispatch(ready.0, shared);
+    let entry = ready.0;
+    if entry.kind == Parked::Lingering {
+        linger(entry, &shared.parker);
+    } else {
+        super::handler::serve(entry.conn, shared);
+    }
 }
 
 /// The parker thread: closes expired connections and grows the pool when
@@ -283,7 +406,7 @@ pub(crate) fn run(shared: &Arc<Shared>) {
         let now = Instant::now();
         if now >= next_sweep {
             next_sweep = now + SWEEP_EVERY;
-            let expired = parker.lock().expired(now);
+            let expired = parker.core.lock().take_where(|e| e.deadline <= now);
             for entry in expired {
                 expire(entry, shared);
             }
@@ -307,26 +430,20 @@ pub(crate) fn run(shared: &Arc<Shared>) {
         Parked::Idle => e.conn.served == 0 && e.deadline + grace >= now + parker.idle_timeout,
         Parked::Lingering => false,
     };
-    for mut entry in parker.lock().take_where(|e| !owed(e)) {
-        parker.unwatch(&mut entry.conn);
-    }
+    let closing = parker.core.lock().take_where(|e| !owed(e));
+    drop(closing);
     let until = now + grace;
-    let waiting = |slots: &Slots| {
-        slots
-            .entries
-            .iter()
-            .flatten()
-            .any(|(_, e)| e.kind != Parked::Lingering)
-    };
+    let waiting = |slots: &Slots| slots.any_parked(|e| e.kind != Parked::Lingering);
     // Reported before the workers stopped but not taken: readable now.
     ready.extend(parker.reported.1.try_iter());
-    while waiting(&parker.lock()) {
+    while waiting(&parker.core.lock()) {
         let left = until.saturating_duration_since(Instant::now());
         if left.is_zero() {
             break;
         }
         if ready.is_empty()
             && parker
+                .core
                 .poller
                 .wait(&mut ready, left.as_millis() as i32 + 1)
                 .is_err()
@@ -334,29 +451,21 @@ pub(crate) fn run(shared: &Arc<Shared>) {
             break;
         }
         for &token in &ready {
-            let Some(mut entry) = parker.lock().remove(token) else {
-                continue;
-            };
-            parker.unwatch(&mut entry.conn);
-            if entry.kind != Parked::Lingering {
+            let taken = parker.core.lock().take(token);
+            if let Some(entry) = taken.filter(|e| e.kind != Parked::Lingering) {
                 super::handler::serve(entry.conn, shared);
             }
         }
         ready.clear();
     }
-    let parked = parker.lock().drain();
-    for mut entry in parked {
-        parker.unwatch(&mut entry.conn);
-    }
+    let parked = parker.core.lock().take_where(|_| true);
+    drop(parked);
 }
 
-/// A readable connection: served here, or, if it is closing, what the
-/// client sent is read and dropped.
-fn dispatch(mut entry: Entry, shared: &Arc<Shared>) {
-    if entry.kind != Parked::Lingering {
-        super::handler::serve(entry.conn, shared);
-        return;
-    }
+/// A closing connection: what the client sent is read and dropped until
+/// it closes, sends too much, or its time runs out (then it is parked
+/// until it sends more).
+fn linger(mut entry: Entry, parker: &Parker) {
     loop {
         match entry.conn.fill_now() {
             Ok(Some(0)) | Err(_) => return,
@@ -368,15 +477,16 @@ fn dispatch(mut entry: Entry, shared: &Arc<Shared>) {
                     return;
                 }
             }
-            Ok(None) => break,
+            Ok(None) => match parker.watch(entry) {
+                Some(readable) => entry = readable,
+                None => return,
+            },
         }
     }
-    shared.parker.watch(entry);
 }
 
 /// A connection whose time ran out: a partial head is answered with 408.
-fn expire(mut entry: Entry, shared: &Arc<Shared>) {
-    shared.parker.unwatch(&mut entry.conn);
+fn expire(entry: Entry, shared: &Arc<Shared>) {
     if entry.kind == Parked::PartialHead {
         super::handler::reject(entry.conn, crate::http::HttpError::HeadTimeout, shared);
     }

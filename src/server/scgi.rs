@@ -89,8 +89,10 @@ pub(crate) fn serve(mut conn: Conn, shared: &Arc<Shared>) {
                 } else {
                     Parked::Idle
                 };
-                shared.parker.park(conn, kind);
-                return;
+                match shared.parker.park(conn, kind) {
+                    None => return,
+                    Some(readable) => conn = readable,
+                }
             }
         }
     }
@@ -186,6 +188,6 @@ fn refuse_http(mut conn: Conn, shared: &Arc<Shared>) {
 fn close(mut conn: Conn, web_server_may_send: bool, shared: &Arc<Shared>) {
     if web_server_may_send {
         conn.shutdown_write();
-        shared.parker.park(conn, Parked::Lingering);
+        shared.parker.linger(conn);
     }
 }

@@ -1,6 +1,6 @@
-//! Linux readiness through epoll: one registration per parked connection,
-//! armed for a single report (`EPOLLONESHOT`) so a connection is handed to
-//! exactly one worker, plus an eventfd that wakes the waiting thread.
+//! Linux readiness through epoll: one edge-triggered registration per
+//! connection, for its whole life (the parker decides which worker gets
+//! a report), plus an eventfd that wakes the waiting threads.
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -8,8 +8,8 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 /// The token reported for the wake-up eventfd; never given to `add`.
 const WAKE: u64 = u64::MAX;
 
-/// A set of file descriptors watched for readability, each reported once
-/// per `add`.
+/// A set of file descriptors watched for readability, each reported when
+/// data arrives.
 #[derive(Debug)]
 pub(crate) struct Poller {
     epoll: OwnedFd,
@@ -40,35 +40,28 @@ impl Poller {
         Ok(Poller { epoll, wake })
     }
 
-    /// Watches `fd` until it is readable (or hung up), then reports `token`
-    /// once. Re-arms a descriptor that was reported before.
+    /// Watches `fd`, edge-triggered: `token` is reported each time data
+    /// arrives (or the peer hangs up), not while data merely waits. So the
+    /// caller reads until the socket is empty before it waits for the next
+    /// report, and a report may come while it still reads.
     pub(crate) fn add(&self, fd: RawFd, token: u64) -> io::Result<()> {
-        match self.arm(libc::EPOLL_CTL_ADD, fd, token) {
-            Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {
-                self.arm(libc::EPOLL_CTL_MOD, fd, token)
-            }
-            other => other,
-        }
-    }
-
-    /// Re-arms `fd`, reported before, to report `token` once more: one
-    /// `epoll_ctl`, where [`Poller::add`] would first try to add it again.
-    pub(crate) fn rearm(&self, fd: RawFd, token: u64) -> io::Result<()> {
-        match self.arm(libc::EPOLL_CTL_MOD, fd, token) {
-            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
-                self.arm(libc::EPOLL_CTL_ADD, fd, token)
-            }
-            other => other,
-        }
-    }
-
-    /// `epoll_ctl(op)` for one report of readability (or a hang-up).
-    fn arm(&self, op: libc::c_int, fd: RawFd, token: u64) -> io::Result<()> {
         let mut ev = libc::epoll_event {
-            events: (libc::EPOLLIN | libc::EPOLLRDHUP | libc::EPOLLONESHOT) as u32,
+            events: (libc::EPOLLIN | libc::EPOLLRDHUP | libc::EPOLLET) as u32,
             u64: token,
         };
-        syscall!(epoll_ctl(self.epoll.as_raw_fd(), op, fd, &mut ev)).map(drop)
+        syscall!(epoll_ctl(
+            self.epoll.as_raw_fd(),
+            libc::EPOLL_CTL_ADD,
+            fd,
+            &mut ev
+        ))
+        .map(drop)
+    }
+
+    /// Watches `fd`, reported before, for the next report: nothing to do
+    /// for an edge-triggered registration (the poll(2) backend needs it).
+    pub(crate) fn rearm(&self, _fd: RawFd, _token: u64) -> io::Result<()> {
+        Ok(())
     }
 
     /// Stops watching `fd` (closing it does the same).

@@ -1,6 +1,8 @@
 //! Readiness through `poll(2)`, for the Unix systems without epoll (macOS,
-//! the BSDs). Same surface as the epoll backend: each `add` reports its
-//! token once; a self-pipe wakes the waiting thread.
+//! the BSDs). Same surface as the epoll backend, but a descriptor is
+//! reported once per `add` or `rearm`, while it is readable (so a
+//! report never comes while a worker holds the connection); a self-pipe
+//! wakes the waiting threads.
 
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
@@ -9,7 +11,7 @@ use std::os::unix::net::UnixStream;
 use std::sync::Mutex;
 
 /// A set of file descriptors watched for readability, each reported once
-/// per `add`.
+/// per `add` or `rearm`.
 #[derive(Debug)]
 pub(crate) struct Poller {
     watched: Mutex<HashMap<RawFd, u64>>,

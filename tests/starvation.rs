@@ -230,3 +230,28 @@ fn quick_clients_are_never_left_waiting() {
     join_all(clients, GUARD, "quick clients");
     eprintln!("24 clients x 300 quick requests: {:?}", started.elapsed());
 }
+
+/// A client that connects and says nothing for a while (on Linux the
+/// kernel holds such a connection back from the server until its first
+/// bytes, `TCP_DEFER_ACCEPT`) is served once it speaks, and a connection
+/// that never speaks does not stand in anyone's way.
+#[test]
+fn a_client_that_speaks_late_is_served() {
+    let server = TestServer::start(werk::apps::echo, support::quiet().threads(1).max_threads(1));
+    let mut silent = server.connect();
+    let mut late = server.connect();
+    let r = server.connect().get("/meanwhile");
+    assert_eq!(r.status, 200);
+    std::thread::sleep(Duration::from_millis(1500));
+    let r = late.get("/late");
+    assert_eq!(r.status, 200);
+    assert!(
+        r.text().contains("\"PATH_INFO\": \"/late\""),
+        "{}",
+        r.text()
+    );
+    let r = late.get("/again");
+    assert_eq!(r.status, 200);
+    silent.send(b"GET /last HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_eq!(silent.read_response("GET").status, 200);
+}

@@ -1,10 +1,10 @@
-//! The accept loop: one thread watches every listener (and a wake-up
-//! socket for shutdown), accepts what is pending and queues it for the
-//! pool. It never dies on a per-connection error.
+//! Accepting connections. The listeners are watched by the parker with the
+//! parked connections, so an idle worker hears of a new connection and
+//! accepts it itself: no thread stands between the kernel and the worker
+//! that serves the request. Per-connection errors are logged and skipped.
 
-use std::io::{self, Read};
+use std::io;
 use std::os::fd::{AsRawFd, RawFd};
-use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -49,7 +49,7 @@ impl Socket {
     /// Readies the listener for the accept loop: non-blocking, and, where
     /// accepted sockets inherit them (TCP on Linux), with the options
     /// every connection needs, so they are not set on each one.
-    fn prepare(&mut self, timeout: Duration) -> io::Result<()> {
+    pub(crate) fn prepare(&mut self, timeout: Duration) -> io::Result<()> {
         match &self.listener {
             Listener::Tcp(l) => {
                 l.set_nonblocking(true)?;
@@ -65,7 +65,7 @@ impl Socket {
         }
     }
 
-    fn fd(&self) -> RawFd {
+    pub(crate) fn fd(&self) -> RawFd {
         match &self.listener {
             Listener::Tcp(l) => l.as_raw_fd(),
             Listener::Unix(l) => l.as_raw_fd(),
@@ -103,70 +103,45 @@ impl Socket {
 }
 
 /// Accepts until `wake` becomes readable.
-pub(crate) fn run(mut listeners: Vec<Socket>, mut wake: UnixStream, shared: &Arc<Shared>) {
-    let mut fds: Vec<RawFd> = vec![wake.as_raw_fd()];
-    fds.extend(listeners.iter().map(Socket::fd));
-    for listener in &mut listeners {
-        if let Err(e) = listener.prepare(shared.config.io_timeout) {
-            shared
-                .log
-                .error(&format!(" * Cannot configure listener: {e}"));
-        }
-    }
-    loop {
-        let ready = match crate::sys::wait_any_readable(&fds, -1) {
-            Ok(ready) => ready,
-            Err(e) => {
-                shared
-                    .log
-                    .error(&format!(" * Waiting for connections failed: {e}"));
-                std::thread::sleep(Duration::from_millis(50));
-                continue;
-            }
-        };
-        if ready[0] {
-            let _ = wake.read(&mut [0u8; 16]);
-            if shared.is_shutting_down() {
-                return;
-            }
-        }
-        for (listener, _) in listeners.iter().zip(&ready[1..]).filter(|(_, r)| **r) {
-            accept_pending(listener, shared);
-        }
-    }
-}
-
-/// Accepts every connection the listener has queued.
-fn accept_pending(listener: &Socket, shared: &Arc<Shared>) {
+/// Accepts every connection pending on `listener` (a report is of new
+/// arrivals, so it must be emptied): the first is returned, for the
+/// worker that heard of them to serve; the others are queued for the pool.
+/// Nothing is accepted once a shutdown began.
+pub(crate) fn accept_pending(listener: &Socket, shared: &Arc<Shared>) -> Option<Conn> {
+    let mut first = None;
     loop {
         if shared.is_shutting_down() {
-            // Leave them in the backlog: the next server on these sockets
-            // (the reloader's next child) takes them.
-            return;
+            break;
         }
         match listener.accept(shared) {
             Ok(conn) => {
-                if listener.options_inherited || conn.configure(shared.config.io_timeout).is_ok() {
-                    shared.pool.submit(conn, shared);
+                if !listener.options_inherited && conn.configure(shared.config.io_timeout).is_err()
+                {
+                    continue;
+                }
+                match first {
+                    None => first = Some(conn),
+                    Some(_) => shared.pool.submit(conn, shared),
                 }
             }
             Err(e) => match e.kind() {
-                io::ErrorKind::WouldBlock => return,
+                io::ErrorKind::WouldBlock => break,
                 io::ErrorKind::Interrupted | io::ErrorKind::ConnectionAborted => {}
                 _ if is_fd_exhaustion(&e) => {
                     shared.log.error(&format!(
                         " * Cannot accept: {e}. Raise the limit with `ulimit -n`; retrying."
                     ));
                     std::thread::sleep(Duration::from_millis(100));
-                    return;
+                    break;
                 }
                 _ => {
                     shared.log.error(&format!(" * Accept failed: {e}"));
-                    return;
+                    break;
                 }
             },
         }
     }
+    first
 }
 
 fn is_fd_exhaustion(e: &io::Error) -> bool {
@@ -176,6 +151,7 @@ fn is_fd_exhaustion(e: &io::Error) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Read;
 
     #[cfg(any(target_os = "linux", target_os = "android"))]
     #[test]

@@ -21,9 +21,7 @@ mod scgi;
 mod socket;
 
 use std::any::Any;
-use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
@@ -67,7 +65,6 @@ pub(crate) struct Shared {
     shutting_down: AtomicBool,
     stopped: (Mutex<bool>, Condvar),
     passed_through: Mutex<Option<Box<dyn Any + Send>>>,
-    accept_wake: UnixStream,
     #[cfg(feature = "tls")]
     tls: Option<Arc<rustls::ServerConfig>>,
 }
@@ -112,7 +109,6 @@ impl Shared {
         if self.shutting_down.swap(true, Ordering::SeqCst) {
             return;
         }
-        let _ = (&self.accept_wake).write(&[1]);
         // Idle workers notice within a wait slice; wake them now.
         for _ in 0..self.pool.running().max(1) {
             self.parker.wake();
@@ -159,7 +155,6 @@ pub struct Server {
     /// Unix socket files to remove when the server stops.
     created_files: Vec<PathBuf>,
     shared: Arc<Shared>,
-    accept_wake_rx: UnixStream,
 }
 
 /// Stops a running server from another thread; cheap to clone.
@@ -224,8 +219,6 @@ pub fn make_server(
         Some(bound) => bound,
         None => crate::net::bind(host, port)?,
     };
-    let (accept_wake_rx, accept_wake) = UnixStream::pair()?;
-    accept_wake.set_nonblocking(true)?;
     let parker = Parker::new(config.idle_timeout, config.head_timeout)?;
     let shared = Arc::new(Shared {
         app: crate::middleware::wrap_for_options(Box::new(app), &options),
@@ -236,7 +229,6 @@ pub fn make_server(
         shutting_down: AtomicBool::new(false),
         stopped: (Mutex::new(false), Condvar::new()),
         passed_through: Mutex::new(None),
-        accept_wake,
         #[cfg(feature = "tls")]
         tls,
     });
@@ -247,7 +239,6 @@ pub fn make_server(
         addresses: Vec::new(),
         created_files: Vec::new(),
         shared,
-        accept_wake_rx,
     };
     for b in bound {
         if let ListenAddr::Tcp(addr) = &b.addr {
@@ -365,19 +356,18 @@ impl Server {
         let Server {
             sockets,
             shared,
-            accept_wake_rx,
             created_files,
             ..
         } = self;
+        shared
+            .parker
+            .listen(sockets, shared.config.io_timeout)
+            .map_err(|e| Error::Config(format!("cannot watch the listening sockets: {e}")))?;
         shared.pool.start(&shared);
         let parker_shared = shared.clone();
         let parker = std::thread::Builder::new()
             .name("werk-parker".into())
             .spawn(move || park::run(&parker_shared))?;
-        let accept_shared = shared.clone();
-        let acceptor = std::thread::Builder::new()
-            .name("werk-accept".into())
-            .spawn(move || accept::run(sockets, accept_wake_rx, &accept_shared))?;
 
         let (lock, cvar) = &shared.stopped;
         let mut stopped = lock.lock().unwrap_or_else(|e| e.into_inner());
@@ -386,7 +376,6 @@ impl Server {
         }
         drop(stopped);
 
-        let _ = acceptor.join();
         let _ = parker.join();
         for path in &created_files {
             crate::net::remove_socket_file(path);

@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
 
+use super::accept::Socket;
 use super::conn::Conn;
 use super::Shared;
 use crate::sys::Poller;
@@ -35,6 +36,10 @@ const LINGER: Duration = Duration::from_secs(2);
 
 /// Bytes a closing connection may send that are read and dropped.
 const LINGER_BYTES: usize = 1024 * 1024;
+
+/// Tokens of listening sockets: this bit and the listener's index. Slot
+/// tokens never have it (generations stay below 2^31).
+const LISTENER: u64 = 1 << 63;
 
 /// Readiness reports one wait takes at most. A worker serves the first
 /// and queues the rest, for itself or for another worker: under load one
@@ -54,7 +59,7 @@ pub(crate) enum Parked {
 }
 
 #[derive(Debug)]
-struct Entry {
+pub(crate) struct Entry {
     conn: Conn,
     kind: Parked,
     deadline: Instant,
@@ -109,7 +114,7 @@ impl Slots {
 
     /// A new slot, held by the caller.
     fn reserve(&mut self) -> u64 {
-        self.generation = self.generation.wrapping_add(1);
+        self.generation = self.generation.wrapping_add(1) & 0x7fff_ffff;
         let gen = self.generation;
         let busy = Slot::Busy { reported: false };
         let index = match self.free.pop() {
@@ -227,6 +232,11 @@ impl Drop for Registration {
 #[derive(Debug)]
 pub(crate) struct Parker {
     core: Arc<Core>,
+    /// The listening sockets, watched like connections: an idle worker
+    /// that hears of a new connection accepts it and serves it itself.
+    /// Locked while a worker accepts, so that closing them at shutdown
+    /// waits for it.
+    listeners: Mutex<Vec<Socket>>,
     /// Tokens of parked connections reported readable and not taken yet.
     reported: (Sender<u64>, Receiver<u64>),
     idle_timeout: Duration,
@@ -240,6 +250,7 @@ impl Parker {
                 poller: Poller::new()?,
                 slots: Mutex::new(Slots::default()),
             }),
+            listeners: Mutex::new(Vec::new()),
             reported: crossbeam_channel::unbounded(),
             idle_timeout,
             head_timeout,
@@ -310,6 +321,55 @@ impl Parker {
         None
     }
 
+    /// Watches the listening sockets, readied for the workers to accept on
+    /// ([`Socket::prepare`]).
+    pub(crate) fn listen(
+        &self,
+        mut sockets: Vec<Socket>,
+        io_timeout: Duration,
+    ) -> std::io::Result<()> {
+        for (index, socket) in sockets.iter_mut().enumerate() {
+            socket.prepare(io_timeout)?;
+            self.core.poller.add(socket.fd(), LISTENER | index as u64)?;
+        }
+        *self.lock_listeners() = sockets;
+        Ok(())
+    }
+
+    /// Accepts what is pending on listener `index` (unless a shutdown
+    /// began): the first connection, for the calling worker to serve; the
+    /// others go to the pool's queue.
+    fn accept(&self, index: usize, shared: &Arc<Shared>) -> Option<Conn> {
+        let listeners = self.lock_listeners();
+        let socket = listeners.get(index)?;
+        let first = super::accept::accept_pending(socket, shared);
+        let _ = self.core.poller.rearm(socket.fd(), LISTENER | index as u64);
+        first
+    }
+
+    /// True if a listener has connections waiting to be accepted (while
+    /// every worker is busy, say); false if a worker is accepting now.
+    pub(crate) fn connections_pending(&self) -> bool {
+        let Ok(listeners) = self.listeners.try_lock() else {
+            return false;
+        };
+        let fds: Vec<RawFd> = listeners.iter().map(Socket::fd).collect();
+        crate::sys::wait_any_readable(&fds, 0).is_ok_and(|ready| ready.contains(&true))
+    }
+
+    /// Stops watching and closes the listening sockets (at shutdown: new
+    /// clients are refused from here on), once no worker accepts on them.
+    fn close_listeners(&self) {
+        let sockets = std::mem::take(&mut *self.lock_listeners());
+        for socket in &sockets {
+            let _ = self.core.poller.delete(socket.fd());
+        }
+    }
+
+    fn lock_listeners(&self) -> MutexGuard<'_, Vec<Socket>> {
+        self.listeners.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// Wakes a thread waiting in [`Parker::take_ready`] (a worker, to take
     /// a new connection from the queue, or at shutdown).
     pub(crate) fn wake(&self) {
@@ -341,9 +401,8 @@ impl Parker {
     /// goes from the kernel's readiness queue straight to a worker.
     pub(crate) fn take_ready(&self, timeout: Duration, wake_another: impl Fn()) -> Option<Ready> {
         while let Ok(token) = self.reported.1.try_recv() {
-            let taken = self.core.lock().take(token);
-            if let Some(entry) = taken {
-                return Some(Ready(entry));
+            if let Some(ready) = self.ready(token) {
+                return Some(ready);
             }
         }
         let mut tokens = [0u64; BATCH];
@@ -365,22 +424,41 @@ impl Parker {
             }
             wake_another();
         }
-        let taken = self.core.lock().take(*first);
-        taken.map(Ready)
+        self.ready(*first)
+    }
+
+    /// What a report is about: a listener, or a parked connection (taken
+    /// out of its slot).
+    fn ready(&self, token: u64) -> Option<Ready> {
+        if token & LISTENER != 0 {
+            return Some(Ready::Listener((token & !LISTENER) as usize));
+        }
+        let taken = self.core.lock().take(token);
+        taken.map(Ready::Conn)
     }
 }
 
-/// A parked connection that became readable, taken by a worker.
+/// What a worker took with [`Parker::take_ready`] (moved once, to the
+/// worker; not worth a box).
 #[derive(Debug)]
-pub(crate) struct Ready(Entry);
+#[allow(clippy::large_enum_variant)]
+pub(crate) enum Ready {
+    /// A parked connection that became readable.
+    Conn(Entry),
+    /// A listener with connections to accept.
+    Listener(usize),
+}
 
-/// Serves a connection a worker took with [`Parker::take_ready`].
+/// Serves what a worker took with [`Parker::take_ready`].
 pub(crate) fn serve_ready(ready: Ready, shared: &Arc<Shared>) {
-    let entry = ready.0;
-    if entry.kind == Parked::Lingering {
-        linger(entry, &shared.parker);
-    } else {
-        super::handler::serve(entry.conn, shared);
+    match ready {
+        Ready::Conn(entry) if entry.kind == Parked::Lingering => linger(entry, &shared.parker),
+        Ready::Conn(entry) => super::handler::serve(entry.conn, shared),
+        Ready::Listener(index) => {
+            if let Some(conn) = shared.parker.accept(index, shared) {
+                super::handler::serve(conn, shared);
+            }
+        }
     }
 }
 
@@ -412,6 +490,7 @@ pub(crate) fn run(shared: &Arc<Shared>) {
             }
         }
     }
+    parker.close_listeners();
     // From here on only this thread takes readiness: a worker that took
     // a connection's readiness has also taken the connection.
     let until = Instant::now() + Duration::from_millis(500);

@@ -95,17 +95,19 @@ impl Pool {
         self.in_wait.load(Ordering::SeqCst)
     }
 
-    /// Starts extra workers if connections wait (queued, or parked and
-    /// perhaps readable) while no worker is idle and none has taken a
-    /// connection for [`STUCK_AFTER`]: one per queued connection (at least
-    /// one), up to the limit. Returns true while connections wait, so the
-    /// parker checks again soon.
+    /// Starts extra workers if connections wait (queued, parked and
+    /// perhaps readable, or not accepted yet) while no worker is idle and
+    /// none has taken a connection for [`STUCK_AFTER`]: one per queued
+    /// connection (at least one), up to the limit. Returns true while
+    /// connections wait, so the parker checks again soon.
     pub(crate) fn grow_if_stuck(&self, shared: &Arc<Shared>) -> bool {
         let waiting = self.tx.len();
         // Parked connections may be readable with no worker free to take
-        // them (the readiness queue cannot be counted without taking it).
+        // them (the readiness queue cannot be counted without taking it);
+        // with every worker busy, new ones wait on the listeners.
         let parked = shared.parker.len();
-        if waiting == 0 && parked == 0 {
+        let all_busy = self.idle.load(Ordering::SeqCst) == 0;
+        if waiting == 0 && parked == 0 && !(all_busy && shared.parker.connections_pending()) {
             return false;
         }
         let takes = self.takes.load(Ordering::Relaxed);

@@ -78,10 +78,14 @@ fn set_int_option(fd: RawFd, level: libc::c_int, name: libc::c_int, value: i32) 
 /// Sets on a listening TCP socket the options its connections need
 /// (`TCP_NODELAY`, and `timeout` for receiving and sending): on Linux an
 /// accepted TCP socket starts as a copy of its listener's, so this spares
-/// three `setsockopt` calls per connection.
+/// three `setsockopt` calls per connection. Also `TCP_DEFER_ACCEPT`: a
+/// connection is handed over once its first bytes arrived (HTTP, TLS and
+/// SCGI clients all speak first), so the worker that accepts it can read
+/// the request at once.
 #[cfg(any(target_os = "linux", target_os = "android"))]
 pub(crate) fn set_inherited_options(fd: RawFd, timeout: std::time::Duration) -> io::Result<()> {
     set_int_option(fd, libc::IPPROTO_TCP, libc::TCP_NODELAY, 1)?;
+    set_int_option(fd, libc::IPPROTO_TCP, libc::TCP_DEFER_ACCEPT, 1)?;
     let tv = libc::timeval {
         tv_sec: timeout.as_secs().min(i32::MAX as u64) as libc::time_t,
         tv_usec: timeout.subsec_micros() as libc::suseconds_t,

@@ -109,6 +109,7 @@ impl Socket {
 /// Nothing is accepted once a shutdown began.
 pub(crate) fn accept_pending(listener: &Socket, shared: &Arc<Shared>) -> Option<Conn> {
     let mut first = None;
+    let mut queued = false;
     loop {
         if shared.is_shutting_down() {
             break;
@@ -121,7 +122,10 @@ pub(crate) fn accept_pending(listener: &Socket, shared: &Arc<Shared>) -> Option<
                 }
                 match first {
                     None => first = Some(conn),
-                    Some(_) => shared.pool.submit(conn, shared),
+                    Some(_) => {
+                        shared.pool.queue(conn);
+                        queued = true;
+                    }
                 }
             }
             Err(e) => match e.kind() {
@@ -140,6 +144,9 @@ pub(crate) fn accept_pending(listener: &Socket, shared: &Arc<Shared>) -> Option<
                 }
             },
         }
+    }
+    if queued {
+        shared.parker.wake();
     }
     first
 }

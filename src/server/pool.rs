@@ -77,12 +77,11 @@ impl Pool {
         }
     }
 
-    /// Queues a connection that has something to read.
-    pub(crate) fn submit(&self, conn: Conn, shared: &Arc<Shared>) {
-        if self.tx.send(conn).is_ok() {
-            shared.parker.wake();
-            self.grow_if_stuck(shared);
-        }
+    /// Queues a new connection for any worker. The caller wakes one (once
+    /// for several); whether the pool must grow is the parker thread's
+    /// call, made when queued connections stop being taken.
+    pub(crate) fn queue(&self, conn: Conn) {
+        let _ = self.tx.send(conn);
     }
 
     /// The connections still queued (after the workers stopped).

@@ -283,6 +283,20 @@ pub(crate) fn interface_addrs() -> io::Result<Vec<InterfaceAddr>> {
 /// `WouldBlock`.
 #[cfg(any(target_os = "linux", target_os = "android"))]
 pub(crate) fn send_file(out: RawFd, file: RawFd, len: u64) -> io::Result<Option<u64>> {
+    // Full segments only while the file goes out (the connection has
+    // TCP_NODELAY, which would send each piece as it is queued); the
+    // last partial one leaves when the cork comes off. Not a TCP socket:
+    // nothing to do.
+    let corked = set_int_option(out, libc::IPPROTO_TCP, libc::TCP_CORK, 1).is_ok();
+    let result = send_file_uncorked(out, file, len);
+    if corked {
+        let _ = set_int_option(out, libc::IPPROTO_TCP, libc::TCP_CORK, 0);
+    }
+    result
+}
+
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn send_file_uncorked(out: RawFd, file: RawFd, len: u64) -> io::Result<Option<u64>> {
     let mut sent = 0u64;
     while sent < len {
         let count = (len - sent).min(1 << 30) as usize;

@@ -116,6 +116,7 @@ pub(crate) fn accept_pending(listener: &Socket, shared: &Arc<Shared>) -> Option<
         }
         match listener.accept(shared) {
             Ok(conn) => {
+                shared.pool.note_take();
                 if !listener.options_inherited && conn.configure(shared.config.io_timeout).is_err()
                 {
                     continue;
@@ -132,11 +133,13 @@ pub(crate) fn accept_pending(listener: &Socket, shared: &Arc<Shared>) -> Option<
                 io::ErrorKind::WouldBlock => break,
                 io::ErrorKind::Interrupted | io::ErrorKind::ConnectionAborted => {}
                 _ if is_fd_exhaustion(&e) => {
+                    // The connections stay pending, and no new report comes
+                    // for them: retry until descriptors are freed (idle
+                    // connections time out) or a shutdown begins.
                     shared.log.error(&format!(
                         " * Cannot accept: {e}. Raise the limit with `ulimit -n`; retrying."
                     ));
                     std::thread::sleep(Duration::from_millis(100));
-                    break;
                 }
                 _ => {
                     shared.log.error(&format!(" * Accept failed: {e}"));

@@ -28,6 +28,11 @@ const EXTRA_IDLE: Duration = Duration::from_secs(10);
 /// queue and the shutdown flag again (both also wake it at once).
 const WAIT_SLICE: Duration = Duration::from_millis(100);
 
+/// Workers started at most per check: enough that a crowd of slow
+/// requests soon has its threads, few enough that a burst of new
+/// connections being accepted cannot start hundreds at once.
+const GROW_AT_ONCE: usize = 8;
+
 /// How long queued connections may wait with no worker taking any before
 /// the pool grows.
 pub(crate) const STUCK_AFTER: Duration = Duration::from_millis(5);
@@ -96,9 +101,10 @@ impl Pool {
 
     /// Starts extra workers if connections wait (queued, parked and
     /// perhaps readable, or not accepted yet) while no worker is idle and
-    /// none has taken a connection for [`STUCK_AFTER`]: one per queued
-    /// connection (at least one), up to the limit. Returns true while
-    /// connections wait, so the parker checks again soon.
+    /// none has taken or accepted a connection for [`STUCK_AFTER`]: one
+    /// per queued connection (at least one, at most [`GROW_AT_ONCE`]), up
+    /// to the limit. Returns true while connections wait, so the parker
+    /// checks again soon.
     pub(crate) fn grow_if_stuck(&self, shared: &Arc<Shared>) -> bool {
         let waiting = self.tx.len();
         // Parked connections may be readable with no worker free to take
@@ -119,7 +125,7 @@ impl Pool {
         };
         if self.idle.load(Ordering::SeqCst) == 0 && since_take >= STUCK_AFTER {
             let room = self.max.saturating_sub(self.running());
-            for _ in 0..waiting.max(1).min(room) {
+            for _ in 0..waiting.clamp(1, GROW_AT_ONCE).min(room) {
                 self.spawn(shared, true);
             }
             self.note_take();
@@ -127,7 +133,9 @@ impl Pool {
         true
     }
 
-    fn note_take(&self) {
+    /// Counts a connection taken (or accepted) by a worker: the pool is
+    /// making progress.
+    pub(crate) fn note_take(&self) {
         self.takes.fetch_add(1, Ordering::Relaxed);
     }
 

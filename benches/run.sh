@@ -363,7 +363,10 @@ scenario() {  # SERVER SCENARIO PORT
       run_wrk "$server" "$sc" "$port" -t"$WRK_THREADS" -c16
       wait "$holder" || echo "(idleconns exit $?)" >> "$held"
       echo "   $sc idle: $(cat "$held")"
-      local kv; for kv in $(tail -n1 "$held"); do [[ "$kv" == *=* ]] && record "$server" "$sc" "${kv%%=*}" "${kv#*=}"; done
+      local kv
+      for kv in $(tail -n1 "$held"); do
+        if [[ "$kv" == *=* ]]; then record "$server" "$sc" "${kv%%=*}" "${kv#*=}"; fi
+      done
       ;;
     starve)
       local line

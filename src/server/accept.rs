@@ -102,7 +102,6 @@ impl Socket {
     }
 }
 
-/// Accepts until `wake` becomes readable.
 /// Accepts every connection pending on `listener` (a report is of new
 /// arrivals, so it must be emptied): the first is returned, for the
 /// worker that heard of them to serve; the others are queued for the pool.

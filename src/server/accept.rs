@@ -160,11 +160,11 @@ fn is_fd_exhaustion(e: &io::Error) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Read;
 
     #[cfg(any(target_os = "linux", target_os = "android"))]
     #[test]
     fn accepted_tcp_sockets_start_with_the_listeners_options() {
+        use std::io::Read;
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let mut socket = Socket::new(Listener::Tcp(listener), &ListenAddr::Tcp(addr));

@@ -1,11 +1,11 @@
-//! The server: listeners, the accept thread, the worker pool, the parker,
-//! the request log, and shutdown.
+//! The server: listeners, the worker pool, the parker, the request log,
+//! and shutdown.
 //!
 //! ```text
-//!  listeners ──► accept thread ──► channel ──► workers (pool) ──► app
-//!                                    ▲              │
-//!                                    └── parker ◄───┘  idle / partial
-//!                                      (epoll)         connections
+//!  listeners ──► parker (epoll) ──► an idle worker accepts ──► app
+//!                  ▲    │  readable           │   extra connections
+//!                  │    └──► a worker ◄───────┴── channel
+//!                  └──── idle / partial connections
 //! ```
 
 mod accept;
@@ -385,8 +385,8 @@ impl Server {
                 .log
                 .error(" * Shutdown grace period over; requests still running were cut off");
         }
-        // A connection the accept thread queued, or a worker parked, just
-        // as the others finished: it still gets its request served.
+        // A connection a worker accepted and queued, or parked, just as the
+        // others finished: it still gets its request served.
         for conn in shared.pool.take_queued() {
             handler::serve(conn, &shared);
         }

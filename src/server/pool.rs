@@ -1,14 +1,16 @@
-//! The worker pool: threads that take connections from a crossbeam
-//! channel and serve them.
+//! The worker pool: threads that serve connections, taken from the
+//! parker's readiness set (readable parked connections, and listeners with
+//! new connections, which the worker accepts) or from a crossbeam channel
+//! (the extra connections of an accept, queued for any worker).
 //!
-//! `threads` workers always run. When connections wait in the queue and
-//! no worker has taken one for a few milliseconds (all are held by slow
+//! `threads` workers always run. When connections wait and no worker has
+//! taken or accepted one for a few milliseconds (all are held by slow
 //! clients, slow apps or long streaming responses), more workers start,
 //! up to `max_threads`; such extra workers end after a while without work.
 //! A pool that is merely busy with quick requests does not grow: more
 //! threads would not add CPU. Idle keep-alive connections never hold a
 //! worker: they wait in the parker, and an idle worker waits on the
-//! parker's readiness queue and on this channel at once (a new connection
+//! parker's readiness set and on this channel at once (a connection queued
 //! on the channel wakes it through the parker's wake-up).
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};

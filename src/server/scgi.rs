@@ -12,8 +12,8 @@
 //!                                            close
 //! ```
 //!
-//! The accept thread, the pool, the parker and their timeouts are the
-//! HTTP server's; only this per-connection step differs. `handler::serve`
+//! Accepting, the pool, the parker and their timeouts are the HTTP
+//! server's; only this per-connection step differs. `handler::serve`
 //! sends SCGI connections here before anything HTTP happens.
 
 use std::io;

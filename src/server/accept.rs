@@ -72,19 +72,21 @@ impl Socket {
         }
     }
 
-    fn accept(&self, shared: &Shared) -> io::Result<Conn> {
-        match &self.listener {
+    /// Accepts one connection: `Err` if the listener has none (or cannot
+    /// accept), `Ok(None)` if one came but could not be set up (it is
+    /// closed: that client's problem, not the listener's).
+    fn accept(&self, shared: &Shared) -> io::Result<Option<Conn>> {
+        let (plain, peer, server) = match &self.listener {
             Listener::Tcp(l) => {
                 let (stream, peer) = l.accept()?;
                 let server = match &self.fixed_names {
-                    Some(names) => names.clone(),
-                    None => ServerNames::of(&Local::Ip(stream.local_addr()?)),
+                    Some(names) => Some(names.clone()),
+                    None => stream
+                        .local_addr()
+                        .ok()
+                        .map(|a| ServerNames::of(&Local::Ip(a))),
                 };
-                Ok(Conn::new(
-                    shared.wrap(Plain::Tcp(stream))?,
-                    Peer::Ip(peer),
-                    server,
-                ))
+                (Plain::Tcp(stream), Peer::Ip(peer), server)
             }
             Listener::Unix(l) => {
                 let (stream, _) = l.accept()?;
@@ -92,65 +94,80 @@ impl Socket {
                     .fixed_names
                     .clone()
                     .unwrap_or_else(|| ServerNames::of(&Local::Unix(Arc::from(Path::new("")))));
-                Ok(Conn::new(
-                    shared.wrap(Plain::Unix(stream))?,
-                    Peer::Local,
-                    server,
-                ))
+                (Plain::Unix(stream), Peer::Local, Some(server))
             }
+        };
+        let Some(server) = server else {
+            return Ok(None);
+        };
+        if !self.options_inherited && plain.configure(shared.config.io_timeout).is_err() {
+            return Ok(None);
         }
+        Ok(shared
+            .wrap(plain)
+            .ok()
+            .map(|stream| Conn::new(stream, peer, server)))
     }
 }
 
-/// Accepts every connection pending on `listener` (a report is of new
-/// arrivals, so it must be emptied): the first is returned, for the
+/// Accepts the connections pending on `listener`, until none is left (a
+/// report is of new arrivals, so it must be emptied), the process is out
+/// of descriptors, or a shutdown began: the first is returned, for the
 /// worker that heard of them to serve; the others are queued for the pool.
-/// Nothing is accepted once a shutdown began.
+/// What is left pending is noticed again by the parker thread
+/// ([`super::park::Parker::recheck_listeners`]).
 pub(crate) fn accept_pending(listener: &Socket, shared: &Arc<Shared>) -> Option<Conn> {
     let mut first = None;
     let mut queued = false;
-    loop {
-        if shared.is_shutting_down() {
-            break;
-        }
+    while !shared.is_shutting_down() {
         match listener.accept(shared) {
             Ok(conn) => {
                 shared.pool.note_take();
-                if !listener.options_inherited && conn.configure(shared.config.io_timeout).is_err()
-                {
-                    continue;
-                }
-                match first {
-                    None => first = Some(conn),
-                    Some(_) => {
+                match (conn, &first) {
+                    (None, _) => {}
+                    (Some(conn), None) => first = Some(conn),
+                    (Some(conn), Some(_)) => {
                         shared.pool.queue(conn);
                         queued = true;
                     }
                 }
             }
-            Err(e) => match e.kind() {
-                io::ErrorKind::WouldBlock => break,
-                io::ErrorKind::Interrupted | io::ErrorKind::ConnectionAborted => {}
-                _ if is_fd_exhaustion(&e) => {
-                    // The connections stay pending, and no new report comes
-                    // for them: retry until descriptors are freed (idle
-                    // connections time out) or a shutdown begins.
-                    shared.log.error(&format!(
-                        " * Cannot accept: {e}. Raise the limit with `ulimit -n`; retrying."
-                    ));
-                    std::thread::sleep(Duration::from_millis(100));
-                }
-                _ => {
-                    shared.log.error(&format!(" * Accept failed: {e}"));
-                    break;
-                }
-            },
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+            Err(e) if is_fd_exhaustion(&e) => {
+                shared.log.error(&format!(
+                    " * Cannot accept: {e}. Raise the limit with `ulimit -n`; retrying."
+                ));
+                break;
+            }
+            Err(e) if matches!(e.raw_os_error(), Some(libc::ENOBUFS | libc::ENOMEM)) => {
+                shared
+                    .log
+                    .error(&format!(" * Cannot accept: {e}; retrying."));
+                break;
+            }
+            Err(e) if is_listener_broken(&e) => {
+                shared.log.error(&format!(" * Accept failed: {e}"));
+                break;
+            }
+            // A connection that failed before it was accepted (reset,
+            // aborted, a network error the kernel passes on): the next one
+            // may be fine.
+            Err(_) => {}
         }
     }
     if queued {
         shared.parker.wake();
     }
     first
+}
+
+/// Errors of the listening socket itself, which accepting again would
+/// only repeat.
+fn is_listener_broken(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EBADF | libc::EINVAL | libc::ENOTSOCK | libc::EOPNOTSUPP | libc::EFAULT)
+    )
 }
 
 fn is_fd_exhaustion(e: &io::Error) -> bool {

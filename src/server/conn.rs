@@ -6,7 +6,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::os::fd::RawFd;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 pub(crate) use super::socket::{Plain, Stream};
 
@@ -150,11 +150,6 @@ impl Conn {
             write_buffer: Vec::new(),
             drained: false,
         }
-    }
-
-    /// Applies the served-connection socket options ([`Stream::configure`]).
-    pub(crate) fn configure(&self, timeout: Duration) -> io::Result<()> {
-        self.stream.configure(timeout)
     }
 
     pub(crate) fn fd(&self) -> RawFd {

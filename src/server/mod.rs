@@ -393,6 +393,7 @@ impl Server {
         for conn in shared.parker.take_waiting() {
             handler::serve(conn, &shared);
         }
+        shared.parker.close_all();
         let panic = shared
             .passed_through
             .lock()

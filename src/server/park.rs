@@ -289,11 +289,15 @@ impl Parker {
         linger(entry, self);
     }
 
-    /// Parks `entry`; returns it if it is readable already.
+    /// Parks `entry`; returns it if it is readable already. The socket is
+    /// watched before the slot says parked: once it does, the parker
+    /// thread may take the entry and close it, and the descriptor could
+    /// be another connection's by the time a watch came. A report that
+    /// comes in between finds the slot busy, and the entry comes back.
     fn watch(&self, mut entry: Entry) -> Option<Entry> {
         let fd = entry.conn.fd();
-        let (token, first) = match &entry.conn.registration {
-            Some(r) => (r.token, false),
+        let watched = match &entry.conn.registration {
+            Some(r) => self.core.poller.rearm(fd, r.token).map(|()| r.token),
             None => {
                 let token = self.core.lock().reserve();
                 entry.conn.registration = Some(Registration {
@@ -301,24 +305,15 @@ impl Parker {
                     token,
                     fd,
                 });
-                (token, true)
+                self.core.poller.add(fd, token).map(|()| token)
             }
         };
-        let parking = self.core.lock().park(token, entry);
-        if let Parking::Readable(entry) = parking {
-            return Some(entry);
+        // Unwatched, it would wait for nothing: dropped, it closes.
+        let token = watched.ok()?;
+        match self.core.lock().park(token, entry) {
+            Parking::Parked => None,
+            Parking::Readable(entry) => Some(entry),
         }
-        let watched = if first {
-            self.core.poller.add(fd, token)
-        } else {
-            self.core.poller.rearm(fd, token)
-        };
-        if watched.is_err() {
-            // Unwatched, it would wait for nothing: close it.
-            let entry = self.core.lock().take(token);
-            drop(entry);
-        }
-        None
     }
 
     /// Watches the listening sockets, readied for the workers to accept on
@@ -347,14 +342,37 @@ impl Parker {
         first
     }
 
+    /// The listeners with connections waiting to be accepted, by index;
+    /// none while a worker is accepting.
+    fn listeners_pending(&self) -> Vec<usize> {
+        let Ok(listeners) = self.listeners.try_lock() else {
+            return Vec::new();
+        };
+        let fds: Vec<RawFd> = listeners.iter().map(Socket::fd).collect();
+        match crate::sys::wait_any_readable(&fds, 0) {
+            Ok(ready) => (0..ready.len()).filter(|&i| ready[i]).collect(),
+            Err(_) => Vec::new(),
+        }
+    }
+
     /// True if a listener has connections waiting to be accepted (while
     /// every worker is busy, say); false if a worker is accepting now.
     pub(crate) fn connections_pending(&self) -> bool {
-        let Ok(listeners) = self.listeners.try_lock() else {
-            return false;
-        };
-        let fds: Vec<RawFd> = listeners.iter().map(Socket::fd).collect();
-        crate::sys::wait_any_readable(&fds, 0).is_ok_and(|ready| ready.contains(&true))
+        !self.listeners_pending().is_empty()
+    }
+
+    /// Reports again the listeners that still have connections waiting: a
+    /// listener is reported when connections arrive, and accepting can stop
+    /// before it emptied the queue (out of descriptors, say). Run by the
+    /// parker thread now and then; an idle worker takes the report.
+    fn recheck_listeners(&self) {
+        let pending = self.listeners_pending();
+        for &index in &pending {
+            let _ = self.reported.0.send(LISTENER | index as u64);
+        }
+        if !pending.is_empty() {
+            self.wake();
+        }
     }
 
     /// Stops watching and closes the listening sockets (at shutdown: new
@@ -388,6 +406,14 @@ impl Parker {
         waiting.into_iter().map(|e| e.conn).collect()
     }
 
+    /// Closes every connection still parked: the last step of a server's
+    /// life (a parked connection holds the parker, through its
+    /// registration, so they would otherwise keep each other).
+    pub(crate) fn close_all(&self) {
+        let parked = self.core.lock().take_where(|_| true);
+        drop(parked);
+    }
+
     /// True when no connection reported readable waits to be taken.
     pub(crate) fn none_reported(&self) -> bool {
         self.reported.1.is_empty()
@@ -402,6 +428,9 @@ impl Parker {
     pub(crate) fn take_ready(&self, timeout: Duration, wake_another: impl Fn()) -> Option<Ready> {
         while let Ok(token) = self.reported.1.try_recv() {
             if let Some(ready) = self.ready(token) {
+                if !self.reported.1.is_empty() {
+                    wake_another();
+                }
                 return Some(ready);
             }
         }
@@ -488,6 +517,7 @@ pub(crate) fn run(shared: &Arc<Shared>) {
             for entry in expired {
                 expire(entry, shared);
             }
+            parker.recheck_listeners();
         }
     }
     parker.close_listeners();

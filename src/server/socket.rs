@@ -107,10 +107,6 @@ pub(crate) enum Stream {
 }
 
 impl Stream {
-    pub(crate) fn configure(&self, timeout: Duration) -> io::Result<()> {
-        self.plain().configure(timeout)
-    }
-
     fn plain(&self) -> &Plain {
         match self {
             Stream::Plain(p) => p,

@@ -139,15 +139,21 @@ impl Poller {
             };
         }
         let mut count = 0;
+        let mut woken = false;
         for ev in &events[..n as usize] {
             // SAFETY: epoll_wait initialised the first `n` entries.
             let token = unsafe { ev.assume_init_ref() }.u64;
             if token == WAKE {
-                self.clear_wake();
+                woken = true;
             } else {
                 tokens[count] = token;
                 count += 1;
             }
+        }
+        // A wake-up that came with work is left pending, for the next
+        // thread that waits: it was meant for a thread with nothing to do.
+        if woken && count == 0 {
+            self.clear_wake();
         }
         Ok(count)
     }

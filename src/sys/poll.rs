@@ -60,7 +60,11 @@ impl Poller {
     /// timeout or a notify). Other ready descriptors stay watched.
     pub(crate) fn wait_some(&self, tokens: &mut [u64], timeout_ms: i32) -> io::Result<usize> {
         let mut ready = Vec::with_capacity(tokens.len());
-        self.wait_up_to(&mut ready, timeout_ms, tokens.len())?;
+        let woken = self.wait_up_to(&mut ready, timeout_ms, tokens.len())?;
+        if woken && !ready.is_empty() {
+            // Meant for a thread with nothing to do: pass it on.
+            self.notify()?;
+        }
         tokens[..ready.len()].copy_from_slice(&ready);
         Ok(ready.len())
     }

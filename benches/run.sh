@@ -412,35 +412,33 @@ transfers() {  # SERVER PORT
       echo "   upload      rep $rep: $rate MiB/s"
     fi
     if wants download; then
-      res=$(timeout 60 "${ON_CLIENT[@]}" curl -sS --max-time 30 -o /dev/null \
-            -w '%{http_code} %{size_download} %{time_total}' "$down_url" 2>&1 || echo "failed 0 0")
-      read -r a b t <<< "$res"
-      rate=FAIL
-      [[ "$a" == 200 && "$b" == "$bytes" ]] && rate=$(mib_per_s "$bytes" "$t")
-      [[ "$rate" == FAIL ]] && echo "   download failed: $res"
-      record "$server" download "mibs.$rep" "$rate"
-      echo "   download    rep $rep: $rate MiB/s"
+      timed_download "$server" download "$rep" "$down_url" "$bytes"
     fi
   done
 }
 
 # static_file SERVER PORT: the static file with curl, REPS times
 static_file() {
-  local server=$1 port=$2 bytes=$((STATIC_MIB * 1024 * 1024)) rep res a b t rate
+  local server=$1 port=$2 bytes=$((STATIC_MIB * 1024 * 1024)) rep
   record "$server" static size_mib "$STATIC_MIB"
   # from the page cache, for every server
   cat "$STATIC_DIR/$STATIC_NAME" > /dev/null
   for rep in $(seq "$REPS"); do
-    res=$(timeout 60 "${ON_CLIENT[@]}" curl -sS --max-time 30 -o /dev/null \
-          -w '%{http_code} %{size_download} %{time_total}' "http://$HOST:$port/files/$STATIC_NAME" 2>&1 \
-          || echo "failed 0 0")
-    read -r a b t <<< "$res"
-    rate=FAIL
-    [[ "$a" == 200 && "$b" == "$bytes" ]] && rate=$(mib_per_s "$bytes" "$t")
-    [[ "$rate" == FAIL ]] && echo "   static failed: $res"
-    record "$server" static "mibs.$rep" "$rate"
-    echo "   static      rep $rep: $rate MiB/s"
+    timed_download "$server" static "$rep" "http://$HOST:$port/files/$STATIC_NAME" "$bytes"
   done
+}
+
+# timed_download SERVER SCENARIO REP URL BYTES: one download with curl,
+# recorded in MiB/s (FAIL unless a 200 with exactly BYTES)
+timed_download() {
+  local server=$1 sc=$2 rep=$3 url=$4 bytes=$5 res a b t rate=FAIL
+  res=$(timeout 60 "${ON_CLIENT[@]}" curl -sS --max-time 30 -o /dev/null \
+        -w '%{http_code} %{size_download} %{time_total}' "$url" 2>&1 || echo "failed 0 0")
+  read -r a b t <<< "$res"
+  if [[ "$a" == 200 && "$b" == "$bytes" ]]; then rate=$(mib_per_s "$bytes" "$t"); fi
+  if [[ "$rate" == FAIL ]]; then echo "   $sc failed: $res"; fi
+  record "$server" "$sc" "mibs.$rep" "$rate"
+  printf '   %-11s rep %s: %s MiB/s\n' "$sc" "$rep" "$rate"
 }
 
 # kv_record SERVER SCENARIO LINE: records each key=value of LINE

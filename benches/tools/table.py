@@ -239,7 +239,8 @@ def static_table(data, servers):
     print("`copy` is the ceiling: `std::io::copy(&mut File, &mut TcpStream)` after a minimal head "
           "(benches/peers `peer-copy`; std does not use `sendfile` there, it is a loop of 8 KiB "
           "`read`/`send`); `copy-nodelay` the same with `TCP_NODELAY`, which werk sets on every "
-          "connection. werk: `serve hello --static /files=DIR`.\n")
+          "connection. werk: `serve hello --static /files=DIR`, which sends the file with "
+          "`sendfile(2)` and the socket corked.\n")
     print("| server | MiB/s | ÷ copy |")
     print("|---|---:|---:|")
     for sv in rows:

@@ -22,7 +22,6 @@ use super::conn::Conn;
 use super::environ::{cgi_vars, RequestLine};
 use super::exchange::{BodyReader, Exchange, State, CLIENT_GONE};
 use super::pages::{error_page, error_response};
-use super::park::Parked;
 use super::Shared;
 use crate::http::{parse_head, HttpError, Parsed, RequestHead};
 use crate::model::body::{next_chunk, Source};
@@ -98,18 +97,10 @@ pub(crate) fn serve(mut conn: Conn, shared: &Arc<Shared>) {
                     // A TLS handshake under way is bounded like a head.
                     conn.head_started.get_or_insert_with(Instant::now);
                 }
-                let kind = if conn.head_started.is_some() {
-                    Parked::PartialHead
-                } else {
-                    Parked::Idle
-                };
-                match shared.parker.park(conn, kind) {
+                match shared.parker.park(conn) {
                     None => return,
                     // Data came while we held it.
-                    Some(readable) => {
-                        conn = readable;
-                        conn.mark_readable();
-                    }
+                    Some(readable) => conn = readable,
                 }
             }
         }

@@ -48,7 +48,7 @@ const BATCH: usize = 16;
 
 /// Why a connection waits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Parked {
+enum Parked {
     /// Between requests on a kept-alive connection.
     Idle,
     /// Part of a request head has arrived.
@@ -257,15 +257,15 @@ impl Parker {
         })
     }
 
-    /// Hands `conn`, waiting for a request (`Idle` or `PartialHead`), to
-    /// the parker until it is readable or times out. The caller read until
-    /// its socket was empty. Returns it if it was reported readable while
-    /// the caller held it: serve it again.
-    pub(crate) fn park(&self, conn: Conn, kind: Parked) -> Option<Conn> {
-        let now = Instant::now();
-        let deadline = match kind {
-            Parked::PartialHead => conn.head_started.unwrap_or(now) + self.head_timeout,
-            _ => now + self.idle_timeout,
+    /// Hands `conn`, waiting for a request (`PartialHead` once part of a
+    /// head, or a TLS handshake, has begun: `head_started`; else `Idle`),
+    /// to the parker until it is readable or times out. The caller read
+    /// until its socket was empty. Returns it if it was reported readable
+    /// while the caller held it, marked so: serve it again.
+    pub(crate) fn park(&self, conn: Conn) -> Option<Conn> {
+        let (kind, deadline) = match conn.head_started {
+            Some(started) => (Parked::PartialHead, started + self.head_timeout),
+            None => (Parked::Idle, Instant::now() + self.idle_timeout),
         };
         let entry = Entry {
             conn,
@@ -273,7 +273,9 @@ impl Parker {
             deadline,
             drained: 0,
         };
-        self.watch(entry).map(|e| e.conn)
+        let mut readable = self.watch(entry)?.conn;
+        readable.mark_readable();
+        Some(readable)
     }
 
     /// Takes a connection whose response is sent and whose sending side is

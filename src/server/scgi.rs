@@ -21,7 +21,6 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::conn::Conn;
-use super::park::Parked;
 use super::Shared;
 use crate::gateway::response::{self, Gateway, GatewayInput, Transport};
 use crate::gateway::scgi::{parse_head, Parsed, ScgiError, ScgiHead};
@@ -84,12 +83,7 @@ pub(crate) fn serve(mut conn: Conn, shared: &Arc<Shared>) {
                         continue;
                     }
                 }
-                let kind = if conn.head_started.is_some() {
-                    Parked::PartialHead
-                } else {
-                    Parked::Idle
-                };
-                match shared.parker.park(conn, kind) {
+                match shared.parker.park(conn) {
                     None => return,
                     Some(readable) => conn = readable,
                 }

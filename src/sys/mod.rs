@@ -9,8 +9,6 @@
 //! - [`process`]: a serving child (the reloader's, or one of
 //!   `Options::processes`), started with its descriptors at fixed numbers
 //!   and a parent-death signal;
-//! - `inotify` (Linux) and `kqueue` (macOS, BSDs): file events for the
-//!   reloader's watchers;
 //! - [`local_time`]: the broken-down local time for log lines.
 
 use std::io;
@@ -39,17 +37,6 @@ mod poller;
 
 pub(crate) use poller::Poller;
 
-#[cfg(any(target_os = "linux", target_os = "android"))]
-pub(crate) mod inotify;
-#[cfg(any(
-    target_os = "macos",
-    target_os = "ios",
-    target_os = "freebsd",
-    target_os = "openbsd",
-    target_os = "netbsd",
-    target_os = "dragonfly"
-))]
-pub(crate) mod kqueue;
 pub(crate) mod process;
 pub(crate) mod signals;
 

@@ -7,15 +7,36 @@
 //! and `auto` falls back to stat.
 
 use std::collections::HashMap;
+use std::ffi::OsStr;
 use std::io;
+use std::os::fd::AsRawFd;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use inotify::{EventMask, EventOwned, Inotify, WatchMask};
+
 use super::{settle, Plan, Watched};
 use crate::reload::glob::Exclude;
-use crate::sys::inotify::{Event, Inotify};
 
 pub(crate) const NAME: &str = "inotify";
+
+/// What a directory watch reports: entries written, their metadata
+/// changed (`touch`), created, deleted or renamed in or out, and the
+/// directory itself deleted or moved.
+const WATCH_MASK: WatchMask = WatchMask::MODIFY
+    .union(WatchMask::ATTRIB)
+    .union(WatchMask::CREATE)
+    .union(WatchMask::DELETE)
+    .union(WatchMask::MOVED_FROM)
+    .union(WatchMask::MOVED_TO)
+    .union(WatchMask::DELETE_SELF)
+    .union(WatchMask::MOVE_SELF)
+    .union(WatchMask::ONLYDIR)
+    .union(WatchMask::EXCL_UNLINK);
+
+/// Room for many events at once; one is at most 16 bytes plus a name of
+/// up to 256.
+const BUFFER: usize = 64 * 1024;
 
 /// Watches directories with inotify.
 #[derive(Debug)]
@@ -34,13 +55,13 @@ impl Watcher {
         exclude: &Exclude,
         interval: Duration,
     ) -> io::Result<Watcher> {
-        let inotify = Inotify::new().map_err(|e| explain(e, "instances"))?;
+        let inotify = Inotify::init().map_err(|e| explain(e, "instances"))?;
         let plan = Plan::new(paths, exclude);
         let mut dirs = HashMap::new();
         for (i, dir) in plan.dirs.iter().enumerate() {
-            match inotify.watch_dir(&dir.path) {
+            match inotify.watches().add(&dir.path, WATCH_MASK) {
                 Ok(wd) => {
-                    dirs.insert(wd, i);
+                    dirs.insert(wd.get_watch_descriptor_id(), i);
                 }
                 // Removed since the walk, or not ours to read: nothing to
                 // watch there.
@@ -69,7 +90,7 @@ impl Watcher {
             self.interval.as_millis().clamp(1, i32::MAX as u128) as i32
         };
         let changed = loop {
-            match self.inotify.read(timeout) {
+            match self.read(timeout) {
                 Ok(events) => {
                     if let Some(path) = events.iter().find_map(|e| self.relevant(e)) {
                         break path;
@@ -81,28 +102,61 @@ impl Watcher {
                 break path;
             }
         };
-        let inotify = &self.inotify;
         settle(|quiet| {
-            inotify
-                .read(quiet.as_millis() as i32)
+            self.read(quiet.as_millis() as i32)
                 .is_ok_and(|events| !events.is_empty())
         });
         changed
     }
 
-    fn relevant(&self, event: &Event) -> Option<PathBuf> {
-        if event.overflowed() {
-            // Events were lost: assume the worst.
-            return Some(self.plan.dirs.first()?.path.clone());
+    /// Waits up to `timeout_ms` (-1: no limit) for events and returns the
+    /// ones queued; empty when the time ran out.
+    fn read(&mut self, timeout_ms: i32) -> io::Result<Vec<EventOwned>> {
+        let mut events = Vec::new();
+        if !crate::sys::wait_readable(self.inotify.as_raw_fd(), timeout_ms)? {
+            return Ok(events);
         }
-        let &dir = self.dirs.get(&event.wd)?;
-        match &event.name {
-            Some(name) => self.plan.relevant(dir, name),
-            None if event.directory_gone() && !event.watch_removed() => {
-                Some(self.plan.dirs[dir].path.clone())
+        let mut buffer = vec![0u8; BUFFER];
+        loop {
+            match self.inotify.read_events(&mut buffer) {
+                Ok(batch) => events.extend(batch.map(|e| e.to_owned())),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(events),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
             }
-            None => None,
         }
+    }
+
+    fn relevant(&self, event: &EventOwned) -> Option<PathBuf> {
+        relevant(
+            &self.plan,
+            &self.dirs,
+            event.wd.get_watch_descriptor_id(),
+            event.mask,
+            event.name.as_deref(),
+        )
+    }
+}
+
+/// The watched path that event `mask` on `name` (`None`: the directory
+/// itself) from watch `wd` changed, if it changed one.
+fn relevant(
+    plan: &Plan,
+    dirs: &HashMap<i32, usize>,
+    wd: i32,
+    mask: EventMask,
+    name: Option<&OsStr>,
+) -> Option<PathBuf> {
+    if mask.contains(EventMask::Q_OVERFLOW) {
+        // Events were lost: assume the worst.
+        return Some(plan.dirs.first()?.path.clone());
+    }
+    let &dir = dirs.get(&wd)?;
+    let gone = mask.intersects(EventMask::DELETE_SELF | EventMask::MOVE_SELF);
+    match name {
+        Some(name) => plan.relevant(dir, name),
+        None if gone && !mask.contains(EventMask::IGNORED) => Some(plan.dirs[dir].path.clone()),
+        None => None,
     }
 }
 
@@ -148,5 +202,31 @@ mod tests {
         );
         let other = explain(io::Error::from_raw_os_error(libc::EACCES), "watches");
         assert!(other.to_string().starts_with("inotify failed"));
+    }
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("werk-inotify-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn an_overflow_or_a_vanished_directory_counts_as_a_change() {
+        let dir = scratch("events");
+        let plan = Plan::new(&[Watched::Tree(dir.clone())], &Exclude::default());
+        let dirs = HashMap::from([(7, 0)]);
+        let event =
+            |wd, mask, name: Option<&str>| relevant(&plan, &dirs, wd, mask, name.map(OsStr::new));
+        assert_eq!(event(-1, EventMask::Q_OVERFLOW, None), Some(dir.clone()));
+        assert_eq!(
+            event(7, EventMask::MODIFY, Some("a.toml")),
+            Some(dir.join("a.toml"))
+        );
+        assert_eq!(event(8, EventMask::MODIFY, Some("a.toml")), None);
+        assert_eq!(event(7, EventMask::DELETE_SELF, None), Some(dir.clone()));
+        assert_eq!(event(7, EventMask::IGNORED, None), None);
+        assert_eq!(event(7, EventMask::ATTRIB, None), None);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -12,18 +12,36 @@
 //! tree can reach the open-file limit (`ulimit -n`, 256 by default on
 //! macOS), in which case `new` fails and `auto` falls back to stat.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::ffi::OsString;
+use std::fs::File;
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd};
-use std::path::PathBuf;
+use std::os::fd::{AsRawFd, RawFd};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+use kqueue::{Event, EventData, EventFilter, FilterFlag, Ident};
 
 use super::{settle, Plan, Stamp, Watched};
 use crate::reload::glob::Exclude;
-use crate::sys::kqueue::{open_for_events, Kqueue};
 
 pub(crate) const NAME: &str = "kqueue";
+
+/// The vnode events every watch asks for.
+const VNODE_EVENTS: FilterFlag = FilterFlag::NOTE_WRITE
+    .union(FilterFlag::NOTE_DELETE)
+    .union(FilterFlag::NOTE_RENAME)
+    .union(FilterFlag::NOTE_EXTEND)
+    .union(FilterFlag::NOTE_ATTRIB);
+
+/// Open flags, besides read-only and close-on-exec, for a descriptor used
+/// only for events: `O_EVTONLY` on Apple systems (it does not keep a volume
+/// from unmounting); never blocking (a FIFO in a watched tree).
+#[cfg(any(target_os = "macos", target_os = "ios"))]
+const EVENT_OPEN_FLAGS: libc::c_int = libc::O_EVTONLY | libc::O_NONBLOCK;
+#[cfg(not(any(target_os = "macos", target_os = "ios")))]
+const EVENT_OPEN_FLAGS: libc::c_int = libc::O_NONBLOCK;
 
 /// The relevant entries of one directory.
 type Listing = BTreeMap<OsString, Stamp>;
@@ -31,12 +49,12 @@ type Listing = BTreeMap<OsString, Stamp>;
 /// Watches files and directories with kqueue.
 #[derive(Debug)]
 pub(crate) struct Watcher {
-    kqueue: Kqueue,
+    kqueue: kqueue::Watcher,
     plan: Plan,
-    /// Indexed by event token: the directory of the plan the watched file
-    /// or directory belongs to (its index in `plan.dirs`), and the
-    /// descriptor, which must stay open for the watch to last.
-    targets: Vec<(usize, OwnedFd)>,
+    /// Watched descriptor → the directory of the plan the watched file or
+    /// directory belongs to (its index in `plan.dirs`), and the file,
+    /// which must stay open for the watch to last.
+    targets: HashMap<RawFd, (usize, File)>,
     /// One per directory of the plan.
     listings: Vec<Listing>,
     interval: Duration,
@@ -50,13 +68,14 @@ impl Watcher {
         exclude: &Exclude,
         interval: Duration,
     ) -> io::Result<Watcher> {
-        let kqueue = Kqueue::new()?;
+        let kqueue = kqueue::Watcher::new()?;
+        crate::sys::socket::set_cloexec(kqueue.as_raw_fd(), true)?;
         let plan = Plan::new(paths, exclude);
         let mut watcher = Watcher {
             kqueue,
             listings: Vec::with_capacity(plan.dirs.len()),
             plan,
-            targets: Vec::new(),
+            targets: HashMap::new(),
             interval,
         };
         for dir in 0..watcher.plan.dirs.len() {
@@ -70,16 +89,16 @@ impl Watcher {
             }
             watcher.listings.push(listing);
         }
+        watcher.kqueue.watch()?;
         Ok(watcher)
     }
 
-    fn register(&mut self, dir: usize, path: &std::path::Path) -> io::Result<()> {
-        let fd = match open_for_events(path) {
-            Ok(fd) => fd,
-            Err(e)
-                if e.raw_os_error() == Some(libc::EMFILE)
-                    || e.raw_os_error() == Some(libc::ENFILE) =>
-            {
+    /// Opens `path` and adds its watch, to be applied by the next
+    /// `kqueue.watch()`.
+    fn register(&mut self, dir: usize, path: &Path) -> io::Result<()> {
+        let file = match open_for_events(path) {
+            Ok(file) => file,
+            Err(e) if matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)) => {
                 return Err(io::Error::new(
                     e.kind(),
                     format!(
@@ -90,8 +109,9 @@ impl Watcher {
             // Gone since it was listed, or not ours to read.
             Err(_) => return Ok(()),
         };
-        self.kqueue.watch(fd.as_raw_fd(), self.targets.len())?;
-        self.targets.push((dir, fd));
+        self.kqueue
+            .add_file(&file, EventFilter::EVFILT_VNODE, VNODE_EVENTS)?;
+        self.targets.insert(file.as_raw_fd(), (dir, file));
         Ok(())
     }
 
@@ -122,13 +142,8 @@ impl Watcher {
     /// burst that follows it.
     pub(crate) fn wait(&mut self) -> PathBuf {
         let timeout = (!self.plan.missing.is_empty()).then_some(self.interval);
-        let mut tokens = Vec::new();
         let changed = loop {
-            tokens.clear();
-            if self.kqueue.wait(timeout, &mut tokens).is_err() {
-                std::thread::sleep(self.interval);
-            }
-            if let Some(path) = tokens.iter().find_map(|&t| self.check(t)) {
+            if let Some(path) = self.next_event(timeout).and_then(|fd| self.check(fd)) {
                 break path;
             }
             if let Some(path) = self.plan.appeared() {
@@ -136,17 +151,35 @@ impl Watcher {
             }
         };
         let kqueue = &self.kqueue;
-        settle(|quiet| {
-            let mut more = Vec::new();
-            kqueue.wait(Some(quiet), &mut more).is_ok() && !more.is_empty()
-        });
+        settle(|quiet| kqueue.poll(Some(quiet)).is_some());
         changed
     }
 
-    /// Lists the directory behind `token` again (the one of the file, for
-    /// a file) and returns the first relevant entry that differs.
-    fn check(&mut self, token: usize) -> Option<PathBuf> {
-        let dir = self.targets.get(token)?.0;
+    /// Waits up to `timeout` (`None`: no limit) for an event; the
+    /// descriptor it came from, if one came.
+    fn next_event(&self, timeout: Option<Duration>) -> Option<RawFd> {
+        match self.kqueue.poll_forever(timeout)? {
+            Event {
+                ident: Ident::Fd(fd),
+                data: EventData::Vnode(_),
+            } => Some(fd),
+            Event {
+                data: EventData::Error(e),
+                ..
+            } => {
+                if e.kind() != io::ErrorKind::Interrupted {
+                    std::thread::sleep(self.interval);
+                }
+                None
+            }
+            _ => None,
+        }
+    }
+
+    /// Lists the directory behind descriptor `fd` again (the one of the
+    /// file, for a file) and returns the first relevant entry that differs.
+    fn check(&mut self, fd: RawFd) -> Option<PathBuf> {
+        let dir = self.targets.get(&fd)?.0;
         let now = self.list(dir);
         let before = std::mem::replace(&mut self.listings[dir], now);
         let now = &self.listings[dir];
@@ -157,4 +190,12 @@ impl Watcher {
             .or_else(|| before.keys().find(|name| !now.contains_key(*name)))?;
         Some(self.plan.dirs[dir].path.join(name))
     }
+}
+
+/// Opens `path` (a file or a directory) for event notification only.
+fn open_for_events(path: &Path) -> io::Result<File> {
+    std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(EVENT_OPEN_FLAGS)
+        .open(path)
 }

@@ -366,4 +366,72 @@ mod tests {
         assert!(start.elapsed() >= MOST_SETTLE);
         assert!(start.elapsed() < MOST_SETTLE + Duration::from_millis(500));
     }
+
+    /// The platform's raw watcher on `paths`, or `None` where there is
+    /// none.
+    fn raw_watcher(paths: &[Watched], exclude: &Exclude) -> Option<raw::Watcher> {
+        raw_name()?;
+        Some(raw::Watcher::new(paths, exclude, Duration::from_millis(20)).unwrap())
+    }
+
+    /// What `watcher.wait()` returns, given a few seconds; the watcher
+    /// comes back for another wait.
+    fn next_change(mut watcher: raw::Watcher) -> (raw::Watcher, PathBuf) {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let path = watcher.wait();
+            let _ = tx.send((watcher, path));
+        });
+        rx.recv_timeout(Duration::from_secs(5))
+            .expect("no change seen within 5 s")
+    }
+
+    #[test]
+    fn the_raw_watcher_sees_a_write_and_an_atomic_save() {
+        let dir = scratch("raw-save");
+        let conf = dir.join("app.toml");
+        std::fs::write(&conf, "a = 1\n").unwrap();
+        let paths = [Watched::File(conf.clone())];
+        let Some(watcher) = raw_watcher(&paths, &Exclude::default()) else {
+            return;
+        };
+        std::fs::write(dir.join("other.toml"), "not watched\n").unwrap();
+        std::fs::write(&conf, "a = 2\n").unwrap();
+        let (watcher, path) = next_change(watcher);
+        assert_eq!(path, conf);
+        let tmp = dir.join(".app.toml.tmp");
+        std::fs::write(&tmp, "a = 3\n").unwrap();
+        std::fs::rename(&tmp, &conf).unwrap();
+        assert_eq!(next_change(watcher).1, conf);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn the_raw_watcher_skips_excluded_names_in_a_tree() {
+        let dir = scratch("raw-tree");
+        let exclude = Exclude::new(&["*.log".into()], &dir);
+        let Some(watcher) = raw_watcher(&[Watched::Tree(dir.join("conf"))], &exclude) else {
+            return;
+        };
+        std::fs::write(dir.join("conf/debug.log"), "noise\n").unwrap();
+        std::fs::write(dir.join("conf/app.toml.swp"), "noise\n").unwrap();
+        std::fs::write(dir.join("conf/.git/HEAD"), "noise\n").unwrap();
+        std::fs::write(dir.join("conf/sub/app.toml"), "a = 1\n").unwrap();
+        assert_eq!(next_change(watcher).1, dir.join("conf/sub/app.toml"));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn the_raw_watcher_sees_a_file_whose_directory_comes_later() {
+        let dir = scratch("raw-missing");
+        let later = dir.join("later/app.toml");
+        let Some(watcher) = raw_watcher(&[Watched::File(later.clone())], &Exclude::default())
+        else {
+            return;
+        };
+        std::fs::create_dir(dir.join("later")).unwrap();
+        std::fs::write(&later, "a = 1\n").unwrap();
+        assert_eq!(next_change(watcher).1, later);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

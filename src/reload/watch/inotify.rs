@@ -55,30 +55,69 @@ impl Watcher {
         exclude: &Exclude,
         interval: Duration,
     ) -> io::Result<Watcher> {
-        let inotify = Inotify::init().map_err(|e| explain(e, "instances"))?;
-        let plan = Plan::new(paths, exclude);
-        let mut dirs = HashMap::new();
-        for (i, dir) in plan.dirs.iter().enumerate() {
-            match inotify.watches().add(&dir.path, WATCH_MASK) {
-                Ok(wd) => {
-                    dirs.insert(wd.get_watch_descriptor_id(), i);
-                }
-                // Removed since the walk, or not ours to read: nothing to
-                // watch there.
-                Err(e)
-                    if matches!(
-                        e.raw_os_error(),
-                        Some(libc::ENOENT | libc::EACCES | libc::ENOTDIR)
-                    ) => {}
-                Err(e) => return Err(explain(e, "watches")),
+        let mut watcher = Watcher {
+            inotify: Inotify::init().map_err(|e| explain(e, "instances"))?,
+            plan: Plan::new(paths, exclude),
+            dirs: HashMap::new(),
+            interval,
+        };
+        for dir in 0..watcher.plan.dirs.len() {
+            watcher.add_watch(dir)?;
+        }
+        Ok(watcher)
+    }
+
+    /// Watches directory `dir` of the plan.
+    fn add_watch(&mut self, dir: usize) -> io::Result<()> {
+        match self
+            .inotify
+            .watches()
+            .add(&self.plan.dirs[dir].path, WATCH_MASK)
+        {
+            Ok(wd) => {
+                self.dirs.insert(wd.get_watch_descriptor_id(), dir);
+                Ok(())
+            }
+            // Removed since the walk, or not ours to read: nothing to
+            // watch there.
+            Err(e)
+                if matches!(
+                    e.raw_os_error(),
+                    Some(libc::ENOENT | libc::EACCES | libc::ENOTDIR)
+                ) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(explain(e, "watches")),
+        }
+    }
+
+    /// Watches the directories that `events` say were created or moved
+    /// into a watched tree, and the directories below them.
+    fn follow_new_dirs(&mut self, events: &[EventOwned]) {
+        for event in events {
+            let Some(path) = self.new_tree_dir(event) else {
+                continue;
+            };
+            for dir in self.plan.add_tree(&path) {
+                // At the watch limit, the directory's creation still
+                // counted as a change; only what follows inside it is lost.
+                let _ = self.add_watch(dir);
             }
         }
-        Ok(Watcher {
-            inotify,
-            plan,
-            dirs,
-            interval,
-        })
+    }
+
+    /// The directory `event` says appeared in a watched tree, if it says so.
+    fn new_tree_dir(&self, event: &EventOwned) -> Option<PathBuf> {
+        let appeared = event.mask.contains(EventMask::ISDIR)
+            && event
+                .mask
+                .intersects(EventMask::CREATE | EventMask::MOVED_TO);
+        if !appeared {
+            return None;
+        }
+        let &dir = self.dirs.get(&event.wd.get_watch_descriptor_id())?;
+        self.plan.tree_entry(dir, event.name.as_deref()?)
     }
 
     /// Reads events until one concerns a watched path, then drains the
@@ -109,9 +148,18 @@ impl Watcher {
         changed
     }
 
+    /// Waits up to `timeout_ms` (-1: no limit) for events, follows the
+    /// directories they created, and returns them; empty when the time
+    /// ran out.
+    fn read(&mut self, timeout_ms: i32) -> io::Result<Vec<EventOwned>> {
+        let events = self.read_queued(timeout_ms)?;
+        self.follow_new_dirs(&events);
+        Ok(events)
+    }
+
     /// Waits up to `timeout_ms` (-1: no limit) for events and returns the
     /// ones queued; empty when the time ran out.
-    fn read(&mut self, timeout_ms: i32) -> io::Result<Vec<EventOwned>> {
+    fn read_queued(&mut self, timeout_ms: i32) -> io::Result<Vec<EventOwned>> {
         let mut events = Vec::new();
         if !crate::sys::wait_readable(self.inotify.as_raw_fd(), timeout_ms)? {
             return Ok(events);

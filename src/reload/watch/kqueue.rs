@@ -79,18 +79,56 @@ impl Watcher {
             interval,
         };
         for dir in 0..watcher.plan.dirs.len() {
-            let listing = watcher.list(dir);
-            let dir_path = watcher.plan.dirs[dir].path.clone();
-            watcher.register(dir, &dir_path)?;
-            for (name, stamp) in &listing {
-                if *stamp != Stamp::directory() {
-                    watcher.register(dir, &dir_path.join(name))?;
-                }
-            }
-            watcher.listings.push(listing);
+            watcher.watch_dir(dir)?;
         }
         watcher.kqueue.watch()?;
         Ok(watcher)
+    }
+
+    /// Lists directory `dir` of the plan, the next one without a listing,
+    /// and registers it and its files.
+    fn watch_dir(&mut self, dir: usize) -> io::Result<()> {
+        debug_assert_eq!(dir, self.listings.len());
+        let listing = self.list(dir);
+        let dir_path = self.plan.dirs[dir].path.clone();
+        let files: Vec<PathBuf> = listing
+            .iter()
+            .filter(|(_, stamp)| **stamp != Stamp::directory())
+            .map(|(name, _)| dir_path.join(name))
+            .collect();
+        self.listings.push(listing);
+        self.register(dir, &dir_path)?;
+        for file in files {
+            self.register(dir, &file)?;
+        }
+        Ok(())
+    }
+
+    /// Registers what appeared in directory `dir` since listing `before`:
+    /// a new or replaced file, and for a directory in a watched tree, the
+    /// directory and everything below it.
+    fn watch_new_entries(&mut self, dir: usize, before: &Listing) {
+        let dir_path = self.plan.dirs[dir].path.clone();
+        let appeared: Vec<(OsString, Stamp)> = self.listings[dir]
+            .iter()
+            .filter(|(name, stamp)| before.get(*name).is_none_or(|old| !same_file(old, stamp)))
+            .map(|(name, stamp)| (name.clone(), *stamp))
+            .collect();
+        if appeared.is_empty() {
+            return;
+        }
+        for (name, stamp) in appeared {
+            // At the open-file limit, the entry's appearance still counted
+            // as a change; only what follows inside it is lost.
+            if stamp != Stamp::directory() {
+                let _ = self.register(dir, &dir_path.join(&name));
+            } else if let Some(tree) = self.plan.tree_entry(dir, &name) {
+                for added in self.plan.add_tree(&tree) {
+                    let _ = self.watch_dir(added);
+                }
+            }
+        }
+        let _ = self.kqueue.watch();
     }
 
     /// Opens `path` and adds its watch, to be applied by the next
@@ -150,8 +188,11 @@ impl Watcher {
                 break path;
             }
         };
-        let kqueue = &self.kqueue;
-        settle(|quiet| kqueue.poll(Some(quiet)).is_some());
+        settle(|quiet| {
+            self.next_event(Some(quiet))
+                .map(|fd| self.check(fd))
+                .is_some()
+        });
         changed
     }
 
@@ -177,11 +218,13 @@ impl Watcher {
     }
 
     /// Lists the directory behind descriptor `fd` again (the one of the
-    /// file, for a file) and returns the first relevant entry that differs.
+    /// file, for a file), registers what appeared in it, and returns the
+    /// first relevant entry that differs.
     fn check(&mut self, fd: RawFd) -> Option<PathBuf> {
         let dir = self.targets.get(&fd)?.0;
         let now = self.list(dir);
         let before = std::mem::replace(&mut self.listings[dir], now);
+        self.watch_new_entries(dir, &before);
         let now = &self.listings[dir];
         let name = now
             .iter()
@@ -190,6 +233,13 @@ impl Watcher {
             .or_else(|| before.keys().find(|name| !now.contains_key(*name)))?;
         Some(self.plan.dirs[dir].path.join(name))
     }
+}
+
+/// Whether both stamps are of the same file, not of a replacement made by
+/// a rename, whose descriptor needs a watch of its own; directory entries
+/// are all alike.
+fn same_file(a: &Stamp, b: &Stamp) -> bool {
+    (a.dev, a.ino) == (b.dev, b.ino)
 }
 
 /// Opens `path` (a file or a directory) for event notification only.

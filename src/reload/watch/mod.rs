@@ -19,7 +19,8 @@
 //! What counts as a change: a watched file written, its metadata changed
 //! (`touch`), created, deleted or replaced by a rename; in a watched
 //! directory tree, the same for any file or directory in it, except the
-//! excluded ones.
+//! excluded ones, including directories created after `new` (the raw
+//! backends watch them from their first event on).
 
 #[cfg(any(target_os = "linux", target_os = "android"))]
 #[path = "inotify.rs"]
@@ -157,36 +158,61 @@ impl Plan {
                         continue;
                     };
                     if dir.is_dir() {
-                        plan.dir_mut(dir).files.insert(name.to_owned());
+                        let i = plan.dir_index(dir);
+                        plan.dirs[i].files.insert(name.to_owned());
                     } else if !plan.missing.contains(file) {
                         plan.missing.push(file.clone());
                     }
                 }
                 Watched::Tree(root) => {
-                    let mut dirs = Vec::new();
-                    walk_dirs(root, exclude, &mut dirs);
-                    for dir in dirs {
-                        plan.dir_mut(&dir).in_tree = true;
-                    }
+                    plan.add_tree(root);
                 }
             }
         }
         plan
     }
 
-    fn dir_mut(&mut self, path: &Path) -> &mut PlanDir {
-        let i = match self.dirs.iter().position(|d| d.path == path) {
-            Some(i) => i,
-            None => {
-                self.dirs.push(PlanDir {
-                    path: path.to_owned(),
-                    in_tree: false,
-                    files: BTreeSet::new(),
-                });
-                self.dirs.len() - 1
+    /// Adds `root` and every directory below it as part of a watched tree:
+    /// for each tree when the plan is made, and for a directory created in
+    /// a watched tree later, so that changes inside it count too. Returns
+    /// the indices of the directories that were not in the plan yet.
+    pub(crate) fn add_tree(&mut self, root: &Path) -> Vec<usize> {
+        let mut dirs = Vec::new();
+        walk_dirs(root, &self.exclude, &mut dirs);
+        let known = self.dirs.len();
+        let mut added = Vec::new();
+        for dir in dirs {
+            let i = self.dir_index(&dir);
+            self.dirs[i].in_tree = true;
+            if i >= known {
+                added.push(i);
             }
-        };
-        &mut self.dirs[i]
+        }
+        added
+    }
+
+    /// The index of directory `path` in `dirs`, where it is added at the
+    /// end if it is not there yet.
+    fn dir_index(&mut self, path: &Path) -> usize {
+        if let Some(i) = self.dirs.iter().position(|d| d.path == path) {
+            return i;
+        }
+        self.dirs.push(PlanDir {
+            path: path.to_owned(),
+            in_tree: false,
+            files: BTreeSet::new(),
+        });
+        self.dirs.len() - 1
+    }
+
+    /// The full path of entry `name` of directory `dir` if the entry lies
+    /// in a watched tree and is not excluded: a directory found there is
+    /// watched with [`add_tree`](Plan::add_tree).
+    pub(crate) fn tree_entry(&self, dir: usize, name: &OsStr) -> Option<PathBuf> {
+        if !self.dirs.get(dir)?.in_tree {
+            return None;
+        }
+        self.relevant(dir, name)
     }
 
     /// The full path if an event on entry `name` of directory `dir` (an
@@ -351,6 +377,45 @@ mod tests {
     }
 
     #[test]
+    fn a_directory_created_in_a_tree_joins_the_plan() {
+        let dir = scratch("add-tree");
+        let exclude = Exclude::new(&["**/cache/**".into()], &dir);
+        let mut plan = Plan::new(
+            &[
+                Watched::File(dir.join("app.toml")),
+                Watched::Tree(dir.join("conf")),
+            ],
+            &exclude,
+        );
+        let known = plan.dirs.len();
+        let index = |plan: &Plan, path: &Path| plan.dirs.iter().position(|d| d.path == path);
+        let conf = index(&plan, &dir.join("conf")).unwrap();
+        let top = index(&plan, &dir).unwrap();
+        std::fs::create_dir_all(dir.join("conf/new/deeper/.git")).unwrap();
+        std::fs::create_dir_all(dir.join("conf/new/cache")).unwrap();
+        std::fs::create_dir(dir.join("sibling")).unwrap();
+
+        let name = |n: &str| OsString::from(n);
+        assert_eq!(plan.tree_entry(top, &name("sibling")), None);
+        assert_eq!(plan.tree_entry(conf, &name("cache")), None);
+        assert_eq!(plan.tree_entry(conf, &name(".git")), None);
+        let new = plan.tree_entry(conf, &name("new")).unwrap();
+        assert_eq!(new, dir.join("conf/new"));
+
+        let added = plan.add_tree(&new);
+        let paths: Vec<&Path> = added.iter().map(|&i| plan.dirs[i].path.as_path()).collect();
+        assert_eq!(paths, [dir.join("conf/new"), dir.join("conf/new/deeper")]);
+        assert_eq!(added, [known, known + 1]);
+        assert!(added.iter().all(|&i| plan.dirs[i].in_tree));
+        assert!(plan.add_tree(&new).is_empty());
+        assert_eq!(
+            plan.relevant(known + 1, &name("a.toml")),
+            Some(dir.join("conf/new/deeper/a.toml"))
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
     fn settle_stops_when_quiet_or_after_a_second() {
         let mut calls = 0;
         settle(|_| {
@@ -418,6 +483,24 @@ mod tests {
         std::fs::write(dir.join("conf/.git/HEAD"), "noise\n").unwrap();
         std::fs::write(dir.join("conf/sub/app.toml"), "a = 1\n").unwrap();
         assert_eq!(next_change(watcher).1, dir.join("conf/sub/app.toml"));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn the_raw_watcher_follows_a_directory_created_in_a_tree() {
+        let dir = scratch("raw-new-dir");
+        let Some(watcher) = raw_watcher(&[Watched::Tree(dir.join("conf"))], &Exclude::default())
+        else {
+            return;
+        };
+        std::fs::create_dir(dir.join("conf/new")).unwrap();
+        let (watcher, path) = next_change(watcher);
+        assert_eq!(path, dir.join("conf/new"));
+        std::fs::write(dir.join("conf/new/app.toml"), "a = 1\n").unwrap();
+        let (watcher, path) = next_change(watcher);
+        assert_eq!(path, dir.join("conf/new/app.toml"));
+        std::fs::write(dir.join("conf/new/app.toml"), "a = 2\n").unwrap();
+        assert_eq!(next_change(watcher).1, dir.join("conf/new/app.toml"));
         let _ = std::fs::remove_dir_all(&dir);
     }
 

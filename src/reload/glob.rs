@@ -19,15 +19,49 @@
 //!
 //! A directory that a pattern excludes is not walked at all, so its
 //! files are excluded with it.
+//!
+//! With [`Exclude::with_gitignore`], the project's `.gitignore` rules
+//! ([`Ignore`]) exclude paths in watched trees too. [`Glob::gitignore`]
+//! compiles their patterns in gitignore's own dialect, which differs in
+//! three ways: `**` crosses `/` only as a whole component (`a**b` is
+//! `a*b`), `\` makes the next character literal, and classes may name
+//! POSIX classes (`[[:digit:]]`).
+//!
+//! Whatever the patterns say, some names are never watched inside a
+//! watched directory: version-control and build directories (a build
+//! writing into a watched tree would restart the server over and over),
+//! and the scratch files editors write beside the file being edited.
+//! Skipping those makes one save one change, and keeps the files an
+//! editor writes while nothing is saved (swap files, autosaves, locks)
+//! from counting at all:
+//!
+//! | names | written by |
+//! |---|---|
+//! | `.git`, `.hg`, `.svn` | version control |
+//! | `target`, `node_modules` | cargo and npm builds |
+//! | `*.swp`, `*.swx`, `*.swo` | vim and nano: swap and lock files, written while editing |
+//! | `4913` | vim: the file it creates and deletes to learn whether it may write in a directory |
+//! | `*~` | vim, emacs and nano: backups, made on save |
+//! | `.#*` | emacs: the lock link made once a buffer is modified |
+//! | `#*#` | emacs: auto-save files, written every 300 keystrokes or 30 idle seconds |
+//! | `*___jb_tmp___`, `*___jb_old___`, `*___jb_bak___` | JetBrains IDEs' "safe write": the new text is written to `NAME___jb_tmp___` (`___jb_bak___` in older versions), the original renamed to `NAME___jb_old___`, the new one renamed to `NAME`, the old one deleted |
+//! | `*.kate-swp` | Kate (and KDE's text editor part): the swap file, written while editing |
+//! | `.goutputstream-*` | gedit and every GIO program: the temporary file a save is written to, then renamed over the original |
+//!
+//! Not skipped: `*.orig` and `*.rej` (patch and merge leftovers, real
+//! files someone may want to see), and temporaries with a random part,
+//! such as Helix's `NAMEXXXXXX.bck`, which only a pattern broad enough to
+//! catch real files would match. Those come and go within one save, whose
+//! changes the watchers count as one anyway (a burst).
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
-/// Names that are skipped inside watched directories, whatever the
-/// patterns say: version-control and build directories (a build writing
-/// into a watched tree would restart the server over and over) and the
-/// scratch files editors write next to the file being edited.
-const ALWAYS_SKIPPED: [&str; 11] = [
+use super::ignore::Ignore;
+
+/// The names of the table above, skipped inside watched directories.
+const ALWAYS_SKIPPED: [&str; 17] = [
     ".git",
     ".hg",
     ".svn",
@@ -36,9 +70,15 @@ const ALWAYS_SKIPPED: [&str; 11] = [
     "*.swp",
     "*.swx",
     "*.swo",
+    "4913",
     "*~",
     ".#*",
-    "4913",
+    "#*#",
+    "*___jb_tmp___",
+    "*___jb_old___",
+    "*___jb_bak___",
+    "*.kate-swp",
+    ".goutputstream-*",
 ];
 
 /// One compiled pattern.
@@ -64,50 +104,49 @@ enum Token {
     },
 }
 
+/// The two dialects a pattern can be written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Syntax {
+    /// `exclude_patterns`: `**` crosses `/` wherever it stands, and `\` is
+    /// an ordinary character.
+    Exclude,
+    /// gitignore(5): `**` crosses `/` only as a whole path component (and
+    /// is `*` elsewhere), and `\` makes the next character literal.
+    Gitignore,
+}
+
 impl Glob {
     /// Compiles `pattern`; every string is a valid pattern.
     pub(crate) fn new(pattern: &str) -> Glob {
+        Glob::compile(pattern, Syntax::Exclude)
+    }
+
+    /// Compiles a pattern of a `.gitignore` file, whose leading `!`,
+    /// trailing `/` and leading `/` the caller has already taken off.
+    pub(crate) fn gitignore(pattern: &str) -> Glob {
+        Glob::compile(pattern, Syntax::Gitignore)
+    }
+
+    fn compile(pattern: &str, syntax: Syntax) -> Glob {
         let chars: Vec<char> = pattern.chars().collect();
         let mut tokens = Vec::new();
         let mut i = 0;
         while i < chars.len() {
-            match chars[i] {
-                '*' if chars.get(i + 1) == Some(&'*') => {
-                    if chars.get(i + 2) == Some(&'/') {
-                        tokens.push(Token::Dirs);
-                        i += 3;
-                    } else {
-                        tokens.push(Token::Stars);
-                        i += 2;
-                    }
-                    // `***` and beyond mean the same as `**`.
-                    while chars.get(i) == Some(&'*') {
-                        i += 1;
-                    }
-                }
-                '*' => {
-                    tokens.push(Token::Star);
-                    i += 1;
-                }
-                '?' => {
-                    tokens.push(Token::One);
-                    i += 1;
-                }
-                '[' => match parse_class(&chars[i + 1..]) {
-                    Some((token, used)) => {
-                        tokens.push(token);
-                        i += 1 + used;
-                    }
-                    None => {
-                        tokens.push(Token::Char('['));
-                        i += 1;
-                    }
+            let (token, used) = match chars[i] {
+                '*' => stars(&chars, i, syntax),
+                '?' => (Token::One, 1),
+                '[' => match parse_class(&chars[i + 1..], syntax) {
+                    Some((token, used)) => (token, 1 + used),
+                    None if syntax == Syntax::Gitignore => (nothing(), 1),
+                    None => (Token::Char('['), 1),
                 },
-                c => {
-                    tokens.push(Token::Char(c));
-                    i += 1;
+                '\\' if syntax == Syntax::Gitignore && i + 1 < chars.len() => {
+                    (Token::Char(chars[i + 1]), 2)
                 }
-            }
+                c => (Token::Char(c), 1),
+            };
+            tokens.push(token);
+            i += used;
         }
         Glob { tokens }
     }
@@ -120,9 +159,26 @@ impl Glob {
     }
 }
 
+/// The token for the run of `*` that starts at `chars[i]`, and how many
+/// characters it used. A run of three or more means the same as `**`.
+fn stars(chars: &[char], i: usize, syntax: Syntax) -> (Token, usize) {
+    let run = chars[i..].iter().take_while(|&&c| c == '*').count();
+    if run == 1 {
+        return (Token::Star, 1);
+    }
+    let slash_after = chars.get(i + run) == Some(&'/');
+    let whole_component =
+        (i == 0 || chars[i - 1] == '/') && (slash_after || i + run == chars.len());
+    match syntax {
+        Syntax::Gitignore if !whole_component => (Token::Star, run),
+        _ if slash_after => (Token::Dirs, run + 1),
+        _ => (Token::Stars, run),
+    }
+}
+
 /// Parses the inside of `[...]` (after the `[`); returns the class and
 /// how many characters it used, `]` included.
-fn parse_class(chars: &[char]) -> Option<(Token, usize)> {
+fn parse_class(chars: &[char], syntax: Syntax) -> Option<(Token, usize)> {
     let mut i = 0;
     let negated = matches!(chars.first(), Some('!' | '^'));
     if negated {
@@ -131,18 +187,83 @@ fn parse_class(chars: &[char]) -> Option<(Token, usize)> {
     let mut ranges = Vec::new();
     let mut first = true;
     loop {
-        let c = *chars.get(i)?;
-        if c == ']' && !first {
+        if chars.get(i) == Some(&']') && !first {
             return Some((Token::Class { negated, ranges }, i + 1));
         }
         first = false;
-        if chars.get(i + 1) == Some(&'-') && chars.get(i + 2).is_some_and(|&e| e != ']') {
-            ranges.push((c, chars[i + 2]));
-            i += 3;
-        } else {
-            ranges.push((c, c));
-            i += 1;
+        if syntax == Syntax::Gitignore && chars[i..].starts_with(&['[', ':']) {
+            if let Some((name, used)) = class_name(&chars[i + 2..]) {
+                ranges.extend_from_slice(named_class(&name)?);
+                i += 2 + used;
+                continue;
+            }
         }
+        let (lo, used) = class_char(&chars[i..], syntax)?;
+        i += used;
+        let range_end = match chars.get(i) {
+            Some('-') if chars.get(i + 1).is_some_and(|&e| e != ']') => {
+                class_char(&chars[i + 1..], syntax).map(|(hi, used)| (hi, 1 + used))
+            }
+            _ => None,
+        };
+        match range_end {
+            Some((hi, used)) => {
+                ranges.push((lo, hi));
+                i += used;
+            }
+            None => ranges.push((lo, lo)),
+        }
+    }
+}
+
+/// The name of a POSIX class such as `[:digit:]` (after its `[:`), and
+/// how many characters it used; `None` if no `:]` closes it, and the `[`
+/// is an ordinary one.
+fn class_name(chars: &[char]) -> Option<(String, usize)> {
+    let end = chars.windows(2).position(|w| w == [':', ']'])?;
+    if chars[..end].contains(&']') {
+        return None;
+    }
+    Some((chars[..end].iter().collect(), end + 2))
+}
+
+/// The ranges of a POSIX class of fnmatch(3), in ASCII as git has them;
+/// `None` for an unknown name.
+fn named_class(name: &str) -> Option<&'static [(char, char)]> {
+    Some(match name {
+        "alnum" => &[('0', '9'), ('A', 'Z'), ('a', 'z')],
+        "alpha" => &[('A', 'Z'), ('a', 'z')],
+        "blank" => &[(' ', ' '), ('\t', '\t')],
+        "cntrl" => &[('\0', '\x1f'), ('\x7f', '\x7f')],
+        "digit" => &[('0', '9')],
+        "graph" => &[('!', '~')],
+        "lower" => &[('a', 'z')],
+        "print" => &[(' ', '~')],
+        "punct" => &[('!', '/'), (':', '@'), ('[', '`'), ('{', '~')],
+        "space" => &[(' ', ' '), ('\t', '\r')],
+        "upper" => &[('A', 'Z')],
+        "xdigit" => &[('0', '9'), ('A', 'F'), ('a', 'f')],
+        _ => return None,
+    })
+}
+
+/// A class of no character: in gitignore syntax, what a malformed `[`
+/// (unclosed, or naming an unknown class) compiles to, since git's
+/// matcher then matches nothing.
+fn nothing() -> Token {
+    Token::Class {
+        negated: false,
+        ranges: Vec::new(),
+    }
+}
+
+/// One character of a class, and how many it used: in gitignore syntax a
+/// `\` takes the next character literally (`[\]]` is a class of `]`).
+fn class_char(chars: &[char], syntax: Syntax) -> Option<(char, usize)> {
+    match chars {
+        ['\\', c, ..] if syntax == Syntax::Gitignore => Some((*c, 2)),
+        [c, ..] => Some((*c, 1)),
+        [] => None,
     }
 }
 
@@ -194,11 +315,21 @@ fn match_at(
     result
 }
 
-/// The user's `exclude_patterns` plus the names always skipped.
+/// True if `name`, an entry found inside a watched directory, is one of
+/// the names always skipped.
+pub(crate) fn always_skipped(name: &OsStr) -> bool {
+    static SKIPPED: OnceLock<Vec<Glob>> = OnceLock::new();
+    let skipped = SKIPPED.get_or_init(|| ALWAYS_SKIPPED.iter().map(|p| Glob::new(p)).collect());
+    let name = name.to_string_lossy();
+    skipped.iter().any(|g| g.matches(&name))
+}
+
+/// The user's `exclude_patterns`, the names always skipped and, for
+/// `werk run`, the project's `.gitignore` rules.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Exclude {
     patterns: Vec<Glob>,
-    skipped: Vec<Glob>,
+    gitignore: Option<Ignore>,
 }
 
 impl Exclude {
@@ -218,14 +349,67 @@ impl Exclude {
             .collect();
         Exclude {
             patterns,
-            skipped: ALWAYS_SKIPPED.iter().map(|p| Glob::new(p)).collect(),
+            gitignore: None,
         }
+    }
+
+    /// Also excludes what `rules` ignore (in watched trees; a file named
+    /// explicitly is watched whatever they say).
+    #[cfg_attr(
+        not(test),
+        expect(dead_code, reason = "for `werk run`, which is not written yet")
+    )]
+    pub(crate) fn with_gitignore(self, rules: Ignore) -> Exclude {
+        Exclude {
+            gitignore: Some(rules),
+            ..self
+        }
+    }
+
+    /// The `.gitignore` rules, to tell whether a changed path is one of
+    /// their files ([`Ignore::is_rules_file`]) and load them again.
+    #[cfg_attr(
+        not(test),
+        expect(dead_code, reason = "for `werk run`, which is not written yet")
+    )]
+    pub(crate) fn gitignore(&self) -> Option<&Ignore> {
+        self.gitignore.as_ref()
+    }
+
+    /// True if `path`, found in a watched tree, is excluded: by a user
+    /// pattern, or by the `.gitignore` rules. The rules need to know
+    /// whether `path` is a directory, which this looks up; a path that is
+    /// gone (a deletion) counts as ignored when it would be either as a
+    /// file or as a directory, so that deleting an ignored build directory
+    /// does not count as a change.
+    pub(crate) fn excludes(&self, path: &Path) -> bool {
+        self.excludes_named(path)
+            || self
+                .gitignore
+                .as_ref()
+                .is_some_and(|rules| match std::fs::symlink_metadata(path) {
+                    Ok(meta) => rules.ignores(path, meta.is_dir()),
+                    Err(_) => rules.ignores(path, false) || rules.ignores(path, true),
+                })
+    }
+
+    /// [`excludes`](Exclude::excludes) for an entry met while walking a
+    /// watched tree, whose kind the walk knows, in a directory the walk
+    /// entered (so not an excluded one).
+    pub(crate) fn excludes_entry(&self, path: &Path, is_dir: bool) -> bool {
+        self.excludes_named(path)
+            || self
+                .gitignore
+                .as_ref()
+                .is_some_and(|rules| rules.ignores_entry(path, is_dir))
     }
 
     /// True if a user pattern matches `path` or its file name, or, for a
     /// pattern that ends in `/**`, everything in `path` (so `cache/**`
     /// excludes the directory `cache` itself, which is then not walked).
-    pub(crate) fn excludes(&self, path: &Path) -> bool {
+    /// The only test for a file named explicitly: `.gitignore` rules are
+    /// about the project's tree, not about files one asks to watch.
+    pub(crate) fn excludes_named(&self, path: &Path) -> bool {
         let full = path.to_string_lossy();
         let name = path.file_name().map(OsStr::to_string_lossy);
         let inside: PathBuf = path.join("\u{0}");
@@ -240,8 +424,7 @@ impl Exclude {
     /// True if `name`, an entry found inside a watched directory, is one
     /// of the names always skipped.
     pub(crate) fn always_skipped(&self, name: &OsStr) -> bool {
-        let name = name.to_string_lossy();
-        self.skipped.iter().any(|g| g.matches(&name))
+        always_skipped(name)
     }
 }
 
@@ -298,6 +481,62 @@ mod tests {
         assert!(m("a[b", "a[b"));
     }
 
+    fn git(pattern: &str, text: &str) -> bool {
+        Glob::gitignore(pattern).matches(text)
+    }
+
+    #[test]
+    fn gitignore_double_stars_only_as_whole_components() {
+        assert!(git("**/foo", "foo"));
+        assert!(git("**/foo", "a/b/foo"));
+        assert!(git("abc/**", "abc/x/y"));
+        assert!(!git("abc/**", "abc"));
+        assert!(git("a/**/b", "a/b"));
+        assert!(git("a/**/b", "a/x/y/b"));
+        assert!(git("**", "a/b"));
+        assert!(git("a/***/b", "a/x/b"));
+        // Elsewhere `**` is `*`, which stays within a component.
+        assert!(git("a**b", "axyb"));
+        assert!(!git("a**b", "a/b"));
+        assert!(!git("**b", "a/b"));
+        assert!(m("a**b", "a/b"));
+    }
+
+    #[test]
+    fn gitignore_named_classes_and_malformed_brackets() {
+        assert!(git("[[:digit:]]z", "5z"));
+        assert!(!git("[[:digit:]]z", "xz"));
+        assert!(git("[[:upper:][:digit:]_]", "Q"));
+        assert!(git("[[:upper:][:digit:]_]", "_"));
+        assert!(!git("[[:upper:][:digit:]_]", "q"));
+        assert!(git("[![:space:]]", "x"));
+        assert!(!git("[![:space:]]", " "));
+        // Without its `:]`, a `[:` is two characters of the set.
+        assert!(git("[[:a]", ":"));
+        // An unclosed `[`, or an unknown class, matches nothing at all.
+        assert!(!git("weird[", "weird["));
+        assert!(!git("[[:nope:]]", "n"));
+        assert!(!git("[![:nope:]]", "n"));
+        // In exclude patterns an unclosed `[` is literal, as before.
+        assert!(m("weird[", "weird["));
+    }
+
+    #[test]
+    fn gitignore_backslash_escapes() {
+        assert!(git("\\*", "*"));
+        assert!(!git("\\*", "x"));
+        assert!(git("a\\?", "a?"));
+        assert!(!git("a\\?", "ab"));
+        assert!(git("[\\]a]", "]"));
+        assert!(git("[\\]a]", "a"));
+        assert!(git("[a-\\z]", "m"));
+        assert!(git("\\#x", "#x"));
+        assert!(git("[!\\!]", "x"));
+        assert!(!git("[!\\!]", "!"));
+        // Literal in exclude patterns.
+        assert!(m("a\\?", "a\\b"));
+    }
+
     #[test]
     fn exclude_matches_name_or_full_path() {
         let cwd = Path::new("/proj");
@@ -325,9 +564,88 @@ mod tests {
     #[test]
     fn editor_and_build_names_are_always_skipped() {
         let ex = Exclude::new(&[], Path::new("/"));
-        for name in [".git", "target", "a.rs.swp", "a.rs~", ".#a.rs", "4913"] {
+        for name in [
+            ".git",
+            ".hg",
+            ".svn",
+            "target",
+            "node_modules",
+            ".main.rs.swp",
+            ".main.rs.swx",
+            ".main.rs.swo",
+            "4913",
+            "main.rs~",
+            "main.rs.~1~",
+            ".#main.rs",
+            "#main.rs#",
+            "main.rs___jb_tmp___",
+            "main.rs___jb_old___",
+            "main.rs___jb_bak___",
+            ".main.rs.kate-swp",
+            ".goutputstream-RKWC3X",
+        ] {
             assert!(ex.always_skipped(OsStr::new(name)), "{name}");
         }
-        assert!(!ex.always_skipped(OsStr::new("a.rs")));
+        for name in [
+            "main.rs",
+            "main.rs.orig",
+            "main.rs.rej",
+            "#main.rs",
+            "4914",
+            "x.swap",
+        ] {
+            assert!(!ex.always_skipped(OsStr::new(name)), "{name}");
+        }
+    }
+
+    /// A scratch tree whose `.gitignore` ignores `*.log` and the directory
+    /// `out`.
+    fn ignoring_tree(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("werk-glob-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("out")).unwrap();
+        std::fs::create_dir_all(dir.join("src")).unwrap();
+        std::fs::write(dir.join(".gitignore"), "*.log\nout/\n").unwrap();
+        std::fs::write(dir.join("src/main.rs"), "").unwrap();
+        std::fs::write(dir.join("src/out"), "").unwrap();
+        dir
+    }
+
+    #[test]
+    fn gitignore_rules_exclude_in_trees_only() {
+        let dir = ignoring_tree("rules");
+        let plain = Exclude::new(&["*.tmp".into()], &dir);
+        let ex = plain.clone().with_gitignore(Ignore::load(&dir));
+        assert!(plain.gitignore().is_none());
+        assert_eq!(ex.gitignore().map(Ignore::root), Some(dir.as_path()));
+        assert!(ex.excludes(&dir.join("a.log")));
+        assert!(ex.excludes(&dir.join("a.tmp")));
+        assert!(ex.excludes(&dir.join("out")));
+        assert!(ex.excludes(&dir.join("out/x.o")));
+        // A file named `out` is not the directory `out/`.
+        assert!(!ex.excludes(&dir.join("src/out")));
+        assert!(!ex.excludes(&dir.join("src/main.rs")));
+        // The kind the caller knows, whatever is on disk.
+        assert!(ex.excludes_entry(&dir.join("src/out"), true));
+        assert!(!ex.excludes_entry(&dir.join("src/out"), false));
+        assert!(ex.excludes_entry(&dir.join("new.log"), false));
+        // A file named explicitly answers to the user's patterns only.
+        assert!(!ex.excludes_named(&dir.join("a.log")));
+        assert!(ex.excludes_named(&dir.join("a.tmp")));
+        // Without the rules, as before.
+        assert!(!plain.excludes(&dir.join("a.log")));
+        assert!(!plain.excludes(&dir.join("out")));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_deleted_path_is_excluded_if_it_would_be_as_a_file_or_a_directory() {
+        let dir = ignoring_tree("deleted");
+        let ex = Exclude::new(&[], &dir).with_gitignore(Ignore::load(&dir));
+        std::fs::remove_dir(dir.join("out")).unwrap();
+        assert!(ex.excludes(&dir.join("out")));
+        assert!(ex.excludes(&dir.join("gone.log")));
+        assert!(!ex.excludes(&dir.join("src/gone.rs")));
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -38,6 +38,7 @@
 
 mod child;
 pub(crate) mod glob;
+pub(crate) mod ignore;
 mod supervisor;
 pub(crate) mod watch;
 

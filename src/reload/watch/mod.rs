@@ -219,13 +219,13 @@ impl Plan {
     /// index into `dirs`) is a change that counts.
     pub(crate) fn relevant(&self, dir: usize, name: &OsStr) -> Option<PathBuf> {
         let d = self.dirs.get(dir)?;
-        let named = d.files.contains(name);
-        let in_tree = d.in_tree && !self.exclude.always_skipped(name);
-        if !named && !in_tree {
-            return None;
-        }
         let path = d.path.join(name);
-        (!self.exclude.excludes(&path)).then_some(path)
+        let counts = if d.files.contains(name) {
+            !self.exclude.excludes_named(&path)
+        } else {
+            d.in_tree && !self.exclude.always_skipped(name) && !self.exclude.excludes(&path)
+        };
+        counts.then_some(path)
     }
 
     /// The first watched file of `missing` that exists now.
@@ -235,7 +235,8 @@ impl Plan {
 }
 
 /// Collects `root` and every directory below it that is neither excluded
-/// nor always skipped (symbolic links to directories are not followed).
+/// (by a pattern or a `.gitignore` rule) nor always skipped (symbolic
+/// links to directories are not followed).
 pub(crate) fn walk_dirs(root: &Path, exclude: &Exclude, out: &mut Vec<PathBuf>) {
     out.push(root.to_owned());
     let Ok(entries) = std::fs::read_dir(root) else {
@@ -247,7 +248,7 @@ pub(crate) fn walk_dirs(root: &Path, exclude: &Exclude, out: &mut Vec<PathBuf>) 
             continue;
         }
         let path = entry.path();
-        if !exclude.excludes(&path) {
+        if !exclude.excludes_entry(&path, true) {
             walk_dirs(&path, exclude, out);
         }
     }
@@ -328,6 +329,7 @@ impl Watcher {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::reload::ignore::Ignore;
 
     fn scratch(name: &str) -> PathBuf {
         let dir = std::env::temp_dir().join(format!("werk-plan-{name}-{}", std::process::id()));
@@ -412,6 +414,40 @@ mod tests {
             plan.relevant(known + 1, &name("a.toml")),
             Some(dir.join("conf/new/deeper/a.toml"))
         );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn gitignore_rules_prune_the_walk_and_the_events() {
+        let dir = scratch("gitignore");
+        std::fs::create_dir_all(dir.join("conf/out/deep")).unwrap();
+        std::fs::write(dir.join("conf/.gitignore"), "out/\n*.log\n").unwrap();
+        let conf = dir.join("conf");
+        let exclude = Exclude::new(&[], &dir).with_gitignore(Ignore::load(&conf));
+        let plan = Plan::new(
+            &[
+                Watched::Tree(conf.clone()),
+                Watched::File(conf.join("named.log")),
+            ],
+            &exclude,
+        );
+        let paths: Vec<&Path> = plan.dirs.iter().map(|d| d.path.as_path()).collect();
+        assert!(paths.contains(&conf.join("sub").as_path()));
+        assert!(!paths.contains(&conf.join("out").as_path()));
+        assert!(!paths.contains(&conf.join("out/deep").as_path()));
+
+        let at = paths.iter().position(|p| *p == conf).unwrap();
+        let relevant = |n: &str| plan.relevant(at, OsStr::new(n));
+        assert_eq!(relevant("main.rs"), Some(conf.join("main.rs")));
+        assert_eq!(relevant("debug.log"), None);
+        assert_eq!(relevant("out"), None);
+        // Named explicitly: watched whatever the rules say.
+        assert_eq!(relevant("named.log"), Some(conf.join("named.log")));
+        let changed = relevant(".gitignore").unwrap();
+        assert!(exclude.gitignore().unwrap().is_rules_file(&changed));
+        for scratch_name in ["main.rs___jb_tmp___", ".goutputstream-X1Y2Z3", "#main.rs#"] {
+            assert_eq!(relevant(scratch_name), None, "{scratch_name}");
+        }
         let _ = std::fs::remove_dir_all(&dir);
     }
 

@@ -72,7 +72,7 @@ impl Watcher {
         for watched in &self.paths {
             match watched {
                 Watched::File(file) => {
-                    if self.exclude.excludes(file) {
+                    if self.exclude.excludes_named(file) {
                         continue;
                     }
                     if let Ok(meta) = std::fs::metadata(file) {
@@ -99,18 +99,16 @@ impl Watcher {
             }
             let path = entry.path();
             let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+            if self.exclude.excludes_entry(&path, is_dir) {
+                continue;
+            }
             if is_dir {
-                if self.exclude.excludes(&path) {
-                    continue;
-                }
                 // A directory's own times change with its entries, which
                 // are compared one by one.
                 snapshot.insert(path.clone(), Stamp::directory());
                 self.scan_tree(&path, snapshot);
-            } else if !self.exclude.excludes(&path) {
-                if let Ok(meta) = std::fs::metadata(&path) {
-                    snapshot.insert(path, Stamp::of(&meta));
-                }
+            } else if let Ok(meta) = std::fs::metadata(&path) {
+                snapshot.insert(path, Stamp::of(&meta));
             }
         }
     }
@@ -132,6 +130,33 @@ fn first_difference(before: &Snapshot, after: &Snapshot) -> Option<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::reload::ignore::Ignore;
+
+    #[test]
+    fn a_scan_leaves_out_what_gitignore_ignores_but_named_files() {
+        let dir = std::env::temp_dir().join(format!("werk-stat-ignore-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("out")).unwrap();
+        std::fs::create_dir_all(dir.join("src/out")).unwrap();
+        std::fs::write(dir.join(".gitignore"), "/out/\n*.log\n").unwrap();
+        for file in ["a.log", "named.log", "out/x.o", "src/main.rs"] {
+            std::fs::write(dir.join(file), "").unwrap();
+        }
+        let exclude = Exclude::new(&[], &dir).with_gitignore(Ignore::load(&dir));
+        let paths = [
+            Watched::Tree(dir.clone()),
+            Watched::File(dir.join("named.log")),
+        ];
+        let watcher = Watcher::new(&paths, &exclude, Duration::from_secs(1)).unwrap();
+        let seen: Vec<&Path> = watcher.last.keys().map(PathBuf::as_path).collect();
+        let expected = [".gitignore", "named.log", "src", "src/main.rs", "src/out"];
+        let expected: Vec<PathBuf> = expected.iter().map(|p| dir.join(p)).collect();
+        assert_eq!(
+            seen,
+            expected.iter().map(PathBuf::as_path).collect::<Vec<_>>()
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn differences_are_reported_in_path_order() {

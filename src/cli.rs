@@ -14,6 +14,11 @@ const USAGE: &str = "\
 werk: a development web server in the WSGI model
 
 Usage:
+  werk run [CARGO OPTIONS] [OPTIONS] [-- ARGS]
+                                build and serve the cargo project here (its
+                                binary calls werk::run_simple); rebuild and
+                                swap in the new build at each change to its
+                                sources, with no request refused
   werk serve [APP] [OPTIONS]    serve a built-in app
   werk cgi [APP]                answer one request as a CGI script (RFC 3875),
                                 for a web server's cgi-bin (see
@@ -33,6 +38,22 @@ Apps:
   testapp   a page that shows the request environ (default)
   hello     'Hello, World!' with a Content-Length, for benchmarks
   echo      the request reflected as JSON, for debugging clients
+
+Cargo options for run:
+      --bin NAME              the binary to run [default: the package's only
+                              binary, or its default-run]
+  -p, --package NAME          the package, in a workspace
+      --manifest-path PATH    the Cargo.toml to use
+      --release               build with the release profile
+      --features LIST         features to enable; repeatable
+      --all-features          enable every feature
+      --no-default-features   do not enable the default feature
+      --offline               build without the network
+      --no-live-reload        do not reload open pages nor show build errors
+                              in them
+  Options for serve that apply to run too: --host, --port, --cert, --key,
+  --reloader-type, --reloader-interval, --extra-files, --exclude-patterns,
+  -q. The program's own host and port are ignored under run.
 
 Options for serve:
       --host HOST             name or address to bind [default: localhost,
@@ -93,6 +114,8 @@ pub enum Command {
     Version,
     /// Serve a built-in app.
     Serve(ServeArgs),
+    /// Build, serve and rebuild the cargo project in this directory.
+    Run(RunArgs),
     /// Report how HOST:PORT behaves for each kind of client.
     Doctor {
         /// The name or address examined.
@@ -185,6 +208,34 @@ impl Default for ServeArgs {
     }
 }
 
+/// The arguments of `werk run`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RunArgs {
+    /// The serve options that apply (host, port, certificate, watching,
+    /// quiet).
+    pub serve: ServeArgs,
+    /// `--bin`.
+    pub bin: Option<String>,
+    /// `-p`, `--package`.
+    pub package: Option<String>,
+    /// `--manifest-path`.
+    pub manifest_path: Option<String>,
+    /// `--release`.
+    pub release: bool,
+    /// `--features`, each value split at commas and spaces.
+    pub features: Vec<String>,
+    /// `--all-features`.
+    pub all_features: bool,
+    /// `--no-default-features`.
+    pub no_default_features: bool,
+    /// `--offline`.
+    pub offline: bool,
+    /// Not `--no-live-reload`.
+    pub live_reload: bool,
+    /// The program's arguments, after `--`.
+    pub args: Vec<String>,
+}
+
 impl ServeArgs {
     /// The server options these arguments give.
     pub fn options(&self) -> Result<Options, UsageError> {
@@ -269,6 +320,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, UsageE
         Some("-h" | "--help" | "help") => Ok(Command::Help),
         Some("-V" | "--version") => Ok(Command::Version),
         Some("serve") => parse_serve(rest.collect()),
+        Some("run") => parse_run(rest.collect()),
         Some("cgi") => parse_cgi(rest.collect()),
         Some("doctor") => parse_doctor(rest.collect()),
         Some("devcert") => parse_devcert(rest.collect()),
@@ -281,54 +333,23 @@ fn parse_serve(args: Vec<String>) -> Result<Command, UsageError> {
     let mut app: Option<String> = None;
     let mut iter = args.into_iter();
     while let Some(arg) = iter.next() {
-        let (flag, inline) = match arg.split_once('=') {
-            Some((f, v)) if f.starts_with("--") => (f.to_owned(), Some(v.to_owned())),
-            _ => (arg.clone(), None),
-        };
-        let mut value = |name: &str| -> Result<String, UsageError> {
-            match inline.clone() {
-                Some(v) => Ok(v),
-                None => iter
-                    .next()
-                    .ok_or_else(|| UsageError(format!("{name} needs a value"))),
-            }
-        };
+        let (flag, inline) = split_flag(&arg);
+        let mut value = value_of(&flag, inline, &mut iter);
         match flag.as_str() {
             "-h" | "--help" => return Ok(Command::Help),
             "-V" | "--version" => return Ok(Command::Version),
-            "--host" => serve.host = value("--host")?,
-            "--port" => serve.port = number(&value("--port")?, "--port")?,
-            "--threads" => serve.threads = Some(positive(&value("--threads")?, "--threads")?),
-            "--max-threads" => {
-                serve.max_threads = Some(positive(&value("--max-threads")?, "--max-threads")?)
-            }
+            "--threads" => serve.threads = Some(positive(&value()?, "--threads")?),
+            "--max-threads" => serve.max_threads = Some(positive(&value()?, "--max-threads")?),
             "--processes" => {
-                serve.processes =
-                    std::num::NonZeroUsize::new(positive(&value("--processes")?, "--processes")?)
+                serve.processes = std::num::NonZeroUsize::new(positive(&value()?, "--processes")?)
             }
-            "--max-body-size" => {
-                serve.max_body_size = Some(number(&value("--max-body-size")?, "--max-body-size")?)
-            }
+            "--max-body-size" => serve.max_body_size = Some(number(&value()?, "--max-body-size")?),
             "--passthrough-errors" => serve.passthrough_errors = true,
-            "--cert" => serve.cert = Some(value("--cert")?),
-            "--key" => serve.key = Some(value("--key")?),
-            "--static" => serve.static_files.push(static_export(&value("--static")?)?),
+            "--static" => serve.static_files.push(static_export(&value()?)?),
             "--debugger" => serve.debugger = true,
             "--scgi" => serve.scgi = true,
             "--reload" => serve.reload = true,
-            "--reloader-type" => {
-                serve.reloader_type = value("--reloader-type")?.parse().map_err(UsageError)?
-            }
-            "--reloader-interval" => {
-                serve.reloader_interval = Some(seconds(&value("--reloader-interval")?)?)
-            }
-            "--extra-files" => serve
-                .extra_files
-                .extend(split_list(&value("--extra-files")?)),
-            "--exclude-patterns" => serve
-                .exclude_patterns
-                .extend(split_list(&value("--exclude-patterns")?)),
-            "-q" | "--quiet" => serve.quiet = true,
+            f if shared_flag(&mut serve, f, &mut value)? => {}
             f if f.starts_with('-') => return Err(UsageError(format!("unknown option {f}"))),
             name if app.is_none() => app = Some(app_name(name)?),
             extra => return Err(UsageError(format!("unexpected argument {extra:?}"))),
@@ -338,6 +359,110 @@ fn parse_serve(args: Vec<String>) -> Result<Command, UsageError> {
         serve.app = app;
     }
     Ok(Command::Serve(serve))
+}
+
+/// The serve flags that `werk run` takes too; false if `flag` is not one.
+fn shared_flag(
+    serve: &mut ServeArgs,
+    flag: &str,
+    value: &mut impl FnMut() -> Result<String, UsageError>,
+) -> Result<bool, UsageError> {
+    match flag {
+        "--host" => serve.host = value()?,
+        "--port" => serve.port = number(&value()?, "--port")?,
+        "--cert" => serve.cert = Some(value()?),
+        "--key" => serve.key = Some(value()?),
+        "--reloader-type" => serve.reloader_type = value()?.parse().map_err(UsageError)?,
+        "--reloader-interval" => serve.reloader_interval = Some(seconds(&value()?)?),
+        "--extra-files" => serve.extra_files.extend(split_list(&value()?)),
+        "--exclude-patterns" => serve.exclude_patterns.extend(split_list(&value()?)),
+        "-q" | "--quiet" => serve.quiet = true,
+        _ => return Ok(false),
+    }
+    Ok(true)
+}
+
+/// `--flag=value` into the flag and its inline value.
+fn split_flag(arg: &str) -> (String, Option<String>) {
+    match arg.split_once('=') {
+        Some((f, v)) if f.starts_with("--") => (f.to_owned(), Some(v.to_owned())),
+        _ => (arg.to_owned(), None),
+    }
+}
+
+/// The value of `flag`: inline, or the next argument.
+fn value_of<'a>(
+    flag: &'a str,
+    inline: Option<String>,
+    rest: &'a mut impl Iterator<Item = String>,
+) -> impl FnMut() -> Result<String, UsageError> + 'a {
+    let mut inline = inline;
+    move || match inline.take() {
+        Some(v) => Ok(v),
+        None => rest
+            .next()
+            .ok_or_else(|| UsageError(format!("{flag} needs a value"))),
+    }
+}
+
+/// `werk run [CARGO OPTIONS] [OPTIONS] [-- ARGS]`.
+fn parse_run(args: Vec<String>) -> Result<Command, UsageError> {
+    let mut run = RunArgs {
+        live_reload: true,
+        ..RunArgs::default()
+    };
+    let mut iter = args.into_iter();
+    while let Some(arg) = iter.next() {
+        if arg == "--" {
+            run.args = iter.by_ref().collect();
+            break;
+        }
+        let (flag, inline) = split_flag(&arg);
+        let mut value = value_of(&flag, inline, &mut iter);
+        match flag.as_str() {
+            "-h" | "--help" => return Ok(Command::Help),
+            "--bin" => run.bin = Some(value()?),
+            "-p" | "--package" => run.package = Some(value()?),
+            "--manifest-path" => run.manifest_path = Some(value()?),
+            "--release" => run.release = true,
+            "--features" | "-F" => run.features.extend(
+                value()?
+                    .split([',', ' '])
+                    .filter(|f| !f.is_empty())
+                    .map(str::to_owned),
+            ),
+            "--all-features" => run.all_features = true,
+            "--no-default-features" => run.no_default_features = true,
+            "--offline" => run.offline = true,
+            "--live-reload" => run.live_reload = true,
+            "--no-live-reload" => run.live_reload = false,
+            f if shared_flag(&mut run.serve, f, &mut value)? => {}
+            "--threads"
+            | "--max-threads"
+            | "--processes"
+            | "--max-body-size"
+            | "--passthrough-errors"
+            | "--static"
+            | "--debugger"
+            | "--scgi" => {
+                return Err(UsageError(format!(
+                    "{flag} is not an option of werk run: set it in your program's werk::Options"
+                )))
+            }
+            "--reload" => {
+                return Err(UsageError(
+                    "werk run always reloads; --reload is for werk serve".into(),
+                ))
+            }
+            f if f.starts_with('-') => return Err(UsageError(format!("unknown option {f}"))),
+            extra => {
+                return Err(UsageError(format!(
+                    "unexpected argument {extra:?} (the program's arguments go after --)"
+                )))
+            }
+        }
+    }
+    Ok(Command::Run(run))
 }
 
 /// `--reloader-interval`: a positive number of seconds, such as 0.5.
@@ -484,6 +609,7 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
             0
         }
         Command::Serve(args) => serve(&args),
+        Command::Run(args) => run(args),
         Command::Doctor { host, port, json } => crate::net::doctor::run(&host, port, json),
         Command::Cgi { app } => match apps::by_name(&app) {
             Some(app) => crate::cgi::run(app),
@@ -521,6 +647,30 @@ fn devcert(base_path: &str, host: Option<&str>) -> i32 {
 fn devcert(_: &str, _: Option<&str>) -> i32 {
     eprintln!("werk: this werk was built without the tls feature");
     2
+}
+
+fn run(args: RunArgs) -> i32 {
+    let options = match args.serve.options() {
+        Ok(options) => options.live_reload(args.live_reload),
+        Err(e) => {
+            eprintln!("{e}");
+            return 2;
+        }
+    };
+    let run = crate::reload::dev_loop::Run {
+        cargo: crate::reload::cargo::Cargo {
+            manifest_path: args.manifest_path.map(Into::into),
+            package: args.package,
+            bin: args.bin,
+            release: args.release,
+            features: args.features,
+            all_features: args.all_features,
+            no_default_features: args.no_default_features,
+            offline: args.offline,
+        },
+        args: args.args.into_iter().map(Into::into).collect(),
+    };
+    crate::reload::dev_loop::run(&args.serve.host, args.serve.port, run, options)
 }
 
 fn serve(args: &ServeArgs) -> i32 {

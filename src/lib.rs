@@ -64,7 +64,7 @@ pub use model::{
     StartResponse, WriteHandle,
 };
 pub use reload::{is_running_from_reloader, ReloaderType};
-pub use server::{make_server, Server, ServerHandle};
+pub use server::{Server, ServerHandle};
 #[cfg(feature = "tls")]
 pub use tls::{make_ssl_devcert, SslContext};
 
@@ -102,6 +102,9 @@ pub struct Options {
     /// This process is one of the `processes` (`wsgi.multiprocess`).
     one_of_processes: bool,
     protocol: Protocol,
+    live_reload: bool,
+    /// The server's id for live reload, when a werk parent gave one.
+    live_id: Option<String>,
 }
 
 impl Default for Options {
@@ -126,6 +129,8 @@ impl Default for Options {
             one_of_processes: false,
             protocol: Protocol::Http,
             reloader: reload::Settings::default(),
+            live_reload: false,
+            live_id: None,
         }
     }
 }
@@ -331,6 +336,17 @@ impl Options {
         self
     }
 
+    /// Reloads open pages when the server restarts, and shows a failed
+    /// build's errors over them (default off; on under `werk run`, which
+    /// `--no-live-reload` turns off). The server adds a small script to
+    /// HTML responses and answers its event stream itself, at paths under
+    /// `/__werk/` that the application never sees. See
+    /// `docs/reloader.md#live-reload`.
+    pub fn live_reload(mut self, on: bool) -> Options {
+        self.live_reload = on;
+        self
+    }
+
     fn config(&self) -> Result<server::Config, Error> {
         if self.threads == 0 {
             return Err(Error::Config("threads must be at least 1".into()));
@@ -384,8 +400,60 @@ impl Options {
             use_debugger: self.use_debugger,
             protocol: self.protocol,
             multiprocess: self.one_of_processes,
+            live_reload: self.live_reload.then(|| {
+                self.live_id.clone().unwrap_or_else(|| {
+                    format!("{:x}", reload::to_micros(std::time::SystemTime::now()))
+                })
+            }),
         })
     }
+}
+
+/// Binds `host:port` and returns a [`Server`] ready to
+/// [`serve_forever`](Server::serve_forever).
+///
+/// `host` is a name (every address it resolves to is bound; `localhost`
+/// and `*.localhost` are every loopback address), an IP literal, `0.0.0.0`
+/// (IPv4 only), `::` (IPv6 and IPv4 on one socket), or `unix:///path` for
+/// a Unix socket. Port 0 picks a free port, shared by all addresses;
+/// [`Server::addresses`] shows it.
+///
+/// If the process was started with listening sockets (`LISTEN_PID` is its
+/// process id and `LISTEN_FDS` counts descriptors from 3, as systemd
+/// socket activation and systemfd pass them), those are served instead,
+/// and `host` and `port` are ignored. Under `werk run` the same holds, and
+/// the server also takes `werk run`'s certificate and live reload, reports
+/// when it serves, and stops on SIGTERM when a newer build replaces it
+/// (see `docs/reloader.md`).
+///
+/// ```no_run
+/// use werk::{make_server, Body, Environ, Options, StartResponse};
+///
+/// fn app(_: &Environ, start_response: StartResponse) -> Body {
+///     start_response.start("200 OK", [("Content-Type", "text/plain")]).unwrap();
+///     Body::from("hi")
+/// }
+///
+/// let server = make_server("127.0.0.1", 0, app, Options::default())?;
+/// let handle = server.handle();
+/// let port = server.addresses()[0].port();
+/// let thread = std::thread::spawn(move || server.serve_forever());
+/// // ... talk to 127.0.0.1:port ...
+/// # let _ = port;
+/// handle.shutdown();
+/// thread.join().unwrap()?;
+/// # Ok::<(), werk::Error>(())
+/// ```
+pub fn make_server(
+    host: &str,
+    port: u16,
+    app: impl App,
+    options: Options,
+) -> Result<Server, Error> {
+    let options = procs::with_parent_settings(options)?;
+    let mut server = server::make_server(host, port, app, options)?;
+    procs::connect_to_parent(&mut server)?;
+    Ok(server)
 }
 
 /// Serves `app` on `host:port` until Ctrl-C (or SIGTERM), as Werkzeug's
@@ -403,6 +471,13 @@ impl Options {
 /// a process it starts, is one of them) and exits when the session ends.
 /// Call it from the main thread.
 pub fn run_simple(host: &str, port: u16, app: impl App, options: Options) {
+    let options = match procs::with_parent_settings(options) {
+        Ok(options) => options,
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::exit(1);
+        }
+    };
     if procs::wanted(&options) {
         std::process::exit(procs::run(host, port, app, options));
     }
@@ -459,7 +534,12 @@ pub fn run(app: impl App) {
 /// Prints the banner and serves until SIGINT or SIGTERM; a second signal
 /// exits the process at once with status 130.
 pub fn serve_until_signalled(server: Server) -> Result<(), Error> {
-    procs::handle_signals(false, server.handle())?;
-    server.log_startup();
+    if !server.signals_handled() {
+        procs::handle_signals(false, server.handle())?;
+    }
+    // A werk parent printed the banner already.
+    if !procs::started_by_werk() {
+        server.log_startup();
+    }
     server.serve_forever()
 }

@@ -35,6 +35,7 @@ mod debugger;
 mod dispatcher;
 mod host_dispatch;
 mod lint;
+mod live_reload;
 mod proxy_fix;
 mod static_files;
 
@@ -42,6 +43,7 @@ pub use debugger::Debugger;
 pub use dispatcher::Dispatcher;
 pub use host_dispatch::{request_host, HostDispatch, HostMatch, TrustedHosts};
 pub use lint::Lint;
+pub(crate) use live_reload::LiveReload;
 pub use proxy_fix::{ProxyFix, ProxyFixOriginal};
 pub use static_files::StaticFiles;
 

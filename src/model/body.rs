@@ -151,6 +151,14 @@ impl Body {
         std::mem::replace(&mut self.source, Source::Empty)
     }
 
+    /// The same body, with its bytes coming from what `f` makes of its
+    /// source; the close callbacks stay.
+    pub(crate) fn map_source(mut self, f: impl FnOnce(Source) -> Source) -> Body {
+        let source = self.take_source();
+        self.source = f(source);
+        self
+    }
+
     fn with_source(source: Source) -> Body {
         Body {
             source,

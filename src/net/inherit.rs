@@ -25,32 +25,58 @@ pub(crate) fn inherited_listeners() -> Result<Option<Vec<Bound>>, Error> {
     for fd in FIRST_FD..FIRST_FD + count as i32 {
         let inherited = adopt_listener(fd)
             .map_err(|e| Error::Config(format!("inherited socket (LISTEN_FDS): {e}")))?;
-        bound.push(match inherited {
-            Inherited::Tcp(l) => {
-                let addr = l.local_addr()?;
-                Bound {
-                    listener: Listener::Tcp(l),
-                    addr: ListenAddr::Tcp(addr),
-                    why: Some(format!("inherited socket (descriptor {fd})")),
-                    created_file: None,
-                }
-            }
-            Inherited::Unix(l) => {
-                let path = l
-                    .local_addr()?
-                    .as_pathname()
-                    .map(|p| p.to_path_buf())
-                    .unwrap_or_default();
-                Bound {
-                    listener: Listener::Unix(l),
-                    addr: ListenAddr::Unix(path),
-                    why: Some(format!("inherited socket (descriptor {fd})")),
-                    created_file: None,
-                }
-            }
-        });
+        bound.push(describe(
+            inherited,
+            Some(format!("inherited socket (descriptor {fd})")),
+        )?);
     }
     Ok(Some(bound))
+}
+
+/// Listening sockets this process holds already (a supervisor's, for the
+/// server it runs while no child serves), without a reason for the banner.
+pub(crate) fn held_listeners(fds: Vec<std::os::fd::OwnedFd>) -> Result<Vec<Bound>, Error> {
+    fds.into_iter()
+        .map(|fd| {
+            // A TCP listener has an IP address; any other is a Unix one.
+            let tcp = std::net::TcpListener::from(fd);
+            let held = match tcp.local_addr() {
+                Ok(_) => Inherited::Tcp(tcp),
+                Err(_) => Inherited::Unix(std::os::unix::net::UnixListener::from(
+                    std::os::fd::OwnedFd::from(tcp),
+                )),
+            };
+            describe(held, None)
+        })
+        .collect()
+}
+
+/// A listener with its address.
+fn describe(inherited: Inherited, why: Option<String>) -> Result<Bound, Error> {
+    Ok(match inherited {
+        Inherited::Tcp(l) => {
+            let addr = l.local_addr()?;
+            Bound {
+                listener: Listener::Tcp(l),
+                addr: ListenAddr::Tcp(addr),
+                why,
+                created_file: None,
+            }
+        }
+        Inherited::Unix(l) => {
+            let path = l
+                .local_addr()?
+                .as_pathname()
+                .map(|p| p.to_path_buf())
+                .unwrap_or_default();
+            Bound {
+                listener: Listener::Unix(l),
+                addr: ListenAddr::Unix(path),
+                why,
+                created_file: None,
+            }
+        }
+    })
 }
 
 /// LISTEN_FDS when LISTEN_PID names `pid` and the count is positive.

@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use crate::sys::socket::listen_tcp;
 use crate::Error;
 
-pub(crate) use inherit::inherited_listeners;
+pub(crate) use inherit::{held_listeners, inherited_listeners};
 pub(crate) use unix::remove_socket_file;
 
 /// A listening socket.

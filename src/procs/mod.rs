@@ -31,11 +31,14 @@
 //! ([`Stop`]).
 
 mod child;
+pub(crate) mod link;
 mod parent;
 pub(crate) mod prefork;
+mod tail;
 
-pub(crate) use child::{take_supervisor, watch_parent};
+pub(crate) use child::{connect_to_parent, take_supervisor, watch_parent, with_parent_settings};
 pub(crate) use parent::{describe, running_exe, Children, Program};
+pub(crate) use tail::Tail;
 
 use crate::{App, Options, Server, ServerHandle};
 
@@ -46,6 +49,24 @@ pub(crate) const SUPERVISOR_PID: &str = "WERK_SUPERVISOR_PID";
 /// Set in the environment of each of the `processes` children, to its
 /// number (1 to N), as `WERK_RUN_MAIN` marks the reloader's child.
 pub(crate) const PROCESS: &str = "WERK_PROCESS";
+
+/// Set by `werk run` in the environment of the processes it starts.
+pub(crate) const DEV_LOOP: &str = "WERK_RUN";
+
+/// The generation of the build (or the reloader's restart) a child
+/// serves, from 1: its server's id for live reload.
+pub(crate) const GENERATION: &str = "WERK_GENERATION";
+
+/// `1` or `0`: live reload on or off, as `werk run` was told.
+pub(crate) const LIVE_RELOAD: &str = "WERK_LIVE_RELOAD";
+
+/// `werk run -q`: no request log.
+pub(crate) const QUIET: &str = "WERK_QUIET";
+
+/// The certificate and key files `werk run --cert FILE --key FILE` serves
+/// with (an adhoc certificate travels in `WERK_ADHOC_TLS`).
+pub(crate) const TLS_CERT: &str = "WERK_TLS_CERT";
+pub(crate) const TLS_KEY: &str = "WERK_TLS_KEY";
 
 /// True in a process started by [`prefork`] to be one of the `processes`.
 pub(crate) fn is_prefork_child() -> bool {

@@ -31,21 +31,24 @@ pub(crate) struct Program {
 }
 
 impl Program {
-    /// `exe` (see [`running_exe`]) with this process's arguments; children
-    /// get `listeners` at descriptors 3.., then `extra` after them.
+    /// This program again: `exe` (see [`running_exe`]) with this process's
+    /// arguments; children get `listeners` at descriptors 3...
+    pub(crate) fn this(exe: PathBuf, listeners: Vec<OwnedFd>) -> io::Result<Program> {
+        Program::new(exe, std::env::args_os().collect(), listeners)
+    }
+
+    /// `exe` with `args` (`argv[0]` first); children get `listeners` at
+    /// descriptors 3...
     pub(crate) fn new(
         exe: PathBuf,
+        args: Vec<OsString>,
         listeners: Vec<OwnedFd>,
-        extra: Vec<OwnedFd>,
     ) -> io::Result<Program> {
-        let sockets = listeners.len();
-        let mut fds = listeners;
-        fds.extend(extra);
         Ok(Program {
             exe,
-            args: std::env::args_os().collect(),
-            sockets,
-            handoff: Handoff::new(fds)?,
+            args,
+            sockets: listeners.len(),
+            handoff: Handoff::new(listeners)?,
         })
     }
 
@@ -53,19 +56,25 @@ impl Program {
         &self.exe
     }
 
-    /// How many listening sockets a child gets.
-    pub(crate) fn sockets(&self) -> usize {
-        self.sockets
+    /// Starts `exe` from now on, named by its path (`argv[0]`), as
+    /// `cargo run` starts it.
+    pub(crate) fn set_exe(&mut self, exe: PathBuf) {
+        match self.args.first_mut() {
+            Some(arg0) => *arg0 = exe.clone().into(),
+            None => self.args.push(exe.clone().into()),
+        }
+        self.exe = exe;
     }
 
-    /// The command for a child: the same executable and arguments, the
-    /// sockets as `LISTEN_FDS` (without `LISTEN_PID`, which cannot be known
-    /// before the child exists; `net::inherit` explains), this process as
-    /// `WERK_SUPERVISOR_PID`, and the descriptors and parent-death signal
-    /// of [`Handoff::prepare`]. Spawn it from a thread that lives as long
-    /// as this process: on Linux the child's parent-death signal follows
-    /// the spawning thread.
-    pub(crate) fn command(&self) -> Command {
+    /// The command for a child: the executable and arguments, the sockets
+    /// as `LISTEN_FDS` (without `LISTEN_PID`, which cannot be known before
+    /// the child exists; `net::inherit` explains), this process as
+    /// `WERK_SUPERVISOR_PID`, the child's end of its `link` after the
+    /// sockets (`WERK_LINK_FD`), and the descriptors and parent-death
+    /// signal of [`Handoff::prepare`]. Spawn it from a thread that lives
+    /// as long as this process: on Linux the child's parent-death signal
+    /// follows the spawning thread.
+    pub(crate) fn command(&self, link: Option<OwnedFd>) -> io::Result<Command> {
         let mut command = Command::new(&self.exe);
         if let Some(arg0) = self.args.first() {
             command.arg0(arg0);
@@ -76,9 +85,14 @@ impl Program {
             .env_remove("LISTEN_PID")
             .env_remove("LISTEN_FDNAMES")
             .env(super::SUPERVISOR_PID, std::process::id().to_string())
-            .env_remove(super::PROCESS);
-        self.handoff.prepare(&mut command, std::process::id());
-        command
+            .env_remove(super::PROCESS)
+            .env_remove(super::link::LINK_FD);
+        if link.is_some() {
+            command.env(super::link::LINK_FD, self.handoff.own_fd().to_string());
+        }
+        self.handoff
+            .prepare(&mut command, std::process::id(), link)?;
+        Ok(command)
     }
 }
 

@@ -141,7 +141,7 @@ impl Processes {
         count: usize,
     ) -> io::Result<Processes> {
         let children = Children::new(created_files);
-        let program = super::running_exe().and_then(|exe| Program::new(exe, listeners, Vec::new()));
+        let program = super::running_exe().and_then(|exe| Program::this(exe, listeners));
         let program = program.inspect_err(|_| children.remove_socket_files())?;
         let (events, heard) = mpsc::channel();
         Ok(Processes {
@@ -268,7 +268,7 @@ impl Processes {
                     });
                 }
             })?;
-        let mut command = self.program.command();
+        let mut command = self.program.command(None)?;
         command.env(super::PROCESS, (i + 1).to_string());
         let Some(child) = self.children.spawn(&mut command)? else {
             return Ok(None);

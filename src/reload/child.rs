@@ -4,8 +4,6 @@
 //! With `processes` above 1 it serves through that many processes of its
 //! own instead (`procs::prefork`), and a change stops them all.
 
-use std::io::Write;
-use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -13,6 +11,7 @@ use std::time::{Duration, SystemTime};
 
 use super::watch::{self, Watched, Watcher};
 use super::ReloaderType;
+use crate::procs::link::{self, Report};
 use crate::procs::{prefork, Stop};
 use crate::{App, Options};
 
@@ -26,8 +25,6 @@ const CLOCK_SLACK: Duration = Duration::from_millis(15);
 struct Link {
     /// The supervisor's process id, when there is one.
     supervisor: Option<u32>,
-    /// Where to report the time of a change.
-    status: Option<std::fs::File>,
     /// When the change that caused this start happened.
     changed_at: Option<SystemTime>,
     /// The watcher the supervisor settled on.
@@ -45,15 +42,10 @@ impl Link {
             std::env::remove_var(name);
             value
         };
-        let supervisor = crate::procs::take_supervisor();
-        let status = take(super::STATUS_FD)
-            .and_then(|v| v.parse().ok())
-            .filter(|_| supervisor.is_some())
-            .and_then(|fd| crate::sys::process::adopt_fd(fd).ok())
-            .map(|fd: OwnedFd| std::fs::File::from(fd));
+        // Taken now, before this process starts any of its own.
+        link::to_parent();
         Link {
-            supervisor,
-            status,
+            supervisor: crate::procs::take_supervisor(),
             changed_at: take(super::CHANGED_AT)
                 .and_then(|v| v.parse().ok())
                 .map(super::from_micros),
@@ -66,8 +58,8 @@ impl Link {
 
     /// Tells the supervisor when the change happened.
     fn report(&self, at: SystemTime) {
-        if let Some(mut status) = self.status.as_ref() {
-            let _ = status.write_all(format!("changed {}\n", super::to_micros(at)).as_bytes());
+        if let Some(parent) = link::to_parent() {
+            parent.report(&Report::Changed(at));
         }
     }
 }
@@ -84,8 +76,7 @@ pub(super) fn run(host: &str, port: u16, app: impl App, options: Options) -> i32
     let watcher = match Watcher::open(kind, &watched, &exclude, settings.interval) {
         Ok((watcher, fallback)) => {
             if let Some(why) = fallback {
-                let raw = watch::raw_name().unwrap_or("a file event interface");
-                eprintln!(" * Cannot use {raw}: {why}; polling with stat instead");
+                watch::say_fallback(&why);
             }
             watcher
         }
@@ -126,6 +117,10 @@ pub(super) fn run(host: &str, port: u16, app: impl App, options: Options) -> i32
         };
         if let Err(e) = watching.start(processes.stopper()) {
             return cannot_start(e);
+        }
+        // The processes accept on the sockets from now on.
+        if let Some(parent) = link::to_parent() {
+            parent.report(&Report::Ready(std::process::id()));
         }
         processes.run()
     } else {

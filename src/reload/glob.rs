@@ -355,10 +355,6 @@ impl Exclude {
 
     /// Also excludes what `rules` ignore (in watched trees; a file named
     /// explicitly is watched whatever they say).
-    #[cfg_attr(
-        not(test),
-        expect(dead_code, reason = "for `werk run`, which is not written yet")
-    )]
     pub(crate) fn with_gitignore(self, rules: Ignore) -> Exclude {
         Exclude {
             gitignore: Some(rules),
@@ -368,10 +364,6 @@ impl Exclude {
 
     /// The `.gitignore` rules, to tell whether a changed path is one of
     /// their files ([`Ignore::is_rules_file`]) and load them again.
-    #[cfg_attr(
-        not(test),
-        expect(dead_code, reason = "for `werk run`, which is not written yet")
-    )]
     pub(crate) fn gitignore(&self) -> Option<&Ignore> {
         self.gitignore.as_ref()
     }

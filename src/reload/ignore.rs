@@ -77,10 +77,6 @@ impl Ignore {
     /// the directories from the repository top down to `root`, and the
     /// repository's `info/exclude`. Files that cannot be read count as
     /// empty.
-    #[cfg_attr(
-        not(test),
-        expect(dead_code, reason = "for `werk run`, which is not written yet")
-    )]
     pub(crate) fn load(root: &Path) -> Ignore {
         let root = std::path::absolute(root).unwrap_or_else(|_| root.to_owned());
         let top = root
@@ -102,11 +98,8 @@ impl Ignore {
         ignore
     }
 
-    /// The directory the rules were loaded for, to load them again.
-    #[cfg_attr(
-        not(test),
-        expect(dead_code, reason = "for `werk run`, which is not written yet")
-    )]
+    /// The directory the rules were loaded for.
+    #[cfg(test)]
     pub(crate) fn root(&self) -> &Path {
         &self.root
     }
@@ -147,10 +140,6 @@ impl Ignore {
     /// the repository (or in the watched directory, outside one), or the
     /// repository's `info/exclude`. Its change calls for loading the rules
     /// again.
-    #[cfg_attr(
-        not(test),
-        expect(dead_code, reason = "for `werk run`, which is not written yet")
-    )]
     pub(crate) fn is_rules_file(&self, path: &Path) -> bool {
         let scope = self.top.as_deref().unwrap_or(&self.root);
         let named_gitignore = path.file_name() == Some(OsStr::new(".gitignore"));

@@ -36,9 +36,14 @@
 //! way, and both use `procs`. With `processes` above 1, the reloader's
 //! child is the parent of those processes instead of serving itself.
 
+pub(crate) mod cargo;
 mod child;
+pub(crate) mod dev_loop;
 pub(crate) mod glob;
 pub(crate) mod ignore;
+mod json;
+mod served;
+mod standby;
 mod supervisor;
 pub(crate) mod watch;
 
@@ -52,8 +57,6 @@ use watch::Watched;
 /// Set to `true` in the child's environment, as Werkzeug's
 /// `WERKZEUG_RUN_MAIN`.
 pub(crate) const RUN_MAIN: &str = "WERK_RUN_MAIN";
-/// The descriptor of the status pipe, in the child's environment.
-const STATUS_FD: &str = "WERK_RELOADER_FD";
 /// When the change that caused this start happened, in microseconds since
 /// the Unix epoch.
 const CHANGED_AT: &str = "WERK_RELOAD_CHANGED_AT";
@@ -143,15 +146,20 @@ impl Settings {
     /// path that is a directory is watched with everything below it.
     fn watched(&self, exe: &Path) -> Vec<Watched> {
         let mut watched = vec![Watched::File(exe.to_owned())];
-        for path in &self.extra_files {
+        watched.extend(self.watched_extra());
+        watched
+    }
+
+    /// The extra files; a directory is watched with everything below it.
+    fn watched_extra(&self) -> impl Iterator<Item = Watched> + '_ {
+        self.extra_files.iter().map(|path| {
             let path = std::path::absolute(path).unwrap_or_else(|_| path.clone());
-            watched.push(if path.is_dir() {
+            if path.is_dir() {
                 Watched::Tree(path)
             } else {
                 Watched::File(path)
-            });
-        }
-        watched
+            }
+        })
     }
 
     fn exclude(&self) -> glob::Exclude {
@@ -181,11 +189,11 @@ fn change_time(path: &Path, interval: Duration) -> SystemTime {
     }
 }
 
-fn to_micros(t: SystemTime) -> u128 {
+pub(crate) fn to_micros(t: SystemTime) -> u128 {
     t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros())
 }
 
-fn from_micros(micros: u128) -> SystemTime {
+pub(crate) fn from_micros(micros: u128) -> SystemTime {
     UNIX_EPOCH + Duration::from_micros(micros.min(u64::MAX as u128) as u64)
 }
 

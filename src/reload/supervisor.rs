@@ -1,16 +1,19 @@
 //! The first process: binds once, prints the banner, then starts children
-//! and restarts them, holding the listening sockets all along.
+//! and restarts them, holding the listening sockets all along. While no
+//! child serves (one crashed, or cannot start), it answers every request
+//! itself with 503 and the reason ([`Standby`]), until a change starts a
+//! child that serves.
 
-use std::io::Read;
-use std::os::fd::{AsRawFd, OwnedFd};
-use std::path::PathBuf;
-use std::process::Child;
+use std::process::{Command, ExitStatus};
 use std::time::SystemTime;
 
+use crossbeam_channel::{Receiver, Sender};
+
+use super::served::{Event, Served, Stopper};
+use super::standby::{Down, Standby};
 use super::watch::{self, Watched, Watcher};
-use super::{glob::Exclude, Settings};
+use super::{glob::Exclude, ReloaderType, Settings};
 use crate::procs::{describe, Children, Program};
-use crate::sys::process::FIRST_FD;
 use crate::{App, Options};
 
 /// The supervisor's side of the protocol; returns the exit status.
@@ -36,27 +39,31 @@ pub(super) fn run(host: &str, port: u16, app: impl App, options: Options) -> i32
             return 1;
         }
     };
+    let standby_options = options.clone();
     let Some(server) = crate::procs::make_server_or_say(host, port, app, options) else {
         return 1;
     };
     server.log_startup();
     if let Some(why) = &fallback {
-        let raw = watch::raw_name().unwrap_or("a file event interface");
-        eprintln!(" * Cannot use {raw}: {why}; polling with stat instead");
+        watch::say_fallback(why);
     }
     let (listeners, created_files) = server.into_listeners();
     let children = Children::new(created_files);
-    let started = std::io::pipe().and_then(|(status_rx, status_tx)| {
-        let program = Program::new(exe, listeners, vec![OwnedFd::from(status_tx)])?;
+    let (events_tx, events) = crossbeam_channel::unbounded();
+    let started = Standby::new(&listeners, &standby_options).and_then(|standby| {
+        let program = Program::this(exe, listeners)?;
         let supervisor = Supervisor {
             program,
-            status_rx,
             settings,
             watched,
             exclude,
             kind,
             fell_back: fallback.is_some(),
             children: children.clone(),
+            standby,
+            events,
+            events_tx,
+            generation: 0,
         };
         supervisor.start()
     });
@@ -72,10 +79,8 @@ pub(super) fn run(host: &str, port: u16, app: impl App, options: Options) -> i32
 
 #[derive(Debug)]
 struct Supervisor {
-    /// This program, started again as each child; the status pipe's write
-    /// end follows the sockets.
+    /// This program, started again as each child.
     program: Program,
-    status_rx: std::io::PipeReader,
     settings: Settings,
     watched: Vec<Watched>,
     exclude: Exclude,
@@ -84,115 +89,171 @@ struct Supervisor {
     /// `auto` fell back to stat: children use stat without trying again.
     fell_back: bool,
     children: Children,
+    standby: Standby,
+    events: Receiver<Event>,
+    events_tx: Sender<Event>,
+    /// Children started so far.
+    generation: u32,
 }
 
 impl Supervisor {
     fn start(mut self) -> std::io::Result<i32> {
-        crate::procs::handle_signals(false, self.children.clone())?;
+        Stopper::install(&self.children, &self.events_tx)?;
         let mut changed_at: Option<SystemTime> = None;
         loop {
             eprintln!(" * Restarting with {}", self.kind);
-            let status = match self.spawn(changed_at) {
-                Ok(Some(child)) => self.children.wait(child),
+            let child = match self.spawn(changed_at) {
+                Ok(Some(child)) => child,
                 Ok(None) => return Ok(self.finish()),
-                Err(e) => Err(e),
+                Err(e) => {
+                    let how = format!("could not start ({}: {e})", self.program.exe().display());
+                    eprintln!(" * The server process {how}; waiting for a change to try again");
+                    self.standby.serve(Down::Ended {
+                        how,
+                        tail: String::new(),
+                    });
+                    match self.wait_for_change() {
+                        Some(at) => {
+                            changed_at = Some(at);
+                            continue;
+                        }
+                        None => return Ok(self.finish()),
+                    }
+                }
+            };
+            let Some(status) = self.serve_with(&child) else {
+                return Ok(self.finish());
             };
             if self.children.is_stopping() {
                 return Ok(self.finish());
             }
-            let reported = read_change_time(&mut self.status_rx);
             match status {
                 Ok(status) if status.code() == Some(super::RESTART) => {
-                    changed_at = reported.or_else(|| Some(SystemTime::now()));
+                    changed_at = child.reported_change().or_else(|| Some(SystemTime::now()));
                     continue;
                 }
-                Ok(status) => eprintln!(
-                    " * The server process {}; waiting for a change to restart it",
-                    describe(status)
-                ),
-                Err(e) => eprintln!(
-                    " * Cannot start the server process {}: {e}; waiting for a change to try again",
-                    self.program.exe().display()
-                ),
+                Ok(status) => {
+                    eprintln!(
+                        " * The server process {}; waiting for a change to restart it",
+                        describe(status)
+                    );
+                    self.standby.serve(Down::Ended {
+                        how: describe(status),
+                        tail: child.last_lines(),
+                    });
+                }
+                Err(e) => {
+                    eprintln!(" * Cannot wait for the server process: {e}");
+                    self.standby.serve(Down::Ended {
+                        how: format!("could not be waited for ({e})"),
+                        tail: String::new(),
+                    });
+                }
             }
-            let path = self.wait_for_change();
-            eprintln!(" * Detected change in '{}', reloading", path.display());
-            changed_at = Some(super::change_time(&path, self.settings.interval));
+            match self.wait_for_change() {
+                Some(at) => changed_at = Some(at),
+                None => return Ok(self.finish()),
+            }
         }
     }
 
     /// Starts a child unless the session is ending (`None`).
-    fn spawn(&self, changed_at: Option<SystemTime>) -> std::io::Result<Option<Child>> {
-        let mut command = self.program.command();
-        command
-            .env(super::RUN_MAIN, "true")
-            .env(
-                super::STATUS_FD,
-                (FIRST_FD + self.program.sockets() as i32).to_string(),
-            )
-            .env(
-                super::SPAWNED_AT,
-                super::to_micros(SystemTime::now()).to_string(),
-            )
-            .env_remove(super::CHANGED_AT)
-            .env_remove(super::WATCHER);
-        if let Some(at) = changed_at {
-            command.env(super::CHANGED_AT, super::to_micros(at).to_string());
-        }
-        if self.fell_back {
-            command.env(super::WATCHER, "stat");
-        }
-        self.children.spawn(&mut command)
+    fn spawn(&mut self, changed_at: Option<SystemTime>) -> std::io::Result<Option<Served>> {
+        self.generation += 1;
+        let fell_back = self.fell_back;
+        let adjust = |command: &mut Command| {
+            command
+                .env(super::RUN_MAIN, "true")
+                .env(
+                    super::SPAWNED_AT,
+                    super::to_micros(SystemTime::now()).to_string(),
+                )
+                .env_remove(super::CHANGED_AT)
+                .env_remove(super::WATCHER);
+            if let Some(at) = changed_at {
+                command.env(super::CHANGED_AT, super::to_micros(at).to_string());
+            }
+            if fell_back {
+                command.env(super::WATCHER, "stat");
+            }
+        };
+        Served::start(
+            &self.program,
+            &self.children,
+            self.generation,
+            adjust,
+            &self.events_tx,
+        )
     }
 
-    /// Watches the files itself (no child runs) until one changes.
-    fn wait_for_change(&self) -> PathBuf {
+    /// Waits for `child` to end, stopping the standby server once it
+    /// serves. `None` if the session ends first.
+    fn serve_with(&mut self, child: &Served) -> Option<std::io::Result<ExitStatus>> {
+        loop {
+            match self.events.recv().ok()? {
+                Event::Ready(pid) if pid == child.pid => self.standby.stop(),
+                Event::Exited(pid, status) if pid == child.pid => return Some(status),
+                // The child got SIGTERM: wait for it to end.
+                _ => {}
+            }
+        }
+    }
+
+    /// Watches the files itself (no child runs) until one changes, and
+    /// returns when; `None` if the session ends first.
+    fn wait_for_change(&mut self) -> Option<SystemTime> {
         let kind = if self.fell_back {
-            super::ReloaderType::Stat
+            ReloaderType::Stat
         } else {
             self.settings.kind
         };
         let opened = Watcher::open(kind, &self.watched, &self.exclude, self.settings.interval)
             .or_else(|_| {
                 Watcher::open(
-                    super::ReloaderType::Stat,
+                    ReloaderType::Stat,
                     &self.watched,
                     &self.exclude,
                     self.settings.interval,
                 )
             });
-        match opened {
-            Ok((mut watcher, _)) => watcher.wait(),
-            Err(why) => {
-                // Not expected (stat always starts); retry now and then.
-                eprintln!(" * Cannot watch the files: {why}");
-                std::thread::sleep(self.settings.interval);
-                self.program.exe().to_path_buf()
+        let interval = self.settings.interval;
+        let to_loop = self.events_tx.clone();
+        let fallback = self.program.exe().to_path_buf();
+        let watching = std::thread::Builder::new()
+            .name("werk-reloader".into())
+            .spawn(move || {
+                let path = match opened {
+                    Ok((mut watcher, _)) => watcher.wait(),
+                    Err(why) => {
+                        // Not expected (stat always starts); retry now and then.
+                        eprintln!(" * Cannot watch the files: {why}");
+                        std::thread::sleep(interval);
+                        fallback
+                    }
+                };
+                let at = super::change_time(&path, interval);
+                let _ = to_loop.send(Event::Changed(path, at));
+            });
+        if let Err(e) = watching {
+            eprintln!(" * Cannot watch the files: {e}");
+            return None;
+        }
+        loop {
+            match self.events.recv().ok()? {
+                Event::Changed(path, at) => {
+                    eprintln!(" * Detected change in '{}', reloading", path.display());
+                    return Some(at);
+                }
+                Event::Stop => return None,
+                _ => {}
             }
         }
     }
 
     /// The end of the session: the exit status.
-    fn finish(&self) -> i32 {
+    fn finish(&mut self) -> i32 {
+        self.standby.stop();
         self.children.remove_socket_files();
         0
     }
-}
-
-/// The change time the last child reported on the status pipe, if any.
-fn read_change_time(rx: &mut std::io::PipeReader) -> Option<SystemTime> {
-    let mut text = Vec::new();
-    let mut buf = [0u8; 512];
-    while crate::sys::wait_readable(rx.as_raw_fd(), 0).unwrap_or(false) {
-        match rx.read(&mut buf) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => text.extend_from_slice(&buf[..n]),
-        }
-    }
-    String::from_utf8_lossy(&text)
-        .lines()
-        .filter_map(|line| line.strip_prefix("changed "))
-        .filter_map(|micros| micros.trim().parse::<u128>().ok())
-        .next_back()
-        .map(super::from_micros)
 }

@@ -156,6 +156,11 @@ impl Conn {
         self.stream.fd()
     }
 
+    /// How long one write may wait for the client from now on.
+    pub(crate) fn set_write_timeout(&self, timeout: std::time::Duration) -> io::Result<()> {
+        self.stream.set_write_timeout(timeout)
+    }
+
     /// The received bytes not used yet.
     pub(crate) fn buffered(&self) -> &[u8] {
         &self.buf.data[self.buf.start..self.buf.end]

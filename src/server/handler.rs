@@ -43,7 +43,13 @@ pub(crate) fn serve(mut conn: Conn, shared: &Arc<Shared>) {
                 Ok(Parsed::Complete(head)) => {
                     conn.head_started = None;
                     conn.consume(head.head_len);
-                    match handle_request(conn, head, shared) {
+                    let answered = match &shared.live {
+                        Some(live) if head.target.starts_with(super::live::PREFIX) => {
+                            live.answer(conn, &head)
+                        }
+                        _ => handle_request(conn, head, shared),
+                    };
+                    match answered {
                         Some(next) => conn = next,
                         None => return,
                     }

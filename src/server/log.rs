@@ -1,6 +1,8 @@
 //! The server's output: the startup banner and the request log, in
 //! Werkzeug's format, coloured by status class only when standard error is
-//! a terminal and `NO_COLOR` is not set (https://no-color.org).
+//! a terminal (or `CLICOLOR_FORCE` is set, as a supervisor that reads a
+//! child's standard error through a pipe sets it) and `NO_COLOR` is not
+//! set (https://no-color.org).
 
 use std::io::{IsTerminal, Write};
 
@@ -20,12 +22,21 @@ pub(crate) struct Log {
     requests: bool,
 }
 
+/// Set, and not `0`, to colour the log even when standard error is not a
+/// terminal.
+pub(crate) const FORCE_COLOUR: &str = "CLICOLOR_FORCE";
+
+/// Whether this process's standard error gets colours: a terminal, or
+/// [`FORCE_COLOUR`], and `NO_COLOR` unset or empty.
+pub(crate) fn colour_wanted() -> bool {
+    let set = |name: &str| std::env::var_os(name).is_some_and(|v| !v.is_empty() && v != "0");
+    !set("NO_COLOR") && (set(FORCE_COLOUR) || std::io::stderr().is_terminal())
+}
+
 impl Log {
-    /// Colour when stderr is a terminal and NO_COLOR is unset or empty.
     pub(crate) fn new(log_requests: bool) -> Log {
-        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
         Log {
-            colour: !no_color && std::io::stderr().is_terminal(),
+            colour: colour_wanted(),
             requests: log_requests,
         }
     }

@@ -13,6 +13,7 @@ pub(crate) mod conn;
 mod environ;
 mod exchange;
 mod handler;
+pub(crate) mod live;
 pub(crate) mod log;
 mod pages;
 mod park;
@@ -53,6 +54,8 @@ pub(crate) struct Config {
     pub protocol: crate::Protocol,
     /// `wsgi.multiprocess`: other processes serve the same sockets.
     pub multiprocess: bool,
+    /// Live reload, with this server's id for the pages (`server/live.rs`).
+    pub live_reload: Option<String>,
 }
 
 /// State every thread of one server shares.
@@ -62,6 +65,8 @@ pub(crate) struct Shared {
     pub log: Log,
     pub pool: Pool,
     pub parker: Parker,
+    /// The event streams of live reload, when it is on.
+    pub live: Option<Arc<live::Live>>,
     shutting_down: AtomicBool,
     stopped: (Mutex<bool>, Condvar),
     passed_through: Mutex<Option<Box<dyn Any + Send>>>,
@@ -109,6 +114,10 @@ impl Shared {
         if self.shutting_down.swap(true, Ordering::SeqCst) {
             return;
         }
+        // Open pages reconnect at once, to the server that comes next.
+        if let Some(live) = &self.live {
+            live.close();
+        }
         // Idle workers notice within a wait slice; wake them now.
         for _ in 0..self.pool.running().max(1) {
             self.parker.wake();
@@ -144,7 +153,6 @@ impl Shared {
 }
 
 /// A server that is bound but not yet serving; see [`make_server`].
-#[derive(Debug)]
 pub struct Server {
     sockets: Vec<accept::Socket>,
     listen: Vec<ListenAddr>,
@@ -155,6 +163,11 @@ pub struct Server {
     /// Unix socket files to remove when the server stops.
     created_files: Vec<PathBuf>,
     shared: Arc<Shared>,
+    /// Called once the server accepts connections.
+    on_serving: Option<Box<dyn FnOnce() + Send>>,
+    /// SIGINT and SIGTERM already stop this server (a werk parent started
+    /// the process): `serve_until_signalled` leaves them.
+    signals_handled: bool,
 }
 
 /// Stops a running server from another thread; cheap to clone.
@@ -171,39 +184,10 @@ impl ServerHandle {
     }
 }
 
-/// Binds `host:port` and returns a [`Server`] ready to
-/// [`serve_forever`](Server::serve_forever).
-///
-/// `host` is a name (every address it resolves to is bound; `localhost`
-/// and `*.localhost` are every loopback address), an IP literal, `0.0.0.0`
-/// (IPv4 only), `::` (IPv6 and IPv4 on one socket), or `unix:///path` for
-/// a Unix socket. Port 0 picks a free port, shared by all addresses;
-/// [`Server::addresses`] shows it.
-///
-/// If the process was started with listening sockets (`LISTEN_PID` is its
-/// process id and `LISTEN_FDS` counts descriptors from 3, as systemd
-/// socket activation and systemfd pass them), those are served instead,
-/// and `host` and `port` are ignored.
-///
-/// ```no_run
-/// use werk::{make_server, Body, Environ, Options, StartResponse};
-///
-/// fn app(_: &Environ, start_response: StartResponse) -> Body {
-///     start_response.start("200 OK", [("Content-Type", "text/plain")]).unwrap();
-///     Body::from("hi")
-/// }
-///
-/// let server = make_server("127.0.0.1", 0, app, Options::default())?;
-/// let handle = server.handle();
-/// let port = server.addresses()[0].port();
-/// let thread = std::thread::spawn(move || server.serve_forever());
-/// // ... talk to 127.0.0.1:port ...
-/// # let _ = port;
-/// handle.shutdown();
-/// thread.join().unwrap()?;
-/// # Ok::<(), werk::Error>(())
-/// ```
-pub fn make_server(
+/// Binds `host:port` (or adopts the sockets a parent passed) and
+/// returns a [`Server`] ready to serve; [`crate::make_server`] is the
+/// public form.
+pub(crate) fn make_server(
     host: &str,
     port: u16,
     app: impl App,
@@ -219,9 +203,53 @@ pub fn make_server(
         Some(bound) => bound,
         None => crate::net::bind(host, port)?,
     };
+    #[cfg(feature = "tls")]
+    return assemble(bound, app, options, config, tls);
+    #[cfg(not(feature = "tls"))]
+    assemble(bound, app, options, config)
+}
+
+/// A server on sockets this process holds already: a supervisor's, for
+/// the server it runs itself while no child serves.
+pub(crate) fn serve_held(
+    fds: Vec<std::os::fd::OwnedFd>,
+    app: impl App,
+    options: Options,
+) -> Result<Server, Error> {
+    let config = options.config()?;
+    let bound = crate::net::held_listeners(fds)?;
+    #[cfg(feature = "tls")]
+    {
+        let tls = match &options.ssl_context {
+            Some(context) => Some(crate::tls::server_config(context, "localhost")?),
+            None => None,
+        };
+        assemble(bound, app, options, config, tls)
+    }
+    #[cfg(not(feature = "tls"))]
+    assemble(bound, app, options, config)
+}
+
+/// The server for sockets bound or adopted, with its threads' shared state.
+fn assemble(
+    bound: Vec<crate::net::Bound>,
+    app: impl App,
+    options: Options,
+    config: Config,
+    #[cfg(feature = "tls")] tls: Option<Arc<rustls::ServerConfig>>,
+) -> Result<Server, Error> {
     let parker = Parker::new(config.idle_timeout, config.head_timeout)?;
+    let live = match &config.live_reload {
+        Some(id) => Some(live::Live::start(id)?),
+        None => None,
+    };
+    let mut app = crate::middleware::wrap_for_options(Box::new(app), &options);
+    if let Some(live) = &live {
+        app = Box::new(crate::middleware::LiveReload::new(app, live.snippet()));
+    }
     let shared = Arc::new(Shared {
-        app: crate::middleware::wrap_for_options(Box::new(app), &options),
+        app,
+        live,
         log: Log::new(options.log_requests),
         pool: Pool::new(options.threads, options.max_threads),
         parker,
@@ -239,6 +267,8 @@ pub fn make_server(
         addresses: Vec::new(),
         created_files: Vec::new(),
         shared,
+        on_serving: None,
+        signals_handled: false,
     };
     for b in bound {
         if let ListenAddr::Tcp(addr) = &b.addr {
@@ -254,7 +284,36 @@ pub fn make_server(
     Ok(server)
 }
 
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("listen", &self.listen)
+            .field("shared", &self.shared)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Server {
+    /// Calls `f` once the server accepts connections, from the thread
+    /// that runs `serve_forever`.
+    pub(crate) fn on_serving(&mut self, f: impl FnOnce() + Send + 'static) {
+        self.on_serving = Some(Box::new(f));
+    }
+
+    /// Says that SIGINT and SIGTERM already stop this server.
+    pub(crate) fn set_signals_handled(&mut self) {
+        self.signals_handled = true;
+    }
+
+    pub(crate) fn signals_handled(&self) -> bool {
+        self.signals_handled
+    }
+
+    /// Live reload's hub, when it is on: a parent's build states go there.
+    pub(crate) fn live(&self) -> Option<Arc<live::Live>> {
+        self.shared.live.clone()
+    }
+
     /// The bound TCP addresses, with the real port.
     pub fn addresses(&self) -> &[SocketAddr] {
         &self.addresses
@@ -337,6 +396,9 @@ impl Server {
     /// (for the caller to remove): the reloader's supervisor holds them and
     /// passes them to each child it starts.
     pub(crate) fn into_listeners(self) -> (Vec<std::os::fd::OwnedFd>, Vec<PathBuf>) {
+        if let Some(live) = &self.shared.live {
+            live.close();
+        }
         let fds = self
             .sockets
             .into_iter()
@@ -357,6 +419,7 @@ impl Server {
             sockets,
             shared,
             created_files,
+            on_serving,
             ..
         } = self;
         shared
@@ -368,6 +431,9 @@ impl Server {
         let parker = std::thread::Builder::new()
             .name("werk-parker".into())
             .spawn(move || park::run(&parker_shared))?;
+        if let Some(f) = on_serving {
+            f();
+        }
 
         let (lock, cvar) = &shared.stopped;
         let mut stopped = lock.lock().unwrap_or_else(|e| e.into_inner());

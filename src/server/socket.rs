@@ -48,6 +48,10 @@ impl Plain {
         with_plain!(self, s => s.as_raw_fd())
     }
 
+    pub(crate) fn set_write_timeout(&self, timeout: Duration) -> io::Result<()> {
+        with_plain!(self, s => s.set_write_timeout(Some(timeout)))
+    }
+
     pub(crate) fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
         with_plain!(self, s => { let mut r: &_ = s; r.read(buf) })
     }
@@ -117,6 +121,11 @@ impl Stream {
 
     pub(crate) fn fd(&self) -> RawFd {
         self.plain().fd()
+    }
+
+    /// How long one write may wait for the client from now on.
+    pub(crate) fn set_write_timeout(&self, timeout: std::time::Duration) -> io::Result<()> {
+        self.plain().set_write_timeout(timeout)
     }
 
     /// What can be read now: `Ok(None)` if nothing yet, `Ok(Some(0))` at

@@ -24,10 +24,11 @@ use std::process::Command;
 /// The first passed descriptor (`SD_LISTEN_FDS_START`).
 pub(crate) const FIRST_FD: RawFd = 3;
 
-/// Descriptors to hand to each child at `FIRST_FD`, `FIRST_FD + 1`, ...
+/// Descriptors to hand to each child at `FIRST_FD`, `FIRST_FD + 1`, ...,
+/// and one more of the child's own after them (its link to the parent).
 #[derive(Debug)]
 pub(crate) struct Handoff {
-    /// Close-on-exec duplicates numbered at or above `FIRST_FD + len`.
+    /// Close-on-exec duplicates numbered above every target.
     sources: Vec<OwnedFd>,
     /// Placeholders that keep free target numbers taken (see the module
     /// documentation).
@@ -35,9 +36,11 @@ pub(crate) struct Handoff {
 }
 
 impl Handoff {
-    /// Takes the descriptors that children receive, in order.
+    /// Takes the descriptors that every child receives, in order; the
+    /// number after them is kept for the one [`prepare`](Handoff::prepare)
+    /// gives each child.
     pub(crate) fn new(fds: Vec<OwnedFd>) -> io::Result<Handoff> {
-        let first_above = FIRST_FD + fds.len() as RawFd;
+        let first_above = FIRST_FD + fds.len() as RawFd + 1;
         let sources = fds
             .iter()
             .map(|fd| dup_at_least(fd.as_raw_fd(), first_above))
@@ -46,11 +49,12 @@ impl Handoff {
         // the placeholders below take those numbers.
         drop(fds);
         let mut reserved = Vec::new();
-        for (target, source) in (FIRST_FD..first_above).zip(&sources) {
+        for target in FIRST_FD..first_above {
+            let Some(any) = sources.first() else { break };
             if is_open(target) {
                 continue;
             }
-            let placeholder = dup_at_least(source.as_raw_fd(), target)?;
+            let placeholder = dup_at_least(any.as_raw_fd(), target)?;
             if placeholder.as_raw_fd() == target {
                 reserved.push(placeholder);
             }
@@ -61,15 +65,34 @@ impl Handoff {
         })
     }
 
+    /// The number at which [`prepare`](Handoff::prepare) puts the child's
+    /// own descriptor.
+    pub(crate) fn own_fd(&self) -> RawFd {
+        FIRST_FD + self.sources.len() as RawFd
+    }
+
     /// Makes `command`'s child receive the descriptors at `FIRST_FD`.. (not
-    /// close-on-exec), and, on Linux and Android, get SIGTERM when the
-    /// thread that spawns it ends (spawn from a thread that lives as long
-    /// as the parent). A child whose parent `parent_pid` is already gone
-    /// by then fails to start.
-    pub(crate) fn prepare(&self, command: &mut Command, parent_pid: u32) {
-        let sources: Vec<RawFd> = self.sources.iter().map(AsRawFd::as_raw_fd).collect();
+    /// close-on-exec), then `own` at [`own_fd`](Handoff::own_fd), and, on
+    /// Linux and Android, get SIGTERM when the thread that spawns it ends
+    /// (spawn from a thread that lives as long as the parent). A child
+    /// whose parent `parent_pid` is already gone by then fails to start.
+    /// The parent's copy of `own` lives as long as `command`.
+    pub(crate) fn prepare(
+        &self,
+        command: &mut Command,
+        parent_pid: u32,
+        own: Option<OwnedFd>,
+    ) -> io::Result<()> {
+        let own = match own {
+            Some(fd) => Some(dup_at_least(fd.as_raw_fd(), self.own_fd() + 1)?),
+            None => None,
+        };
+        let mut sources: Vec<RawFd> = self.sources.iter().map(AsRawFd::as_raw_fd).collect();
+        sources.extend(own.as_ref().map(AsRawFd::as_raw_fd));
         let parent_pid = parent_pid as libc::pid_t;
         let child_setup = move || {
+            // Kept open in the parent until the command is dropped.
+            let _own = &own;
             for (target, &source) in (FIRST_FD..).zip(&sources) {
                 // dup2 clears FD_CLOEXEC on `target`; `source` is above
                 // every target, so it is never equal to it.
@@ -96,6 +119,7 @@ impl Handoff {
         unsafe {
             command.pre_exec(child_setup);
         }
+        Ok(())
     }
 }
 
@@ -194,10 +218,11 @@ mod tests {
         let handoff = Handoff::new(vec![OwnedFd::from(a), OwnedFd::from(b)]).unwrap();
         assert_eq!(handoff.sources.len(), 2);
         for source in &handoff.sources {
-            assert!(source.as_raw_fd() >= FIRST_FD + 2);
+            assert!(source.as_raw_fd() > FIRST_FD + 2);
         }
+        assert_eq!(handoff.own_fd(), FIRST_FD + 2);
         // Every target number is taken while the handoff lives.
-        assert!(is_open(FIRST_FD) && is_open(FIRST_FD + 1));
+        assert!(is_open(FIRST_FD) && is_open(FIRST_FD + 1) && is_open(FIRST_FD + 2));
     }
 
     #[test]

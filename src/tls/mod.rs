@@ -16,6 +16,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 pub use certs::make_ssl_devcert;
+pub(crate) use certs::ADHOC_ENV;
 pub(crate) use stream::TlsStream;
 
 use crate::Error;

@@ -121,7 +121,9 @@ impl Watcher {
     }
 
     /// Reads events until one concerns a watched path, then drains the
-    /// burst that follows it.
+    /// burst that follows it. Of the paths the burst changed, the first
+    /// that still exists is returned: an editor's or `sed -i`'s temporary
+    /// file, renamed over the one edited, is not what the user changed.
     pub(crate) fn wait(&mut self) -> PathBuf {
         let timeout = if self.plan.missing.is_empty() {
             -1
@@ -131,7 +133,11 @@ impl Watcher {
         let changed = loop {
             match self.read(timeout) {
                 Ok(events) => {
-                    if let Some(path) = events.iter().find_map(|e| self.relevant(e)) {
+                    let mut paths = events.iter().filter_map(|e| self.relevant(e));
+                    if let Some(path) = paths
+                        .find(|p| p.exists())
+                        .or_else(|| events.iter().find_map(|e| self.relevant(e)))
+                    {
                         break path;
                     }
                 }
@@ -141,11 +147,16 @@ impl Watcher {
                 break path;
             }
         };
-        settle(|quiet| {
-            self.read(quiet.as_millis() as i32)
-                .is_ok_and(|events| !events.is_empty())
+        let mut burst = vec![changed];
+        settle(|quiet| match self.read(quiet.as_millis() as i32) {
+            Ok(events) if !events.is_empty() => {
+                burst.extend(events.iter().filter_map(|e| self.relevant(e)));
+                true
+            }
+            _ => false,
         });
-        changed
+        let first = burst.iter().position(|p| p.exists()).unwrap_or(0);
+        burst.swap_remove(first)
     }
 
     /// Waits up to `timeout_ms` (-1: no limit) for events, follows the

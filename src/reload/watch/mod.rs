@@ -53,6 +53,7 @@ use std::collections::BTreeSet;
 use std::ffi::{OsStr, OsString};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use super::glob::Exclude;
@@ -114,11 +115,23 @@ impl Stamp {
     }
 }
 
-/// Waits out a burst: `more(QUIET)` must return whether anything changed
+/// The quiet time this process waits for, in microseconds: [`QUIET`]
+/// unless [`set_quiet`] changed it.
+static QUIET_MICROS: AtomicU64 = AtomicU64::new(QUIET.as_micros() as u64);
+
+/// Sets how long no further change must come before a burst counts as
+/// over. `werk run` waits less than the reloader: its build takes far
+/// longer than any editor's save.
+pub(crate) fn set_quiet(quiet: Duration) {
+    QUIET_MICROS.store(quiet.as_micros() as u64, Ordering::Relaxed);
+}
+
+/// Waits out a burst: `more(quiet)` must return whether anything changed
 /// within that time; stops when nothing did, or after [`MOST_SETTLE`].
 pub(crate) fn settle(mut more: impl FnMut(Duration) -> bool) {
+    let quiet = Duration::from_micros(QUIET_MICROS.load(Ordering::Relaxed));
     let start = Instant::now();
-    while start.elapsed() < MOST_SETTLE && more(QUIET) {}
+    while start.elapsed() < MOST_SETTLE && more(quiet) {}
 }
 
 /// The directories a raw backend watches, and which entries of each
@@ -259,6 +272,12 @@ pub(crate) fn walk_dirs(root: &Path, exclude: &Exclude, out: &mut Vec<PathBuf>) 
 pub(crate) enum Watcher {
     Raw(raw::Watcher),
     Stat(stat::Watcher),
+}
+
+/// Says why `auto` polls with stat instead of the system's events.
+pub(crate) fn say_fallback(why: &str) {
+    let raw = raw_name().unwrap_or("a file event interface");
+    eprintln!(" * Cannot use {raw}: {why}; polling with stat instead");
 }
 
 /// The raw backend's name on this platform, if it has one.

@@ -1,0 +1,605 @@
+//! `werk run`: the edit–build–reload loop for a cargo project whose binary
+//! serves with `run_simple` or `make_server`.
+//!
+//! ```text
+//!  werk run (binds, banner, watches the sources)
+//!    │ change ──► cargo build ──┬─ ok ──► start build N+1 on the sockets
+//!    │                          │           │ "ready": it accepts
+//!    │                          │           ▼
+//!    │                          │         SIGTERM to build N, which stops
+//!    │                          │         accepting and finishes its requests
+//!    │                          └─ failed ─► build N keeps serving; its pages
+//!    │                                       show the errors (live reload)
+//!    └ no process serves (first build failed, crash) ─► werk answers 503
+//! ```
+//!
+//! Two processes overlap during a swap: the new one accepts before the old
+//! one is told to stop, so no connection waits on a build or a start and
+//! none is refused. A process that ends by itself is not started again
+//! until the next change.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::process::{Command, ExitStatus};
+use std::time::{Duration, Instant, SystemTime};
+
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+
+use super::cargo::{Built, Cargo, Layout, Outcome};
+use super::served::{Event, Served, Stopper};
+use super::standby::{Down, Standby};
+use super::watch::{self, Watched, Watcher};
+use crate::procs::link::BuildState;
+use crate::procs::{describe, Children, Program, Stop};
+use crate::Options;
+
+/// How long no further change must come before a save counts as done:
+/// editors write, rename and remove their scratch files within a few
+/// milliseconds.
+const QUIET: Duration = Duration::from_millis(10);
+
+/// How long a new process may take to serve before werk says so.
+const SLOW_START: Duration = Duration::from_secs(10);
+
+/// What `werk run` was asked for, besides the server's options.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Run {
+    pub cargo: Cargo,
+    /// The program's arguments (after `--`).
+    pub args: Vec<OsString>,
+}
+
+/// Runs the loop; returns the exit status.
+pub(crate) fn run(host: &str, port: u16, run: Run, options: Options) -> i32 {
+    let layout = match run.cargo.layout() {
+        Ok(layout) => layout,
+        Err(e) => {
+            eprintln!("werk run: {e}");
+            return 1;
+        }
+    };
+    watch::set_quiet(QUIET);
+    let settings = options.reloader.clone();
+    let sources = Sources {
+        cargo: run.cargo.clone(),
+        settings: settings.clone(),
+    };
+    let watcher = match sources.open(&layout) {
+        Ok(watcher) => watcher,
+        Err(why) => {
+            eprintln!(" * Cannot watch the sources: {why}");
+            return 1;
+        }
+    };
+    let standby_options = options.clone();
+    let app = |_: &crate::Environ, _: crate::StartResponse| crate::Body::empty();
+    let Some(server) = crate::procs::make_server_or_say(host, port, app, options) else {
+        return 1;
+    };
+    server.log_startup();
+    eprintln!(
+        " * Building {} (package {}) and watching {} with {}",
+        layout.bin,
+        layout.package,
+        describe_trees(&layout.trees),
+        watcher.0.name()
+    );
+    let (listeners, created_files) = server.into_listeners();
+    let children = Children::new(created_files);
+    let (events_tx, events) = crossbeam_channel::unbounded();
+    let started = Standby::new(&listeners, &standby_options).and_then(|standby| {
+        let mut args = vec![OsString::from(&layout.bin)];
+        args.extend(run.args.iter().cloned());
+        let program = Program::new(PathBuf::from(&layout.bin), args, listeners)?;
+        let dev_loop = DevLoop {
+            cargo: run.cargo,
+            layout,
+            program,
+            children: children.clone(),
+            builds: Children::new(Vec::new()),
+            standby,
+            events,
+            events_tx,
+            current: None,
+            next: None,
+            leaving: Vec::new(),
+            building: false,
+            pending: None,
+            generation: 0,
+            reload: None,
+            said_slow: false,
+            stopping: false,
+            #[cfg(feature = "tls")]
+            tls_files: match &standby_options.ssl_context {
+                Some(crate::SslContext::Files { cert, key }) => Some((cert.clone(), key.clone())),
+                _ => None,
+            },
+            live_reload: standby_options.live_reload,
+            quiet: !standby_options.log_requests,
+        };
+        dev_loop.start(sources, watcher)
+    });
+    match started {
+        Ok(status) => status,
+        Err(e) => {
+            eprintln!(" * werk run failed: {e}");
+            children.remove_socket_files();
+            1
+        }
+    }
+}
+
+/// What `werk run` watches, and how to watch it again when the rules
+/// change: the package trees and files, the extra files, minus the
+/// patterns, what `.gitignore` files ignore, and the target directory
+/// wherever it is.
+#[derive(Debug, Clone)]
+struct Sources {
+    cargo: Cargo,
+    settings: super::Settings,
+}
+
+impl Sources {
+    fn open(&self, layout: &Layout) -> Result<(Watcher, super::glob::Exclude), String> {
+        let mut watched: Vec<Watched> = layout.trees.iter().cloned().map(Watched::Tree).collect();
+        watched.extend(layout.files.iter().cloned().map(Watched::File));
+        watched.extend(self.settings.watched_extra());
+        let mut patterns = self.settings.exclude_patterns.clone();
+        // Cargo also makes the target directory under a temporary name
+        // beside it, then renames it.
+        let target = layout.target_dir.display();
+        patterns.extend([format!("{target}*"), format!("{target}*/**")]);
+        let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
+        let exclude = super::glob::Exclude::new(&patterns, &cwd)
+            .with_gitignore(super::ignore::Ignore::load(&layout.workspace_root));
+        let settings = &self.settings;
+        let (watcher, fallback) =
+            Watcher::open(settings.kind, &watched, &exclude, settings.interval)?;
+        if let Some(why) = fallback {
+            watch::say_fallback(&why);
+        }
+        Ok((watcher, exclude))
+    }
+
+    /// The watcher's thread: every change goes to the loop. A changed
+    /// `.gitignore` or manifest may change what is watched: the watcher
+    /// opens again with the rules and packages as they are now.
+    fn watch(
+        self,
+        (mut watcher, mut exclude): (Watcher, super::glob::Exclude),
+        mut layout: Layout,
+        to_loop: Sender<Event>,
+    ) {
+        loop {
+            let path = watcher.wait();
+            let at = super::change_time(&path, self.settings.interval);
+            let rules = exclude.gitignore().is_some_and(|i| i.is_rules_file(&path));
+            let manifest = path.file_name().is_some_and(|n| n == "Cargo.toml");
+            if manifest {
+                if let Ok(new) = self.cargo.layout() {
+                    layout = new;
+                }
+            }
+            if rules || manifest {
+                match self.open(&layout) {
+                    Ok(again) => (watcher, exclude) = again,
+                    Err(why) => eprintln!(" * Cannot watch the sources again: {why}"),
+                }
+            }
+            if to_loop.send(Event::Changed(path, at)).is_err() {
+                return;
+            }
+        }
+    }
+}
+
+/// The trees as the user knows them: relative to the current directory
+/// where they are below it.
+fn describe_trees(trees: &[PathBuf]) -> String {
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let names: Vec<String> = trees
+        .iter()
+        .map(|t| match t.strip_prefix(&cwd) {
+            Ok(rel) if rel.as_os_str().is_empty() => ".".to_owned(),
+            Ok(rel) => rel.display().to_string(),
+            Err(_) => t.display().to_string(),
+        })
+        .collect();
+    names.join(", ")
+}
+
+struct DevLoop {
+    cargo: Cargo,
+    layout: Layout,
+    program: Program,
+    /// The serving processes.
+    children: Children,
+    /// The running `cargo build`, stopped with the session.
+    builds: Children,
+    standby: Standby,
+    events: Receiver<Event>,
+    events_tx: Sender<Event>,
+    /// The process that serves.
+    current: Option<Served>,
+    /// The process of the newest build, until it serves.
+    next: Option<Served>,
+    /// Processes told to stop, and since when.
+    leaving: Vec<(Served, Instant)>,
+    building: bool,
+    /// A change seen while building: build again before starting.
+    pending: Option<(PathBuf, SystemTime)>,
+    generation: u32,
+    /// The reload under way, for its timeline line.
+    reload: Option<Timeline>,
+    said_slow: bool,
+    stopping: bool,
+    #[cfg(feature = "tls")]
+    tls_files: Option<(PathBuf, PathBuf)>,
+    live_reload: bool,
+    quiet: bool,
+}
+
+/// When each step of one reload happened.
+#[derive(Debug)]
+struct Timeline {
+    /// What changed (`None` for the first build).
+    path: Option<PathBuf>,
+    /// When it changed (its modification time).
+    changed_at: SystemTime,
+    /// When the watcher reported it.
+    seen_at: SystemTime,
+    build_started: Instant,
+    build_took: Duration,
+    spawned: Option<Instant>,
+    ready: Option<Instant>,
+    /// When the previous process was told to stop.
+    told: Option<Instant>,
+}
+
+impl DevLoop {
+    fn start(
+        mut self,
+        sources: Sources,
+        watcher: (Watcher, super::glob::Exclude),
+    ) -> std::io::Result<i32> {
+        Stopper::install(&self.children, &self.events_tx)?;
+        self.standby.serve(Down::Building);
+        let (layout, to_loop) = (self.layout.clone(), self.events_tx.clone());
+        std::thread::Builder::new()
+            .name("werk-watch".into())
+            .spawn(move || sources.watch(watcher, layout, to_loop))?;
+        let now = SystemTime::now();
+        self.start_build(None, now);
+        loop {
+            let event = match self.events.recv_timeout(Duration::from_secs(1)) {
+                Ok(event) => event,
+                Err(RecvTimeoutError::Timeout) => {
+                    self.check_slow_start();
+                    continue;
+                }
+                Err(RecvTimeoutError::Disconnected) => return Ok(self.finish()),
+            };
+            match event {
+                Event::Changed(path, at) => self.changed(path, at),
+                Event::Built(outcome) => self.built(outcome),
+                Event::Ready(pid) => self.ready(pid),
+                Event::Exited(pid, status) => self.exited(pid, status),
+                Event::Stop => {
+                    self.stopping = true;
+                    // Its outcome no longer matters.
+                    self.building = false;
+                    self.builds.stop(false);
+                }
+            }
+            if self.stopping && self.is_idle() {
+                return Ok(self.finish());
+            }
+        }
+    }
+
+    fn changed(&mut self, path: PathBuf, at: SystemTime) {
+        if self.stopping {
+            return;
+        }
+        if path.file_name().is_some_and(|n| n == "Cargo.toml") {
+            match self.cargo.layout() {
+                Ok(layout) => self.layout = layout,
+                Err(e) => eprintln!(" * {e}"),
+            }
+        }
+        if self.building {
+            self.pending.get_or_insert((path, at));
+            return;
+        }
+        self.start_build(Some(path), at);
+    }
+
+    /// Starts `cargo build` on a thread; its outcome comes as an event.
+    fn start_build(&mut self, path: Option<PathBuf>, changed_at: SystemTime) {
+        let seen_at = SystemTime::now();
+        if let Some(path) = &path {
+            eprintln!(" * Detected change in '{}', building", path.display());
+            self.tell_all(&BuildState::Building);
+        }
+        self.building = true;
+        self.reload = Some(Timeline {
+            path,
+            changed_at,
+            seen_at,
+            build_started: Instant::now(),
+            build_took: Duration::ZERO,
+            spawned: None,
+            ready: None,
+            told: None,
+        });
+        let (cargo, layout, builds) =
+            (self.cargo.clone(), self.layout.clone(), self.builds.clone());
+        let to_loop = self.events_tx.clone();
+        let spawned = std::thread::Builder::new()
+            .name("werk-build".into())
+            .spawn(move || {
+                if let Some(outcome) = cargo.build(&layout, &builds) {
+                    let _ = to_loop.send(Event::Built(outcome));
+                }
+            });
+        if let Err(e) = spawned {
+            self.building = false;
+            self.build_failed(format!("cannot start the build: {e}"));
+        }
+    }
+
+    fn built(&mut self, outcome: Outcome) {
+        if self.stopping {
+            return;
+        }
+        self.building = false;
+        if let Some(timeline) = &mut self.reload {
+            timeline.build_took = outcome.took;
+        }
+        if let Some((path, at)) = self.pending.take() {
+            eprintln!(" * Changed again while building; building again");
+            return self.start_build(Some(path), at);
+        }
+        match outcome.result {
+            Ok(built) => self.build_succeeded(built, outcome.took),
+            Err(errors) => {
+                eprintln!(" * Build failed in {}", seconds(outcome.took));
+                self.build_failed(errors)
+            }
+        }
+    }
+
+    fn build_succeeded(&mut self, built: Built, took: Duration) {
+        if built.fresh && self.current.is_some() && self.next.is_none() {
+            eprintln!(
+                " * Build finished in {}: nothing changed, the same process keeps serving",
+                seconds(took)
+            );
+            self.tell_all(&BuildState::Ok);
+            self.reload = None;
+            return;
+        }
+        // A newer build replaces one that has not served yet.
+        if let Some(next) = self.next.take() {
+            self.stop_process(next);
+        }
+        self.program.set_exe(built.exe);
+        match self.spawn() {
+            Ok(Some(next)) => {
+                if let Some(timeline) = &mut self.reload {
+                    timeline.spawned = Some(Instant::now());
+                }
+                self.said_slow = false;
+                self.next = Some(next);
+            }
+            Ok(None) => {}
+            Err(e) => {
+                let how = format!("could not start ({}: {e})", self.program.exe().display());
+                eprintln!(" * The new process {how}; waiting for a change");
+                self.down(Down::Ended {
+                    how,
+                    tail: String::new(),
+                });
+            }
+        }
+    }
+
+    /// The errors go to the page that serves: over the running build's
+    /// pages, or as werk's own 503 page when nothing runs.
+    fn build_failed(&mut self, errors: String) {
+        self.reload = None;
+        let errors = super::standby::strip_ansi(&errors);
+        if self.current.is_some() || self.next.is_some() {
+            eprintln!(" * The previous build keeps serving; its pages show the errors");
+            self.tell_all(&BuildState::Failed(errors));
+        } else {
+            eprintln!(" * No build serves: werk answers 503 with the errors until one builds");
+            self.down(Down::BuildFailed(errors));
+        }
+    }
+
+    fn spawn(&mut self) -> std::io::Result<Option<Served>> {
+        self.generation += 1;
+        let (live, quiet) = (self.live_reload, self.quiet);
+        #[cfg(feature = "tls")]
+        let tls_files = self.tls_files.clone();
+        let adjust = move |command: &mut Command| {
+            command
+                .env(super::RUN_MAIN, "true")
+                .env(crate::procs::DEV_LOOP, "1")
+                .env(crate::procs::LIVE_RELOAD, if live { "1" } else { "0" });
+            if quiet {
+                command.env(crate::procs::QUIET, "1");
+            }
+            #[cfg(feature = "tls")]
+            if let Some((cert, key)) = &tls_files {
+                command
+                    .env(crate::procs::TLS_CERT, cert)
+                    .env(crate::procs::TLS_KEY, key);
+            }
+        };
+        Served::start(
+            &self.program,
+            &self.children,
+            self.generation,
+            adjust,
+            &self.events_tx,
+        )
+    }
+
+    /// The new process accepts: it serves from now on, and the one before
+    /// it stops.
+    fn ready(&mut self, pid: u32) {
+        if self.next.as_ref().map(|n| n.pid) != Some(pid) {
+            return;
+        }
+        let next = self.next.take().expect("checked above");
+        self.standby.stop();
+        let now = Instant::now();
+        if let Some(timeline) = &mut self.reload {
+            timeline.ready = Some(now);
+        }
+        match self.current.replace(next) {
+            Some(old) => {
+                if let Some(timeline) = &mut self.reload {
+                    timeline.told = Some(Instant::now());
+                }
+                self.stop_process(old);
+            }
+            None => self.print_timeline(None),
+        }
+    }
+
+    fn stop_process(&mut self, process: Served) {
+        let _ = crate::sys::process::send_signal(process.pid, crate::sys::process::Signal::Term);
+        self.leaving.push((process, Instant::now()));
+    }
+
+    fn exited(&mut self, pid: u32, status: std::io::Result<ExitStatus>) {
+        if let Some(i) = self.leaving.iter().position(|(p, _)| p.pid == pid) {
+            self.leaving.remove(i);
+            self.print_timeline(Some(Instant::now()));
+            return;
+        }
+        let how = match &status {
+            Ok(status) => describe(*status),
+            Err(e) => format!("could not be waited for ({e})"),
+        };
+        if self.next.as_ref().is_some_and(|n| n.pid == pid) {
+            let next = self.next.take().expect("checked above");
+            if self.stopping {
+                return;
+            }
+            let tail = next.last_lines();
+            self.reload = None;
+            if self.current.is_some() {
+                eprintln!(
+                    " * The new build's process {how} before it served; the previous build keeps serving until the next change"
+                );
+                self.tell_all(&BuildState::Failed(format!(
+                    "The new build's process {how} before it served.\n\n{tail}"
+                )));
+            } else {
+                eprintln!(" * The server process {how}; waiting for a change to start it again");
+                self.down(Down::Ended { how, tail });
+            }
+            return;
+        }
+        if self.current.as_ref().is_some_and(|c| c.pid == pid) {
+            let current = self.current.take().expect("checked above");
+            if self.stopping {
+                return;
+            }
+            eprintln!(" * The server process {how}; werk answers 503 until the next change starts it again");
+            self.down(Down::Ended {
+                how,
+                tail: current.last_lines(),
+            });
+        }
+    }
+
+    /// Nothing serves: werk answers with why, unless a process is about
+    /// to serve.
+    fn down(&mut self, why: Down) {
+        self.standby.serve(why);
+    }
+
+    fn tell_all(&self, state: &BuildState) {
+        for process in self.current.iter().chain(self.next.iter()) {
+            process.tell(state);
+        }
+    }
+
+    /// Says once when a new process takes long to serve.
+    fn check_slow_start(&mut self) {
+        let Some(next) = &self.next else { return };
+        if !self.said_slow && next.started.elapsed() >= SLOW_START {
+            self.said_slow = true;
+            eprintln!(
+                " * The new process (pid {}) has not served after {} s: does its main call \
+                 werk::run_simple or make_server(..).serve_forever()?",
+                next.pid,
+                SLOW_START.as_secs()
+            );
+        }
+    }
+
+    /// Prints the reload's timeline in one line, once the old process is
+    /// gone (`gone`), or at once for the first start.
+    fn print_timeline(&mut self, gone: Option<Instant>) {
+        let Some(t) = self.reload.take() else { return };
+        let (Some(spawned), Some(ready)) = (t.spawned, t.ready) else {
+            return;
+        };
+        let seen = t.seen_at.duration_since(t.changed_at).unwrap_or_default();
+        let accepting = ready.duration_since(spawned);
+        let swap = t
+            .told
+            .map_or(Duration::ZERO, |told| told.duration_since(ready));
+        let werk_part =
+            seen + accepting + swap + spawned.duration_since(t.build_started + t.build_took);
+        let mut line = match &t.path {
+            Some(path) => format!(
+                " * Reloaded after a change to '{}': seen in {} ms, built in {}",
+                path.display(),
+                seen.as_millis(),
+                seconds(t.build_took)
+            ),
+            None => format!(" * Built in {}", seconds(t.build_took)),
+        };
+        line.push_str(&format!(
+            ", new process accepting in {} ms",
+            accepting.as_millis()
+        ));
+        if let (Some(told), Some(gone)) = (t.told, gone) {
+            line.push_str(&format!(
+                ", old process gone in {} ms",
+                gone.duration_since(told).as_millis()
+            ));
+        }
+        if t.path.is_some() {
+            line.push_str(&format!(" (werk's part {} ms)", werk_part.as_millis()));
+        }
+        eprintln!("{line}");
+    }
+
+    /// True when no process, build or exit is left to wait for.
+    fn is_idle(&self) -> bool {
+        self.current.is_none() && self.next.is_none() && self.leaving.is_empty() && !self.building
+    }
+
+    fn finish(&mut self) -> i32 {
+        self.standby.stop();
+        self.children.remove_socket_files();
+        0
+    }
+}
+
+/// `1.84 s`, `210 ms`.
+fn seconds(d: Duration) -> String {
+    if d < Duration::from_secs(1) {
+        format!("{} ms", d.as_millis())
+    } else {
+        format!("{:.2} s", d.as_secs_f64())
+    }
+}

@@ -283,28 +283,74 @@ fn a_child_that_fails_to_start_is_restarted_after_the_next_change(kind: Kind) {
             "dev.crt",
         ],
     );
-    // A plain HTTP request on the HTTPS port is answered (with a 400 that
-    // says to use https): enough to tell that a child serves.
-    let answered = |response: std::io::Result<String>| {
-        response.is_ok_and(|r| r.starts_with("HTTP/1.1 400") && r.contains("https"))
+    let test = "a_child_that_fails_to_start_is_restarted_after_the_next_change";
+    if !running::needs("curl", test) {
+        return;
+    }
+    let curl = |addr: std::net::SocketAddr| {
+        let out = Command::new("curl")
+            .args(["-sk", "-m", "10", "-w", "\n%{http_code}"])
+            .arg(format!("https://{addr}/"))
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
     };
-    assert!(answered(get(werk.addr)), "{}", werk.log());
+    assert!(curl(werk.addr).ends_with("\n200"), "{}", werk.log());
     // A bad certificate: the next child exits 1 at startup.
     scratch.write("dev.crt", "not a certificate\n");
     werk.wait_for(" * The server process exited with status 1", 1);
-    // No child serves now, but the socket is open: a client connects and
-    // waits in the backlog.
-    let waiting = std::thread::spawn({
-        let addr = werk.addr;
-        move || get(addr)
-    });
-    std::thread::sleep(Duration::from_millis(300));
-    assert!(!waiting.is_finished(), "answered while no child runs");
-    // Fixing the file starts a child, which answers the waiting client.
+    // No child serves now: the supervisor answers at once, over TLS with
+    // the certificate it loaded at the start, with 503 and why.
+    let down = curl(werk.addr);
+    assert!(down.ends_with("\n503"), "{down}\n{}", werk.log());
+    assert!(down.contains("exited with status 1"), "{down}");
+    assert!(
+        down.contains("holds no certificate"),
+        "the child's last words: {down}"
+    );
+    // Fixing the file starts a child, which serves again.
     std::fs::write(scratch.path("dev.crt"), &good).unwrap();
     werk.wait_for_restart(1);
-    assert!(answered(waiting.join().unwrap()), "{}", werk.log());
-    assert!(answered(get(werk.addr)));
+    assert!(curl(werk.addr).ends_with("\n200"), "{}", werk.log());
+}
+
+/// A child that dies while serving (kill -9): the next request gets 503
+/// naming the signal at once, not a wait in the backlog; the next change
+/// starts a child again.
+fn a_killed_child_is_answered_for_with_503(kind: Kind) {
+    let scratch = Scratch::new("killed");
+    scratch.write("app.toml", "a = 1\n");
+    let werk = start(&scratch, kind, &["--extra-files", "app.toml"]);
+    let pid = werk.serving_pid();
+    running::kill("KILL", &pid.to_string());
+    wait_gone(pid);
+    let killed_at = Instant::now();
+    let response = loop {
+        let response = get(werk.addr).unwrap();
+        // The supervisor may not have reaped the child yet.
+        if !response.starts_with("HTTP/1.1 200") || killed_at.elapsed() > GUARD {
+            break response;
+        }
+    };
+    eprintln!(
+        "{kind:?}: 503 {} ms after the child was gone",
+        killed_at.elapsed().as_millis()
+    );
+    assert!(response.starts_with("HTTP/1.1 503 "), "{response}");
+    assert!(
+        response.contains("was killed by signal SIGKILL"),
+        "{response}"
+    );
+    assert!(response.contains("Retry-After: 1"), "{response}");
+    let page = running::get_accepting(werk.addr, Some("text/html,*/*;q=0.8")).unwrap();
+    assert!(page.contains("Content-Type: text/html"), "{page}");
+    assert!(
+        page.contains("<h1>The server process was killed by signal SIGKILL</h1>"),
+        "{page}"
+    );
+    scratch.append("app.toml", "b = 2\n");
+    werk.wait_for_restart(1);
+    assert_ne!(werk.serving_pid(), pid);
 }
 
 #[cfg(not(feature = "tls"))]
@@ -361,6 +407,7 @@ with_each_watcher!(
     a_burst_of_writes_restarts_once,
     no_request_fails_across_ten_restarts,
     a_child_that_fails_to_start_is_restarted_after_the_next_change,
+    a_killed_child_is_answered_for_with_503,
     ctrl_c_stops_supervisor_and_child_and_exits_0,
     sigterm_to_the_supervisor_reaches_the_child,
     killing_the_supervisor_stops_the_child,

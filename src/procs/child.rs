@@ -39,6 +39,8 @@ pub(crate) fn watch_parent(supervisor: Option<u32>, target: impl Stop) -> std::i
     Ok(())
 }
 
+use super::link::Report;
+
 /// What a werk parent asked of this process through its environment,
 /// read once.
 #[derive(Debug, Default)]
@@ -163,13 +165,23 @@ pub(crate) fn connect_to_parent(server: &mut crate::Server) -> std::io::Result<(
     let Some(link) = super::link::to_parent() else {
         return Ok(());
     };
-    server.on_serving(move || link.report(&super::link::Report::Ready(std::process::id())));
+    let pid = std::process::id();
+    let dev_loop = FromParent::get().dev_loop;
+    let handle = server.handle();
+    server.before_accepting(move || {
+        link.report(&Report::Ready(pid));
+        if dev_loop {
+            // One process accepts at a time: the one before stops first.
+            link.wait_for_accept(|| crate::Server::is_stopping(&handle));
+        }
+    });
+    server.after_accepting(move || link.report(&Report::Stopped(pid)));
     if let Some(live) = server.live() {
         link.on_build_state(std::sync::Arc::new(move |state| {
             live.set_state(state.clone())
         }));
     }
-    if FromParent::get().dev_loop && !server.signals_handled() {
+    if dev_loop && !server.signals_handled() {
         super::handle_signals(true, server.handle())?;
         watch_parent(take_supervisor(), server.handle())?;
         server.set_signals_handled();

@@ -4,12 +4,20 @@
 //!
 //! ```text
 //!  parent                                child
-//!  ◄──── ready PID ─────────────────────  serving: it accepts on the sockets
+//!  ◄──── ready PID ─────────────────────  about to accept on the sockets
+//!  ───── accept ───────────────────────►  (werk run) go ahead: no other
+//!                                         process accepts any more
+//!  ◄──── stopped PID ───────────────────  it accepts no more (shutting down)
 //!  ◄──── changed MICROS ────────────────  (reloader) a watched file changed
 //!  ───── state building ───────────────►  the build state, which live
 //!  ───── state ok ─────────────────────►  reload shows in open pages
 //!  ───── state failed LEN\n<LEN bytes> ─►
 //! ```
+//!
+//! `werk run` hands the sockets over: the new build says `ready`, the old
+//! one is told to stop and says `stopped`, and only then is the new one
+//! told to `accept`, so that one process at a time accepts (connections
+//! arriving meanwhile wait in the kernel's backlog, a millisecond or so).
 //!
 //! One message per line; the only payload that may hold newlines, a
 //! build's errors, is sent with its length first. A link closes when
@@ -17,8 +25,8 @@
 
 use std::io::{self, BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
-use std::sync::{Arc, Mutex, OnceLock};
-use std::time::SystemTime;
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::time::{Duration, SystemTime};
 
 pub(crate) use crate::server::live::BuildState;
 
@@ -34,16 +42,29 @@ const MOST_TEXT: usize = 1 << 20;
 /// What a child tells its parent.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Report {
-    /// Process `pid` accepts connections on the inherited sockets.
+    /// Process `pid` is about to accept connections on the inherited
+    /// sockets (under `werk run`, once told to).
     Ready(u32),
+    /// Process `pid` accepts no more connections: it is stopping.
+    Stopped(u32),
     /// A file the child watches changed at this time (the reloader).
     Changed(SystemTime),
+}
+
+/// What a parent tells its child.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Order {
+    /// Accept connections now.
+    Accept,
+    /// The build state changed.
+    State(BuildState),
 }
 
 impl Report {
     fn encode(&self) -> String {
         match self {
             Report::Ready(pid) => format!("ready {pid}\n"),
+            Report::Stopped(pid) => format!("stopped {pid}\n"),
             Report::Changed(at) => format!("changed {}\n", crate::reload::to_micros(*at)),
         }
     }
@@ -52,6 +73,7 @@ impl Report {
         let (word, rest) = line.trim_end().split_once(' ')?;
         match word {
             "ready" => rest.parse().ok().map(Report::Ready),
+            "stopped" => rest.parse().ok().map(Report::Stopped),
             "changed" => rest
                 .parse()
                 .ok()
@@ -61,43 +83,48 @@ impl Report {
     }
 }
 
-/// A build state as the parent sends it.
-fn encode_state(state: &BuildState) -> Vec<u8> {
-    match state {
-        BuildState::Ok => b"state ok\n".to_vec(),
-        BuildState::Building => b"state building\n".to_vec(),
-        BuildState::Failed(text) => {
-            let text = cut(text, MOST_TEXT);
-            let mut out = format!("state failed {}\n", text.len()).into_bytes();
-            out.extend_from_slice(text.as_bytes());
-            out
+impl Order {
+    fn encode(&self) -> Vec<u8> {
+        match self {
+            Order::Accept => b"accept\n".to_vec(),
+            Order::State(BuildState::Ok) => b"state ok\n".to_vec(),
+            Order::State(BuildState::Building) => b"state building\n".to_vec(),
+            Order::State(BuildState::Failed(text)) => {
+                let text = cut(text, MOST_TEXT);
+                let mut out = format!("state failed {}\n", text.len()).into_bytes();
+                out.extend_from_slice(text.as_bytes());
+                out
+            }
         }
     }
-}
 
-/// Reads one state message; `Ok(None)` at the end of the stream.
-fn read_state(from: &mut impl BufRead) -> io::Result<Option<BuildState>> {
-    let mut line = String::new();
-    loop {
-        line.clear();
-        if from.read_line(&mut line)? == 0 {
-            return Ok(None);
+    /// Reads one order; `Ok(None)` at the end of the stream. Lines it does
+    /// not know (from a newer parent) are skipped.
+    fn read(from: &mut impl BufRead) -> io::Result<Option<Order>> {
+        let mut line = String::new();
+        loop {
+            line.clear();
+            if from.read_line(&mut line)? == 0 {
+                return Ok(None);
+            }
+            let order = match line.trim_end() {
+                "accept" => Order::Accept,
+                "state ok" => Order::State(BuildState::Ok),
+                "state building" => Order::State(BuildState::Building),
+                other => match other.strip_prefix("state failed ") {
+                    Some(len) => {
+                        let len: usize = len.parse().map_err(|_| bad(other))?;
+                        let mut text = vec![0; len.min(MOST_TEXT)];
+                        std::io::Read::read_exact(from, &mut text)?;
+                        Order::State(BuildState::Failed(
+                            String::from_utf8_lossy(&text).into_owned(),
+                        ))
+                    }
+                    None => continue,
+                },
+            };
+            return Ok(Some(order));
         }
-        let state = match line.trim_end() {
-            "state ok" => BuildState::Ok,
-            "state building" => BuildState::Building,
-            other => match other.strip_prefix("state failed ") {
-                Some(len) => {
-                    let len: usize = len.parse().map_err(|_| bad(other))?;
-                    let mut text = vec![0; len.min(MOST_TEXT)];
-                    from.read_exact(&mut text)?;
-                    BuildState::Failed(String::from_utf8_lossy(&text).into_owned())
-                }
-                // A message from a newer parent: skip it.
-                None => continue,
-            },
-        };
-        return Ok(Some(state));
     }
 }
 
@@ -133,7 +160,16 @@ impl ParentEnd {
     /// Tells the child the build state. A child that is gone is not an
     /// error: its end will be seen closed by the reader.
     pub(crate) fn send(&self, state: &BuildState) {
-        let _ = (&self.stream).write_all(&encode_state(state));
+        self.order(&Order::State(state.clone()));
+    }
+
+    /// Tells the child to accept connections.
+    pub(crate) fn accept(&self) {
+        self.order(&Order::Accept);
+    }
+
+    fn order(&self, order: &Order) {
+        let _ = (&self.stream).write_all(&order.encode());
     }
 
     /// Reads the child's reports on a thread of its own, calling `each`
@@ -171,6 +207,8 @@ pub(crate) fn to_parent() -> Option<&'static ChildEnd> {
 pub(crate) struct ChildEnd {
     stream: UnixStream,
     listeners: Mutex<Vec<StateListener>>,
+    /// The parent said `accept` (or went away).
+    may_accept: (Mutex<bool>, Condvar),
     reading: OnceLock<()>,
 }
 
@@ -193,6 +231,7 @@ impl ChildEnd {
         Some(ChildEnd {
             stream: UnixStream::from(fd),
             listeners: Mutex::new(Vec::new()),
+            may_accept: (Mutex::new(false), Condvar::new()),
             reading: OnceLock::new(),
         })
     }
@@ -203,31 +242,64 @@ impl ChildEnd {
         let _ = (&self.stream).write_all(report.encode().as_bytes());
     }
 
-    /// Calls `listener` with each build state the parent sends, from a
-    /// thread that reads the link (started by the first call).
+    /// Calls `listener` with each build state the parent sends.
     pub(crate) fn on_build_state(&'static self, listener: StateListener) {
         self.listeners
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .push(listener);
-        self.reading.get_or_init(|| self.start_reading());
+        self.start_reading();
     }
 
+    /// Waits until the parent says `accept` (or is gone), or `stopping`
+    /// says this process stops before it ever accepted.
+    pub(crate) fn wait_for_accept(&'static self, stopping: impl Fn() -> bool) {
+        self.start_reading();
+        let (lock, cvar) = &self.may_accept;
+        let mut may = lock.lock().unwrap_or_else(|e| e.into_inner());
+        while !*may && !stopping() {
+            may = cvar
+                .wait_timeout(may, Duration::from_millis(50))
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+    }
+
+    /// Starts the thread that reads the parent's orders, once.
     fn start_reading(&'static self) {
-        let Ok(stream) = self.stream.try_clone() else {
-            return;
-        };
-        let _ = std::thread::Builder::new()
-            .name("werk-link".into())
-            .spawn(move || {
-                let mut from = BufReader::new(stream);
-                while let Ok(Some(state)) = read_state(&mut from) {
-                    let listeners = self.listeners.lock().unwrap_or_else(|e| e.into_inner());
-                    for listener in listeners.iter() {
-                        listener(&state);
+        self.reading.get_or_init(|| {
+            let Ok(stream) = self.stream.try_clone() else {
+                return self.allow_accept();
+            };
+            let started = std::thread::Builder::new()
+                .name("werk-link".into())
+                .spawn(move || {
+                    let mut from = BufReader::new(stream);
+                    while let Ok(Some(order)) = Order::read(&mut from) {
+                        match order {
+                            Order::Accept => self.allow_accept(),
+                            Order::State(state) => self.tell_listeners(&state),
+                        }
                     }
-                }
-            });
+                    // No parent to wait for any more.
+                    self.allow_accept();
+                });
+            if started.is_err() {
+                self.allow_accept();
+            }
+        });
+    }
+
+    fn allow_accept(&self) {
+        *self.may_accept.0.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        self.may_accept.1.notify_all();
+    }
+
+    fn tell_listeners(&self, state: &BuildState) {
+        let listeners = self.listeners.lock().unwrap_or_else(|e| e.into_inner());
+        for listener in listeners.iter() {
+            listener(state);
+        }
     }
 }
 
@@ -238,7 +310,7 @@ mod tests {
     #[test]
     fn reports_round_trip() {
         let at = crate::reload::from_micros(1_700_000_000_123_456);
-        for report in [Report::Ready(42), Report::Changed(at)] {
+        for report in [Report::Ready(42), Report::Stopped(7), Report::Changed(at)] {
             assert_eq!(Report::decode(&report.encode()), Some(report));
         }
         assert_eq!(Report::decode("ready x"), None);
@@ -246,34 +318,36 @@ mod tests {
     }
 
     #[test]
-    fn build_states_round_trip_with_newlines() {
+    fn orders_round_trip_with_newlines_in_the_errors() {
         let mut wire = Vec::new();
-        let states = [
-            BuildState::Building,
-            BuildState::Failed("error[E0308]: mismatched types\n --> src/main.rs:3:5\n".into()),
-            BuildState::Ok,
+        let orders = [
+            Order::State(BuildState::Building),
+            Order::Accept,
+            Order::State(BuildState::Failed(
+                "error[E0308]: mismatched types\n --> src/main.rs:3:5\n".into(),
+            )),
+            Order::State(BuildState::Ok),
         ];
-        for state in &states {
-            wire.extend(encode_state(state));
+        for order in &orders {
+            wire.extend(order.encode());
         }
-        wire.extend(b"state from-the-future\n");
+        wire.extend(b"from-the-future 1\n");
         let mut from = io::Cursor::new(wire);
-        for state in &states {
-            assert_eq!(read_state(&mut from).unwrap().as_ref(), Some(state));
+        for order in &orders {
+            assert_eq!(Order::read(&mut from).unwrap().as_ref(), Some(order));
         }
-        assert_eq!(read_state(&mut from).unwrap(), None);
+        assert_eq!(Order::read(&mut from).unwrap(), None);
     }
 
     #[test]
     fn long_error_text_is_cut_at_a_character() {
         let text = "é".repeat(MOST_TEXT);
-        let BuildState::Failed(sent) = read_state(&mut io::Cursor::new(encode_state(
-            &BuildState::Failed(text),
-        )))
-        .unwrap()
-        .unwrap() else {
+        let sent = Order::State(BuildState::Failed(text)).encode();
+        let Some(Order::State(BuildState::Failed(got))) =
+            Order::read(&mut io::Cursor::new(sent)).unwrap()
+        else {
             panic!()
         };
-        assert!(sent.len() <= MOST_TEXT && sent.chars().all(|c| c == 'é'));
+        assert!(got.len() <= MOST_TEXT && got.chars().all(|c| c == 'é'));
     }
 }

@@ -38,6 +38,10 @@ use crate::Options;
 /// milliseconds.
 const QUIET: Duration = Duration::from_millis(10);
 
+/// How long an old process may take to stop accepting before the new
+/// one accepts anyway.
+const HANDOVER: Duration = Duration::from_secs(2);
+
 /// How long a new process may take to serve before werk says so.
 const SLOW_START: Duration = Duration::from_secs(10);
 
@@ -84,13 +88,18 @@ pub(crate) fn run(host: &str, port: u16, run: Run, options: Options) -> i32 {
         describe_trees(&layout.trees),
         watcher.0.name()
     );
-    let (listeners, created_files) = server.into_listeners();
+    let (standby, listeners, created_files) = match Standby::new(server, &standby_options) {
+        Ok(parts) => parts,
+        Err(e) => {
+            eprintln!(" * werk run failed: {e}");
+            return 1;
+        }
+    };
     let children = Children::new(created_files);
     let (events_tx, events) = crossbeam_channel::unbounded();
-    let started = Standby::new(&listeners, &standby_options).and_then(|standby| {
-        let mut args = vec![OsString::from(&layout.bin)];
-        args.extend(run.args.iter().cloned());
-        let program = Program::new(PathBuf::from(&layout.bin), args, listeners)?;
+    let mut args = vec![OsString::from(&layout.bin)];
+    args.extend(run.args.iter().cloned());
+    let started = Program::new(PathBuf::from(&layout.bin), args, listeners).and_then(|program| {
         let dev_loop = DevLoop {
             cargo: run.cargo,
             layout,
@@ -107,6 +116,7 @@ pub(crate) fn run(host: &str, port: u16, run: Run, options: Options) -> i32 {
             pending: None,
             generation: 0,
             reload: None,
+            handover: None,
             said_slow: false,
             stopping: false,
             #[cfg(feature = "tls")]
@@ -231,6 +241,9 @@ struct DevLoop {
     generation: u32,
     /// The reload under way, for its timeline line.
     reload: Option<Timeline>,
+    /// The old process the new one waits for to stop accepting, and until
+    /// when.
+    handover: Option<(u32, Instant)>,
     said_slow: bool,
     stopping: bool,
     #[cfg(feature = "tls")]
@@ -251,9 +264,10 @@ struct Timeline {
     build_started: Instant,
     build_took: Duration,
     spawned: Option<Instant>,
+    /// When the new process said it was ready to accept.
     ready: Option<Instant>,
-    /// When the previous process was told to stop.
-    told: Option<Instant>,
+    /// When it was told to accept: the old one had stopped accepting.
+    accepting: Option<Instant>,
 }
 
 impl DevLoop {
@@ -271,10 +285,15 @@ impl DevLoop {
         let now = SystemTime::now();
         self.start_build(None, now);
         loop {
-            let event = match self.events.recv_timeout(Duration::from_secs(1)) {
+            let tick = match self.handover {
+                Some(_) => Duration::from_millis(100),
+                None => Duration::from_secs(1),
+            };
+            let event = match self.events.recv_timeout(tick) {
                 Ok(event) => event,
                 Err(RecvTimeoutError::Timeout) => {
                     self.check_slow_start();
+                    self.check_handover();
                     continue;
                 }
                 Err(RecvTimeoutError::Disconnected) => return Ok(self.finish()),
@@ -283,6 +302,7 @@ impl DevLoop {
                 Event::Changed(path, at) => self.changed(path, at),
                 Event::Built(outcome) => self.built(outcome),
                 Event::Ready(pid) => self.ready(pid),
+                Event::Stopped(pid) => self.stopped(pid),
                 Event::Exited(pid, status) => self.exited(pid, status),
                 Event::Stop => {
                     self.stopping = true;
@@ -330,7 +350,7 @@ impl DevLoop {
             build_took: Duration::ZERO,
             spawned: None,
             ready: None,
-            told: None,
+            accepting: None,
         });
         let (cargo, layout, builds) =
             (self.cargo.clone(), self.layout.clone(), self.builds.clone());
@@ -447,26 +467,60 @@ impl DevLoop {
         )
     }
 
-    /// The new process accepts: it serves from now on, and the one before
-    /// it stops.
+    /// The new process is ready: it serves from now on. The one before it
+    /// is told to stop, and the new one accepts once the old one has
+    /// stopped accepting (or at once, if there is none).
     fn ready(&mut self, pid: u32) {
         if self.next.as_ref().map(|n| n.pid) != Some(pid) {
             return;
         }
         let next = self.next.take().expect("checked above");
         self.standby.stop();
-        let now = Instant::now();
         if let Some(timeline) = &mut self.reload {
-            timeline.ready = Some(now);
+            timeline.ready = Some(Instant::now());
         }
         match self.current.replace(next) {
             Some(old) => {
-                if let Some(timeline) = &mut self.reload {
-                    timeline.told = Some(Instant::now());
-                }
+                self.handover = Some((old.pid, Instant::now() + HANDOVER));
                 self.stop_process(old);
             }
-            None => self.print_timeline(None),
+            None => {
+                self.hand_over();
+                self.print_timeline(None);
+            }
+        }
+    }
+
+    /// The process that serves may accept now.
+    fn hand_over(&mut self) {
+        self.handover = None;
+        if let Some(current) = &self.current {
+            current.accept();
+        }
+        if let Some(timeline) = &mut self.reload {
+            timeline.accepting = Some(Instant::now());
+        }
+    }
+
+    /// Process `pid` accepts no more.
+    fn stopped(&mut self, pid: u32) {
+        if self.handover.is_some_and(|(from, _)| from == pid) {
+            self.hand_over();
+        }
+    }
+
+    /// An old process that does not say it stopped accepting is not
+    /// waited for long.
+    fn check_handover(&mut self) {
+        if let Some((from, deadline)) = self.handover {
+            if Instant::now() >= deadline {
+                eprintln!(
+                    " * The old process (pid {from}) did not stop accepting within {} s; \
+                     the new one accepts too",
+                    HANDOVER.as_secs()
+                );
+                self.hand_over();
+            }
         }
     }
 
@@ -478,6 +532,9 @@ impl DevLoop {
     fn exited(&mut self, pid: u32, status: std::io::Result<ExitStatus>) {
         if let Some(i) = self.leaving.iter().position(|(p, _)| p.pid == pid) {
             self.leaving.remove(i);
+            if self.handover.is_some_and(|(from, _)| from == pid) {
+                self.hand_over();
+            }
             self.print_timeline(Some(Instant::now()));
             return;
         }
@@ -507,6 +564,7 @@ impl DevLoop {
         }
         if self.current.as_ref().is_some_and(|c| c.pid == pid) {
             let current = self.current.take().expect("checked above");
+            self.handover = None;
             if self.stopping {
                 return;
             }
@@ -545,19 +603,17 @@ impl DevLoop {
     }
 
     /// Prints the reload's timeline in one line, once the old process is
-    /// gone (`gone`), or at once for the first start.
+    /// gone (`gone`), or as soon as the new one accepts if there was none.
     fn print_timeline(&mut self, gone: Option<Instant>) {
-        let Some(t) = self.reload.take() else { return };
-        let (Some(spawned), Some(ready)) = (t.spawned, t.ready) else {
+        let Some(t) = &self.reload else { return };
+        let (Some(spawned), Some(ready), Some(accepting)) = (t.spawned, t.ready, t.accepting)
+        else {
             return;
         };
+        let built = t.build_started + t.build_took;
         let seen = t.seen_at.duration_since(t.changed_at).unwrap_or_default();
-        let accepting = ready.duration_since(spawned);
-        let swap = t
-            .told
-            .map_or(Duration::ZERO, |told| told.duration_since(ready));
         let werk_part =
-            seen + accepting + swap + spawned.duration_since(t.build_started + t.build_took);
+            seen + spawned.saturating_duration_since(built) + accepting.duration_since(spawned);
         let mut line = match &t.path {
             Some(path) => format!(
                 " * Reloaded after a change to '{}': seen in {} ms, built in {}",
@@ -568,19 +624,21 @@ impl DevLoop {
             None => format!(" * Built in {}", seconds(t.build_took)),
         };
         line.push_str(&format!(
-            ", new process accepting in {} ms",
-            accepting.as_millis()
+            ", new process ready in {} ms, accepting in {} ms",
+            ready.duration_since(spawned).as_millis(),
+            accepting.duration_since(spawned).as_millis()
         ));
-        if let (Some(told), Some(gone)) = (t.told, gone) {
+        if let Some(gone) = gone {
             line.push_str(&format!(
                 ", old process gone in {} ms",
-                gone.duration_since(told).as_millis()
+                gone.saturating_duration_since(ready).as_millis()
             ));
         }
         if t.path.is_some() {
             line.push_str(&format!(" (werk's part {} ms)", werk_part.as_millis()));
         }
         eprintln!("{line}");
+        self.reload = None;
     }
 
     /// True when no process, build or exit is left to wait for.

@@ -21,8 +21,10 @@ const LAST_WORDS: Duration = Duration::from_millis(200);
 /// What a supervisor waits for.
 #[derive(Debug)]
 pub(crate) enum Event {
-    /// Child `pid` accepts connections.
+    /// Child `pid` is about to accept connections.
     Ready(u32),
+    /// Child `pid` accepts no more connections.
+    Stopped(u32),
     /// Child `pid` ended.
     Exited(u32, io::Result<ExitStatus>),
     /// A file the supervisor watches changed.
@@ -87,6 +89,9 @@ impl Served {
                 Report::Ready(pid) => {
                     let _ = to_loop.send(Event::Ready(pid));
                 }
+                Report::Stopped(pid) => {
+                    let _ = to_loop.send(Event::Stopped(pid));
+                }
                 Report::Changed(at) => {
                     heard_here
                         .0
@@ -122,6 +127,11 @@ impl Served {
     /// Tells the child the build state (for live reload).
     pub(crate) fn tell(&self, state: &BuildState) {
         self.link.send(state);
+    }
+
+    /// Tells the child to accept connections.
+    pub(crate) fn accept(&self) {
+        self.link.accept();
     }
 
     /// The change the child reported before it ended, once its link has

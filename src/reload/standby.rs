@@ -86,9 +86,15 @@ struct Running {
 }
 
 impl Standby {
-    /// A standby server for `listeners`, with the supervisor's TLS
-    /// certificate, request log and live reload.
-    pub(crate) fn new(listeners: &[OwnedFd], serving: &Options) -> std::io::Result<Standby> {
+    /// A standby server for the listening sockets of `server`, with its
+    /// TLS certificate (as loaded then: a certificate file broken since
+    /// is what a crash may be about), and the request log and live reload
+    /// of `serving`. Returns the listening sockets and the Unix socket
+    /// files the server created.
+    pub(crate) fn new(
+        server: crate::Server,
+        serving: &Options,
+    ) -> std::io::Result<(Standby, Vec<OwnedFd>, Vec<std::path::PathBuf>)> {
         let mut options = Options::default()
             .threads(1)
             .max_threads(16)
@@ -97,19 +103,25 @@ impl Standby {
             .shutdown_grace(std::time::Duration::from_secs(2));
         #[cfg(feature = "tls")]
         {
-            options.ssl_context = serving.ssl_context.clone();
+            options.ssl_context = server.tls_config().map(crate::SslContext::Config);
         }
         options.protocol = serving.protocol;
-        Ok(Standby {
-            listeners: listeners
-                .iter()
-                .map(OwnedFd::try_clone)
-                .collect::<std::io::Result<_>>()?,
+        let (listeners, created_files) = server.into_listeners();
+        let copies: std::io::Result<Vec<OwnedFd>> =
+            listeners.iter().map(OwnedFd::try_clone).collect();
+        let copies = copies.inspect_err(|_| {
+            for path in &created_files {
+                crate::net::remove_socket_file(path);
+            }
+        })?;
+        let standby = Standby {
+            listeners: copies,
             options,
             why: Arc::new(Mutex::new(Down::Building)),
             running: None,
             starts: 0,
-        })
+        };
+        Ok((standby, listeners, created_files))
     }
 
     /// Answers every request with 503 and `why`, from now until

@@ -47,11 +47,16 @@ pub(super) fn run(host: &str, port: u16, app: impl App, options: Options) -> i32
     if let Some(why) = &fallback {
         watch::say_fallback(why);
     }
-    let (listeners, created_files) = server.into_listeners();
+    let (standby, listeners, created_files) = match Standby::new(server, &standby_options) {
+        Ok(parts) => parts,
+        Err(e) => {
+            eprintln!(" * The reloader failed: {e}");
+            return 1;
+        }
+    };
     let children = Children::new(created_files);
     let (events_tx, events) = crossbeam_channel::unbounded();
-    let started = Standby::new(&listeners, &standby_options).and_then(|standby| {
-        let program = Program::this(exe, listeners)?;
+    let started = Program::this(exe, listeners).and_then(|program| {
         let supervisor = Supervisor {
             program,
             settings,

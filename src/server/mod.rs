@@ -67,6 +67,8 @@ pub(crate) struct Shared {
     pub parker: Parker,
     /// The event streams of live reload, when it is on.
     pub live: Option<Arc<live::Live>>,
+    /// Called once the listening sockets are closed at shutdown.
+    pub after_accepting: Mutex<Option<Box<dyn FnOnce() + Send>>>,
     shutting_down: AtomicBool,
     stopped: (Mutex<bool>, Condvar),
     passed_through: Mutex<Option<Box<dyn Any + Send>>>,
@@ -163,8 +165,8 @@ pub struct Server {
     /// Unix socket files to remove when the server stops.
     created_files: Vec<PathBuf>,
     shared: Arc<Shared>,
-    /// Called once the server accepts connections.
-    on_serving: Option<Box<dyn FnOnce() + Send>>,
+    /// Called when the server is about to accept connections.
+    before_accepting: Option<Box<dyn FnOnce() + Send>>,
     /// SIGINT and SIGTERM already stop this server (a werk parent started
     /// the process): `serve_until_signalled` leaves them.
     signals_handled: bool,
@@ -250,6 +252,7 @@ fn assemble(
     let shared = Arc::new(Shared {
         app,
         live,
+        after_accepting: Mutex::new(None),
         log: Log::new(options.log_requests),
         pool: Pool::new(options.threads, options.max_threads),
         parker,
@@ -267,7 +270,7 @@ fn assemble(
         addresses: Vec::new(),
         created_files: Vec::new(),
         shared,
-        on_serving: None,
+        before_accepting: None,
         signals_handled: false,
     };
     for b in bound {
@@ -294,10 +297,26 @@ impl std::fmt::Debug for Server {
 }
 
 impl Server {
-    /// Calls `f` once the server accepts connections, from the thread
-    /// that runs `serve_forever`.
-    pub(crate) fn on_serving(&mut self, f: impl FnOnce() + Send + 'static) {
-        self.on_serving = Some(Box::new(f));
+    /// Calls `f` when the server is about to accept connections (its
+    /// workers run), from the thread that runs `serve_forever`, which
+    /// accepts once `f` returns.
+    pub(crate) fn before_accepting(&mut self, f: impl FnOnce() + Send + 'static) {
+        self.before_accepting = Some(Box::new(f));
+    }
+
+    /// Calls `f` once a shutdown has closed the listening sockets: no
+    /// connection is accepted by this server any more.
+    pub(crate) fn after_accepting(&mut self, f: impl FnOnce() + Send + 'static) {
+        *self
+            .shared
+            .after_accepting
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some(Box::new(f));
+    }
+
+    /// True once a shutdown began.
+    pub(crate) fn is_stopping(handle: &ServerHandle) -> bool {
+        handle.shared.is_shutting_down()
     }
 
     /// Says that SIGINT and SIGTERM already stop this server.
@@ -307,6 +326,13 @@ impl Server {
 
     pub(crate) fn signals_handled(&self) -> bool {
         self.signals_handled
+    }
+
+    /// The TLS configuration the server runs with, to serve another
+    /// server with the very same certificate (files are read once).
+    #[cfg(feature = "tls")]
+    pub(crate) fn tls_config(&self) -> Option<Arc<rustls::ServerConfig>> {
+        self.shared.tls.clone()
     }
 
     /// Live reload's hub, when it is on: a parent's build states go there.
@@ -419,21 +445,21 @@ impl Server {
             sockets,
             shared,
             created_files,
-            on_serving,
+            before_accepting,
             ..
         } = self;
+        shared.pool.start(&shared);
+        if let Some(f) = before_accepting {
+            f();
+        }
         shared
             .parker
             .listen(sockets, shared.config.io_timeout)
             .map_err(|e| Error::Config(format!("cannot watch the listening sockets: {e}")))?;
-        shared.pool.start(&shared);
         let parker_shared = shared.clone();
         let parker = std::thread::Builder::new()
             .name("werk-parker".into())
             .spawn(move || park::run(&parker_shared))?;
-        if let Some(f) = on_serving {
-            f();
-        }
 
         let (lock, cvar) = &shared.stopped;
         let mut stopped = lock.lock().unwrap_or_else(|e| e.into_inner());

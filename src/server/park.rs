@@ -523,6 +523,14 @@ pub(crate) fn run(shared: &Arc<Shared>) {
         }
     }
     parker.close_listeners();
+    let after = shared
+        .after_accepting
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .take();
+    if let Some(f) = after {
+        f();
+    }
     // From here on only this thread takes readiness: a worker that took
     // a connection's readiness has also taken the connection.
     let until = Instant::now() + Duration::from_millis(500);

@@ -170,6 +170,8 @@ impl Stream {
     /// bytes sent, fewer if the file ends first.
     pub(crate) fn send_file(&mut self, file: &mut File, len: u64) -> io::Result<u64> {
         #[cfg(any(target_os = "linux", target_os = "android"))]
+        // Without the tls feature every stream is plain.
+        #[allow(irrefutable_let_patterns)]
         if let Stream::Plain(p) = self {
             if let Some(sent) = crate::sys::socket::send_file(p.fd(), file.as_raw_fd(), len)? {
                 return Ok(sent);

@@ -218,13 +218,7 @@ pub fn children_of(pid: u32) -> Vec<u32> {
 /// `GET /` on a new connection with `Connection: close`; the whole
 /// response.
 pub fn get(addr: SocketAddr) -> std::io::Result<String> {
-    let mut stream = TcpStream::connect_timeout(&addr, GUARD)?;
-    stream.set_read_timeout(Some(GUARD))?;
-    stream.set_write_timeout(Some(GUARD))?;
-    stream.write_all(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")?;
-    let mut response = Vec::new();
-    stream.read_to_end(&mut response)?;
-    Ok(String::from_utf8_lossy(&response).into_owned())
+    get_accepting(addr, None)
 }
 
 /// The echo app's `pid` in a 200 response.
@@ -236,4 +230,43 @@ pub fn pid_of(response: &str) -> Option<u32> {
     rest[..rest.find(|c: char| !c.is_ascii_digit())?]
         .parse()
         .ok()
+}
+
+/// True if `program` runs here. When it does not, a test that needs it
+/// fails under CI (`CI` set), which installs it, and elsewhere says on
+/// standard error that it skips and why.
+pub fn needs(program: &str, test: &str) -> bool {
+    let found = Command::new(program)
+        .arg("--version")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !found {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{test}: {program} is not installed, and CI must run this test"
+        );
+        eprintln!("{test}: skipped, {program} is not installed");
+    }
+    found
+}
+
+/// `GET /` on a new connection, as `get` does, with the `Accept` header a
+/// browser sends or none.
+pub fn get_accepting(addr: SocketAddr, accept: Option<&str>) -> std::io::Result<String> {
+    let mut stream = TcpStream::connect_timeout(&addr, GUARD)?;
+    stream.set_read_timeout(Some(GUARD))?;
+    stream.set_write_timeout(Some(GUARD))?;
+    let accept = accept
+        .map(|a| format!("Accept: {a}\r\n"))
+        .unwrap_or_default();
+    write!(
+        stream,
+        "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n{accept}Connection: close\r\n\r\n"
+    )?;
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response)?;
+    Ok(String::from_utf8_lossy(&response).into_owned())
 }

@@ -208,16 +208,28 @@ fn get_when_ready(addr: SocketAddr, path: &str) -> String {
 
 #[test]
 fn listen_fds_hands_two_sockets_to_a_child() {
+    // `exec` keeps the shell's process id, so LISTEN_PID=$$ names the
+    // werk process, as sd_listen_fds(3) requires.
+    serves_two_inherited_sockets("LISTEN_PID=$$ LISTEN_FDS=2");
+}
+
+#[test]
+fn listen_fds_without_listen_pid_is_taken_as_this_process_s() {
+    // As `systemfd --no-pid` passes them, with cargo in between.
+    serves_two_inherited_sockets("LISTEN_FDS=2");
+}
+
+/// Starts `werk serve echo` with two listeners at descriptors 3 and 4 and
+/// the variables `env`, and checks that it serves both.
+fn serves_two_inherited_sockets(env: &str) {
     let first = TcpListener::bind("127.0.0.1:0").unwrap();
     let second = TcpListener::bind("127.0.0.1:0").unwrap();
     let addrs = [first.local_addr().unwrap(), second.local_addr().unwrap()];
     let fds = [first.as_raw_fd(), second.as_raw_fd()];
     let mut command = Command::new("sh");
-    // `exec` keeps the shell's process id, so LISTEN_PID=$$ names the
-    // werk process, as sd_listen_fds(3) requires.
     command
         .arg("-c")
-        .arg(r#"LISTEN_PID=$$ LISTEN_FDS=2 exec "$0" serve echo --port 1 -q"#)
+        .arg(format!(r#"{env} exec "$0" serve echo --port 1 -q"#))
         .arg(env!("CARGO_BIN_EXE_werk"))
         .env_remove("WERK_RUN_MAIN")
         .stdin(Stdio::null())

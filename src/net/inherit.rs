@@ -79,23 +79,21 @@ fn describe(inherited: Inherited, why: Option<String>) -> Result<Bound, Error> {
     })
 }
 
-/// LISTEN_FDS when LISTEN_PID names `pid` and the count is positive.
+/// LISTEN_FDS when the count is positive and LISTEN_PID, if present,
+/// names `pid`.
 ///
-/// A child that werk starts (the reloader's, or one of the `processes`)
-/// is the exception: its parent cannot know the child's process id before
-/// starting it (setting a variable between fork and exec is not
-/// async-signal-safe), so it passes LISTEN_FDS without LISTEN_PID, and
-/// WERK_RUN_MAIN=true or WERK_PROCESS stands in for it. A LISTEN_PID that
-/// is present must still match.
+/// LISTEN_PID may be missing: a parent cannot always know its child's
+/// process id. werk's own parents (the reloader, the `processes`, `werk
+/// run`) cannot set it between fork and exec, which allows only
+/// async-signal-safe calls; `systemfd --no-pid` leaves it out because
+/// `cargo watch` and `cargo run` stand between it and the server. A
+/// LISTEN_PID that is present must match, as sd_listen_fds(3) asks, so
+/// sockets meant for a parent are never taken by its child.
 fn listen_fds_for(pid: u32) -> Option<usize> {
-    match std::env::var("LISTEN_PID") {
-        Ok(listen_pid) => {
-            if listen_pid.trim().parse::<u32>().ok()? != pid {
-                return None;
-            }
+    if let Ok(listen_pid) = std::env::var("LISTEN_PID") {
+        if listen_pid.trim().parse::<u32>().ok()? != pid {
+            return None;
         }
-        Err(_) if crate::procs::started_by_werk() => {}
-        Err(_) => return None,
     }
     let count: usize = std::env::var("LISTEN_FDS").ok()?.trim().parse().ok()?;
     (count > 0).then_some(count)

@@ -74,8 +74,8 @@ pub(crate) fn is_prefork_child() -> bool {
 }
 
 /// True in a process that a werk parent started to serve on the parent's
-/// sockets: the reloader's child or one of the `processes`. Such a parent
-/// passes `LISTEN_FDS` without `LISTEN_PID` (see `net::inherit`).
+/// sockets: the reloader's child, one of the `processes`, or a build
+/// under `werk run`.
 pub(crate) fn started_by_werk() -> bool {
     crate::reload::is_running_from_reloader() || is_prefork_child()
 }

@@ -88,6 +88,8 @@ Options for serve:
       --exclude-patterns G1:G2
                               globs of paths whose changes are ignored
                               (*.log, **/cache/**); repeatable
+      --live-reload           reload open pages when the server restarts
+                              (on by default under werk run)
   -q, --quiet                 do not log each request
   -h, --help                  print this help
   -V, --version               print the version
@@ -180,6 +182,8 @@ pub struct ServeArgs {
     pub extra_files: Vec<String>,
     /// `--exclude-patterns`, split at `:`.
     pub exclude_patterns: Vec<String>,
+    /// `--live-reload`.
+    pub live_reload: bool,
 }
 
 impl Default for ServeArgs {
@@ -204,6 +208,7 @@ impl Default for ServeArgs {
             reloader_interval: None,
             extra_files: Vec::new(),
             exclude_patterns: Vec::new(),
+            live_reload: false,
         }
     }
 }
@@ -242,7 +247,8 @@ impl ServeArgs {
         let mut options = Options::default()
             .passthrough_errors(self.passthrough_errors)
             .log_requests(!self.quiet)
-            .use_debugger(self.debugger);
+            .use_debugger(self.debugger)
+            .live_reload(self.live_reload);
         if self.scgi {
             options = options.protocol(crate::Protocol::Scgi);
         }
@@ -349,6 +355,7 @@ fn parse_serve(args: Vec<String>) -> Result<Command, UsageError> {
             "--debugger" => serve.debugger = true,
             "--scgi" => serve.scgi = true,
             "--reload" => serve.reload = true,
+            "--live-reload" => serve.live_reload = true,
             f if shared_flag(&mut serve, f, &mut value)? => {}
             f if f.starts_with('-') => return Err(UsageError(format!("unknown option {f}"))),
             name if app.is_none() => app = Some(app_name(name)?),
@@ -876,5 +883,56 @@ mod tests {
         );
         assert!(s.debugger);
         assert!(USAGE.contains("--static /URL=DIR") && USAGE.contains("--debugger"));
+    }
+
+    #[test]
+    fn run_takes_cargo_flags_serve_flags_and_the_program_s_arguments() {
+        let Command::Run(run) = parse_str(&[
+            "run",
+            "--bin",
+            "site",
+            "-p",
+            "web",
+            "--release",
+            "--features",
+            "a,b",
+            "-F",
+            "c",
+            "--port",
+            "8000",
+            "--cert=adhoc",
+            "--exclude-patterns",
+            "*.db",
+            "-q",
+            "--no-live-reload",
+            "--",
+            "--config",
+            "dev.toml",
+        ])
+        .unwrap() else {
+            panic!()
+        };
+        assert_eq!(run.bin.as_deref(), Some("site"));
+        assert_eq!(run.package.as_deref(), Some("web"));
+        assert!(run.release && !run.live_reload);
+        assert_eq!(run.features, ["a", "b", "c"]);
+        assert_eq!(run.serve.port, 8000);
+        assert_eq!(run.serve.cert.as_deref(), Some("adhoc"));
+        assert_eq!(run.serve.exclude_patterns, ["*.db"]);
+        assert!(run.serve.quiet);
+        assert_eq!(run.args, ["--config", "dev.toml"]);
+        let Command::Run(plain) = parse_str(&["run"]).unwrap() else {
+            panic!()
+        };
+        assert!(plain.live_reload, "on by default under run");
+        for bad in [
+            &["run", "--threads", "4"][..],
+            &["run", "--reload"],
+            &["run", "echo"],
+            &["run", "--bin"],
+            &["run", "--nope"],
+        ] {
+            assert!(parse_str(bad).is_err(), "{bad:?}");
+        }
     }
 }

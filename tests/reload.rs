@@ -14,6 +14,7 @@
 
 #[path = "support/running.rs"]
 mod running;
+mod support;
 
 use std::collections::BTreeSet;
 use std::io::Write;
@@ -284,7 +285,7 @@ fn a_child_that_fails_to_start_is_restarted_after_the_next_change(kind: Kind) {
         ],
     );
     let test = "a_child_that_fails_to_start_is_restarted_after_the_next_change";
-    if !running::needs("curl", test) {
+    if !support::needs("curl", test) {
         return;
     }
     let curl = |addr: std::net::SocketAddr| {

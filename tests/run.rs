@@ -11,6 +11,7 @@
 
 #[path = "support/running.rs"]
 mod running;
+mod support;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -37,6 +38,11 @@ impl Project {
     /// A package `werk-run-NAME` whose `main` serves `TEXT` (and its
     /// process id) with `run_simple`.
     fn new(name: &str, text: &str) -> Project {
+        Project::with_werk_features(name, text, "default-features = false")
+    }
+
+    /// The same, with werk's dependency line ending in `features`.
+    fn with_werk_features(name: &str, text: &str, features: &str) -> Project {
         let dir = std::env::temp_dir().join(format!("werk-run-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(dir.join("src")).unwrap();
@@ -45,7 +51,7 @@ impl Project {
             dir.join("Cargo.toml"),
             format!(
                 "[package]\nname = \"werk-run-{name}\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n\
-                 [dependencies]\nwerk = {{ path = {repo:?}, default-features = false }}\n\n\
+                 [dependencies]\nwerk = {{ path = {repo:?}, {features} }}\n\n\
                  [workspace]\n"
             ),
         )
@@ -226,6 +232,15 @@ impl Clients {
         }
     }
 
+    /// Waits until the clients have been answered `text`.
+    fn wait_to_see(&self, text: &str) {
+        let deadline = Instant::now() + running::GUARD;
+        while !self.tally.lock().unwrap().texts.iter().any(|t| t == text) {
+            assert!(Instant::now() < deadline, "the clients never saw {text:?}");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
     fn stop(self) -> Tally {
         self.stop.store(true, Ordering::SeqCst);
         self.thread.join().unwrap();
@@ -341,6 +356,7 @@ fn edit_break_fix_and_kill_with_no_request_refused_or_failed() {
     let third_pid = pid_in(&wait_for_text(&werk, "three", REBUILD));
     assert!(events.ends());
     running::wait_gone(second_pid);
+    clients.wait_to_see("three");
 
     let tally = clients.stop();
     eprintln!(
@@ -509,4 +525,43 @@ fn ctrl_c_stops_werk_run_and_its_program() {
     let status = werk.wait_exit();
     assert_eq!(status.code(), Some(0), "{}", werk.log());
     running::wait_gone(pid);
+}
+
+/// The certificate served on `addr`, in PEM, as Python's `ssl` reads it.
+fn served_certificate(addr: SocketAddr) -> String {
+    let script =
+        "import ssl, sys; print(ssl.get_server_certificate(('127.0.0.1', int(sys.argv[1]))))";
+    let out = Command::new("python3")
+        .args(["-c", script, &addr.port().to_string()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn an_adhoc_certificate_stays_the_same_across_builds() {
+    if !support::needs(
+        "python3",
+        "an_adhoc_certificate_stays_the_same_across_builds",
+    ) {
+        return;
+    }
+    let project = Project::with_werk_features("tls", "one", "features = [\"tls\"]");
+    let werk = project.run(&["--cert", "adhoc"]);
+    wait_printed(&werk, " * Built in ", 1, FIRST_BUILD);
+    assert!(
+        werk.log().contains(" * Running on https://127.0.0.1:"),
+        "{}",
+        werk.log()
+    );
+    let before = served_certificate(werk.addr);
+    assert!(before.contains("BEGIN CERTIFICATE"), "{before}");
+    project.write_main(&program("two"));
+    wait_printed(&werk, " * Reloaded after a change to ", 1, REBUILD);
+    assert_eq!(served_certificate(werk.addr), before);
 }

@@ -8,6 +8,12 @@
 //! `</body>` of a body held in memory, else after the last byte, which
 //! browsers still run; `Content-Length`, when the app gives one, grows by
 //! the tag's length, so both agree for GET and HEAD alike.
+//!
+//! A page that takes the tag loses its `ETag`, `Last-Modified` and
+//! `Accept-Ranges`: they describe the bytes without the tag, which stay
+//! the same from one server to the next. A browser that reloads the page
+//! for the next server would revalidate it, get a `304`, show again the
+//! copy whose tag names the old server, and reload again without end.
 
 use std::borrow::Cow;
 use std::io::Read;
@@ -44,6 +50,7 @@ impl<A: App> App for LiveReload<A> {
             let inject = takes_the_tag(&status, &headers);
             if inject {
                 grow_content_length(&mut headers, tag_len);
+                headers.retain(|(name, _)| !describes_the_untagged_bytes(name));
             }
             *decision.lock().unwrap_or_else(|e| e.into_inner()) = Some(inject);
             (status, headers)
@@ -80,6 +87,14 @@ fn takes_the_tag(status: &str, headers: &[(String, String)]) -> bool {
     });
     let encoded = header("content-encoding").is_some_and(|e| !e.eq_ignore_ascii_case("identity"));
     html && !encoded
+}
+
+/// Whether a header speaks of the app's bytes as they were, which the tag
+/// changed: a validator for them, or the ranges of them the app serves.
+fn describes_the_untagged_bytes(name: &str) -> bool {
+    ["etag", "last-modified", "accept-ranges"]
+        .iter()
+        .any(|h| name.eq_ignore_ascii_case(h))
 }
 
 /// Adds `by` to a Content-Length the app gave; one that is not a number
@@ -185,6 +200,41 @@ mod tests {
             response.header("content-length"),
             Some(text.len().to_string().as_str())
         );
+    }
+
+    #[test]
+    fn a_page_with_the_tag_loses_its_validators() {
+        let app = LiveReload::new(
+            |_: &Environ, sr: StartResponse| {
+                sr.start(
+                    "200 OK",
+                    [
+                        ("Content-Type", "text/html"),
+                        ("ETag", "\"1\""),
+                        ("last-modified", "Thu, 01 Jan 2026 00:00:00 GMT"),
+                        ("Accept-Ranges", "bytes"),
+                        ("Cache-Control", "no-cache"),
+                    ],
+                )
+                .unwrap();
+                Body::from("<body></body>")
+            },
+            TAG.into(),
+        );
+        let response = call(&app, get());
+        for name in ["etag", "last-modified", "accept-ranges"] {
+            assert_eq!(response.header(name), None, "{name}");
+        }
+        assert_eq!(response.header("cache-control"), Some("no-cache"));
+        let css = LiveReload::new(
+            |_: &Environ, sr: StartResponse| {
+                sr.start("200 OK", [("Content-Type", "text/css"), ("ETag", "\"1\"")])
+                    .unwrap();
+                Body::from("p {}")
+            },
+            TAG.into(),
+        );
+        assert_eq!(call(&css, get()).header("etag"), Some("\"1\""));
     }
 
     #[test]

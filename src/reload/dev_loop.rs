@@ -36,7 +36,7 @@ use crate::Options;
 /// How long no further change must come before a save counts as done:
 /// editors write, rename and remove their scratch files within a few
 /// milliseconds.
-const QUIET: Duration = Duration::from_millis(10);
+const QUIET: Duration = Duration::from_millis(20);
 
 /// How long an old process may take to stop accepting before the new
 /// one accepts anyway.

@@ -127,6 +127,11 @@ fn header_text(value: Vec<u8>) -> String {
     String::from_utf8(value).unwrap_or_else(|e| e.as_bytes().iter().map(|&b| b as char).collect())
 }
 
+/// The PATH_INFO a request target gives the application.
+pub(crate) fn path_info_of(target: &str) -> String {
+    decode_path(split_target(target).0)
+}
+
 /// The path and query of a request target, without any fragment.
 fn split_target(target: &str) -> (&str, &str) {
     let target = target.split('#').next().unwrap_or("");

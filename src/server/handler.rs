@@ -21,9 +21,10 @@ use std::time::Instant;
 use super::conn::Conn;
 use super::environ::{cgi_vars, RequestLine};
 use super::exchange::{BodyReader, Exchange, State, CLIENT_GONE};
+use super::live::Answered;
 use super::pages::{error_page, error_response};
 use super::Shared;
-use crate::http::{parse_head, HttpError, Parsed, RequestHead};
+use crate::http::{parse_head, Framing, HttpError, Parsed, RequestHead};
 use crate::model::body::{next_chunk, Source};
 use crate::model::{Environ, Input, LockedResponse, ResponseWriter, StartResponse, Text};
 
@@ -43,11 +44,19 @@ pub(crate) fn serve(mut conn: Conn, shared: &Arc<Shared>) {
                 Ok(Parsed::Complete(head)) => {
                     conn.head_started = None;
                     conn.consume(head.head_len);
-                    let answered = match &shared.live {
-                        Some(live) if head.target.starts_with(super::live::PREFIX) => {
-                            live.answer(conn, &head)
-                        }
-                        _ => handle_request(conn, head, shared),
+                    let reserved = shared.live.as_ref().and_then(|live| {
+                        super::live::Live::reserved(&head.target).map(|path| (live, path))
+                    });
+                    let answered = match reserved {
+                        Some((live, path)) => match live.answer(conn, &head, &path) {
+                            Answered::Keep(conn) => Some(conn),
+                            Answered::Close(conn) => {
+                                close_gracefully(conn, head.framing != Framing::None, shared);
+                                None
+                            }
+                            Answered::Taken => None,
+                        },
+                        None => handle_request(conn, head, shared),
                     };
                     match answered {
                         Some(next) => conn = next,

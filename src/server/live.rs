@@ -16,11 +16,11 @@
 //! streams close; the pages' scripts reconnect, meet a server with another
 //! id (the next build, or the 503 server of `werk run`), and reload.
 
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
 use super::conn::Conn;
-use crate::http::{encode_head, Framing, HeadParts, RequestHead};
+use crate::http::{encode_head, Framing, HeadParts, RequestHead, Version};
 
 /// The paths the server keeps for itself while live reload is on.
 pub(crate) const PREFIX: &str = "/__werk/";
@@ -79,6 +79,17 @@ fn event(name: &str, data: &str) -> Vec<u8> {
     out
 }
 
+/// What became of a connection whose request named a reserved path.
+#[derive(Debug)]
+pub(crate) enum Answered {
+    /// It may carry another request.
+    Keep(Conn),
+    /// It must close; the client may still be sending a body.
+    Close(Conn),
+    /// It is an event stream now, or it failed.
+    Taken,
+}
+
 /// The hub of one server's event streams.
 #[derive(Debug)]
 pub(crate) struct Live {
@@ -111,10 +122,10 @@ impl Live {
             inner: Mutex::default(),
             changed: Condvar::new(),
         });
-        let writer = live.clone();
+        let writer = Arc::downgrade(&live);
         std::thread::Builder::new()
             .name("werk-live".into())
-            .spawn(move || writer.write_forever())?;
+            .spawn(move || write_forever(&writer))?;
         Ok(live)
     }
 
@@ -152,36 +163,60 @@ impl Live {
         self.lock().streams.len()
     }
 
-    /// Answers a request for a reserved path. Returns the connection if it
-    /// can carry another request.
-    pub(crate) fn answer(&self, mut conn: Conn, head: &RequestHead) -> Option<Conn> {
-        let path = head.target.split('?').next().unwrap_or_default();
-        let is_get = head.method == "GET" || head.method == "HEAD";
+    /// The reserved path a request target names, however it is spelled
+    /// (absolute form, percent-escapes): the application sees the same
+    /// PATH_INFO, so it must never get such a request.
+    pub(crate) fn reserved(target: &str) -> Option<String> {
+        let path = super::environ::path_info_of(target);
+        path.starts_with(PREFIX).then_some(path)
+    }
+
+    /// Answers a request for the reserved `path`.
+    pub(crate) fn answer(&self, mut conn: Conn, head: &RequestHead, path: &str) -> Answered {
+        let is_head = head.method == "HEAD";
         let reply = match path {
-            EVENTS if head.method == "GET" => return self.open_stream(conn),
-            SCRIPT if is_get => Reply::script(head.method == "HEAD"),
-            EVENTS | SCRIPT => Reply::status("405 Method Not Allowed", "GET only\n"),
+            EVENTS if head.method == "GET" => {
+                self.open_stream(conn);
+                return Answered::Taken;
+            }
+            SCRIPT if head.method == "GET" || is_head => Reply::script(),
+            EVENTS => Reply::not_allowed("GET", "GET only\n"),
+            SCRIPT => Reply::not_allowed("GET, HEAD", "GET or HEAD only\n"),
             _ => Reply::status("404 Not Found", "not a path of werk's live reload\n"),
         };
         // A body sent to these paths is not read: close after answering.
         let close = head.close || head.framing != Framing::None;
-        conn.write_all(&reply.encode(close)).ok()?;
-        if close {
-            conn.shutdown_write();
-            return None;
+        let connection = match (close, head.version) {
+            (true, _) => Some(true),
+            // An HTTP/1.0 client keeps the connection only when told.
+            (false, Version::Http10) => Some(false),
+            (false, Version::Http11) => None,
+        };
+        // Whatever the status, the answer to HEAD has no body: the client
+        // reads none, and the bytes would be taken for the next response.
+        if conn.write_all(&reply.encode(connection, is_head)).is_err() {
+            return Answered::Taken;
         }
-        Some(conn)
+        if close {
+            return Answered::Close(conn);
+        }
+        Answered::Keep(conn)
     }
 
     /// Writes the stream's head and first events, then keeps the
     /// connection here: the worker is free again.
-    fn open_stream(&self, mut conn: Conn) -> Option<Conn> {
+    fn open_stream(&self, mut conn: Conn) {
         let mut inner = self.lock();
         if inner.closing || inner.streams.len() >= MOST_STREAMS {
+            let why = if inner.closing {
+                "the server is stopping\n"
+            } else {
+                "too many live reload streams\n"
+            };
             drop(inner);
-            let busy = Reply::status("503 Service Unavailable", "too many live reload streams\n");
-            let _ = conn.write_all(&busy.encode(true));
-            return None;
+            let busy = Reply::status("503 Service Unavailable", why);
+            let _ = conn.write_all(&busy.encode(Some(true), false));
+            return;
         }
         let mut out = Vec::with_capacity(512);
         encode_head(
@@ -204,51 +239,52 @@ impl Live {
         // Written under the lock, so no state comes between the first
         // events and the stream joining the others.
         if conn.write_all(&out).is_err() || conn.set_write_timeout(WRITE_TIMEOUT).is_err() {
-            return None;
+            return;
         }
         // Out of the parker: nothing is read from a stream any more.
         conn.registration = None;
         inner.streams.push(conn);
-        None
-    }
-
-    /// The writer thread: each new state, or a heartbeat, to every stream;
-    /// a stream whose write fails is closed.
-    fn write_forever(&self) {
-        let mut sent = 0;
-        loop {
-            let mut inner = self.lock();
-            if inner.version == sent && !inner.closing {
-                inner = self
-                    .changed
-                    .wait_timeout(inner, HEARTBEAT)
-                    .unwrap_or_else(|e| e.into_inner())
-                    .0;
-            }
-            if inner.closing {
-                return;
-            }
-            let message = if inner.version != sent {
-                sent = inner.version;
-                inner.state.event()
-            } else {
-                b": heartbeat\n\n".to_vec()
-            };
-            let mut streams = std::mem::take(&mut inner.streams);
-            drop(inner);
-            streams.retain_mut(|conn| conn.write_all(&message).is_ok());
-            let mut inner = self.lock();
-            if inner.closing {
-                continue;
-            }
-            // Streams opened meanwhile got the state with their head.
-            streams.append(&mut inner.streams);
-            inner.streams = streams;
-        }
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// The writer thread: each new state, or a heartbeat, to every stream; a
+/// stream whose write fails is closed. It ends when the hub closes, or
+/// when its server is gone (one dropped without serving).
+fn write_forever(hub: &Weak<Live>) {
+    let mut sent = 0;
+    loop {
+        let Some(live) = hub.upgrade() else { return };
+        let mut inner = live.lock();
+        if inner.version == sent && !inner.closing {
+            inner = live
+                .changed
+                .wait_timeout(inner, HEARTBEAT)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+        if inner.closing {
+            return;
+        }
+        let message = if inner.version != sent {
+            sent = inner.version;
+            inner.state.event()
+        } else {
+            b": heartbeat\n\n".to_vec()
+        };
+        let mut streams = std::mem::take(&mut inner.streams);
+        drop(inner);
+        streams.retain_mut(|conn| conn.write_all(&message).is_ok());
+        let mut inner = live.lock();
+        if inner.closing {
+            continue;
+        }
+        // Streams opened meanwhile got the state with their head.
+        streams.append(&mut inner.streams);
+        inner.streams = streams;
     }
 }
 
@@ -257,16 +293,17 @@ struct Reply {
     status: &'static str,
     content_type: &'static str,
     body: &'static [u8],
-    head_only: bool,
+    /// The methods a 405 names (RFC 9110 section 15.5.6 requires them).
+    allow: Option<&'static str>,
 }
 
 impl Reply {
-    fn script(head_only: bool) -> Reply {
+    fn script() -> Reply {
         Reply {
             status: "200 OK",
             content_type: "text/javascript; charset=utf-8",
             body: SCRIPT_TEXT.as_bytes(),
-            head_only,
+            allow: None,
         }
     }
 
@@ -275,27 +312,38 @@ impl Reply {
             status,
             content_type: "text/plain; charset=utf-8",
             body: text.as_bytes(),
-            head_only: false,
+            allow: None,
         }
     }
 
-    fn encode(&self, close: bool) -> Vec<u8> {
+    fn not_allowed(methods: &'static str, text: &'static str) -> Reply {
+        Reply {
+            allow: Some(methods),
+            ..Reply::status("405 Method Not Allowed", text)
+        }
+    }
+
+    fn encode(&self, connection_close: Option<bool>, head_only: bool) -> Vec<u8> {
+        let mut headers = vec![
+            ("Content-Type".into(), self.content_type.into()),
+            ("Cache-Control".into(), "no-cache".into()),
+        ];
+        if let Some(methods) = self.allow {
+            headers.push(("Allow".into(), methods.into()));
+        }
         let mut out = Vec::with_capacity(256 + self.body.len());
         encode_head(
             &mut out,
             &HeadParts {
                 status: self.status,
-                headers: &[
-                    ("Content-Type".into(), self.content_type.into()),
-                    ("Cache-Control".into(), "no-cache".into()),
-                ],
+                headers: &headers,
                 add_length: Some(self.body.len() as u64),
                 chunked: false,
-                connection_close: close.then_some(true),
+                connection_close,
                 server: crate::SERVER_SOFTWARE,
             },
         );
-        if !self.head_only {
+        if !head_only {
             out.extend_from_slice(self.body);
         }
         out

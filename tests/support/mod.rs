@@ -602,6 +602,21 @@ pub fn have(program: &str) -> bool {
         .is_ok_and(|s| s.success())
 }
 
+/// True if `program` runs here. When it does not, a test that needs it
+/// fails under CI (`CI` set), which installs it, and elsewhere says on
+/// standard error that it skips and why.
+pub fn needs(program: &str, test: &str) -> bool {
+    let found = have(program);
+    if !found {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{test}: {program} is not installed, and CI must run this test"
+        );
+        eprintln!("{test}: skipped, {program} is not installed");
+    }
+    found
+}
+
 /// Runs a Python script with `python3 -c`, the server's port as its
 /// argument; `None` (after saying why) if python3 is not on PATH.
 pub fn python(script: &str, port: u16) -> Option<Ran> {

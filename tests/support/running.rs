@@ -232,27 +232,6 @@ pub fn pid_of(response: &str) -> Option<u32> {
         .ok()
 }
 
-/// True if `program` runs here. When it does not, a test that needs it
-/// fails under CI (`CI` set), which installs it, and elsewhere says on
-/// standard error that it skips and why.
-pub fn needs(program: &str, test: &str) -> bool {
-    let found = Command::new(program)
-        .arg("--version")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !found {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "{test}: {program} is not installed, and CI must run this test"
-        );
-        eprintln!("{test}: skipped, {program} is not installed");
-    }
-    found
-}
-
 /// `GET /` on a new connection, as `get` does, with the `Accept` header a
 /// browser sends or none.
 pub fn get_accepting(addr: SocketAddr, accept: Option<&str>) -> std::io::Result<String> {

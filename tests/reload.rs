@@ -312,7 +312,16 @@ fn a_child_that_fails_to_start_is_restarted_after_the_next_change(kind: Kind) {
     // Fixing the file starts a child, which serves again.
     std::fs::write(scratch.path("dev.crt"), &good).unwrap();
     werk.wait_for_restart(1);
-    assert!(curl(werk.addr).ends_with("\n200"), "{}", werk.log());
+    // The supervisor answers until the new child says it accepts.
+    let deadline = Instant::now() + GUARD;
+    while !curl(werk.addr).ends_with("\n200") {
+        assert!(
+            Instant::now() < deadline,
+            "no child serves:\n{}",
+            werk.log()
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
 }
 
 /// A child that dies while serving (kill -9): the next request gets 503
@@ -351,7 +360,20 @@ fn a_killed_child_is_answered_for_with_503(kind: Kind) {
     );
     scratch.append("app.toml", "b = 2\n");
     werk.wait_for_restart(1);
-    assert_ne!(werk.serving_pid(), pid);
+    // The supervisor answers until the new child says it accepts.
+    let deadline = Instant::now() + GUARD;
+    let new_pid = loop {
+        if let Some(new_pid) = get(werk.addr).ok().as_deref().and_then(pid_of) {
+            break new_pid;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no child serves:\n{}",
+            werk.log()
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    assert_ne!(new_pid, pid);
 }
 
 #[cfg(not(feature = "tls"))]

@@ -602,17 +602,17 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
     let command = match parse(args) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("{e}");
+            say!("{e}");
             return 2;
         }
     };
     match command {
         Command::Help => {
-            print!("{USAGE}");
+            out!("{}", USAGE.trim_end());
             0
         }
         Command::Version => {
-            println!("{}", crate::SERVER_SOFTWARE);
+            out!("{}", crate::SERVER_SOFTWARE);
             0
         }
         Command::Serve(args) => serve(&args),
@@ -630,13 +630,13 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
 fn devcert(base_path: &str, host: Option<&str>) -> i32 {
     match crate::make_ssl_devcert(base_path, host) {
         Ok((cert, key)) => {
-            println!("Wrote {} and {}", cert.display(), key.display());
-            println!(
+            out!("Wrote {} and {}", cert.display(), key.display());
+            out!(
                 "Serve with: werk serve --cert {} --key {}",
                 cert.display(),
                 key.display()
             );
-            println!(
+            out!(
                 "Trust with: curl --cacert {} https://{}:5000/",
                 cert.display(),
                 host.unwrap_or("localhost")
@@ -644,7 +644,7 @@ fn devcert(base_path: &str, host: Option<&str>) -> i32 {
             0
         }
         Err(e) => {
-            eprintln!("werk: cannot write the certificate: {e}");
+            say!("werk: cannot write the certificate: {e}");
             1
         }
     }
@@ -652,7 +652,7 @@ fn devcert(base_path: &str, host: Option<&str>) -> i32 {
 
 #[cfg(not(feature = "tls"))]
 fn devcert(_: &str, _: Option<&str>) -> i32 {
-    eprintln!("werk: this werk was built without the tls feature");
+    say!("werk: this werk was built without the tls feature");
     2
 }
 
@@ -660,7 +660,7 @@ fn run(args: RunArgs) -> i32 {
     let options = match args.serve.options() {
         Ok(options) => options.live_reload(args.live_reload),
         Err(e) => {
-            eprintln!("{e}");
+            say!("{e}");
             return 2;
         }
     };
@@ -682,13 +682,13 @@ fn run(args: RunArgs) -> i32 {
 
 fn serve(args: &ServeArgs) -> i32 {
     let Some(app) = apps::by_name(&args.app) else {
-        eprintln!("werk: unknown app {:?}", args.app);
+        say!("werk: unknown app {:?}", args.app);
         return 2;
     };
     let options = match args.options() {
         Ok(options) => options,
         Err(e) => {
-            eprintln!("{e}");
+            say!("{e}");
             return 2;
         }
     };
@@ -701,7 +701,7 @@ fn serve(args: &ServeArgs) -> i32 {
     match crate::serve_until_signalled(server) {
         Ok(()) => 0,
         Err(e) => {
-            eprintln!("{e}");
+            say!("{e}");
             1
         }
     }

@@ -37,6 +37,25 @@
 #![deny(missing_docs, missing_debug_implementations, rust_2018_idioms)]
 #![cfg_attr(test, deny(warnings))]
 
+/// Writes a line to standard error, as `eprintln!` does, except that a
+/// failed write (a closed pipe, `werk serve 2>&1 | head`) is ignored
+/// instead of panicking: a message never takes down a worker, the signal
+/// thread or a supervisor.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
+/// [`say!`] for standard output.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 pub mod apps;
 pub mod cli;
 mod error;
@@ -474,7 +493,7 @@ pub fn run_simple(host: &str, port: u16, app: impl App, options: Options) {
     let options = match procs::with_parent_settings(options) {
         Ok(options) => options,
         Err(e) => {
-            eprintln!("{e}");
+            say!("{e}");
             std::process::exit(1);
         }
     };
@@ -484,12 +503,12 @@ pub fn run_simple(host: &str, port: u16, app: impl App, options: Options) {
     let server = match make_server(host, port, app, options) {
         Ok(server) => server,
         Err(e) => {
-            eprintln!("{e}");
+            say!("{e}");
             std::process::exit(1);
         }
     };
     if let Err(e) = serve_until_signalled(server) {
-        eprintln!("{e}");
+        say!("{e}");
         std::process::exit(1);
     }
 }

@@ -136,8 +136,11 @@ pub(crate) fn request_from_vars(
         None => 0,
         Some(text) if text.trim().is_empty() => 0,
         Some(text) => {
-            let n = text.trim().parse::<u64>().map_err(|_| {
-                Refused::new(400, format!("CONTENT_LENGTH {text:?} is not a number"))
+            let n = crate::http::content_length(text.trim().as_bytes()).ok_or_else(|| {
+                Refused::new(
+                    400,
+                    format!("CONTENT_LENGTH {text:?} is not a number of bytes (digits only)"),
+                )
             })?;
             vars.push(("CONTENT_LENGTH".to_owned(), n.to_string()));
             n

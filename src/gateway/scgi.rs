@@ -143,7 +143,7 @@ fn parse_headers(block: &[u8]) -> Result<Vec<(String, String)>, ScgiError> {
         if is_length != vars.is_empty() {
             return Err(ScgiError::BadContentLength);
         }
-        if is_length && (value.is_empty() || !value.iter().all(u8::is_ascii_digit)) {
+        if is_length && crate::http::content_length(value).is_none() {
             return Err(ScgiError::BadContentLength);
         }
         vars.push((text(name), text(value)));

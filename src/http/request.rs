@@ -137,6 +137,10 @@ pub fn parse_head(buf: &[u8], limits: &Limits) -> Result<Parsed, HttpError> {
     };
     let target = ascii_target(raw_target.as_bytes());
     let target_authority = check_target(&target)?;
+    if target == "*" && method != "OPTIONS" {
+        // RFC 9112 section 3.2.4: the asterisk form is for OPTIONS only.
+        return Err(HttpError::Malformed("the target * is for OPTIONS only"));
+    }
     let headers: Vec<(String, Vec<u8>)> = req
         .headers
         .iter()
@@ -337,7 +341,9 @@ fn apply_headers(head: &mut RequestHead, limits: &Limits) -> Result<(), HttpErro
             }
         }
     }
-    if head.version == Version::Http11 && hosts != 1 && head.target_authority.is_none() {
+    // RFC 9112 section 3.2: every HTTP/1.1 request carries Host, even one
+    // whose absolute-form target names the authority (which then wins).
+    if head.version == Version::Http11 && hosts != 1 {
         return Err(HttpError::BadHost);
     }
     if hosts > 1 {
@@ -389,14 +395,18 @@ fn chunked_framing(codings: &[String]) -> Result<Framing, HttpError> {
 }
 
 fn parse_length(digits: &[u8]) -> Result<u64, HttpError> {
-    const INVALID: HttpError = HttpError::Malformed("invalid Content-Length");
+    content_length(digits).ok_or(HttpError::Malformed("invalid Content-Length"))
+}
+
+/// A Content-Length value: one to nineteen ASCII digits and nothing else
+/// (RFC 9110 section 8.6: `1*DIGIT`), so no sign, no space inside and no
+/// overflow. Rust's integer parser alone would take `+5`. The request
+/// parser, `start_response` and the CGI and SCGI gateways all read it so.
+pub(crate) fn content_length(digits: &[u8]) -> Option<u64> {
     if digits.is_empty() || digits.len() > 19 || !digits.iter().all(u8::is_ascii_digit) {
-        return Err(INVALID);
+        return None;
     }
-    std::str::from_utf8(digits)
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .ok_or(INVALID)
+    std::str::from_utf8(digits).ok()?.parse().ok()
 }
 
 fn trim(bytes: &[u8]) -> &[u8] {
@@ -491,8 +501,33 @@ mod tests {
 
     #[test]
     fn absolute_form_carries_authority() {
-        let head = parse(b"GET http://missing.test:1337/index.html#x HTTP/1.1\r\n\r\n").unwrap();
+        let head =
+            parse(b"GET http://missing.test:1337/index.html#x HTTP/1.1\r\nHost: other\r\n\r\n")
+                .unwrap();
         assert_eq!(head.target_authority.as_deref(), Some("missing.test:1337"));
+        let old = parse(b"GET http://missing.test/x HTTP/1.0\r\n\r\n").unwrap();
+        assert_eq!(old.target_authority.as_deref(), Some("missing.test"));
+    }
+
+    #[test]
+    fn http11_needs_host_even_with_an_absolute_target() {
+        assert_eq!(
+            parse(b"GET http://other.test/p HTTP/1.1\r\n\r\n"),
+            Err(HttpError::BadHost)
+        );
+    }
+
+    #[test]
+    fn the_asterisk_is_for_options_only() {
+        assert!(parse(b"OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n").is_ok());
+        for method in ["GET", "POST", "HEAD"] {
+            let request = format!("{method} * HTTP/1.1\r\nHost: x\r\n\r\n");
+            assert_eq!(
+                parse(request.as_bytes()).map(|h| h.target),
+                Err(HttpError::Malformed("the target * is for OPTIONS only")),
+                "{method}"
+            );
+        }
     }
 
     #[test]

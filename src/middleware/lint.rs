@@ -16,7 +16,7 @@
 //! | `start-after-send`    | `start_response` with an error after the head was sent | PEP 3333 "The start_response() Callable" |
 //! | `no-start`            | `start_response` never called | PEP 3333 "The start_response() Callable" |
 //! | `body-before-start`   | body bytes before `start_response` | PEP 3333 "The start_response() Callable" |
-//! | `status`              | status not three digits, a space and a reason; code outside 100-599; control characters | PEP 3333 "The start_response() Callable", RFC 9110 section 15 |
+//! | `status`              | status not three digits, a space and a reason; code outside 200-599 (1xx is informational, never final); control characters | PEP 3333 "The start_response() Callable", RFC 9110 section 15 |
 //! | `header-name`         | a header name that is not a token | PEP 3333 "The start_response() Callable", RFC 9110 section 5.1 |
 //! | `header-value`        | a control character (CR, LF, ...) in a header value | PEP 3333 "The start_response() Callable" |
 //! | `header-status`       | a `Status` header (the CGI way to set the status) | RFC 3875 section 6.3.3 |
@@ -238,6 +238,14 @@ impl Checks {
                 "status",
                 &format!("the status code {n} is above 599"),
                 "RFC 9110, section 15",
+            ),
+            Ok(n) if n < 200 => self.warn(
+                "status",
+                &format!(
+                    "the status code {n} is informational (1xx), not a final status; \
+                     the server answers 500 instead"
+                ),
+                "RFC 9110, section 15.2",
             ),
             _ => {}
         }

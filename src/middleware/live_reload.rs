@@ -102,7 +102,7 @@ fn describes_the_untagged_bytes(name: &str) -> bool {
 fn grow_content_length(headers: &mut [(String, String)], by: u64) {
     for (name, value) in headers.iter_mut() {
         if name.eq_ignore_ascii_case("content-length") {
-            if let Ok(len) = value.trim().parse::<u64>() {
+            if let Some(len) = crate::http::content_length(value.trim().as_bytes()) {
                 *value = (len + by).to_string();
             }
         }

@@ -131,13 +131,24 @@ impl StartState {
             (None, _, true) => return Err(StartError::AlreadyStarted),
             _ => {}
         }
-        validate_status(status).map_err(StartError::InvalidStatus)?;
+        let code = validate_status(status).map_err(StartError::InvalidStatus)?;
+        if code < 200 {
+            // 100 Continue is the server's to send; 101 would switch
+            // protocols, which a WSGI app cannot; any 1xx as the final
+            // answer leaves the client waiting for the real one.
+            return Err(StartError::InvalidStatus(format!(
+                "status {status:?} is informational (1xx), not a final status: \
+                 the final status is 200 to 599"
+            )));
+        }
         let mut content_length = None;
         for (name, value) in headers {
             validate_header(name, value).map_err(StartError::InvalidHeader)?;
             if name.eq_ignore_ascii_case("content-length") {
-                let n = value.trim().parse::<u64>().map_err(|_| {
-                    StartError::InvalidHeader(format!("Content-Length {value:?} is not a number"))
+                let n = crate::http::content_length(value.trim().as_bytes()).ok_or_else(|| {
+                    StartError::InvalidHeader(format!(
+                        "Content-Length {value:?} is not a number of bytes (digits only)"
+                    ))
                 })?;
                 if content_length.is_some_and(|prev| prev != n) {
                     return Err(StartError::InvalidHeader(

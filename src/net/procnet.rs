@@ -123,7 +123,7 @@ mod tests {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let Ok(all) = listeners() else {
-            eprintln!("skipped: /proc/net/tcp is not available here");
+            say!("skipped: /proc/net/tcp is not available here");
             return;
         };
         let ours = all.iter().find(|l| l.addr == addr).expect("listed");

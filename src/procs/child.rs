@@ -31,7 +31,7 @@ pub(crate) fn watch_parent(supervisor: Option<u32>, target: impl Stop) -> std::i
         .spawn(move || loop {
             std::thread::sleep(PARENT_CHECK);
             if std::os::unix::process::parent_id() != supervisor {
-                eprintln!(" * The process that started this one (pid {supervisor}) is gone; shutting down");
+                say!(" * The process that started this one (pid {supervisor}) is gone; shutting down");
                 target.stop(false);
                 return;
             }
@@ -138,7 +138,7 @@ pub(crate) fn with_parent_settings(
             ignored.push("processes");
         }
         if parent.generation.as_deref() == Some("1") {
-            eprintln!(
+            say!(
                 " * Serving on the sockets of werk run: the program's {} are not used",
                 ignored.join(", ")
             );

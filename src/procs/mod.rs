@@ -108,7 +108,7 @@ pub(crate) fn make_server_or_say(
     options: Options,
 ) -> Option<Server> {
     crate::make_server(host, port, app, options)
-        .inspect_err(|e| eprintln!("{e}"))
+        .inspect_err(|e| say!("{e}"))
         .ok()
 }
 
@@ -141,7 +141,7 @@ impl Stop for ServerHandle {
 
 /// The line the first Ctrl-C prints.
 fn announce_shutdown() {
-    eprintln!(" * Shutting down: waiting for requests in progress (Ctrl-C again to quit now)");
+    say!(" * Shutting down: waiting for requests in progress (Ctrl-C again to quit now)");
 }
 
 /// SIGINT and SIGTERM, read on a thread of their own (`werk-signals`).

@@ -53,12 +53,12 @@ pub(crate) fn run(host: &str, port: u16, app: impl App, options: Options) -> i32
     let processes = match Processes::new(listeners, created_files, count) {
         Ok(processes) => processes,
         Err(e) => {
-            eprintln!(" * Cannot start the server processes: {e}");
+            say!(" * Cannot start the server processes: {e}");
             return 1;
         }
     };
     if let Err(e) = super::handle_signals(false, processes.stopper()) {
-        eprintln!(" * Cannot start the server processes: {e}");
+        say!(" * Cannot start the server processes: {e}");
         processes.children.remove_socket_files();
         return 1;
     }
@@ -69,7 +69,7 @@ pub(crate) fn run(host: &str, port: u16, app: impl App, options: Options) -> i32
 /// SIGTERM, or until the parent is gone. Returns the exit status.
 pub(crate) fn serve(host: &str, port: u16, app: impl App, mut options: Options) -> i32 {
     let Some(parent) = super::take_supervisor() else {
-        eprintln!(
+        say!(
             " * {} is set but the process that set it is not this one's parent; exiting",
             super::PROCESS
         );
@@ -85,13 +85,13 @@ pub(crate) fn serve(host: &str, port: u16, app: impl App, mut options: Options) 
     let started = super::handle_signals(true, handle.clone())
         .and_then(|()| super::watch_parent(Some(parent), handle));
     if let Err(e) = started {
-        eprintln!(" * The server process cannot start: {e}");
+        say!(" * The server process cannot start: {e}");
         return 1;
     }
     match server.serve_forever() {
         Ok(()) => 0,
         Err(e) => {
-            eprintln!("{e}");
+            say!("{e}");
             1
         }
     }
@@ -190,7 +190,7 @@ impl Processes {
                         .map(|p| p.to_string())
                         .collect();
                     if !pids.is_empty() {
-                        eprintln!(
+                        say!(
                             " * Serving with {} processes (pids {})",
                             self.count,
                             pids.join(", ")
@@ -232,13 +232,13 @@ impl Processes {
                 slot.pid = Some(pid);
                 slot.started = Instant::now();
                 if !first {
-                    eprintln!(" * Started server process {} again: pid {pid}", i + 1);
+                    say!(" * Started server process {} again: pid {pid}", i + 1);
                 }
             }
             Ok(None) => {}
             Err(e) => {
                 let delay = backoff(slot);
-                eprintln!(
+                say!(
                     " * Cannot start server process {}: {e}; trying again in {}",
                     i + 1,
                     human(delay)
@@ -293,7 +293,7 @@ impl Processes {
             Ok(status) => super::describe(status),
             Err(e) => format!("could not be waited for ({e})"),
         };
-        eprintln!(
+        say!(
             " * Server process {} (pid {pid}) {how}; starting another in {}",
             i + 1,
             human(delay)

@@ -81,7 +81,7 @@ pub(super) fn run(host: &str, port: u16, app: impl App, options: Options) -> i32
             watcher
         }
         Err(why) => {
-            eprintln!(" * {why}; polling with stat instead");
+            say!(" * {why}; polling with stat instead");
             match Watcher::open(ReloaderType::Stat, &watched, &exclude, settings.interval) {
                 Ok((watcher, _)) => watcher,
                 Err(_) => return 1,
@@ -130,7 +130,7 @@ pub(super) fn run(host: &str, port: u16, app: impl App, options: Options) -> i32
         match server.serve_forever() {
             Ok(()) => 0,
             Err(e) => {
-                eprintln!("{e}");
+                say!("{e}");
                 1
             }
         }
@@ -143,7 +143,7 @@ pub(super) fn run(host: &str, port: u16, app: impl App, options: Options) -> i32
 }
 
 fn cannot_start(e: std::io::Error) -> i32 {
-    eprintln!(" * The reloader cannot start: {e}");
+    say!(" * The reloader cannot start: {e}");
     1
 }
 
@@ -167,7 +167,7 @@ impl Watching {
         crate::procs::watch_parent(supervisor, target)?;
         if let Some(at) = changed_at {
             let took = SystemTime::now().duration_since(at).unwrap_or_default();
-            eprintln!(" * Restarted in {} ms", took.as_millis());
+            say!(" * Restarted in {} ms", took.as_millis());
         }
         Ok(())
     }
@@ -187,7 +187,7 @@ impl Watching {
             .spawn(move || {
                 let path = early.unwrap_or_else(|| watcher.wait());
                 let at = super::change_time(&path, interval);
-                eprintln!(" * Detected change in '{}', reloading", path.display());
+                say!(" * Detected change in '{}', reloading", path.display());
                 link.report(at);
                 restart.store(true, Ordering::SeqCst);
                 target.stop(false);

@@ -58,7 +58,7 @@ pub(crate) fn run(host: &str, port: u16, run: Run, options: Options) -> i32 {
     let layout = match run.cargo.layout() {
         Ok(layout) => layout,
         Err(e) => {
-            eprintln!("werk run: {e}");
+            say!("werk run: {e}");
             return 1;
         }
     };
@@ -71,7 +71,7 @@ pub(crate) fn run(host: &str, port: u16, run: Run, options: Options) -> i32 {
     let watcher = match sources.open(&layout) {
         Ok(watcher) => watcher,
         Err(why) => {
-            eprintln!(" * Cannot watch the sources: {why}");
+            say!(" * Cannot watch the sources: {why}");
             return 1;
         }
     };
@@ -81,7 +81,7 @@ pub(crate) fn run(host: &str, port: u16, run: Run, options: Options) -> i32 {
         return 1;
     };
     server.log_startup();
-    eprintln!(
+    say!(
         " * Building {} (package {}) and watching {} with {}",
         layout.bin,
         layout.package,
@@ -91,7 +91,7 @@ pub(crate) fn run(host: &str, port: u16, run: Run, options: Options) -> i32 {
     let (standby, listeners, created_files) = match Standby::new(server, &standby_options) {
         Ok(parts) => parts,
         Err(e) => {
-            eprintln!(" * werk run failed: {e}");
+            say!(" * werk run failed: {e}");
             return 1;
         }
     };
@@ -132,7 +132,7 @@ pub(crate) fn run(host: &str, port: u16, run: Run, options: Options) -> i32 {
     match started {
         Ok(status) => status,
         Err(e) => {
-            eprintln!(" * werk run failed: {e}");
+            say!(" * werk run failed: {e}");
             children.remove_socket_files();
             1
         }
@@ -193,7 +193,7 @@ impl Sources {
             if rules || manifest {
                 match self.open(&layout) {
                     Ok(again) => (watcher, exclude) = again,
-                    Err(why) => eprintln!(" * Cannot watch the sources again: {why}"),
+                    Err(why) => say!(" * Cannot watch the sources again: {why}"),
                 }
             }
             if to_loop.send(Event::Changed(path, at)).is_err() {
@@ -324,7 +324,7 @@ impl DevLoop {
         if path.file_name().is_some_and(|n| n == "Cargo.toml") {
             match self.cargo.layout() {
                 Ok(layout) => self.layout = layout,
-                Err(e) => eprintln!(" * {e}"),
+                Err(e) => say!(" * {e}"),
             }
         }
         if self.building {
@@ -338,7 +338,7 @@ impl DevLoop {
     fn start_build(&mut self, path: Option<PathBuf>, changed_at: SystemTime) {
         let seen_at = SystemTime::now();
         if let Some(path) = &path {
-            eprintln!(" * Detected change in '{}', building", path.display());
+            say!(" * Detected change in '{}', building", path.display());
             self.tell_all(&BuildState::Building);
         }
         self.building = true;
@@ -377,13 +377,13 @@ impl DevLoop {
             timeline.build_took = outcome.took;
         }
         if let Some((path, at)) = self.pending.take() {
-            eprintln!(" * Changed again while building; building again");
+            say!(" * Changed again while building; building again");
             return self.start_build(Some(path), at);
         }
         match outcome.result {
             Ok(built) => self.build_succeeded(built, outcome.took),
             Err(errors) => {
-                eprintln!(" * Build failed in {}", seconds(outcome.took));
+                say!(" * Build failed in {}", seconds(outcome.took));
                 self.build_failed(errors)
             }
         }
@@ -391,7 +391,7 @@ impl DevLoop {
 
     fn build_succeeded(&mut self, built: Built, took: Duration) {
         if built.fresh && self.current.is_some() && self.next.is_none() {
-            eprintln!(
+            say!(
                 " * Build finished in {}: nothing changed, the same process keeps serving",
                 seconds(took)
             );
@@ -415,7 +415,7 @@ impl DevLoop {
             Ok(None) => {}
             Err(e) => {
                 let how = format!("could not start ({}: {e})", self.program.exe().display());
-                eprintln!(" * The new process {how}; waiting for a change");
+                say!(" * The new process {how}; waiting for a change");
                 self.down(Down::Ended {
                     how,
                     tail: String::new(),
@@ -430,10 +430,10 @@ impl DevLoop {
         self.reload = None;
         let errors = super::standby::strip_ansi(&errors);
         if self.current.is_some() || self.next.is_some() {
-            eprintln!(" * The previous build keeps serving; its pages show the errors");
+            say!(" * The previous build keeps serving; its pages show the errors");
             self.tell_all(&BuildState::Failed(errors));
         } else {
-            eprintln!(" * No build serves: werk answers 503 with the errors until one builds");
+            say!(" * No build serves: werk answers 503 with the errors until one builds");
             self.down(Down::BuildFailed(errors));
         }
     }
@@ -514,7 +514,7 @@ impl DevLoop {
     fn check_handover(&mut self) {
         if let Some((from, deadline)) = self.handover {
             if Instant::now() >= deadline {
-                eprintln!(
+                say!(
                     " * The old process (pid {from}) did not stop accepting within {} s; \
                      the new one accepts too",
                     HANDOVER.as_secs()
@@ -550,14 +550,14 @@ impl DevLoop {
             let tail = next.last_lines();
             self.reload = None;
             if self.current.is_some() {
-                eprintln!(
+                say!(
                     " * The new build's process {how} before it served; the previous build keeps serving until the next change"
                 );
                 self.tell_all(&BuildState::Failed(format!(
                     "The new build's process {how} before it served.\n\n{tail}"
                 )));
             } else {
-                eprintln!(" * The server process {how}; waiting for a change to start it again");
+                say!(" * The server process {how}; waiting for a change to start it again");
                 self.down(Down::Ended { how, tail });
             }
             return;
@@ -568,7 +568,7 @@ impl DevLoop {
             if self.stopping {
                 return;
             }
-            eprintln!(" * The server process {how}; werk answers 503 until the next change starts it again");
+            say!(" * The server process {how}; werk answers 503 until the next change starts it again");
             self.down(Down::Ended {
                 how,
                 tail: current.last_lines(),
@@ -593,7 +593,7 @@ impl DevLoop {
         let Some(next) = &self.next else { return };
         if !self.said_slow && next.started.elapsed() >= SLOW_START {
             self.said_slow = true;
-            eprintln!(
+            say!(
                 " * The new process (pid {}) has not served after {} s: does its main call \
                  werk::run_simple or make_server(..).serve_forever()?",
                 next.pid,
@@ -637,7 +637,7 @@ impl DevLoop {
         if t.path.is_some() {
             line.push_str(&format!(" (werk's part {} ms)", werk_part.as_millis()));
         }
-        eprintln!("{line}");
+        say!("{line}");
         self.reload = None;
     }
 

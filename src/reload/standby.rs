@@ -137,7 +137,7 @@ impl Standby {
         }
         *self.why.lock().unwrap_or_else(|e| e.into_inner()) = why;
         if let Err(e) = self.start() {
-            eprintln!(" * Cannot answer while no server process runs: {e}");
+            say!(" * Cannot answer while no server process runs: {e}");
         }
     }
 
@@ -162,7 +162,7 @@ impl Standby {
             .name("werk-standby".into())
             .spawn(move || {
                 if let Err(e) = server.serve_forever() {
-                    eprintln!(" * The server for while no process runs stopped: {e}");
+                    say!(" * The server for while no process runs stopped: {e}");
                 }
             })?;
         self.running = Some(Running {

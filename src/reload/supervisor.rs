@@ -23,7 +23,7 @@ pub(super) fn run(host: &str, port: u16, app: impl App, options: Options) -> i32
     let exe = match crate::procs::running_exe() {
         Ok(exe) => exe,
         Err(e) => {
-            eprintln!(" * Cannot find the running executable to restart it: {e}");
+            say!(" * Cannot find the running executable to restart it: {e}");
             return 1;
         }
     };
@@ -35,7 +35,7 @@ pub(super) fn run(host: &str, port: u16, app: impl App, options: Options) -> i32
     {
         Ok((watcher, fallback)) => (watcher.name(), fallback),
         Err(why) => {
-            eprintln!(" * Cannot start the reloader: {why}");
+            say!(" * Cannot start the reloader: {why}");
             return 1;
         }
     };
@@ -50,7 +50,7 @@ pub(super) fn run(host: &str, port: u16, app: impl App, options: Options) -> i32
     let (standby, listeners, created_files) = match Standby::new(server, &standby_options) {
         Ok(parts) => parts,
         Err(e) => {
-            eprintln!(" * The reloader failed: {e}");
+            say!(" * The reloader failed: {e}");
             return 1;
         }
     };
@@ -75,7 +75,7 @@ pub(super) fn run(host: &str, port: u16, app: impl App, options: Options) -> i32
     match started {
         Ok(status) => status,
         Err(e) => {
-            eprintln!(" * The reloader failed: {e}");
+            say!(" * The reloader failed: {e}");
             children.remove_socket_files();
             1
         }
@@ -106,13 +106,13 @@ impl Supervisor {
         Stopper::install(&self.children, &self.events_tx)?;
         let mut changed_at: Option<SystemTime> = None;
         loop {
-            eprintln!(" * Restarting with {}", self.kind);
+            say!(" * Restarting with {}", self.kind);
             let child = match self.spawn(changed_at) {
                 Ok(Some(child)) => child,
                 Ok(None) => return Ok(self.finish()),
                 Err(e) => {
                     let how = format!("could not start ({}: {e})", self.program.exe().display());
-                    eprintln!(" * The server process {how}; waiting for a change to try again");
+                    say!(" * The server process {how}; waiting for a change to try again");
                     self.standby.serve(Down::Ended {
                         how,
                         tail: String::new(),
@@ -138,7 +138,7 @@ impl Supervisor {
                     continue;
                 }
                 Ok(status) => {
-                    eprintln!(
+                    say!(
                         " * The server process {}; waiting for a change to restart it",
                         describe(status)
                     );
@@ -148,7 +148,7 @@ impl Supervisor {
                     });
                 }
                 Err(e) => {
-                    eprintln!(" * Cannot wait for the server process: {e}");
+                    say!(" * Cannot wait for the server process: {e}");
                     self.standby.serve(Down::Ended {
                         how: format!("could not be waited for ({e})"),
                         tail: String::new(),
@@ -231,7 +231,7 @@ impl Supervisor {
                     Ok((mut watcher, _)) => watcher.wait(),
                     Err(why) => {
                         // Not expected (stat always starts); retry now and then.
-                        eprintln!(" * Cannot watch the files: {why}");
+                        say!(" * Cannot watch the files: {why}");
                         std::thread::sleep(interval);
                         fallback
                     }
@@ -240,13 +240,13 @@ impl Supervisor {
                 let _ = to_loop.send(Event::Changed(path, at));
             });
         if let Err(e) = watching {
-            eprintln!(" * Cannot watch the files: {e}");
+            say!(" * Cannot watch the files: {e}");
             return None;
         }
         loop {
             match self.events.recv().ok()? {
                 Event::Changed(path, at) => {
-                    eprintln!(" * Detected change in '{}', reloading", path.display());
+                    say!(" * Detected change in '{}', reloading", path.display());
                     return Some(at);
                 }
                 Event::Stop => return None,

@@ -68,7 +68,7 @@ pub(crate) fn run(host: &str, port: u16, json: bool) -> i32 {
         Ok(()) => 0,
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => 0,
         Err(e) => {
-            eprintln!("werk doctor: {e}");
+            say!("werk doctor: {e}");
             1
         }
     }

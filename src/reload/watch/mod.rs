@@ -277,7 +277,7 @@ pub(crate) enum Watcher {
 /// Says why `auto` polls with stat instead of the system's events.
 pub(crate) fn say_fallback(why: &str) {
     let raw = raw_name().unwrap_or("a file event interface");
-    eprintln!(" * Cannot use {raw}: {why}; polling with stat instead");
+    say!(" * Cannot use {raw}: {why}; polling with stat instead");
 }
 
 /// The raw backend's name on this platform, if it has one.

@@ -1,0 +1,163 @@
+//! What a hostile or careless client, an application's mistake or a closed
+//! terminal must not do to the server: each case over a real socket or a
+//! real process, with the status it must get.
+
+mod support;
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use support::{quiet, run, Client, TestServer, GUARD};
+use werk::{Body, Environ, StartResponse};
+
+const WERK: &str = env!("CARGO_BIN_EXE_werk");
+
+/// An app that answers with the status and Content-Length the path asks
+/// for: `/status/100`, `/length/+5`.
+fn misuse(environ: &Environ, start_response: StartResponse) -> Body {
+    let path = environ.path_info().to_owned();
+    let (status, length) = match path.split('/').collect::<Vec<_>>()[..] {
+        ["", "status", code] => (format!("{code} Whatever"), None),
+        ["", "length", length] => ("200 OK".to_owned(), Some(length.to_owned())),
+        _ => ("200 OK".to_owned(), None),
+    };
+    let mut headers = vec![("Content-Type".to_owned(), "text/plain".to_owned())];
+    headers.extend(length.map(|l| ("Content-Length".to_owned(), l)));
+    let _ = start_response.start(&status, headers);
+    Body::from("hello")
+}
+
+#[test]
+fn an_informational_status_as_the_final_one_is_a_500() {
+    let server = TestServer::start(misuse, quiet());
+    for code in ["100", "101", "103", "199"] {
+        let mut client = server.connect();
+        let response = client.get(&format!("/status/{code}"));
+        assert_eq!(response.status, 500, "{code}");
+        // The connection carries the next request: the 500 was the answer.
+        assert_eq!(client.get("/").status, 200, "{code}");
+    }
+    assert_eq!(server.connect().get("/status/200").status, 200);
+}
+
+#[test]
+fn a_content_length_is_digits_only() {
+    let server = TestServer::start(misuse, quiet());
+    for bad in ["+5", "-5", "5x", "0x5", "5%205"] {
+        let response = server.connect().get(&format!("/length/{bad}"));
+        assert_eq!(response.status, 500, "Content-Length: {bad}");
+        assert!(response.header("content-length") != Some(bad), "{bad}");
+    }
+    assert_eq!(server.connect().get("/length/5").text(), "hello");
+}
+
+#[test]
+fn cgi_refuses_a_content_length_with_a_sign() {
+    let ran = run(
+        Command::new(WERK)
+            .args(["cgi", "echo"])
+            .env("GATEWAY_INTERFACE", "CGI/1.1")
+            .env("REQUEST_METHOD", "POST")
+            .env("SERVER_PROTOCOL", "HTTP/1.1")
+            .env("SERVER_NAME", "localhost")
+            .env("SERVER_PORT", "80")
+            .env("CONTENT_LENGTH", "+5"),
+        b"hello",
+        GUARD,
+    );
+    let out = ran.stdout_text();
+    assert!(out.starts_with("Status: 400"), "{out}");
+    assert!(out.contains("digits only"), "{out}");
+}
+
+#[test]
+fn targets_that_rfc_9112_refuses() {
+    let server = TestServer::start(misuse, quiet());
+    let status = |request: &str| {
+        let mut client = server.connect();
+        client.send(request.as_bytes());
+        client.read_response("GET").status
+    };
+    // Section 3.2: Host in every HTTP/1.1 request, absolute form or not.
+    assert_eq!(status("GET http://other.test/p HTTP/1.1\r\n\r\n"), 400);
+    assert_eq!(
+        status("GET http://other.test/p HTTP/1.1\r\nHost: other.test\r\n\r\n"),
+        200
+    );
+    assert_eq!(status("GET http://other.test/p HTTP/1.0\r\n\r\n"), 200);
+    // Section 3.2.4: the asterisk form is for OPTIONS only.
+    assert_eq!(status("GET * HTTP/1.1\r\nHost: x\r\n\r\n"), 400);
+    assert_eq!(
+        status("POST * HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n"),
+        400
+    );
+    assert_eq!(status("OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n"), 200);
+}
+
+/// `werk serve 2>&1 | head -2`: once the reader of standard error is
+/// gone, writes to it fail, and the server must still log nothing fatal,
+/// serve, and stop on SIGINT and SIGTERM.
+#[test]
+fn signals_still_stop_the_server_when_stderr_is_a_closed_pipe() {
+    for signal in ["INT", "TERM"] {
+        let mut child = Command::new(WERK)
+            .args(["serve", "echo", "--host", "127.0.0.1", "--port", "0"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stderr = BufReader::new(child.stderr.take().unwrap());
+        let mut port = None;
+        while port.is_none() {
+            let mut line = String::new();
+            assert!(stderr.read_line(&mut line).unwrap() > 0, "no banner");
+            port = line
+                .strip_prefix(" * Running on http://127.0.0.1:")
+                .and_then(|p| p.trim().parse::<u16>().ok());
+        }
+        // As `head` exits: the pipe's read end closes.
+        drop(stderr);
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port.unwrap()));
+        for _ in 0..3 {
+            // Each request writes a log line into the closed pipe.
+            assert_eq!(Client::connect(addr).get("/").status, 200, "{signal}");
+        }
+        let sent = Command::new("kill")
+            .args([format!("-{signal}"), child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        let deadline = Instant::now() + GUARD;
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("SIG{signal} did not stop the server with stderr closed");
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        assert_eq!(status.code(), Some(0), "SIG{signal}");
+    }
+}
+
+/// `werk --help | head -1`: a closed standard output is not a panic.
+#[test]
+fn help_into_a_closed_pipe_is_not_a_panic() {
+    let mut child = Command::new(WERK)
+        .arg("--help")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    let status = child.wait().unwrap();
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(status.code(), Some(0), "{err}");
+    let _ = std::io::stdout().flush();
+}

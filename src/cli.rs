@@ -68,7 +68,9 @@ Options for serve:
       --static /URL=DIR       serve the files in DIR (or the file DIR) at
                               /URL before the app; repeat for more
       --debugger              show a page with the panic and its backtrace
-                              when the app panics
+                              when the app panics, to clients on this
+                              machine (others get a plain 500)
+      --debugger-any-client   the same, to every client that can connect
       --cert adhoc|CERT_FILE  serve HTTPS with a generated certificate, or
                               with a PEM certificate file (needs --key)
       --key KEY_FILE          the PEM private key for --cert CERT_FILE
@@ -170,6 +172,8 @@ pub struct ServeArgs {
     pub static_files: Vec<(String, String)>,
     /// `--debugger`.
     pub debugger: bool,
+    /// `--debugger-any-client`.
+    pub debugger_any_client: bool,
     /// `--scgi`: speak SCGI instead of HTTP.
     pub scgi: bool,
     /// `--reload`.
@@ -202,6 +206,7 @@ impl Default for ServeArgs {
             key: None,
             static_files: Vec::new(),
             debugger: false,
+            debugger_any_client: false,
             scgi: false,
             reload: false,
             reloader_type: crate::ReloaderType::Auto,
@@ -247,7 +252,8 @@ impl ServeArgs {
         let mut options = Options::default()
             .passthrough_errors(self.passthrough_errors)
             .log_requests(!self.quiet)
-            .use_debugger(self.debugger)
+            .use_debugger(self.debugger || self.debugger_any_client)
+            .debugger_any_client(self.debugger_any_client)
             .live_reload(self.live_reload);
         if self.scgi {
             options = options.protocol(crate::Protocol::Scgi);
@@ -353,6 +359,7 @@ fn parse_serve(args: Vec<String>) -> Result<Command, UsageError> {
             "--passthrough-errors" => serve.passthrough_errors = true,
             "--static" => serve.static_files.push(static_export(&value()?)?),
             "--debugger" => serve.debugger = true,
+            "--debugger-any-client" => serve.debugger_any_client = true,
             "--scgi" => serve.scgi = true,
             "--reload" => serve.reload = true,
             "--live-reload" => serve.live_reload = true,

@@ -113,6 +113,7 @@ pub struct Options {
     shutdown_grace: Duration,
     static_files: Vec<(String, PathBuf)>,
     use_debugger: bool,
+    debugger_any_client: bool,
     #[cfg(feature = "tls")]
     ssl_context: Option<SslContext>,
     use_reloader: bool,
@@ -141,6 +142,7 @@ impl Default for Options {
             shutdown_grace: Duration::from_secs(10),
             static_files: Vec::new(),
             use_debugger: false,
+            debugger_any_client: false,
             #[cfg(feature = "tls")]
             ssl_context: None,
             use_reloader: false,
@@ -258,10 +260,21 @@ impl Options {
 
     /// Shows a page with the panic and its backtrace when the application
     /// panics (default off; Werkzeug's `use_debugger`). See
-    /// [`middleware::Debugger`]; the page shows source code, so the
-    /// banner warns when the server listens beyond loopback.
+    /// [`middleware::Debugger`]. The page shows source code, so only
+    /// clients on this machine get it, for a host the server is known by;
+    /// see [`Options::debugger_any_client`].
     pub fn use_debugger(mut self, on: bool) -> Options {
         self.use_debugger = on;
+        self
+    }
+
+    /// Shows the debugger's page to every client that can connect (default
+    /// off: only clients on this machine, asking for `localhost`, a name
+    /// under it, a loopback address or the server's host, get it; the
+    /// others get a plain 500). For a trusted network only: the page shows
+    /// your code. The banner says when it is on.
+    pub fn debugger_any_client(mut self, on: bool) -> Options {
+        self.debugger_any_client = on;
         self
     }
 
@@ -416,7 +429,11 @@ impl Options {
             io_timeout: self.io_timeout,
             shutdown_grace: self.shutdown_grace,
             passthrough_errors: self.passthrough_errors,
-            use_debugger: self.use_debugger,
+            debugger: self.use_debugger.then_some(if self.debugger_any_client {
+                server::Debugging::AnyClient
+            } else {
+                server::Debugging::Local
+            }),
             protocol: self.protocol,
             multiprocess: self.one_of_processes,
             live_reload: self.live_reload.then(|| {

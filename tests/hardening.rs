@@ -161,3 +161,98 @@ fn help_into_a_closed_pipe_is_not_a_panic() {
     assert_eq!(status.code(), Some(0), "{err}");
     let _ = std::io::stdout().flush();
 }
+
+fn panics(_: &Environ, _: StartResponse) -> Body {
+    panic!("secret detail in src/main.rs");
+}
+
+/// An address of this machine other than loopback, from the banner of a
+/// server on 0.0.0.0.
+fn non_loopback_ip(server: &werk::Server) -> Option<std::net::IpAddr> {
+    server.banner().iter().find_map(|line| {
+        let url = line.strip_prefix(" * Running on http://")?;
+        let ip: std::net::IpAddr = url.rsplit_once(':')?.0.parse().ok()?;
+        (!ip.is_loopback()).then_some(ip)
+    })
+}
+
+/// Asks `GET /` with `Host` of `addr` and returns the response.
+fn ask_with_host(addr: std::net::SocketAddr, host: &str) -> support::Response {
+    let mut client = Client::connect(addr);
+    client.send(format!("GET / HTTP/1.1\r\nHost: {host}\r\nAccept: text/plain\r\n\r\n").as_bytes());
+    client.read_response("GET")
+}
+
+#[test]
+fn the_debugger_page_is_for_local_clients_and_known_hosts() {
+    let options = quiet().use_debugger(true);
+    let server = werk::make_server("0.0.0.0", 0, panics, options).unwrap();
+    let port = server.addresses()[0].port();
+    let outside = non_loopback_ip(&server);
+    let handle = server.handle();
+    let thread = std::thread::spawn(move || server.serve_forever());
+    let local = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+
+    let page = ask_with_host(local, &format!("localhost:{port}"));
+    assert_eq!(page.status, 500);
+    assert!(page.text().contains("secret detail"), "{}", page.text());
+    assert!(ask_with_host(local, "app.localhost")
+        .text()
+        .contains("secret detail"));
+    assert!(ask_with_host(local, "127.0.0.1")
+        .text()
+        .contains("secret detail"));
+
+    // DNS rebinding: a hostile name that resolves to 127.0.0.1.
+    let rebound = ask_with_host(local, "attacker.example:80");
+    assert_eq!(rebound.status, 500);
+    assert!(
+        !rebound.text().contains("secret detail"),
+        "{}",
+        rebound.text()
+    );
+    assert!(rebound.text().contains(support::INTERNAL_ERROR_TEXT));
+
+    match outside {
+        Some(ip) => {
+            let remote = ask_with_host(std::net::SocketAddr::new(ip, port), "localhost");
+            assert_eq!(remote.status, 500);
+            assert!(
+                !remote.text().contains("secret detail"),
+                "{}",
+                remote.text()
+            );
+        }
+        None => {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "no address other than loopback to test from, and CI must run this check"
+            );
+            eprintln!("the_debugger_page_is_for_local_clients: no address other than loopback here; skipped that part");
+        }
+    }
+    handle.shutdown();
+    thread.join().unwrap().unwrap();
+}
+
+#[test]
+fn debugger_any_client_shows_the_page_to_everyone_and_says_so() {
+    let options = quiet().use_debugger(true).debugger_any_client(true);
+    let server = werk::make_server("0.0.0.0", 0, panics, options).unwrap();
+    assert!(
+        server
+            .banner()
+            .iter()
+            .any(|l| l.contains("shows its page to any client")),
+        "{:?}",
+        server.banner()
+    );
+    let port = server.addresses()[0].port();
+    let target = non_loopback_ip(&server).unwrap_or([127, 0, 0, 1].into());
+    let handle = server.handle();
+    let thread = std::thread::spawn(move || server.serve_forever());
+    let page = ask_with_host(std::net::SocketAddr::new(target, port), "attacker.example");
+    assert!(page.text().contains("secret detail"), "{}", page.text());
+    handle.shutdown();
+    thread.join().unwrap().unwrap();
+}

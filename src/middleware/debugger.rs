@@ -22,9 +22,14 @@
 //! shows the frames with their source lines; the fix happens in the
 //! editor.
 //!
-//! The page shows source file paths and code; the server prints a warning
-//! at startup when the debugger is on and it listens on an address other
-//! than loopback.
+//! The page shows source file paths and code, so by default only a client
+//! on this machine gets it (a loopback address or a Unix socket), and
+//! only for a `Host` the server is known by: a page in a browser that a
+//! hostile name resolves to 127.0.0.1 (DNS rebinding, Werkzeug's
+//! CVE-2024-34069) sends its own name and gets the plain 500. Every other
+//! client gets the server's plain 500, while the report still goes to
+//! `wsgi.errors`. [`Debugger::any_client`] opens the page to everyone,
+//! and the server's banner then says so.
 
 use std::any::Any;
 use std::backtrace::Backtrace;
@@ -58,15 +63,34 @@ use crate::{App, Body, BodyChunks, Environ, Errors, StartResponse};
 pub struct Debugger<A> {
     app: A,
     passthrough_errors: bool,
+    /// Who gets the page.
+    access: Access,
 }
 
+/// Who may see the debugger's page.
+#[derive(Debug, Clone)]
+enum Access {
+    /// Loopback and Unix-socket clients, for these hosts (`.name` also
+    /// matches every name under it).
+    Local { hosts: Vec<String> },
+    /// Every client.
+    Anyone,
+}
+
+/// The names a local page may be asked for without more configuration.
+const LOCAL_HOSTS: [&str; 4] = ["localhost", ".localhost", "127.0.0.1", "::1"];
+
 impl<A: App> Debugger<A> {
-    /// Wraps `app` (and installs the panic hook, once per process).
+    /// Wraps `app` (and installs the panic hook, once per process). The
+    /// page goes to local clients asking for `localhost`, a name under
+    /// it, `127.0.0.1` or `::1`; see [`Debugger::trusted_hosts`] and
+    /// [`Debugger::any_client`].
     pub fn new(app: A) -> Debugger<A> {
         install_hook();
         Debugger {
             app,
             passthrough_errors: false,
+            access: Access::local(),
         }
     }
 
@@ -75,20 +99,88 @@ impl<A: App> Debugger<A> {
         self.passthrough_errors = on;
         self
     }
+
+    /// More host names a local client may use to get the page (a name, or
+    /// `.name` for every name under it), such as the one the server was
+    /// started with. `run_simple` adds its own host.
+    pub fn trusted_hosts<S: Into<String>>(mut self, hosts: impl IntoIterator<Item = S>) -> Self {
+        if let Access::Local { hosts: trusted } = &mut self.access {
+            trusted.extend(hosts.into_iter().map(|h| h.into().to_ascii_lowercase()));
+        }
+        self
+    }
+
+    /// Shows the page to every client that can connect, whatever its
+    /// address and `Host` (default off). Only on a network you trust: the
+    /// page shows your source code and paths.
+    pub fn any_client(mut self, on: bool) -> Self {
+        if on {
+            self.access = Access::Anyone;
+        } else if matches!(self.access, Access::Anyone) {
+            self.access = Access::local();
+        }
+        self
+    }
 }
 
 impl<A> fmt::Debug for Debugger<A> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Debugger")
             .field("passthrough_errors", &self.passthrough_errors)
+            .field("access", &self.access)
             .finish_non_exhaustive()
+    }
+}
+
+impl Access {
+    fn local() -> Access {
+        Access::Local {
+            hosts: LOCAL_HOSTS.iter().map(|h| (*h).to_owned()).collect(),
+        }
+    }
+
+    /// Whether the client of `environ` may see the page.
+    fn allows(&self, environ: &Environ) -> bool {
+        let Access::Local { hosts } = self else {
+            return true;
+        };
+        let remote = environ.remote_addr();
+        let local = remote == "<local>"
+            || remote
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback());
+        let host = environ
+            .get("HTTP_HOST")
+            .or(environ.get("SERVER_NAME"))
+            .map(host_name)
+            .unwrap_or_default();
+        local && hosts.iter().any(|trusted| host_matches(&host, trusted))
+    }
+}
+
+/// The name of a Host header, without the port or an IPv6 literal's
+/// brackets, in lower case.
+fn host_name(host: &str) -> String {
+    let name = match host.strip_prefix('[') {
+        Some(rest) => rest.split(']').next().unwrap_or(rest),
+        None => host.rsplit_once(':').map_or(host, |(name, _)| name),
+    };
+    name.trim_end_matches('.').to_ascii_lowercase()
+}
+
+/// Whether `host` is `trusted`, or under it when `trusted` starts with `.`.
+fn host_matches(host: &str, trusted: &str) -> bool {
+    match trusted.strip_prefix('.') {
+        Some(domain) => host == domain || host.ends_with(trusted),
+        None => host == trusted,
     }
 }
 
 impl<A: App> App for Debugger<A> {
     fn call(&self, environ: &Environ, start_response: StartResponse) -> Body {
         install_hook();
-        let request = Request::of(environ, start_response.clone(), self.passthrough_errors);
+        let mut request = Request::of(environ, start_response.clone(), self.passthrough_errors);
+        request.shows_page = self.access.allows(environ);
         match guarded(|| self.app.call(environ, start_response)) {
             // A body of known size is bytes or a file: producing it cannot
             // panic, and the file keeps the kernel's copy path.
@@ -112,6 +204,8 @@ struct Request {
     errors: Errors,
     start_response: StartResponse,
     passthrough: bool,
+    /// The client may see the page; others get the server's plain 500.
+    shows_page: bool,
 }
 
 impl Request {
@@ -131,6 +225,7 @@ impl Request {
             errors: environ.errors(),
             start_response,
             passthrough,
+            shows_page: false,
         }
     }
 
@@ -146,6 +241,10 @@ impl Request {
         let text = report.text(&self.line);
         let mut errors = self.errors.clone();
         let _ = errors.write_all(text.as_bytes());
+        if !self.shows_page {
+            // The server answers with its plain 500 page.
+            resume_unwind(caught.payload);
+        }
         let (content_type, page) = if self.html {
             ("text/html; charset=utf-8", report.html(&self.line))
         } else {
@@ -585,6 +684,42 @@ footer{margin-top:2em;padding-top:.6em;border-top:1px solid #ddd;color:#777;font
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn environ(remote: &str, host: &str) -> Environ {
+        let mut environ = Environ::builder().header("Host", host).build();
+        environ.set("REMOTE_ADDR", remote);
+        environ
+    }
+
+    #[test]
+    fn the_page_is_for_local_clients_asking_for_a_known_host() {
+        let access = Access::local();
+        for (remote, host, shown) in [
+            ("127.0.0.1", "localhost:5000", true),
+            ("::1", "[::1]:5000", true),
+            ("127.0.0.2", "api.localhost", true),
+            ("<local>", "localhost", true),
+            ("127.0.0.1", "attacker.example", false),
+            ("127.0.0.1", "notlocalhost", false),
+            ("192.0.2.7", "localhost", false),
+            ("10.1.2.3", "127.0.0.1", false),
+        ] {
+            assert_eq!(
+                access.allows(&environ(remote, host)),
+                shown,
+                "{remote} {host}"
+            );
+        }
+        let named = match Debugger::new(|_: &Environ, _: StartResponse| Body::empty())
+            .trusted_hosts(["Dev.Example"])
+            .access
+        {
+            Access::Local { hosts } => hosts,
+            Access::Anyone => panic!(),
+        };
+        assert!(Access::Local { hosts: named }.allows(&environ("127.0.0.1", "dev.example:80")));
+        assert!(Access::Anyone.allows(&environ("192.0.2.7", "attacker.example")));
+    }
 
     const SAMPLE: &str = "   0: std::backtrace::Backtrace::force_capture
              at /rustc/abc/library/std/src/backtrace.rs:312:9

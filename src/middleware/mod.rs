@@ -52,7 +52,7 @@ use crate::{App, Options};
 /// The application `make_server` serves for `options`: `app`, inside
 /// [`StaticFiles`] if static files are exported, inside [`Debugger`] if
 /// the debugger is on (Werkzeug's order since 2.1).
-pub(crate) fn wrap_for_options(app: Box<dyn App>, options: &Options) -> Box<dyn App> {
+pub(crate) fn wrap_for_options(app: Box<dyn App>, options: &Options, host: &str) -> Box<dyn App> {
     let mut app = app;
     if !options.static_files.is_empty() {
         let mut files = StaticFiles::new(app);
@@ -62,7 +62,13 @@ pub(crate) fn wrap_for_options(app: Box<dyn App>, options: &Options) -> Box<dyn 
         app = Box::new(files);
     }
     if options.use_debugger {
-        app = Box::new(Debugger::new(app).passthrough_errors(options.passthrough_errors));
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        app = Box::new(
+            Debugger::new(app)
+                .passthrough_errors(options.passthrough_errors)
+                .trusted_hosts([host])
+                .any_client(options.debugger_any_client),
+        );
     }
     app
 }

@@ -48,14 +48,23 @@ pub(crate) struct Config {
     pub io_timeout: Duration,
     pub shutdown_grace: Duration,
     pub passthrough_errors: bool,
-    /// The debugger wraps the app: the banner warns beyond loopback.
-    pub use_debugger: bool,
+    /// The debugger wraps the app, and who sees its page: the banner says.
+    pub debugger: Option<Debugging>,
     /// HTTP, or SCGI behind a web server (`handler::serve` dispatches).
     pub protocol: crate::Protocol,
     /// `wsgi.multiprocess`: other processes serve the same sockets.
     pub multiprocess: bool,
     /// Live reload, with this server's id for the pages (`server/live.rs`).
     pub live_reload: Option<String>,
+}
+
+/// Who sees the debugger's page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Debugging {
+    /// Clients on this machine, asking for a host the server is known by.
+    Local,
+    /// Everyone who can connect.
+    AnyClient,
 }
 
 /// State every thread of one server shares.
@@ -206,9 +215,9 @@ pub(crate) fn make_server(
         None => crate::net::bind(host, port)?,
     };
     #[cfg(feature = "tls")]
-    return assemble(bound, app, options, config, tls);
+    return assemble(host, bound, app, options, config, tls);
     #[cfg(not(feature = "tls"))]
-    assemble(bound, app, options, config)
+    assemble(host, bound, app, options, config)
 }
 
 /// A server on sockets this process holds already: a supervisor's, for
@@ -226,14 +235,16 @@ pub(crate) fn serve_held(
             Some(context) => Some(crate::tls::server_config(context, "localhost")?),
             None => None,
         };
-        assemble(bound, app, options, config, tls)
+        assemble("localhost", bound, app, options, config, tls)
     }
     #[cfg(not(feature = "tls"))]
-    assemble(bound, app, options, config)
+    assemble("localhost", bound, app, options, config)
 }
 
-/// The server for sockets bound or adopted, with its threads' shared state.
+/// The server for sockets bound or adopted for `host`, with its threads'
+/// shared state.
 fn assemble(
+    host: &str,
     bound: Vec<crate::net::Bound>,
     app: impl App,
     options: Options,
@@ -245,7 +256,7 @@ fn assemble(
         Some(id) => Some(live::Live::start(id)?),
         None => None,
     };
-    let mut app = crate::middleware::wrap_for_options(Box::new(app), &options);
+    let mut app = crate::middleware::wrap_for_options(Box::new(app), &options, host);
     if let Some(live) = &live {
         app = Box::new(crate::middleware::LiveReload::new(app, live.snippet()));
     }
@@ -399,12 +410,17 @@ impl Server {
             }
         }
         let beyond_loopback = self.addresses.iter().any(|a| !a.ip().is_loopback());
-        if self.shared.config.use_debugger && beyond_loopback {
-            lines.push(log.styled(
-                " * WARNING: the debugger is on and the server listens beyond loopback: \
+        match self.shared.config.debugger {
+            Some(Debugging::AnyClient) => lines.push(log.styled(
+                " * WARNING: the debugger shows its page to any client (debugger_any_client): \
                  anyone who can connect sees your panics, source paths and code.",
                 Style::Warning,
-            ));
+            )),
+            Some(Debugging::Local) if beyond_loopback => lines.push(
+                " * The debugger's page goes to clients on this machine only; others get a plain 500"
+                    .to_owned(),
+            ),
+            _ => {}
         }
         lines.push(log.styled("Press CTRL+C to quit", Style::Hint));
         lines

@@ -112,6 +112,7 @@ pub struct Options {
     io_timeout: Duration,
     shutdown_grace: Duration,
     static_files: Vec<(String, PathBuf)>,
+    static_dot_files: bool,
     use_debugger: bool,
     debugger_any_client: bool,
     #[cfg(feature = "tls")]
@@ -141,6 +142,7 @@ impl Default for Options {
             io_timeout: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(10),
             static_files: Vec::new(),
+            static_dot_files: false,
             use_debugger: false,
             debugger_any_client: false,
             #[cfg(feature = "tls")]
@@ -255,6 +257,15 @@ impl Options {
     /// [`middleware::StaticFiles`].
     pub fn static_files(mut self, prefix: &str, path: impl Into<PathBuf>) -> Options {
         self.static_files.push((prefix.to_owned(), path.into()));
+        self
+    }
+
+    /// Lets [`Options::static_files`] serve files and directories whose
+    /// name starts with a dot, such as `.well-known/` (default off, so
+    /// that `.env` and `.git/` are not found). See
+    /// [`middleware::StaticFiles::dot_files`].
+    pub fn static_dot_files(mut self, on: bool) -> Options {
+        self.static_dot_files = on;
         self
     }
 

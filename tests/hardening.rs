@@ -256,3 +256,67 @@ fn debugger_any_client_shows_the_page_to_everyone_and_says_so() {
     handle.shutdown();
     thread.join().unwrap().unwrap();
 }
+
+/// A project directory exported whole, as `--static /=.` does.
+struct Project(std::path::PathBuf);
+
+impl Project {
+    fn new() -> Project {
+        let root = std::env::temp_dir().join(format!("werk-dotfiles-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(root.join(".git")).unwrap();
+        std::fs::create_dir_all(root.join(".well-known")).unwrap();
+        std::fs::write(root.join(".env"), "SECRET_KEY=hunter2").unwrap();
+        std::fs::write(root.join(".git/config"), "[remote]").unwrap();
+        std::fs::write(root.join(".well-known/security.txt"), "Contact: me").unwrap();
+        std::fs::write(root.join("index.html"), "<h1>site</h1>").unwrap();
+        std::fs::write(root.join("big.bin"), vec![7u8; 1000]).unwrap();
+        Project(root)
+    }
+}
+
+impl Drop for Project {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[test]
+fn static_files_refuse_dot_files_unless_allowed() {
+    let project = Project::new();
+    let server = TestServer::start(misuse, quiet().static_files("/", &project.0));
+    for secret in [
+        "/.env",
+        "/.git/config",
+        "/.well-known/security.txt",
+        "/%2Eenv",
+    ] {
+        // Not found among the files: the request reaches the app.
+        assert_eq!(server.connect().get(secret).text(), "hello", "{secret}");
+    }
+    assert_eq!(server.connect().get("/index.html").text(), "<h1>site</h1>");
+
+    let open = TestServer::start(
+        misuse,
+        quiet().static_files("/", &project.0).static_dot_files(true),
+    );
+    assert_eq!(
+        open.connect().get("/.well-known/security.txt").text(),
+        "Contact: me"
+    );
+}
+
+#[test]
+fn a_range_past_any_size_is_clamped_to_the_file() {
+    let project = Project::new();
+    let server = TestServer::start(misuse, quiet().static_files("/", &project.0));
+    let response = server.connect().request(
+        "GET",
+        "/big.bin",
+        &[("Range", "bytes=0-99999999999999999999999")],
+        b"",
+    );
+    assert_eq!(response.status, 206);
+    assert_eq!(response.header("content-range"), Some("bytes 0-999/1000"));
+    assert_eq!(response.body.len(), 1000);
+}

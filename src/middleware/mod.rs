@@ -55,7 +55,7 @@ use crate::{App, Options};
 pub(crate) fn wrap_for_options(app: Box<dyn App>, options: &Options, host: &str) -> Box<dyn App> {
     let mut app = app;
     if !options.static_files.is_empty() {
-        let mut files = StaticFiles::new(app);
+        let mut files = StaticFiles::new(app).dot_files(options.static_dot_files);
         for (prefix, path) in &options.static_files {
             files = files.mount(prefix, path.clone());
         }

@@ -24,6 +24,9 @@
 //! request falls through to the application (usually a 404) if any
 //! segment is `..` or `.`, contains a backslash or a NUL byte, or is empty
 //! anywhere but at the end (`/static//etc/passwd` names an absolute path).
+//! A segment that starts with a dot (`.env`, `.git/config`, `.ssh/`) falls
+//! through too, unless [`StaticFiles::dot_files`] allows them: exporting a
+//! project's directory must not publish its secrets.
 //! The server percent-decodes `PATH_INFO` before the application sees it,
 //! so `%2e%2e`, `%2f`, `%5c` and `%00` arrive here as `..`, `/`, `\` and
 //! NUL and meet the same checks.
@@ -75,6 +78,8 @@ use crate::{App, Body, Environ, StartResponse};
 pub struct StaticFiles<A> {
     app: A,
     exports: Vec<Export>,
+    /// Files and directories whose name starts with a dot are served.
+    dot_files: bool,
 }
 
 /// One URL prefix and what it serves.
@@ -91,7 +96,16 @@ impl<A: App> StaticFiles<A> {
         StaticFiles {
             app,
             exports: Vec::new(),
+            dot_files: false,
         }
+    }
+
+    /// Serves files and directories whose name starts with a dot, such as
+    /// `.well-known/` (default off: `.env`, `.git/` and their like are
+    /// not found).
+    pub fn dot_files(mut self, on: bool) -> StaticFiles<A> {
+        self.dot_files = on;
+        self
     }
 
     /// Serves `path` under the URL `prefix`. A directory serves the files
@@ -151,12 +165,14 @@ enum Found {
 
 impl<A> StaticFiles<A> {
     fn find(&self, path: &str) -> Option<Found> {
-        self.exports.iter().find_map(|export| export.find(path))
+        self.exports
+            .iter()
+            .find_map(|export| export.find(path, self.dot_files))
     }
 }
 
 impl Export {
-    fn find(&self, path: &str) -> Option<Found> {
+    fn find(&self, path: &str, dot_files: bool) -> Option<Found> {
         let rest = if path == self.prefix {
             None
         } else {
@@ -180,14 +196,14 @@ impl Export {
             None => {
                 index_of(&self.target.canonicalize().ok()?, &self.target).map(|_| Found::AddSlash)
             }
-            Some(rest) => resolve(&self.target, rest),
+            Some(rest) => resolve(&self.target, rest, dot_files),
         }
     }
 }
 
 /// Resolves `rest` (the decoded path after the prefix) under `root`, by
 /// the rules in the module documentation.
-fn resolve(root: &Path, rest: &str) -> Option<Found> {
+fn resolve(root: &Path, rest: &str, dot_files: bool) -> Option<Found> {
     let (rest, dir_request) = match rest.strip_suffix('/') {
         Some(r) => (r, true),
         None => (rest, rest.is_empty()),
@@ -195,7 +211,7 @@ fn resolve(root: &Path, rest: &str) -> Option<Found> {
     let mut candidate = root.to_path_buf();
     if !rest.is_empty() {
         for segment in rest.split('/') {
-            if !safe_segment(segment) {
+            if !safe_segment(segment) || (segment.starts_with('.') && !dot_files) {
                 return None;
             }
             candidate.push(segment);
@@ -400,10 +416,12 @@ fn parse_range(header: &str, size: u64) -> RangeSpec {
     let Some((first, last)) = spec.trim().split_once('-') else {
         return RangeSpec::Ignored;
     };
+    // A position too large for u64 is past the end of any file: it is
+    // clamped (`bytes=0-99999999999999999999999` is the whole file, 206),
+    // not taken for a malformed range.
     let number = |s: &str| -> Option<u64> {
         (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
-            .then(|| s.parse().ok())
-            .flatten()
+            .then(|| s.parse().unwrap_or(u64::MAX))
     };
     match (first, last) {
         ("", suffix) => match number(suffix) {
@@ -568,6 +586,10 @@ mod tests {
         assert_eq!(parse_range("bytes=10-12", 10), Unsatisfiable);
         assert_eq!(parse_range("bytes=-0", 10), Unsatisfiable);
         assert_eq!(parse_range("bytes=-5", 0), Unsatisfiable);
+        let huge = "99999999999999999999999";
+        assert_eq!(parse_range(&format!("bytes=0-{huge}"), 10), Bytes(0, 10));
+        assert_eq!(parse_range(&format!("bytes=-{huge}"), 10), Bytes(0, 10));
+        assert_eq!(parse_range(&format!("bytes={huge}-"), 10), Unsatisfiable);
         for ignored in [
             "bytes=5-2",
             "bytes=0-1,3-4",

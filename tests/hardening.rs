@@ -320,3 +320,106 @@ fn a_range_past_any_size_is_clamped_to_the_file() {
     assert_eq!(response.header("content-range"), Some("bytes 0-999/1000"));
     assert_eq!(response.body.len(), 1000);
 }
+
+/// `werk serve echo` in a process of its own (the memory cap is the
+/// process's), with its port.
+struct Served {
+    child: std::process::Child,
+    addr: std::net::SocketAddr,
+}
+
+impl Served {
+    fn start() -> Served {
+        let mut child = Command::new(WERK)
+            .args(["serve", "echo", "--host", "127.0.0.1", "--port", "0", "-q"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stderr = BufReader::new(child.stderr.take().unwrap());
+        let port = loop {
+            let mut line = String::new();
+            assert!(stderr.read_line(&mut line).unwrap() > 0, "no banner");
+            if let Some(p) = line.strip_prefix(" * Running on http://127.0.0.1:") {
+                break p.trim().parse::<u16>().unwrap();
+            }
+        };
+        std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
+        Served {
+            child,
+            addr: std::net::SocketAddr::from(([127, 0, 0, 1], port)),
+        }
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// 62 KiB of a request head that never ends.
+fn partial_head() -> Vec<u8> {
+    let mut head = b"GET / HTTP/1.1\r\nHost: x\r\nX-Filler: ".to_vec();
+    head.resize(62 * 1024, b'a');
+    head
+}
+
+#[test]
+fn unfinished_heads_past_the_memory_cap_get_503_and_others_are_served() {
+    let served = Served::start();
+    let head = partial_head();
+    // 700 × 62 KiB is more than the 32 MiB that unfinished requests may
+    // hold together.
+    let mut holding = Vec::new();
+    for _ in 0..700 {
+        let mut stream = std::net::TcpStream::connect(served.addr).unwrap();
+        stream.write_all(&head).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_millis(1)))
+            .unwrap();
+        holding.push(stream);
+    }
+    // A fresh, small request is served meanwhile.
+    assert_eq!(Client::connect(served.addr).get("/").status, 200);
+    let deadline = Instant::now() + GUARD;
+    let mut refused = 0;
+    let mut open = holding.len();
+    while Instant::now() < deadline && refused == 0 {
+        for stream in &mut holding {
+            let mut answer = [0u8; 512];
+            if let Ok(n) = std::io::Read::read(stream, &mut answer) {
+                if n > 0 {
+                    let text = String::from_utf8_lossy(&answer[..n]);
+                    assert!(text.starts_with("HTTP/1.1 503 "), "{text}");
+                    assert!(text.contains("too many unfinished requests"), "{text}");
+                    refused += 1;
+                }
+                open -= usize::from(n == 0);
+            }
+        }
+    }
+    assert!(refused > 0, "no head was refused at the cap");
+    assert!(
+        refused < 700 && open > 400,
+        "most heads are held: {refused} refused"
+    );
+    drop(holding);
+    // The memory comes back: a long head can grow again, and completes.
+    let deadline = Instant::now() + GUARD;
+    loop {
+        let mut client = Client::connect(served.addr);
+        let mut request = head.clone();
+        request.extend_from_slice(b"\r\n\r\n");
+        client.send(&request);
+        let status = client.read_response("GET").status;
+        if status == 200 {
+            break;
+        }
+        assert_eq!(status, 503);
+        assert!(Instant::now() < deadline, "memory never came back");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

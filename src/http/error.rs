@@ -30,6 +30,9 @@ pub enum HttpError {
     BadHost,
     /// The client did not finish its request head in time.
     HeadTimeout,
+    /// The server holds as much memory for unfinished requests as it
+    /// allows itself: this one cannot grow (it may be retried).
+    Overloaded,
 }
 
 impl HttpError {
@@ -47,6 +50,7 @@ impl HttpError {
             HttpError::HeadTooLarge => 431,
             HttpError::UnsupportedTransferCoding => 501,
             HttpError::UnsupportedVersion => 505,
+            HttpError::Overloaded => 503,
         }
     }
 
@@ -69,6 +73,9 @@ impl HttpError {
             HttpError::UnsupportedExpectation => "unsupported Expect value (only 100-continue is)",
             HttpError::BadHost => "missing or invalid Host header",
             HttpError::HeadTimeout => "request head not received in time",
+            HttpError::Overloaded => {
+                "the server holds too many unfinished requests in memory; try again"
+            }
         }
     }
 }

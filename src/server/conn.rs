@@ -5,6 +5,7 @@ use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::os::fd::RawFd;
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -166,12 +167,14 @@ impl Conn {
         &self.buf.data[self.buf.start..self.buf.end]
     }
 
-    /// Marks `n` buffered bytes as used.
+    /// Marks `n` buffered bytes as used. A buffer that grew for a long
+    /// head goes back to its first size once emptied.
     pub(crate) fn consume(&mut self, n: usize) {
         self.buf.start = (self.buf.start + n).min(self.buf.end);
         if self.buf.start == self.buf.end {
             self.buf.start = 0;
             self.buf.end = 0;
+            self.buf.shrink_when_empty();
         }
     }
 
@@ -296,9 +299,45 @@ struct ReadBuf {
     end: usize,
 }
 
+/// What all connections' read buffers may hold beyond their first
+/// [`READ_CHUNK`] bytes, together: the memory that long or partial request
+/// heads (and pipelined bursts) take. 1,000 clients each holding a 62 KiB
+/// partial head would otherwise hold 62 MiB; at the cap, a connection that
+/// needs more room is answered 503 and closed (see
+/// [`is_over_memory_cap`]), and the others are not affected.
+pub(crate) const MEMORY_CAP: usize = 32 * 1024 * 1024;
+
+/// Bytes of read buffers beyond [`READ_CHUNK`], over every connection of
+/// the process.
+static BEYOND_BASE: AtomicUsize = AtomicUsize::new(0);
+
+/// The error a read returns when its buffer cannot grow: the memory cap
+/// for read buffers is reached.
+#[derive(Debug)]
+struct OverMemoryCap;
+
+impl std::fmt::Display for OverMemoryCap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the server holds {} MiB of unfinished requests already",
+            MEMORY_CAP >> 20
+        )
+    }
+}
+
+impl std::error::Error for OverMemoryCap {}
+
+/// True for the error a read gives when its buffer could not grow because
+/// of [`MEMORY_CAP`].
+pub(crate) fn is_over_memory_cap(e: &io::Error) -> bool {
+    e.get_ref().is_some_and(|inner| inner.is::<OverMemoryCap>())
+}
+
 impl ReadBuf {
-    /// Appends one read's worth of bytes through `read`, making room first
-    /// (moving unread bytes to the front, or growing).
+    /// Appends one read's worth of bytes through `read`, making room first:
+    /// moving unread bytes to the front, or growing by one read's worth
+    /// (the buffer grows with the bytes received, not ahead of them).
     fn fill(
         &mut self,
         read: impl FnOnce(&mut [u8]) -> io::Result<Option<usize>>,
@@ -310,8 +349,7 @@ impl ReadBuf {
                 self.start = 0;
             }
             if self.data.len() - self.end < READ_CHUNK / 2 {
-                let len = (self.data.len() * 2).max(READ_CHUNK);
-                self.data.resize(len, 0);
+                self.resize((self.end + READ_CHUNK).next_multiple_of(READ_CHUNK / 2))?;
             }
         }
         let result = read(&mut self.data[self.end..]);
@@ -320,6 +358,54 @@ impl ReadBuf {
         }
         result
     }
+
+    /// Resizes to `len` bytes, charging or crediting what lies beyond
+    /// [`READ_CHUNK`] to the process's budget.
+    fn resize(&mut self, len: usize) -> io::Result<()> {
+        let (before, after) = (beyond_base(self.data.len()), beyond_base(len));
+        if after > before {
+            let more = after - before;
+            let charged = BEYOND_BASE.fetch_update(Ordering::AcqRel, Ordering::Acquire, |held| {
+                (held + more <= MEMORY_CAP).then_some(held + more)
+            });
+            if charged.is_err() {
+                return Err(io::Error::other(OverMemoryCap));
+            }
+        } else {
+            BEYOND_BASE.fetch_sub(before - after, Ordering::AcqRel);
+        }
+        self.data.resize(len, 0);
+        if len < self.data.capacity() {
+            self.data.shrink_to(len);
+        }
+        Ok(())
+    }
+
+    /// Gives back what the buffer holds beyond its first [`READ_CHUNK`]
+    /// bytes, once it holds nothing unread.
+    fn shrink_when_empty(&mut self) {
+        if self.start == self.end && self.data.len() > READ_CHUNK {
+            self.start = 0;
+            self.end = 0;
+            let _ = self.resize(READ_CHUNK);
+        }
+    }
+}
+
+impl Drop for ReadBuf {
+    fn drop(&mut self) {
+        BEYOND_BASE.fetch_sub(beyond_base(self.data.len()), Ordering::AcqRel);
+    }
+}
+
+fn beyond_base(len: usize) -> usize {
+    len.saturating_sub(READ_CHUNK)
+}
+
+/// The bytes held beyond the base by every read buffer now.
+#[cfg(test)]
+pub(crate) fn memory_beyond_base() -> usize {
+    BEYOND_BASE.load(Ordering::Acquire)
 }
 
 fn read_retrying(stream: &mut Stream, out: &mut [u8]) -> io::Result<usize> {
@@ -349,5 +435,58 @@ pub(crate) fn unmap(addr: SocketAddr) -> SocketAddr {
             None => addr,
         },
         v4 => v4,
+    }
+}
+
+#[cfg(test)]
+mod read_buffer_tests {
+    use super::*;
+
+    /// The budget is the process's: these tests take turns with it.
+    static BUDGET: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+    fn fill_with(buf: &mut ReadBuf, bytes: usize) -> io::Result<()> {
+        let mut left = bytes;
+        while left > 0 {
+            buf.fill(|room| {
+                let n = room.len().min(left);
+                left -= n;
+                Ok(Some(n))
+            })?;
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn a_buffer_grows_with_the_bytes_and_gives_them_back() {
+        let _turn = BUDGET.lock().unwrap_or_else(|e| e.into_inner());
+        let mut buf = ReadBuf::default();
+        fill_with(&mut buf, 62 * 1024).unwrap();
+        // Room for one more read, not twice the bytes.
+        assert!(
+            buf.data.len() <= 62 * 1024 + READ_CHUNK,
+            "{}",
+            buf.data.len()
+        );
+        buf.start = buf.end;
+        buf.shrink_when_empty();
+        assert_eq!(buf.data.len(), READ_CHUNK);
+    }
+
+    #[test]
+    fn growth_past_the_cap_is_refused_and_others_are_unaffected() {
+        let _turn = BUDGET.lock().unwrap_or_else(|e| e.into_inner());
+        // Another buffer takes nearly the whole budget.
+        let mut hog = ReadBuf::default();
+        let room = MEMORY_CAP.saturating_sub(memory_beyond_base());
+        fill_with(&mut hog, room.saturating_sub(READ_CHUNK)).unwrap();
+        let mut late = ReadBuf::default();
+        let refused = fill_with(&mut late, 4 * READ_CHUNK).unwrap_err();
+        assert!(is_over_memory_cap(&refused), "{refused}");
+        // A request that fits the first READ_CHUNK bytes is never refused.
+        let mut small = ReadBuf::default();
+        fill_with(&mut small, READ_CHUNK / 2).unwrap();
+        drop(hog);
+        fill_with(&mut late, 4 * READ_CHUNK).unwrap();
     }
 }

@@ -81,6 +81,9 @@ pub(crate) fn serve(mut conn: Conn, shared: &Arc<Shared>) {
         };
         match read {
             Ok(Some(0)) => return,
+            Err(err) if super::conn::is_over_memory_cap(&err) => {
+                return reject(conn, HttpError::Overloaded, shared)
+            }
             Err(err) => return connection_failed(&conn, &err, shared),
             Ok(Some(_)) => {}
             Ok(None) if shared.is_shutting_down() => {

@@ -64,6 +64,10 @@ pub(crate) fn serve(mut conn: Conn, shared: &Arc<Shared>) {
             }
         }
         match conn.fill_now() {
+            Err(err) if super::conn::is_over_memory_cap(&err) => {
+                let err = crate::http::HttpError::Overloaded;
+                return refuse(conn, err.status(), &err.to_string(), shared);
+            }
             Ok(Some(0)) | Err(_) => return,
             Ok(Some(_)) => {}
             Ok(None) if shared.is_shutting_down() => {

@@ -1,8 +1,10 @@
 //! Where the server listens, over real sockets: `localhost` on both
 //! loopback addresses, `::` for both families with IPv4 clients unmapped,
 //! a specific address refusing the other family, Unix sockets (with curl
-//! where it is installed), and listening sockets inherited through
-//! LISTEN_FDS by a child process.
+//! too, which CI must have: see `support::needs`), and listening sockets
+//! inherited through LISTEN_FDS by a child process.
+
+mod support;
 
 use std::io::{Read, Write};
 use std::net::{Ipv6Addr, SocketAddr, TcpListener, TcpStream};
@@ -157,22 +159,22 @@ fn unix_socket_serves_and_is_removed_at_shutdown() {
         Some("<local>")
     );
     assert_eq!(json_str(&response, "PATH_INFO").as_deref(), Some("/unix"));
-    match Command::new("curl")
-        .args(["-sS", "--max-time", "10", "--unix-socket"])
-        .arg(&path)
-        .arg("http://localhost/curl?x=1")
-        .output()
-    {
-        Ok(out) => {
-            let body = String::from_utf8_lossy(&out.stdout);
-            assert!(
-                out.status.success(),
-                "curl failed: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            assert_eq!(json_str(&body, "QUERY_STRING").as_deref(), Some("x=1"));
-        }
-        Err(_) => eprintln!("skipped the curl part: curl is not installed"),
+    // curl over the socket, when it is installed (under CI it must be).
+    let curl_part = "unix_socket_serves_and_is_removed_at_shutdown (its curl part)";
+    if support::needs("curl", curl_part) {
+        let out = Command::new("curl")
+            .args(["-sS", "--max-time", "10", "--unix-socket"])
+            .arg(&path)
+            .arg("http://localhost/curl?x=1")
+            .output()
+            .expect("curl runs");
+        let body = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "curl failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(json_str(&body, "QUERY_STRING").as_deref(), Some("x=1"));
     }
     drop(server);
     assert!(!path.exists(), "the socket file is removed at shutdown");

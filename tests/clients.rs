@@ -1,21 +1,26 @@
-//! Real clients against werk: Python's `http.client` and `curl`. A client
-//! that is not installed is reported and its test returns.
+//! Real clients against werk: Python's `http.client` and `curl`. A test
+//! whose client is not installed fails under CI, which installs it, and
+//! elsewhere says that it skips (see `support::needs`).
 
 mod support;
 
 use std::process::Command;
 
-use support::{have, pattern, run, TestServer, GUARD};
+use support::{needs, pattern, run, TestServer, GUARD};
 
 fn echo_server() -> TestServer {
     TestServer::start(werk::apps::echo, support::quiet())
 }
 
 /// Runs `script` with python3 against a fresh echo server and returns its
-/// stdout, or `None` if python3 is missing.
-fn python(script: &str) -> Option<String> {
+/// stdout, or `None` if python3 is missing (see `support::needs`; `test`
+/// names the test in that message).
+fn python(script: &str, test: &str) -> Option<String> {
+    if !needs("python3", test) {
+        return None;
+    }
     let server = echo_server();
-    let ran = support::python(script, server.addr.port())?;
+    let ran = support::python(script, server.addr.port()).expect("python3 is installed");
     assert!(
         ran.status.success(),
         "python failed ({:?})\nstdout: {}\nstderr: {}",
@@ -52,7 +57,9 @@ for n in (0, 1, 70000):
     assert conn.sock is sock, "http.client had to reconnect"
 print("connections", len(ports))
 "#;
-    let Some(out) = python(script) else { return };
+    let Some(out) = python(script, "python_keep_alive_gets_reuse_one_connection") else {
+        return;
+    };
     assert_eq!(out.trim(), "connections 1", "{out}");
 }
 
@@ -78,7 +85,9 @@ assert '"body_length": 7' in text, text
 assert '"HTTP_TRANSFER_ENCODING": "chunked"' in text, text
 print("ok", len(data))
 "#;
-    let Some(out) = python(script) else { return };
+    let Some(out) = python(script, "python_chunked_post") else {
+        return;
+    };
     assert_eq!(out.trim(), "ok 100016", "{out}");
 }
 
@@ -96,15 +105,15 @@ for _ in range(2):
     assert lines == ['{"chunk": %d}' % i for i in range(4)], lines
 print("ok")
 "#;
-    let Some(out) = python(script) else { return };
+    let Some(out) = python(script, "python_reads_a_chunked_response") else {
+        return;
+    };
     assert_eq!(out.trim(), "ok", "{out}");
 }
 
-fn curl(args: &[&str], stdin: &[u8]) -> Option<support::Ran> {
-    if !have("curl") {
-        eprintln!("curl is not on PATH: skipping the curl check");
-        return None;
-    }
+/// Runs curl with `args`, `stdin` as its input, and checks that it
+/// succeeded. A test calls `needs("curl", ..)` first.
+fn curl(args: &[&str], stdin: &[u8]) -> support::Ran {
     let ran = run(
         Command::new("curl")
             .args(["--http1.1", "--silent", "--show-error", "--max-time", "20"])
@@ -118,36 +127,39 @@ fn curl(args: &[&str], stdin: &[u8]) -> Option<support::Ran> {
         ran.status,
         ran.stderr_text()
     );
-    Some(ran)
+    ran
 }
 
 #[test]
 fn curl_get_over_http_1_1() {
+    if !needs("curl", "curl_get_over_http_1_1") {
+        return;
+    }
     let server = echo_server();
     let url = format!("http://{}/bytes/100000", server.addr);
-    let Some(ran) = curl(&[&url, &url], b"") else {
-        return;
-    };
+    let ran = curl(&[&url, &url], b"");
     let want: Vec<u8> = (0..200_000u32)
         .map(|i| b'a' + (i % 100_000 % 26) as u8)
         .collect();
     support::assert_same_bytes(&ran.stdout, &want, "two GETs of /bytes/100000");
     // Both on one connection.
-    let Some(ran) = curl(&["--verbose", "--output", "/dev/null", &url, &url], b"") else {
-        return;
-    };
+    let ran = curl(&["--verbose", "--output", "/dev/null", &url, &url], b"");
     let err = ran.stderr_text();
     assert!(err.contains("Re-using existing connection"), "{err}");
 }
 
 #[test]
 fn curl_upload_from_stdin_uses_100_continue_and_chunked() {
+    if !needs(
+        "curl",
+        "curl_upload_from_stdin_uses_100_continue_and_chunked",
+    ) {
+        return;
+    }
     let server = echo_server();
     let url = format!("http://{}/echo", server.addr);
     let data = pattern(3 * 1024 * 1024 + 17, 9);
-    let Some(ran) = curl(&["--verbose", "-T", "-", &url], &data) else {
-        return;
-    };
+    let ran = curl(&["--verbose", "-T", "-", &url], &data);
     let err = ran.stderr_text();
     assert!(err.contains("> Transfer-Encoding: chunked"), "{err}");
     assert!(err.contains("> Expect: 100-continue"), "{err}");
@@ -158,6 +170,9 @@ fn curl_upload_from_stdin_uses_100_continue_and_chunked() {
 
 #[test]
 fn curl_head_request() {
+    if !needs("curl", "curl_head_request") {
+        return;
+    }
     let server = echo_server();
     for (path, expect) in [
         ("/bytes/1234", Some("content-length: 1234")),
@@ -165,9 +180,7 @@ fn curl_head_request() {
         ("/", None),
     ] {
         let url = format!("http://{}{path}", server.addr);
-        let Some(ran) = curl(&["-I", &url], b"") else {
-            return;
-        };
+        let ran = curl(&["-I", &url], b"");
         let out = ran.stdout_text().to_ascii_lowercase();
         assert!(out.starts_with("http/1.1 200 ok\r\n"), "{path}: {out}");
         assert!(out.ends_with("\r\n\r\n"), "{path}: only a head: {out:?}");

@@ -4,8 +4,8 @@
 //! in the foreground (`-D`) on 127.0.0.1 and a free port, with a config
 //! the test writes, and is stopped by its process id at the end.
 //!
-//! If lighttpd is not installed (`.ci/run` installs it) or cannot start,
-//! the test says why and returns.
+//! If lighttpd is not installed or does not start, the test fails under
+//! CI (`.ci/run` installs it) and elsewhere says that it skips and why.
 
 mod deploy_support;
 mod support;
@@ -14,17 +14,15 @@ use std::fs;
 use std::process::Command;
 
 use deploy_support::{
-    check_echo_app, check_process_model, find_program, free_port, Daemon, Mount, TempDir,
+    check_echo_app, check_process_model, free_port, installed, start_daemon, Daemon, Mount, TempDir,
 };
 use support::TestServer;
 
-/// Starts lighttpd with `body` after the common settings; `None` (having
-/// said why) if it is not installed or does not start.
-fn lighttpd(dir: &TempDir, port: u16, body: &str) -> Option<Daemon> {
-    let Some(program) = find_program("lighttpd") else {
-        eprintln!("lighttpd is not installed (apt-get install lighttpd): skipping");
-        return None;
-    };
+/// Starts lighttpd for `test` with `body` after the common settings;
+/// `None` if it is not installed or does not start, which fails under CI
+/// and is a skip (said on standard error) elsewhere.
+fn lighttpd(test: &str, dir: &TempDir, port: u16, body: &str) -> Option<Daemon> {
+    let program = installed("lighttpd", "lighttpd", test)?;
     fs::create_dir_all(dir.join("www")).unwrap();
     fs::create_dir_all(dir.join("uploads")).unwrap();
     let config = format!(
@@ -43,21 +41,16 @@ server.upload-dirs   = ( "{uploads}" )
     fs::write(&conf, config).unwrap();
     let mut command = Command::new(program);
     command.arg("-D").arg("-f").arg(&conf);
-    let mut daemon = match Daemon::spawn("lighttpd", &mut command, dir.join("lighttpd.out")) {
-        Ok(daemon) => daemon,
-        Err(e) => {
-            eprintln!("lighttpd does not start here ({e}): skipping");
-            return None;
-        }
-    };
-    daemon.also_log(dir.join("lighttpd-error.log"));
-    match daemon.wait_listening(port) {
-        Ok(()) => Some(daemon),
-        Err(why) => {
-            eprintln!("lighttpd does not start here: {why}\nskipping");
-            None
-        }
-    }
+    start_daemon(
+        test,
+        "lighttpd",
+        || {
+            let mut daemon = Daemon::spawn("lighttpd", &mut command, dir.join("lighttpd.out"))?;
+            daemon.also_log(dir.join("lighttpd-error.log"));
+            Ok(daemon)
+        },
+        |daemon| daemon.wait_listening(port),
+    )
 }
 
 #[test]
@@ -67,6 +60,7 @@ fn lighttpd_cgi_runs_the_echo_app() {
     deploy_support::write_cgi_wrapper(&dir.join("www/cgi-bin/echo"));
     let port = free_port();
     let Some(lighttpd) = lighttpd(
+        "lighttpd_cgi_runs_the_echo_app",
         &dir,
         port,
         r#"server.modules = ( "mod_cgi" )
@@ -103,7 +97,7 @@ scgi.server = ( "/" => ((
 )) )"#,
         werk.addr.port()
     );
-    let Some(lighttpd) = lighttpd(&dir, port, &scgi) else {
+    let Some(lighttpd) = lighttpd("lighttpd_scgi_runs_the_echo_app", &dir, port, &scgi) else {
         return;
     };
     let mount = Mount {
@@ -124,17 +118,19 @@ scgi.server = ( "/" => ((
 /// `examples/deploy.rs` calls `werk::run`: started by lighttpd as a CGI
 /// script it answers the request, the same binary that serves HTTP on
 /// localhost:5000 when started by hand. The example is built by a full
-/// `cargo test` (or `cargo build --example deploy`); when it is not there
-/// the test says so and returns.
+/// `cargo test` (or `cargo build --example deploy`), as CI runs it; when
+/// it is not there the test fails under CI and skips elsewhere, saying so.
 #[test]
 fn lighttpd_cgi_runs_a_program_built_on_werk_run() {
+    let test = "lighttpd_cgi_runs_a_program_built_on_werk_run";
     let werk = std::path::Path::new(env!("CARGO_BIN_EXE_werk"));
     let example = werk.with_file_name("examples").join("deploy");
     if !example.is_file() {
-        eprintln!(
-            "{} is not built (cargo build --example deploy): skipping",
+        let why = format!(
+            "{} is not built (cargo build --example deploy)",
             example.display()
         );
+        support::skip(test, &why);
         return;
     }
     let dir = TempDir::new("lighttpd-run");
@@ -148,6 +144,7 @@ fn lighttpd_cgi_runs_a_program_built_on_werk_run() {
     fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let port = free_port();
     let Some(lighttpd) = lighttpd(
+        test,
         &dir,
         port,
         r#"server.modules = ( "mod_cgi" )

@@ -6,8 +6,9 @@
 //! nginx.conf -g 'daemon off;'`), fcgiwrap on a Unix socket there; both
 //! are stopped by their process id at the end.
 //!
-//! If nginx or fcgiwrap is not installed (`.ci/run` installs them) or
-//! cannot start, the test says why and returns.
+//! If nginx or fcgiwrap is not installed or does not start, the test
+//! fails under CI (`.ci/run` installs them) and elsewhere says that it
+//! skips and why.
 
 mod deploy_support;
 mod support;
@@ -17,17 +18,15 @@ use std::os::unix::net::UnixStream;
 use std::process::Command;
 
 use deploy_support::{
-    check_echo_app, check_process_model, find_program, free_port, Daemon, Mount, TempDir,
+    check_echo_app, check_process_model, free_port, installed, start_daemon, Daemon, Mount, TempDir,
 };
 use support::TestServer;
 
-/// Starts nginx serving `locations` on 127.0.0.1:`port`; `None` (having
-/// said why) if it is not installed or does not start.
-fn nginx(dir: &TempDir, port: u16, locations: &str) -> Option<Daemon> {
-    let Some(program) = find_program("nginx") else {
-        eprintln!("nginx is not installed (apt-get install nginx-light): skipping");
-        return None;
-    };
+/// Starts nginx for `test`, serving `locations` on 127.0.0.1:`port`;
+/// `None` if it is not installed or does not start, which fails under CI
+/// and is a skip (said on standard error) elsewhere.
+fn nginx(test: &str, dir: &TempDir, port: u16, locations: &str) -> Option<Daemon> {
+    let program = installed("nginx", "nginx-light", test)?;
     fs::create_dir_all(dir.join("www")).unwrap();
     let d = |name: &str| dir.text(name);
     let config = format!(
@@ -68,21 +67,16 @@ http {{
         .arg(&conf)
         .arg("-g")
         .arg("daemon off;");
-    let mut daemon = match Daemon::spawn("nginx", &mut command, dir.join("nginx.out")) {
-        Ok(daemon) => daemon,
-        Err(e) => {
-            eprintln!("nginx does not start here ({e}): skipping");
-            return None;
-        }
-    };
-    daemon.also_log(dir.join("nginx-error.log"));
-    match daemon.wait_listening(port) {
-        Ok(()) => Some(daemon),
-        Err(why) => {
-            eprintln!("nginx does not start here: {why}\nskipping");
-            None
-        }
-    }
+    start_daemon(
+        test,
+        "nginx",
+        || {
+            let mut daemon = Daemon::spawn("nginx", &mut command, dir.join("nginx.out"))?;
+            daemon.also_log(dir.join("nginx-error.log"));
+            Ok(daemon)
+        },
+        |daemon| daemon.wait_listening(port),
+    )
 }
 
 /// The FastCGI parameters fcgiwrap turns into the CGI environment:
@@ -113,11 +107,11 @@ const CGI_LOCATION: &str = r#"
 
 #[test]
 fn nginx_fcgiwrap_cgi_runs_the_echo_app() {
+    let test = "nginx_fcgiwrap_cgi_runs_the_echo_app";
     let dir = TempDir::new("nginx-cgi");
     fs::create_dir_all(dir.join("www/cgi-bin")).unwrap();
     deploy_support::write_cgi_wrapper(&dir.join("www/cgi-bin/echo"));
-    let Some(fcgiwrap_program) = find_program("fcgiwrap") else {
-        eprintln!("fcgiwrap is not installed (apt-get install fcgiwrap): skipping");
+    let Some(fcgiwrap_program) = installed("fcgiwrap", "fcgiwrap", test) else {
         return;
     };
     let socket = dir.join("fcgiwrap.sock");
@@ -129,20 +123,17 @@ fn nginx_fcgiwrap_cgi_runs_the_echo_app() {
         .arg("1")
         .arg("-s")
         .arg(format!("unix:{}", socket.display()));
-    let mut fcgiwrap = match Daemon::spawn("fcgiwrap", &mut command, dir.join("fcgiwrap.out")) {
-        Ok(daemon) => daemon,
-        Err(e) => {
-            eprintln!("fcgiwrap does not start here ({e}): skipping");
-            return;
-        }
-    };
-    if let Err(why) = fcgiwrap.wait_ready(|| UnixStream::connect(&socket).is_ok()) {
-        eprintln!("fcgiwrap does not start here: {why}\nskipping");
+    let Some(fcgiwrap) = start_daemon(
+        test,
+        "fcgiwrap",
+        || Daemon::spawn("fcgiwrap", &mut command, dir.join("fcgiwrap.out")),
+        |daemon| daemon.wait_ready(|| UnixStream::connect(&socket).is_ok()),
+    ) else {
         return;
-    }
+    };
     let port = free_port();
     let location = CGI_LOCATION.replace("SOCKET", &socket.display().to_string());
-    let Some(nginx) = nginx(&dir, port, &location) else {
+    let Some(nginx) = nginx(test, &dir, port, &location) else {
         return;
     };
     let mount = Mount {
@@ -189,7 +180,7 @@ fn nginx_scgi_runs_the_echo_app() {
         werk.addr.port()
     );
     let port = free_port();
-    let Some(nginx) = nginx(&dir, port, &location) else {
+    let Some(nginx) = nginx("nginx_scgi_runs_the_echo_app", &dir, port, &location) else {
         return;
     };
     let mount = Mount {

@@ -4,8 +4,13 @@
 //! request on the HTTPS port; a stalled handshake while others are
 //! served; certificate errors that name the file; and the adhoc
 //! certificate staying the same across a reloader restart.
+//!
+//! A test whose client is not installed fails under CI, which installs
+//! it, and elsewhere says that it skips (see `support::needs`).
 
 #![cfg(feature = "tls")]
+
+mod support;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -13,6 +18,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use support::needs;
 use werk::{make_server, Options, ServerHandle, SslContext};
 
 /// An in-process HTTPS server running the echo app, stopped on drop.
@@ -54,19 +60,6 @@ fn devcert(name: &str) -> (PathBuf, PathBuf) {
     werk::make_ssl_devcert(temp_base(name), Some("localhost")).expect("devcert written")
 }
 
-fn have(program: &str) -> bool {
-    let found = Command::new(program)
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok();
-    if !found {
-        eprintln!("skipped: {program} is not installed");
-    }
-    found
-}
-
 /// Runs a command under `timeout` so a hung client cannot hang the test.
 fn run(program: &str, args: &[&str], stdin: &[u8]) -> Output {
     let mut child = Command::new("timeout")
@@ -88,7 +81,10 @@ fn text(bytes: &[u8]) -> String {
 
 #[test]
 fn curl_verifies_a_devcert_for_localhost_and_accepts_adhoc_with_k() {
-    if !have("curl") {
+    if !needs(
+        "curl",
+        "curl_verifies_a_devcert_for_localhost_and_accepts_adhoc_with_k",
+    ) {
         return;
     }
     let (cert, key) = devcert("curl");
@@ -140,7 +136,7 @@ fn curl_verifies_a_devcert_for_localhost_and_accepts_adhoc_with_k() {
 
 #[test]
 fn openssl_sees_the_names_and_http11_alpn() {
-    if !have("openssl") {
+    if !needs("openssl", "openssl_sees_the_names_and_http11_alpn") {
         return;
     }
     let server = Running::start(SslContext::Adhoc, Options::default());
@@ -176,7 +172,7 @@ fn openssl_sees_the_names_and_http11_alpn() {
 
 #[test]
 fn python_keep_alive_and_chunked_bodies_over_tls() {
-    if !have("python3") {
+    if !needs("python3", "python_keep_alive_and_chunked_bodies_over_tls") {
         return;
     }
     let (cert, key) = devcert("python");
@@ -251,7 +247,7 @@ fn plain_http_on_the_tls_port_gets_a_readable_400() {
 
 #[test]
 fn a_stalled_handshake_holds_no_worker() {
-    if !have("curl") {
+    if !needs("curl", "a_stalled_handshake_holds_no_worker") {
         return;
     }
     let options = Options::default()
@@ -374,7 +370,7 @@ fn wait_for_line(lines: &mut impl Iterator<Item = String>, needle: &str) -> Stri
 
 #[test]
 fn adhoc_certificate_survives_a_reloader_restart() {
-    if !have("openssl") {
+    if !needs("openssl", "adhoc_certificate_survives_a_reloader_restart") {
         return;
     }
     let watched = temp_base("watched.toml");
@@ -489,7 +485,8 @@ fn curl_verifies(cert: PathBuf, key: PathBuf, ca: &Path) {
 
 #[test]
 fn rsa_ec_and_ed25519_keys_and_a_chain_all_serve() {
-    if !have("openssl") || !have("curl") {
+    let test = "rsa_ec_and_ed25519_keys_and_a_chain_all_serve";
+    if !needs("openssl", test) || !needs("curl", test) {
         return;
     }
     let dir = temp_base("keys");
@@ -612,7 +609,7 @@ fn rsa_ec_and_ed25519_keys_and_a_chain_all_serve() {
 
 #[test]
 fn a_file_body_over_tls_arrives_whole_and_in_ranges() {
-    if !have("curl") {
+    if !needs("curl", "a_file_body_over_tls_arrives_whole_and_in_ranges") {
         return;
     }
     // Over TLS a file cannot go socket-ward inside the kernel; it is read

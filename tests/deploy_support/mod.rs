@@ -4,9 +4,11 @@
 //! deadline, the CGI wrapper script, and the checks of the echo app that
 //! every deployment must pass.
 //!
-//! A server that is not installed, or does not start here, is reported
-//! and the test returns; `.ci/run` installs lighttpd, nginx-light and
-//! fcgiwrap so that CI runs them all.
+//! A server that is not installed, or does not start here, fails the test
+//! under CI (`CI` set: `.ci/run` installs lighttpd, nginx-light and
+//! fcgiwrap, and runs as root, so there every one must start); elsewhere
+//! the test says that it skips and why, with the server's own output, and
+//! returns (see `support::skip`).
 #![allow(dead_code)]
 
 use std::fs;
@@ -18,7 +20,7 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::support::{assert_same_bytes, pattern, Client, Response, INTERNAL_ERROR_TEXT};
+use crate::support::{assert_same_bytes, pattern, skip, Client, Response, INTERNAL_ERROR_TEXT};
 
 /// How long a server may take to start listening.
 pub const START_LIMIT: Duration = Duration::from_secs(10);
@@ -66,6 +68,48 @@ pub fn find_program(name: &str) -> Option<PathBuf> {
         .chain(["/usr/sbin", "/sbin", "/usr/local/sbin"].map(PathBuf::from))
         .map(|dir| dir.join(name))
         .find(|p| p.is_file())
+}
+
+/// The full path of the server program `name`, from the Debian package
+/// `package`, for `test`; `None` when it is not installed, which fails
+/// under CI and is a skip elsewhere.
+pub fn installed(name: &str, package: &str, test: &str) -> Option<PathBuf> {
+    let found = find_program(name);
+    if found.is_none() {
+        skip(
+            test,
+            &format!("{name} is not installed (apt-get install {package})"),
+        );
+    }
+    found
+}
+
+/// Starts a server with `start` and waits with `ready`; `None` when it
+/// does not start here (it cannot be run, exits, or is not ready in time),
+/// which fails `test` under CI and is a skip elsewhere, with the server's
+/// own output as the reason.
+pub fn start_daemon(
+    test: &str,
+    name: &str,
+    start: impl FnOnce() -> io::Result<Daemon>,
+    ready: impl FnOnce(&mut Daemon) -> Result<(), String>,
+) -> Option<Daemon> {
+    let mut daemon = match start() {
+        Ok(daemon) => daemon,
+        Err(e) => {
+            skip(test, &format!("{name} does not start here ({e})"));
+            return None;
+        }
+    };
+    match ready(&mut daemon) {
+        Ok(()) => Some(daemon),
+        Err(why) => {
+            // Stopped quietly: `why` already holds its logs.
+            drop(daemon);
+            skip(test, &format!("{name} does not start here: {why}"));
+            None
+        }
+    }
 }
 
 /// A free TCP port on 127.0.0.1 (bound, then released for the server).

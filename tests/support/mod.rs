@@ -3,6 +3,11 @@
 //! timeout, a small response parser, and a way to run external programs
 //! (the `werk` binary, `curl`, `python3`) with a deadline.
 //!
+//! A test that needs a program which is not installed, or a server which
+//! does not start here, goes through [`needs`] or [`skip`]: under CI (`CI`
+//! set; `.ci/run` installs every such program) it fails, elsewhere it says
+//! on standard error that it skips and why.
+//!
 //! Every test file includes this module and uses part of it.
 #![allow(dead_code)]
 
@@ -591,15 +596,36 @@ fn reader_thread(mut pipe: impl Read + Send + 'static) -> mpsc::Receiver<Vec<u8>
     rx
 }
 
-/// True if `program --version` runs and succeeds.
+/// True if `program` runs here: `program --version` succeeds (`openssl
+/// version` for openssl, which has no `--version`).
 pub fn have(program: &str) -> bool {
+    let probe = if program == "openssl" {
+        "version"
+    } else {
+        "--version"
+    };
     Command::new(program)
-        .arg("--version")
+        .arg(probe)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
         .is_ok_and(|s| s.success())
+}
+
+/// True under CI (`CI` set), where `.ci/run` has installed every program
+/// the tests use.
+pub fn under_ci() -> bool {
+    std::env::var_os("CI").is_some()
+}
+
+/// For a test (or a named part of one) that cannot run here because of
+/// `why`: under CI it fails, naming the reason, since CI must run every
+/// test; elsewhere it says on standard error that it skips and why. The
+/// caller then returns (or leaves the part out).
+pub fn skip(test: &str, why: &str) {
+    assert!(!under_ci(), "{test}: CI must run this test, but {why}");
+    eprintln!("{test}: skipped, {why}");
 }
 
 /// True if `program` runs here. When it does not, a test that needs it
@@ -608,20 +634,16 @@ pub fn have(program: &str) -> bool {
 pub fn needs(program: &str, test: &str) -> bool {
     let found = have(program);
     if !found {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "{test}: {program} is not installed, and CI must run this test"
-        );
-        eprintln!("{test}: skipped, {program} is not installed");
+        skip(test, &format!("{program} is not installed"));
     }
     found
 }
 
 /// Runs a Python script with `python3 -c`, the server's port as its
-/// argument; `None` (after saying why) if python3 is not on PATH.
+/// argument; `None` if python3 is not installed, which fails under CI (see
+/// [`needs`]). A test checks [`needs`] first, with its own name.
 pub fn python(script: &str, port: u16) -> Option<Ran> {
-    if !have("python3") {
-        eprintln!("python3 is not on PATH: skipping the http.client check");
+    if !needs("python3", "a test over python3") {
         return None;
     }
     Some(run(

@@ -12,7 +12,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use support::{describe_output, echo, have, options, Response, TestServer};
+use support::{describe_output, echo, needs, options, Response, TestServer};
 
 /// Sends `request` on a new connection and checks the answer: `status`,
 /// `Connection: close`, then the server closes the connection; and a new
@@ -248,7 +248,7 @@ fn body_over_max_body_size_is_413_chunked() {
 /// `Expect: 100-continue` (curl sends it on its own for bodies over 1 MiB).
 #[test]
 fn body_over_max_body_size_is_413_curl() {
-    if !have("curl") {
+    if !needs("curl", "body_over_max_body_size_is_413_curl") {
         return;
     }
     let server = TestServer::start_with(echo, options().max_body_size(1024));

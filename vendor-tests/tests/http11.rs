@@ -14,7 +14,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use support::{
-    describe_output, echo, get_request, have, ignores_body, options, Response, TestServer,
+    describe_output, echo, get_request, ignores_body, needs, options, Response, TestServer,
 };
 use werk::{Body, Environ, StartResponse};
 
@@ -474,7 +474,7 @@ fn expect_100_continue_lets_the_app_refuse_the_body() {
 /// server that did not send it would fail this test.
 #[test]
 fn expect_100_continue_curl() {
-    if !have("curl") {
+    if !needs("curl", "expect_100_continue_curl") {
         return;
     }
     let server = TestServer::start(echo);
@@ -643,7 +643,7 @@ fn no_body_statuses() {
 /// curl reuses one connection for several URLs.
 #[test]
 fn keep_alive_curl() {
-    if !have("curl") {
+    if !needs("curl", "keep_alive_curl") {
         return;
     }
     let server = TestServer::start(echo);
@@ -673,7 +673,7 @@ fn keep_alive_curl() {
 /// curl uploading a chunked body, and reading a chunked response.
 #[test]
 fn chunked_bodies_curl() {
-    if !have("curl") {
+    if !needs("curl", "chunked_bodies_curl") {
         return;
     }
     let server = TestServer::start(echo);
@@ -707,7 +707,7 @@ fn chunked_bodies_curl() {
 /// curl as an HTTP/1.0 client of a streamed body.
 #[test]
 fn http10_curl() {
-    if !have("curl") {
+    if !needs("curl", "http10_curl") {
         return;
     }
     let server = TestServer::start(echo);

@@ -12,7 +12,7 @@
 mod support;
 
 use support::{
-    describe_output, echo, get_request, have, options, streaming_app, Client, TestServer,
+    describe_output, echo, get_request, needs, options, streaming_app, Client, TestServer,
 };
 use werk::{Body, Environ, StartResponse};
 
@@ -38,7 +38,7 @@ fn test_server_http() {
 /// `test_server[http]` with curl as the client.
 #[test]
 fn test_server_http_curl() {
-    if !have("curl") {
+    if !needs("curl", "test_server_http_curl") {
         return;
     }
     let server = TestServer::start(echo);
@@ -106,7 +106,7 @@ fn test_absolute_requests() {
 /// proxy, which makes curl send the absolute form.
 #[test]
 fn test_absolute_requests_curl_proxy() {
-    if !have("curl") {
+    if !needs("curl", "test_absolute_requests_curl_proxy") {
         return;
     }
     let server = TestServer::start(echo);
@@ -265,7 +265,7 @@ fn test_content_type_and_length() {
 /// both.
 #[test]
 fn test_absent_content_length_and_content_type() {
-    if !have("curl") {
+    if !needs("curl", "test_absent_content_length_and_content_type") {
         return;
     }
     let server = TestServer::start(echo);
@@ -433,7 +433,7 @@ fn test_chunked_request_with_length() {
 /// so http.client frames it as many 128-byte chunks.
 #[test]
 fn test_chunked_request_python_client() {
-    if !have("python3") {
+    if !needs("python3", "test_chunked_request_python_client") {
         return;
     }
     let server = TestServer::start(echo);
@@ -548,7 +548,7 @@ fn test_streaming_chunked_response() {
 /// framing itself.
 #[test]
 fn test_streaming_chunked_response_curl() {
-    if !have("curl") {
+    if !needs("curl", "test_streaming_chunked_response_curl") {
         return;
     }
     let server = TestServer::start(streaming_app);
@@ -590,7 +590,9 @@ fn test_streaming_chunked_truncation() {
     assert!(text.ends_with("\r\n2\r\n4\n\r\n"), "{text:?}");
     assert!(!text.contains("\r\n0\r\n\r\n"), "{text:?}");
 
-    if have("python3") {
+    // The same through http.client, which CI must have.
+    let python_part = "test_streaming_chunked_truncation (its http.client part)";
+    if needs("python3", python_part) {
         let script = r#"
 import http.client, sys
 conn = http.client.HTTPConnection(sys.argv[1], int(sys.argv[2]), timeout=5)
@@ -705,10 +707,9 @@ fn test_wrong_protocol() {
 /// curl: exit 35, SSL connect error), and the server keeps serving.
 #[test]
 fn test_wrong_protocol_tls_clients() {
+    let test = "test_wrong_protocol_tls_clients";
     let server = TestServer::start(echo);
-    let mut ran = false;
-    if have("python3") {
-        ran = true;
+    if needs("python3", &format!("{test} (its Python part)")) {
         let script = r#"
 import socket, ssl, sys
 ctx = ssl.create_default_context()
@@ -731,8 +732,7 @@ sys.exit(1)
         assert_eq!(String::from_utf8_lossy(&output.stdout), "SSLError\n");
         server.assert_serving();
     }
-    if have("curl") {
-        ran = true;
+    if needs("curl", &format!("{test} (its curl part)")) {
         let url = format!("https://127.0.0.1:{}/", server.port());
         let output = support::curl(&["-k", &url]);
         assert_eq!(
@@ -742,9 +742,6 @@ sys.exit(1)
             describe_output(&output)
         );
         server.assert_serving();
-    }
-    if !ran {
-        println!("skipping: neither python3 nor curl is installed");
     }
     server.stop();
 }

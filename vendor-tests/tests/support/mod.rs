@@ -3,7 +3,9 @@
 //! reads whole responses (every read has a timeout), a small HTTP/1.1
 //! response parser (Content-Length, chunked and close-delimited bodies),
 //! a reader for the echo app's JSON, and runners for external clients
-//! (`curl`, `python3`) that are killed if they overrun.
+//! (`curl`, `python3`) that are killed if they overrun. A test whose
+//! client is not installed fails under CI (`CI` set), which installs it,
+//! and elsewhere says on standard error that it skips ([`needs`]).
 //!
 //! Each test file includes this module with `mod support;` and uses a
 //! different subset of it.
@@ -782,27 +784,38 @@ impl JsonParser {
 // ---------------------------------------------------------------------------
 // External clients
 
-/// True if `program --version` runs. When it does not, prints why, so the
-/// test that returns early says so in its output.
-pub fn have(program: &str) -> bool {
+/// Why `program --version` does not run here, or `None` if it does.
+fn missing(program: &str) -> Option<String> {
     match Command::new(program)
         .arg("--version")
+        .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
     {
-        Ok(status) if status.success() => true,
-        Ok(status) => {
-            println!("skipping: `{program} --version` failed ({status}); this test needs {program} as a client");
-            false
+        Ok(status) if status.success() => None,
+        Ok(status) => Some(format!("`{program} --version` failed ({status})")),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            Some(format!("{program} is not installed"))
         }
-        Err(e) => {
-            println!(
-                "skipping: {program} is not installed ({e}); this test needs {program} as a client"
-            );
-            false
-        }
+        Err(e) => Some(format!("{program} cannot be run ({e})")),
     }
+}
+
+/// True if `program`, a client that `test` (or a named part of it) needs,
+/// runs here. When it does not, the test fails under CI (`CI` set), whose
+/// `.ci/run` installs it; elsewhere it says on standard error that it
+/// skips and why, and the caller returns (or leaves the part out).
+pub fn needs(program: &str, test: &str) -> bool {
+    let Some(why) = missing(program) else {
+        return true;
+    };
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "{test}: CI must run this test, but {why}"
+    );
+    eprintln!("{test}: skipped, {why}");
+    false
 }
 
 /// Runs `program` with `args`, feeding `stdin`, and kills it if it runs

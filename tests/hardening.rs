@@ -423,3 +423,99 @@ fn unfinished_heads_past_the_memory_cap_get_503_and_others_are_served() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// The echo app's `/discard` answers the count of body bytes it read.
+fn discard_server(options: werk::Options) -> TestServer {
+    TestServer::start(werk::apps::echo, options)
+}
+
+/// A POST of `len` body bytes to `/discard` whose head is sent at once.
+fn slow_upload(addr: std::net::SocketAddr, len: usize) -> std::net::TcpStream {
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        stream,
+        "POST /discard HTTP/1.1\r\nHost: x\r\nContent-Length: {len}\r\n\r\n"
+    )
+    .unwrap();
+    stream
+}
+
+#[test]
+fn slow_body_senders_hold_no_worker() {
+    // Two workers that may grow to four: far fewer than the senders.
+    let server = discard_server(quiet().threads(2).max_threads(4));
+    let mut senders: Vec<_> = (0..64).map(|_| slow_upload(server.addr, 100_000)).collect();
+    for round in 0..3 {
+        for sender in &mut senders {
+            sender.write_all(b"x").unwrap();
+        }
+        // Every sender is part way through its body: a fresh request is
+        // still answered (a held pool would leave it waiting 30 s).
+        let mut client = server.connect();
+        let started = Instant::now();
+        assert_eq!(client.get("/").status, 200, "round {round}");
+        eprintln!("round {round}: answered in {:?}", started.elapsed());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn a_steady_slow_upload_completes() {
+    let server = discard_server(quiet().threads(1).max_threads(1));
+    let mut upload = slow_upload(server.addr, 100_000);
+    // 50 KB/s: 5 KB every 100 ms.
+    for _ in 0..20 {
+        upload.write_all(&[b'u'; 5_000]).unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    upload.set_read_timeout(Some(GUARD)).unwrap();
+    let mut answer = String::new();
+    std::io::Read::read_to_string(&mut upload, &mut answer).ok();
+    assert!(answer.starts_with("HTTP/1.1 200 "), "{answer}");
+    assert!(answer.ends_with("100000"), "{answer}");
+}
+
+#[test]
+fn a_body_slower_than_the_floor_gets_408() {
+    let server = discard_server(quiet().head_timeout(Duration::from_millis(500)));
+    // 8 KiB may take 0.5 s plus one second; one byte a second does not make it.
+    let mut upload = slow_upload(server.addr, 8 * 1024);
+    upload
+        .set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    let deadline = Instant::now() + GUARD;
+    let mut answer = Vec::new();
+    while Instant::now() < deadline {
+        let _ = upload.write_all(b"z");
+        let mut buf = [0u8; 512];
+        match std::io::Read::read(&mut upload, &mut buf) {
+            Ok(0) => break,
+            Ok(n) => answer.extend_from_slice(&buf[..n]),
+            Err(_) => {}
+        }
+    }
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 408 "), "{answer}");
+    assert!(
+        answer.contains("request body not received in time"),
+        "{answer}"
+    );
+}
+
+#[test]
+fn expect_100_continue_is_answered_before_a_buffered_body() {
+    let server = discard_server(quiet());
+    let mut client = server.connect();
+    client.send(
+        b"POST /discard HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n",
+    );
+    client
+        .wait_for_bytes(b"HTTP/1.1 100 Continue\r\n\r\n")
+        .unwrap();
+    client.send(b"hello");
+    let response = client.read_response("POST");
+    assert_eq!(response.status, 200);
+    assert_eq!(response.text(), "5");
+    // One 100 Continue only: the next response is read cleanly.
+    assert_eq!(client.get("/").status, 200);
+}

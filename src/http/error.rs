@@ -30,6 +30,9 @@ pub enum HttpError {
     BadHost,
     /// The client did not finish its request head in time.
     HeadTimeout,
+    /// The client sent a body too slowly (the server awaits bodies up to
+    /// a size before the application runs).
+    BodyTimeout,
     /// The server holds as much memory for unfinished requests as it
     /// allows itself: this one cannot grow (it may be retried).
     Overloaded,
@@ -43,7 +46,7 @@ impl HttpError {
             | HttpError::AmbiguousFraming
             | HttpError::BadChunk
             | HttpError::BadHost => 400,
-            HttpError::HeadTimeout => 408,
+            HttpError::HeadTimeout | HttpError::BodyTimeout => 408,
             HttpError::BodyTooLarge => 413,
             HttpError::UriTooLong => 414,
             HttpError::UnsupportedExpectation => 417,
@@ -73,6 +76,7 @@ impl HttpError {
             HttpError::UnsupportedExpectation => "unsupported Expect value (only 100-continue is)",
             HttpError::BadHost => "missing or invalid Host header",
             HttpError::HeadTimeout => "request head not received in time",
+            HttpError::BodyTimeout => "request body not received in time",
             HttpError::Overloaded => {
                 "the server holds too many unfinished requests in memory; try again"
             }

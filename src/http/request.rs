@@ -165,7 +165,7 @@ pub fn parse_head(buf: &[u8], limits: &Limits) -> Result<Parsed, HttpError> {
 fn check_partial(buf: &[u8], limits: &Limits) -> Result<(), HttpError> {
     let line_end = buf.iter().position(|&b| b == b'\n');
     // The request line alone: method, space, target, space, version.
-    let line_budget = limits.max_uri + 32;
+    let line_budget = limits.max_uri.saturating_add(32);
     match line_end {
         None if buf.len() > line_budget => Err(HttpError::UriTooLong),
         _ if buf.len() > limits.max_head => Err(HttpError::HeadTooLarge),

@@ -123,6 +123,11 @@ pub(crate) struct Conn {
     buf: ReadBuf,
     /// When the first byte of the head being read arrived.
     pub head_started: Option<Instant>,
+    /// How much longer than a head the request may take to arrive: the
+    /// allowance of a body awaited before the app runs.
+    pub body_allowance: std::time::Duration,
+    /// `100 Continue` went out while the body was awaited.
+    pub continue_sent: bool,
     /// Requests served on this connection so far.
     pub served: u64,
     /// The response buffer, kept between requests so that a response
@@ -147,6 +152,8 @@ impl Conn {
             peer,
             buf: ReadBuf::default(),
             head_started: None,
+            body_allowance: std::time::Duration::ZERO,
+            continue_sent: false,
             served: 0,
             write_buffer: Vec::new(),
             drained: false,

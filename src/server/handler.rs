@@ -16,7 +16,7 @@ use std::any::Any;
 use std::io;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::conn::Conn;
 use super::environ::{cgi_vars, RequestLine};
@@ -24,7 +24,7 @@ use super::exchange::{BodyReader, Exchange, State, CLIENT_GONE};
 use super::live::Answered;
 use super::pages::{error_page, error_response};
 use super::Shared;
-use crate::http::{parse_head, Framing, HttpError, Parsed, RequestHead};
+use crate::http::{parse_head, ChunkedDecoder, Framing, HttpError, Parsed, RequestHead};
 use crate::model::body::{next_chunk, Source};
 use crate::model::{Environ, Input, LockedResponse, ResponseWriter, StartResponse, Text};
 
@@ -41,6 +41,32 @@ pub(crate) fn serve(mut conn: Conn, shared: &Arc<Shared>) {
     loop {
         if !conn.buffered().is_empty() {
             match parse_head(conn.buffered(), &shared.config.limits) {
+                Ok(Parsed::Complete(head)) if !is_live_request(&head, shared) => {
+                    if let Some(expected) = body_to_wait_for(conn.buffered(), &head, shared) {
+                        // The body arrives before the app is called: wait
+                        // for it here, where waiting holds no worker.
+                        if head.expect_continue && !conn.continue_sent {
+                            if conn.write_all(CONTINUE).is_err() {
+                                return;
+                            }
+                            conn.continue_sent = true;
+                        }
+                        let started = *conn.head_started.get_or_insert_with(Instant::now);
+                        conn.body_allowance = body_allowance(expected);
+                        if started.elapsed() >= shared.config.head_timeout + conn.body_allowance {
+                            return reject(conn, HttpError::BodyTimeout, shared);
+                        }
+                    } else {
+                        conn.head_started = None;
+                        conn.body_allowance = Duration::ZERO;
+                        conn.consume(head.head_len);
+                        match handle_request(conn, head, shared) {
+                            Some(next) => conn = next,
+                            None => return,
+                        }
+                        continue;
+                    }
+                }
                 Ok(Parsed::Complete(head)) => {
                     conn.head_started = None;
                     conn.consume(head.head_len);
@@ -125,6 +151,61 @@ pub(crate) fn serve(mut conn: Conn, shared: &Arc<Shared>) {
     }
 }
 
+/// Request bodies up to this size arrive whole before the application is
+/// called: a client that sends slowly waits in the parker, between reads,
+/// and holds no worker (as nginx buffers bodies before it passes them
+/// on). Larger bodies are read as the application reads them.
+const BUFFERED_BODY: u64 = 1024 * 1024;
+
+/// The slowest rate, in bytes a second, at which a buffered body may
+/// arrive on average: a body of `n` bytes has `head_timeout` plus
+/// `n / MIN_BODY_RATE` seconds. An upload at a steady 50 KB/s completes;
+/// one byte a second does not.
+const MIN_BODY_RATE: u64 = 8 * 1024;
+
+/// The answer to `Expect: 100-continue` when the body is awaited before
+/// the application runs.
+const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
+
+/// True for a request live reload answers itself.
+fn is_live_request(head: &RequestHead, shared: &Shared) -> bool {
+    shared.live.is_some() && super::live::Live::reserved(&head.target).is_some()
+}
+
+/// The size of a body that must arrive whole before the application is
+/// called and has not yet (`None`: call it now). `buffered` holds the head
+/// and what followed it.
+fn body_to_wait_for(buffered: &[u8], head: &RequestHead, shared: &Shared) -> Option<u64> {
+    let arrived = &buffered[head.head_len..];
+    let within_limit =
+        |n: u64| n <= BUFFERED_BODY && shared.config.limits.max_body.is_none_or(|m| n <= m);
+    match head.framing {
+        Framing::None => None,
+        Framing::Length(n) => (within_limit(n) && (arrived.len() as u64) < n).then_some(n),
+        Framing::Chunked => {
+            let mut decoder = ChunkedDecoder::new();
+            let (mut at, mut data) = (0, 0u64);
+            while at < arrived.len() {
+                // A bad chunk is the application's reader's to report.
+                let Ok(step) = decoder.decode(&arrived[at..], usize::MAX) else {
+                    return None;
+                };
+                at += step.consumed;
+                data += step.data.len() as u64;
+                if step.consumed == 0 || decoder.is_done() {
+                    break;
+                }
+            }
+            (!decoder.is_done() && within_limit(data)).then_some(BUFFERED_BODY)
+        }
+    }
+}
+
+/// How long past `head_timeout` a body of `expected` bytes may take.
+fn body_allowance(expected: u64) -> Duration {
+    Duration::from_secs(expected.div_ceil(MIN_BODY_RATE))
+}
+
 /// Logs why a connection failed before a request was read, in one line,
 /// when it is worth saying (a failed TLS handshake, a plain HTTP request on
 /// the HTTPS port); a client that just went away is not.
@@ -203,7 +284,11 @@ enum Stop {
 
 /// Runs the application for one request and sends the response. Returns
 /// the connection if it can carry another request.
-fn handle_request(conn: Conn, mut head: RequestHead, shared: &Arc<Shared>) -> Option<Conn> {
+fn handle_request(mut conn: Conn, mut head: RequestHead, shared: &Arc<Shared>) -> Option<Conn> {
+    if std::mem::take(&mut conn.continue_sent) {
+        // Sent while the body was awaited.
+        head.expect_continue = false;
+    }
     let names = conn.names.clone();
     let scheme = if conn.is_tls() { "https" } else { "http" };
     let client_cert = conn.peer_certificate_pem();

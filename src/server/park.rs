@@ -264,7 +264,10 @@ impl Parker {
     /// while the caller held it, marked so: serve it again.
     pub(crate) fn park(&self, conn: Conn) -> Option<Conn> {
         let (kind, deadline) = match conn.head_started {
-            Some(started) => (Parked::PartialHead, started + self.head_timeout),
+            Some(started) => (
+                Parked::PartialHead,
+                started + self.head_timeout + conn.body_allowance,
+            ),
             None => (Parked::Idle, Instant::now() + self.idle_timeout),
         };
         let entry = Entry {
@@ -607,6 +610,11 @@ fn linger(mut entry: Entry, parker: &Parker) {
 /// A connection whose time ran out: a partial head is answered with 408.
 fn expire(entry: Entry, shared: &Arc<Shared>) {
     if entry.kind == Parked::PartialHead {
-        super::handler::reject(entry.conn, crate::http::HttpError::HeadTimeout, shared);
+        let late = if entry.conn.body_allowance.is_zero() {
+            crate::http::HttpError::HeadTimeout
+        } else {
+            crate::http::HttpError::BodyTimeout
+        };
+        super::handler::reject(entry.conn, late, shared);
     }
 }

@@ -409,6 +409,9 @@ impl DevLoop {
                 if let Some(timeline) = &mut self.reload {
                     timeline.spawned = Some(Instant::now());
                 }
+                if self.standby.is_serving() {
+                    self.standby.serve(Down::Starting);
+                }
                 self.said_slow = false;
                 self.next = Some(next);
             }

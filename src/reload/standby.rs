@@ -20,6 +20,9 @@ use crate::{Body, Environ, Options, StartResponse};
 pub(crate) enum Down {
     /// The first build is running.
     Building,
+    /// The build is done and its process started, but it has not said
+    /// that it accepts yet.
+    Starting,
     /// The build failed: the compiler's errors.
     BuildFailed(String),
     /// The process ended: how (`exited with status 101`), and the last
@@ -31,6 +34,7 @@ impl Down {
     fn title(&self) -> String {
         match self {
             Down::Building => "Building: the server starts when the build is done".into(),
+            Down::Starting => "Starting: the new process has not begun to serve yet".into(),
             Down::BuildFailed(_) => "The build failed".into(),
             Down::Ended { how, .. } => format!("The server process {how}"),
         }
@@ -38,7 +42,7 @@ impl Down {
 
     fn detail(&self) -> &str {
         match self {
-            Down::Building => "",
+            Down::Building | Down::Starting => "",
             Down::BuildFailed(errors) => errors,
             Down::Ended { tail, .. } => tail,
         }
@@ -47,6 +51,10 @@ impl Down {
     fn next_step(&self) -> &'static str {
         match self {
             Down::Building => "This page reloads by itself when the server is up.",
+            Down::Starting => {
+                "This page reloads by itself when it serves. If it never does, check that \
+                 main calls werk::run_simple or make_server(..).serve_forever()."
+            }
             Down::BuildFailed(_) => {
                 "Fix the errors and save: werk builds again, and this page reloads by itself."
             }
@@ -60,7 +68,7 @@ impl Down {
     /// What live reload shows over pages open on this server.
     fn build_state(&self) -> BuildState {
         match self {
-            Down::Building => BuildState::Building,
+            Down::Building | Down::Starting => BuildState::Building,
             other => BuildState::Failed(format!("{}\n\n{}", other.title(), other.detail())),
         }
     }
@@ -122,6 +130,11 @@ impl Standby {
             starts: 0,
         };
         Ok((standby, listeners, created_files))
+    }
+
+    /// True while it answers.
+    pub(crate) fn is_serving(&self) -> bool {
+        self.running.is_some()
     }
 
     /// Answers every request with 503 and `why`, from now until

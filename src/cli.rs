@@ -10,7 +10,7 @@ use std::fmt;
 
 use crate::{apps, Options};
 
-const USAGE: &str = "\
+const OVERVIEW: &str = "\
 werk: a development web server in the WSGI model
 
 Usage:
@@ -34,11 +34,17 @@ Usage:
                                 the report as one JSON object)
   werk --help | --version
 
+";
+
+const APPS: &str = "\
 Apps:
   testapp   a page that shows the request environ (default)
   hello     'Hello, World!' with a Content-Length, for benchmarks
   echo      the request reflected as JSON, for debugging clients
 
+";
+
+const RUN_OPTIONS: &str = "\
 Cargo options for run:
       --bin NAME              the binary to run [default: the package's only
                               binary, or its default-run]
@@ -55,10 +61,13 @@ Cargo options for run:
   --reloader-type, --reloader-interval, --extra-files, --exclude-patterns,
   -q. The program's own host and port are ignored under run.
 
+";
+
+const SERVE_OPTIONS: &str = "\
 Options for serve:
       --host HOST             name or address to bind [default: localhost,
                               which is every loopback address]
-      --port PORT             TCP port, 0 for any free port [default: 5000]
+  -p, --port PORT             TCP port, 0 for any free port [default: 5000]
       --threads N             workers that always run [default: CPU count]
       --max-threads N         most workers under load [default: 256]
       --processes N           serve from N processes, each with its own
@@ -71,6 +80,9 @@ Options for serve:
                               when the app panics, to clients on this
                               machine (others get a plain 500)
       --debugger-any-client   the same, to every client that can connect
+      --debug                 the debugger and the reloader together, as
+                              Flask's debug mode; --no-reload leaves the
+                              reloader out
       --cert adhoc|CERT_FILE  serve HTTPS with a generated certificate, or
                               with a PEM certificate file (needs --key)
       --key KEY_FILE          the PEM private key for --cert CERT_FILE
@@ -97,6 +109,34 @@ Options for serve:
   -V, --version               print the version
 ";
 
+/// The help for `werk TOPIC --help`, or all of it.
+pub fn help_text(topic: Option<&str>) -> String {
+    let usage_line = |command: &str| {
+        OVERVIEW
+            .split("\n  werk ")
+            .find(|part| part.starts_with(command))
+            .map(|part| format!("Usage:\n  werk {}", part.trim_end()))
+    };
+    match topic {
+        Some("serve") => format!(
+            "{}\n\n{APPS}{SERVE_OPTIONS}",
+            usage_line("serve").unwrap_or_default()
+        ),
+        Some("run") => format!("{}\n\n{RUN_OPTIONS}", usage_line("run").unwrap_or_default()),
+        Some(command @ ("cgi" | "devcert" | "doctor")) => {
+            let mut text = usage_line(command).unwrap_or_default();
+            if command == "cgi" {
+                text.push_str("\n\n");
+                text.push_str(APPS.trim_end());
+            }
+            text
+        }
+        _ => format!("{OVERVIEW}{APPS}{RUN_OPTIONS}{SERVE_OPTIONS}")
+            .trim_end()
+            .to_owned(),
+    }
+}
+
 /// A command-line mistake.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UsageError(String);
@@ -112,8 +152,8 @@ impl std::error::Error for UsageError {}
 /// What the command line asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
-    /// Print the help text.
-    Help,
+    /// Print the help text: all of it, or one command's.
+    Help(Option<String>),
     /// Print the version.
     Version,
     /// Serve a built-in app.
@@ -329,7 +369,8 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, UsageE
         None => Err(UsageError(
             "missing command, for example `werk serve`".into(),
         )),
-        Some("-h" | "--help" | "help") => Ok(Command::Help),
+        Some("-h" | "--help") => Ok(Command::Help(None)),
+        Some("help") => Ok(Command::Help(rest.next())),
         Some("-V" | "--version") => Ok(Command::Version),
         Some("serve") => parse_serve(rest.collect()),
         Some("run") => parse_run(rest.collect()),
@@ -343,13 +384,15 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, UsageE
 fn parse_serve(args: Vec<String>) -> Result<Command, UsageError> {
     let mut serve = ServeArgs::default();
     let mut app: Option<String> = None;
+    let mut no_reload = false;
     let mut iter = args.into_iter();
     while let Some(arg) = iter.next() {
         let (flag, inline) = split_flag(&arg);
         let mut value = value_of(&flag, inline, &mut iter);
         match flag.as_str() {
-            "-h" | "--help" => return Ok(Command::Help),
+            "-h" | "--help" => return Ok(Command::Help(Some("serve".into()))),
             "-V" | "--version" => return Ok(Command::Version),
+            "-p" => serve.port = port(&value()?)?,
             "--threads" => serve.threads = Some(positive(&value()?, "--threads")?),
             "--max-threads" => serve.max_threads = Some(positive(&value()?, "--max-threads")?),
             "--processes" => {
@@ -362,15 +405,23 @@ fn parse_serve(args: Vec<String>) -> Result<Command, UsageError> {
             "--debugger-any-client" => serve.debugger_any_client = true,
             "--scgi" => serve.scgi = true,
             "--reload" => serve.reload = true,
+            "--no-reload" => no_reload = true,
+            "--debug" => {
+                serve.debugger = true;
+                serve.reload = true;
+            }
             "--live-reload" => serve.live_reload = true,
             f if shared_flag(&mut serve, f, &mut value)? => {}
-            f if f.starts_with('-') => return Err(UsageError(format!("unknown option {f}"))),
+            f if f.starts_with('-') => return Err(unknown_option(f, SERVE_OPTIONS)),
             name if app.is_none() => app = Some(app_name(name)?),
             extra => return Err(UsageError(format!("unexpected argument {extra:?}"))),
         }
     }
     if let Some(app) = app {
         serve.app = app;
+    }
+    if no_reload {
+        serve.reload = false;
     }
     Ok(Command::Serve(serve))
 }
@@ -382,14 +433,19 @@ fn shared_flag(
     value: &mut impl FnMut() -> Result<String, UsageError>,
 ) -> Result<bool, UsageError> {
     match flag {
-        "--host" => serve.host = value()?,
-        "--port" => serve.port = number(&value()?, "--port")?,
+        "--host" => serve.host = host(value()?)?,
+        "--port" => serve.port = port(&value()?)?,
         "--cert" => serve.cert = Some(value()?),
         "--key" => serve.key = Some(value()?),
         "--reloader-type" => serve.reloader_type = value()?.parse().map_err(UsageError)?,
         "--reloader-interval" => serve.reloader_interval = Some(seconds(&value()?)?),
         "--extra-files" => serve.extra_files.extend(split_list(&value()?)),
-        "--exclude-patterns" => serve.exclude_patterns.extend(split_list(&value()?)),
+        "--exclude-patterns" => {
+            for pattern in split_list(&value()?) {
+                crate::reload::glob::Glob::check(&pattern).map_err(UsageError)?;
+                serve.exclude_patterns.push(pattern);
+            }
+        }
         "-q" | "--quiet" => serve.quiet = true,
         _ => return Ok(false),
     }
@@ -434,7 +490,7 @@ fn parse_run(args: Vec<String>) -> Result<Command, UsageError> {
         let (flag, inline) = split_flag(&arg);
         let mut value = value_of(&flag, inline, &mut iter);
         match flag.as_str() {
-            "-h" | "--help" => return Ok(Command::Help),
+            "-h" | "--help" => return Ok(Command::Help(Some("run".into()))),
             "--bin" => run.bin = Some(value()?),
             "-p" | "--package" => run.package = Some(value()?),
             "--manifest-path" => run.manifest_path = Some(value()?),
@@ -468,7 +524,9 @@ fn parse_run(args: Vec<String>) -> Result<Command, UsageError> {
                     "werk run always reloads; --reload is for werk serve".into(),
                 ))
             }
-            f if f.starts_with('-') => return Err(UsageError(format!("unknown option {f}"))),
+            f if f.starts_with('-') => {
+                return Err(unknown_option(f, &format!("{RUN_OPTIONS}{SERVE_OPTIONS}")))
+            }
             extra => {
                 return Err(UsageError(format!(
                     "unexpected argument {extra:?} (the program's arguments go after --)"
@@ -526,7 +584,7 @@ fn parse_cgi(args: Vec<String>) -> Result<Command, UsageError> {
     let mut app = None;
     for arg in args {
         match arg.as_str() {
-            "-h" | "--help" => return Ok(Command::Help),
+            "-h" | "--help" => return Ok(Command::Help(Some("cgi".into()))),
             f if f.starts_with('-') => return Err(UsageError(format!("unknown option {f}"))),
             name if app.is_none() => app = Some(app_name(name)?),
             extra => return Err(UsageError(format!("unexpected argument {extra:?}"))),
@@ -543,7 +601,7 @@ fn parse_devcert(args: Vec<String>) -> Result<Command, UsageError> {
     let mut iter = args.into_iter();
     while let Some(arg) = iter.next() {
         match arg.as_str() {
-            "-h" | "--help" => return Ok(Command::Help),
+            "-h" | "--help" => return Ok(Command::Help(Some("devcert".into()))),
             "--host" => {
                 host = Some(
                     iter.next()
@@ -566,7 +624,7 @@ fn parse_doctor(args: Vec<String>) -> Result<Command, UsageError> {
     let mut words = Vec::new();
     for arg in args {
         match arg.as_str() {
-            "-h" | "--help" => return Ok(Command::Help),
+            "-h" | "--help" => return Ok(Command::Help(Some("doctor".into()))),
             "--json" => json = true,
             f if f.starts_with('-') => return Err(UsageError(format!("unknown option {f}"))),
             _ => words.push(arg),
@@ -592,6 +650,77 @@ fn parse_doctor(args: Vec<String>) -> Result<Command, UsageError> {
     })
 }
 
+/// `--port`: 0 to 65535.
+fn port(text: &str) -> Result<u16, UsageError> {
+    match text.parse::<u16>() {
+        Ok(port) => Ok(port),
+        Err(_) if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) => Err(UsageError(
+            format!("--port must be from 0 to 65535 (0 picks a free port), got {text}"),
+        )),
+        Err(_) => Err(UsageError(format!("--port expects a number, got {text:?}"))),
+    }
+}
+
+/// `--host`: a name or an address, without a port.
+fn host(text: String) -> Result<String, UsageError> {
+    let with_port = text
+        .parse::<std::net::SocketAddr>()
+        .ok()
+        .map(|a| (a.ip().to_string(), a.port()));
+    let named = match text.rsplit_once(':') {
+        Some((name, port))
+            if !name.contains(':')
+                && !text.starts_with("unix:")
+                && !port.is_empty()
+                && port.bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            Some((name.to_owned(), port.parse::<u16>().unwrap_or(0)))
+        }
+        _ => None,
+    };
+    match with_port.or(named) {
+        Some((name, port)) => Err(UsageError(format!(
+            "--host takes a name or an address without the port: use --host {name} --port {port}"
+        ))),
+        None => Ok(text),
+    }
+}
+
+/// An unknown option, with the closest one `help` lists when it is near.
+fn unknown_option(flag: &str, help: &str) -> UsageError {
+    let known = help
+        .split_whitespace()
+        .map(|w| w.trim_end_matches(','))
+        .filter(|w| w.starts_with("--") && w.len() > 2);
+    let name = flag.split('=').next().unwrap_or(flag);
+    let closest = known
+        .map(|k| (edit_distance(name, k), k))
+        .filter(|(d, k)| *d <= 2.max(k.len() / 4))
+        .min_by_key(|(d, _)| *d);
+    match closest {
+        Some((_, k)) => UsageError(format!("unknown option {flag}; did you mean {k}?")),
+        None => UsageError(format!("unknown option {flag}")),
+    }
+}
+
+/// The Levenshtein distance of two short words.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (diagonal + usize::from(ca != cb))
+                .min(row[j] + 1)
+                .min(above + 1);
+            diagonal = above;
+        }
+    }
+    row[b.len()]
+}
+
 fn number<T: std::str::FromStr>(text: &str, flag: &str) -> Result<T, UsageError> {
     text.parse()
         .map_err(|_| UsageError(format!("{flag} expects a number, got {text:?}")))
@@ -614,8 +743,8 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
         }
     };
     match command {
-        Command::Help => {
-            out!("{}", USAGE.trim_end());
+        Command::Help(topic) => {
+            out!("{}", help_text(topic.as_deref()).trim_end());
             0
         }
         Command::Version => {
@@ -773,7 +902,10 @@ mod tests {
             doctor(&["doctor", "--json", "::1", "80"]),
             ("::1".into(), 80, true)
         );
-        assert_eq!(parse_str(&["doctor", "--help"]).unwrap(), Command::Help);
+        assert_eq!(
+            parse_str(&["doctor", "--help"]).unwrap(),
+            Command::Help(Some("doctor".into()))
+        );
         for bad in [
             &["doctor", "localhost", "http"][..],
             &["doctor", "localhost", "70000"],
@@ -866,7 +998,8 @@ mod tests {
             panic!()
         };
         assert!(s.scgi);
-        assert!(USAGE.contains("werk cgi [APP]") && USAGE.contains("--scgi"));
+        let usage = help_text(None);
+        assert!(usage.contains("werk cgi [APP]") && usage.contains("--scgi"));
     }
 
     #[test]
@@ -889,7 +1022,8 @@ mod tests {
             ]
         );
         assert!(s.debugger);
-        assert!(USAGE.contains("--static /URL=DIR") && USAGE.contains("--debugger"));
+        let usage = help_text(Some("serve"));
+        assert!(usage.contains("--static /URL=DIR") && usage.contains("--debugger"));
     }
 
     #[test]
@@ -940,6 +1074,53 @@ mod tests {
             &["run", "--nope"],
         ] {
             assert!(parse_str(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn flask_habits() {
+        let serve = |args: &[&str]| match parse_str(args).unwrap() {
+            Command::Serve(s) => s,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(serve(&["serve", "-p", "5001"]).port, 5001);
+        let debug = serve(&["serve", "--debug"]);
+        assert!(debug.debugger && debug.reload);
+        let no_reload = serve(&["serve", "--debug", "--no-reload"]);
+        assert!(no_reload.debugger && !no_reload.reload);
+        assert_eq!(
+            parse_str(&["serve", "--help"]).unwrap(),
+            Command::Help(Some("serve".into()))
+        );
+        assert_eq!(
+            parse_str(&["help", "run"]).unwrap(),
+            Command::Help(Some("run".into()))
+        );
+        let serve_help = help_text(Some("serve"));
+        assert!(
+            serve_help.starts_with("Usage:\n  werk serve [APP]"),
+            "{serve_help}"
+        );
+        assert!(!serve_help.contains("--manifest-path"));
+        assert!(help_text(Some("run")).contains("--manifest-path"));
+    }
+
+    #[test]
+    fn mistakes_say_what_to_do() {
+        let err = |args: &[&str]| parse_str(args).unwrap_err().to_string();
+        assert!(err(&["serve", "--prot", "80"]).contains("did you mean --port?"));
+        assert!(err(&["serve", "--relaod"]).contains("did you mean --reload?"));
+        assert!(err(&["run", "--releas"]).contains("did you mean --release?"));
+        assert!(!err(&["serve", "--zzzzzzzz"]).contains("did you mean"));
+        assert!(err(&["serve", "--host", "127.0.0.1:5000"])
+            .contains("use --host 127.0.0.1 --port 5000"));
+        assert!(err(&["serve", "--host", "localhost:8080"])
+            .contains("use --host localhost --port 8080"));
+        assert!(err(&["serve", "--host", "[::1]:5000"]).contains("--host ::1 --port 5000"));
+        assert!(err(&["serve", "--port", "70000"]).contains("from 0 to 65535"));
+        assert!(err(&["serve", "--port", "http"]).contains("expects a number"));
+        for fine in ["::1", "0.0.0.0", "unix:///tmp/app.sock", "api.localhost"] {
+            assert!(parse_str(&["serve", "--host", fine]).is_ok(), "{fine}");
         }
     }
 }

@@ -30,6 +30,13 @@ pub enum Error {
         /// The program holding the port, when the OS tells.
         holder: Option<String>,
     },
+    /// Making a Unix socket file failed.
+    UnixBind {
+        /// The socket's path.
+        path: std::path::PathBuf,
+        /// The OS error.
+        source: io::Error,
+    },
     /// An invalid option value.
     Config(String),
     /// A certificate or key could not be loaded or generated.
@@ -85,6 +92,27 @@ impl fmt::Display for Error {
                 }
                 Ok(())
             }
+            Error::UnixBind { path, source } => {
+                write!(
+                    f,
+                    "cannot listen on unix socket {}: {source}",
+                    path.display()
+                )?;
+                let dir = path
+                    .parent()
+                    .map_or_else(|| ".".into(), |d| d.display().to_string());
+                match source.kind() {
+                    io::ErrorKind::NotFound => write!(
+                        f,
+                        ". Its directory {dir} does not exist: create it (mkdir -p {dir}) or choose another path."
+                    ),
+                    io::ErrorKind::PermissionDenied => write!(
+                        f,
+                        ". This user may not create files in {dir}: choose a directory you can write, such as /tmp or $XDG_RUNTIME_DIR."
+                    ),
+                    _ => Ok(()),
+                }
+            }
             Error::Config(msg) => write!(f, "invalid option: {msg}"),
             Error::Tls(msg) => write!(f, "tls: {msg}"),
             Error::Io(e) => write!(f, "io: {e}"),
@@ -95,7 +123,9 @@ impl fmt::Display for Error {
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            Error::Resolve { source, .. } | Error::Bind { source, .. } => Some(source),
+            Error::Resolve { source, .. }
+            | Error::Bind { source, .. }
+            | Error::UnixBind { source, .. } => Some(source),
             Error::Io(e) => Some(e),
             Error::NoAddress { .. } | Error::Config(_) | Error::Tls(_) => None,
         }

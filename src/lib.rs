@@ -420,6 +420,10 @@ impl Options {
                     .into(),
             ));
         }
+        for pattern in &self.reloader.exclude_patterns {
+            reload::glob::Glob::check(pattern)
+                .map_err(|e| Error::Config(format!("exclude_patterns: {e}")))?;
+        }
         for (prefix, path) in &self.static_files {
             if !prefix.starts_with('/') {
                 return Err(Error::Config(format!(

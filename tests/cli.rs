@@ -443,3 +443,111 @@ fn port_in_use_exits_1_naming_the_port() {
     );
     drop(taken);
 }
+
+/// Startup mistakes name their cause and the fix, with exit status 2 for
+/// a bad command line and 1 for a server that cannot start.
+#[test]
+fn mistakes_name_the_cause_and_the_fix() {
+    for (args, code, says) in [
+        (
+            &["serve", "--host", "127.0.0.1:5000"][..],
+            2,
+            "use --host 127.0.0.1 --port 5000",
+        ),
+        (&["serve", "--port", "70000"], 2, "from 0 to 65535"),
+        (&["serve", "--prot", "5000"], 2, "did you mean --port?"),
+        (
+            &["serve", "--exclude-patterns", "[abc"],
+            2,
+            "the [ at character 1",
+        ),
+        (
+            &["serve", "--host", "unix:///nonexistent-werk-dir/app.sock"],
+            1,
+            "does not exist: create it",
+        ),
+    ] {
+        let ran = werk(args);
+        let err = ran.stderr_text();
+        assert_eq!(ran.status.code(), Some(code), "werk {args:?}: {err}");
+        assert!(err.contains(says), "werk {args:?}: {err}");
+    }
+}
+
+/// The keys of the Werkzeug page's own recipe (`openssl genrsa 1024`) and
+/// an encrypted key each get a message that says what to do.
+#[test]
+fn refused_keys_say_how_to_make_a_good_one() {
+    if !support::needs("openssl", "refused_keys_say_how_to_make_a_good_one") {
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("werk-keys-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = |name: &str| dir.join(name).to_string_lossy().into_owned();
+    let openssl = |args: &[&str]| {
+        let ok = Command::new("openssl")
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(ok.success(), "openssl {args:?}");
+    };
+    openssl(&["genrsa", "-out", &path("small.key"), "1024"]);
+    openssl(&[
+        "req",
+        "-new",
+        "-x509",
+        "-key",
+        &path("small.key"),
+        "-out",
+        &path("small.crt"),
+        "-days",
+        "1",
+        "-subj",
+        "/CN=localhost",
+    ]);
+    openssl(&[
+        "genpkey",
+        "-algorithm",
+        "RSA",
+        "-pkeyopt",
+        "rsa_keygen_bits:2048",
+        "-aes256",
+        "-pass",
+        "pass:secret",
+        "-out",
+        &path("locked.key"),
+    ]);
+    let small = werk(&[
+        "serve",
+        "--port",
+        "0",
+        "--cert",
+        &path("small.crt"),
+        "--key",
+        &path("small.key"),
+    ]);
+    assert_eq!(small.status.code(), Some(1));
+    let err = small.stderr_text();
+    assert!(
+        err.contains("has 1024 bits") && err.contains("rsa:2048"),
+        "{err}"
+    );
+    let locked = werk(&[
+        "serve",
+        "--port",
+        "0",
+        "--cert",
+        &path("small.crt"),
+        "--key",
+        &path("locked.key"),
+    ]);
+    assert_eq!(locked.status.code(), Some(1));
+    let err = locked.stderr_text();
+    assert!(
+        err.contains("is encrypted") && err.contains("openssl pkey"),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -17,11 +17,9 @@ use crate::Error;
 pub(crate) fn bind(path: &str) -> Result<Bound, Error> {
     let path = absolute(Path::new(path))?;
     clear_stale(&path)?;
-    let listener = UnixListener::bind(&path).map_err(|e| {
-        Error::Config(format!(
-            "cannot listen on unix socket {}: {e}",
-            path.display()
-        ))
+    let listener = UnixListener::bind(&path).map_err(|source| Error::UnixBind {
+        path: path.clone(),
+        source,
     })?;
     Ok(Bound {
         listener: Listener::Unix(listener),
@@ -97,6 +95,14 @@ mod tests {
         let err = bind(path.to_str().unwrap()).unwrap_err();
         assert!(err.to_string().contains("another server"), "{err}");
         remove_socket_file(&path);
+    }
+
+    #[test]
+    fn a_missing_directory_is_named_with_what_to_do() {
+        let path = temp("no-such-dir").join("app.sock");
+        let err = bind(path.to_str().unwrap()).unwrap_err().to_string();
+        assert!(err.contains("does not exist: create it (mkdir -p"), "{err}");
+        assert!(!err.contains("invalid option"), "{err}");
     }
 
     #[test]

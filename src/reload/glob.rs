@@ -151,6 +151,29 @@ impl Glob {
         Glob { tokens }
     }
 
+    /// Checks an `exclude_patterns` pattern: a `[` must open a class that
+    /// ends with `]` (`[[]` is a literal `[`). The error says where.
+    pub(crate) fn check(pattern: &str) -> Result<(), String> {
+        let chars: Vec<char> = pattern.chars().collect();
+        let mut i = 0;
+        while i < chars.len() {
+            i += match chars[i] {
+                '[' => match parse_class(&chars[i + 1..], Syntax::Exclude) {
+                    Some((_, used)) => 1 + used,
+                    None => {
+                        return Err(format!(
+                            "pattern {pattern:?}: the [ at character {} opens a set that no ] \
+                             closes (write [[] for a [ itself)",
+                            i + 1
+                        ))
+                    }
+                },
+                _ => 1,
+            };
+        }
+        Ok(())
+    }
+
     /// True if the whole of `text` matches.
     pub(crate) fn matches(&self, text: &str) -> bool {
         let text: Vec<char> = text.chars().collect();
@@ -423,6 +446,15 @@ impl Exclude {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_set_that_never_closes_is_refused_with_its_place() {
+        let err = Glob::check("[abc").unwrap_err();
+        assert!(err.contains("character 1"), "{err}");
+        assert!(Glob::check("logs/*.[ch]").is_ok());
+        assert!(Glob::check("[[]x").is_ok());
+        assert!(Glob::check("a[!b]c[").unwrap_err().contains("character 7"));
+    }
 
     fn m(pattern: &str, text: &str) -> bool {
         Glob::new(pattern).matches(text)

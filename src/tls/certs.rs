@@ -43,6 +43,13 @@ pub(crate) fn load(cert: &Path, key: &Path) -> Result<Pair, Error> {
             cert.display()
         )));
     }
+    if is_encrypted(&key_pem) {
+        return Err(Error::Tls(format!(
+            "key file {k} is encrypted (it needs a passphrase), which werk does not support: \
+             write a decrypted copy with `openssl pkey -in {k} -out {k}.plain` and pass that",
+            k = key.display()
+        )));
+    }
     let key = PrivateKeyDer::from_pem_slice(&key_pem).map_err(|e| {
         Error::Tls(format!(
             "key file {} holds no usable private key (PKCS#8, RSA or EC PEM): {e}",
@@ -52,16 +59,95 @@ pub(crate) fn load(cert: &Path, key: &Path) -> Result<Pair, Error> {
     Ok((certs, key))
 }
 
-/// Explains a rustls refusal of a certificate and key.
-pub(crate) fn describe_key_error(context: &SslContext, err: &rustls::Error) -> String {
-    match context {
-        SslContext::Files { cert, key } => format!(
+/// Explains a rustls refusal of a certificate and key: an RSA key too
+/// small for the crypto library, or a key that is not the certificate's.
+pub(crate) fn describe_key_error(
+    context: &SslContext,
+    key: &PrivateKeyDer<'_>,
+    err: &rustls::Error,
+) -> String {
+    let SslContext::Files {
+        cert,
+        key: key_path,
+    } = context
+    else {
+        return format!("certificate rejected: {err}");
+    };
+    match rsa_bits(key) {
+        Some(bits) if bits < 2048 => format!(
+            "the RSA key in {} has {bits} bits, and RSA keys under 2048 bits are refused as too \
+             weak: make a new pair with `openssl req -x509 -newkey rsa:2048 -nodes -keyout \
+             dev.key -out dev.crt -days 365 -subj /CN=localhost`, or use `werk devcert dev`",
+            key_path.display()
+        ),
+        _ => format!(
             "the key in {} does not fit the certificate in {} ({err})",
-            key.display(),
+            key_path.display(),
             cert.display()
         ),
-        _ => format!("certificate rejected: {err}"),
     }
+}
+
+/// True for a PEM key that needs a passphrase: PKCS#8 `ENCRYPTED PRIVATE
+/// KEY`, or a traditional key with `Proc-Type: 4,ENCRYPTED`.
+fn is_encrypted(pem: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(pem);
+    text.contains("-----BEGIN ENCRYPTED PRIVATE KEY-----")
+        || text.contains("Proc-Type: 4,ENCRYPTED")
+}
+
+/// The size of an RSA key's modulus in bits (PKCS#1, or PKCS#8 wrapping
+/// it), read from its DER; `None` for other keys.
+fn rsa_bits(key: &PrivateKeyDer<'_>) -> Option<usize> {
+    /// `rsaEncryption`, 1.2.840.113549.1.1.1, as a DER object identifier.
+    const RSA_OID: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01];
+    let pkcs1 = match key {
+        PrivateKeyDer::Pkcs1(k) => k.secret_pkcs1_der(),
+        PrivateKeyDer::Pkcs8(k) => {
+            // PrivateKeyInfo: SEQUENCE { version, AlgorithmIdentifier, OCTET STRING }
+            let (_, info, _) = der(k.secret_pkcs8_der(), 0x30)?;
+            let (_, _, rest) = der(info, 0x02)?;
+            let (_, algorithm, rest) = der(rest, 0x30)?;
+            let (_, oid, _) = der(algorithm, 0x06)?;
+            if oid != RSA_OID {
+                return None;
+            }
+            der(rest, 0x04)?.1
+        }
+        _ => return None,
+    };
+    // RSAPrivateKey: SEQUENCE { version INTEGER, modulus INTEGER, ... }
+    let (_, fields, _) = der(pkcs1, 0x30)?;
+    let (_, _, rest) = der(fields, 0x02)?;
+    let (_, modulus, _) = der(rest, 0x02)?;
+    let first = modulus.iter().position(|&b| b != 0)?;
+    Some((modulus.len() - first) * 8 - modulus[first].leading_zeros() as usize)
+}
+
+/// One DER element of type `tag` at the start of `input`: its tag, its
+/// contents and what follows it.
+fn der(input: &[u8], tag: u8) -> Option<(u8, &[u8], &[u8])> {
+    let (&found, rest) = input.split_first()?;
+    if found != tag {
+        return None;
+    }
+    let (&first, rest) = rest.split_first()?;
+    let (len, rest) = if first < 0x80 {
+        (usize::from(first), rest)
+    } else {
+        let count = usize::from(first & 0x7f);
+        if count == 0 || count > 4 || rest.len() < count {
+            return None;
+        }
+        let len = rest[..count]
+            .iter()
+            .fold(0usize, |n, &b| (n << 8) | usize::from(b));
+        (len, &rest[count..])
+    };
+    if rest.len() < len {
+        return None;
+    }
+    Some((found, &rest[..len], &rest[len..]))
 }
 
 /// The names a certificate for `host` covers: the host and its

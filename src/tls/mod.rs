@@ -57,8 +57,8 @@ pub(crate) fn server_config(
         .with_safe_default_protocol_versions()
         .map_err(|e| Error::Tls(format!("TLS setup failed: {e}")))?
         .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .map_err(|e| Error::Tls(certs::describe_key_error(context, &e)))?;
+        .with_single_cert(certs, key.clone_key())
+        .map_err(|e| Error::Tls(certs::describe_key_error(context, &key, &e)))?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(Arc::new(config))
 }

@@ -519,3 +519,39 @@ fn expect_100_continue_is_answered_before_a_buffered_body() {
     // One 100 Continue only: the next response is read cleanly.
     assert_eq!(client.get("/").status, 200);
 }
+
+/// A request sent on a kept-alive connection just as the server shuts
+/// down is answered, or meets the end of the stream (a client sends it
+/// again on a new connection); never a reset, which loses it.
+#[test]
+fn a_request_crossing_a_shutdown_gets_an_answer_or_a_clean_close() {
+    let mut resets = 0;
+    let mut answered = 0;
+    for attempt in 0..40 {
+        let server = TestServer::start(werk::apps::hello, quiet());
+        let mut stream = std::net::TcpStream::connect(server.addr).unwrap();
+        stream.set_read_timeout(Some(GUARD)).unwrap();
+        let request = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+        stream.write_all(request).unwrap();
+        let mut first = [0u8; 4096];
+        let n = std::io::Read::read(&mut stream, &mut first).unwrap();
+        assert!(first[..n].starts_with(b"HTTP/1.1 200"));
+        let stopping = std::thread::spawn(move || server.stop());
+        // Send at a different moment of the shutdown each time.
+        std::thread::sleep(Duration::from_micros(50 * (attempt % 20)));
+        let _ = stream.write_all(request);
+        let mut rest = Vec::new();
+        match std::io::Read::read_to_end(&mut stream, &mut rest) {
+            Ok(_) if rest.is_empty() => {}
+            Ok(_) => {
+                assert!(rest.starts_with(b"HTTP/1.1 200"), "{rest:?}");
+                answered += 1;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => resets += 1,
+            Err(e) => panic!("attempt {attempt}: {e}"),
+        }
+        stopping.join().unwrap().unwrap();
+    }
+    eprintln!("answered {answered} of 40; the others closed cleanly");
+    assert_eq!(resets, 0, "requests lost to a reset");
+}

@@ -118,7 +118,8 @@ pub(crate) fn serve(mut conn: Conn, shared: &Arc<Shared>) {
                 // before the shutdown) or is part way through a head is a
                 // request in flight: it gets a short grace to arrive.
                 if conn.served > 0 && conn.head_started.is_none() {
-                    return;
+                    // A request may be crossing the close: FIN first.
+                    return close_gracefully(conn, true, shared);
                 }
                 let until = *owed_until.get_or_insert_with(|| Instant::now() + FIRST_REQUEST_GRACE);
                 let left = until.saturating_duration_since(Instant::now()).as_millis() as i32;

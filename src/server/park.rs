@@ -416,7 +416,7 @@ impl Parker {
     /// registration, so they would otherwise keep each other).
     pub(crate) fn close_all(&self) {
         let parked = self.core.lock().take_where(|_| true);
-        drop(parked);
+        parked.into_iter().for_each(close);
     }
 
     /// True when no connection reported readable waits to be taken.
@@ -541,21 +541,46 @@ pub(crate) fn run(shared: &Arc<Shared>) {
         parker.wake();
         std::thread::sleep(Duration::from_millis(1));
     }
-    // Shutdown: connections between requests or lingering lose nothing by
-    // closing. One parked just before, that has not sent its first request
-    // yet, and one part way through a head, are requests in flight: they
-    // are served here if they become readable within the grace.
+    // Shutdown. One connection parked just before, that has not sent its
+    // first request yet, and one part way through a head, are requests in
+    // flight: they are served here if they become readable within the
+    // grace. So is a kept-alive one whose next request has arrived. The
+    // other kept-alive ones lose nothing by closing, but a request may be
+    // crossing the close: they get a FIN first and are read and dropped
+    // for a moment, so that such a request meets the end of the stream
+    // (and the client sends it again elsewhere), not a reset.
     let now = Instant::now();
     let grace = super::handler::FIRST_REQUEST_GRACE;
     let owed = |e: &Entry| match e.kind {
         Parked::PartialHead => true,
-        Parked::Idle => e.conn.served == 0 && e.deadline + grace >= now + parker.idle_timeout,
+        Parked::Idle => {
+            (e.conn.served == 0 && e.deadline + grace >= now + parker.idle_timeout)
+                || crate::sys::wait_readable(e.conn.fd(), 0).unwrap_or(false)
+        }
         Parked::Lingering => false,
     };
     let closing = parker.core.lock().take_where(|e| !owed(e));
-    drop(closing);
+    let mut fins = false;
+    for mut entry in closing {
+        if entry.kind == Parked::Idle {
+            entry.conn.shutdown_write();
+            entry.kind = Parked::Lingering;
+            entry.deadline = now + LINGER_AT_SHUTDOWN;
+            fins = true;
+        }
+        linger(entry, parker);
+    }
     let until = now + grace;
-    let waiting = |slots: &Slots| slots.any_parked(|e| e.kind != Parked::Lingering);
+    let linger_until = now
+        + if fins {
+            LINGER_AT_SHUTDOWN
+        } else {
+            Duration::ZERO
+        };
+    let waiting = |slots: &Slots| {
+        slots.any_parked(|e| e.kind != Parked::Lingering)
+            || (slots.any_parked(|e| e.kind == Parked::Lingering) && Instant::now() < linger_until)
+    };
     // Reported before the workers stopped but not taken: readable now.
     ready.extend(parker.reported.1.try_iter());
     while waiting(&parker.core.lock()) {
@@ -574,15 +599,35 @@ pub(crate) fn run(shared: &Arc<Shared>) {
         }
         for &token in &ready {
             let taken = parker.core.lock().take(token);
-            if let Some(entry) = taken.filter(|e| e.kind != Parked::Lingering) {
-                super::handler::serve(entry.conn, shared);
+            match taken {
+                Some(entry) if entry.kind == Parked::Lingering => linger(entry, parker),
+                Some(entry) => super::handler::serve(entry.conn, shared),
+                None => {}
             }
         }
         ready.clear();
     }
     let parked = parker.core.lock().take_where(|_| true);
-    drop(parked);
+    parked.into_iter().for_each(close);
 }
+
+/// Closes a parked connection, reading first what the client sent: a
+/// socket closed with unread data sends a reset, which can reach the
+/// client before the end of our response.
+fn close(mut entry: Entry) {
+    while let Ok(Some(n)) = entry.conn.fill_now() {
+        if n == 0 {
+            break;
+        }
+        let len = entry.conn.buffered().len();
+        entry.conn.consume(len);
+    }
+}
+
+/// How long a kept-alive connection closed at shutdown is read and dropped
+/// after its FIN: long enough for a request that crossed it on loopback or
+/// a LAN.
+const LINGER_AT_SHUTDOWN: Duration = Duration::from_millis(50);
 
 /// A closing connection: what the client sent is read and dropped until
 /// it closes, sends too much, or its time runs out (then it is parked

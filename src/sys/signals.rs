@@ -10,12 +10,42 @@ use std::sync::atomic::{AtomicI32, Ordering};
 static PIPE_WRITE: AtomicI32 = AtomicI32::new(-1);
 
 extern "C" fn on_signal(signo: libc::c_int) {
+    // The handler may interrupt code between a failed call and its read of
+    // errno: put back what `write` may change.
+    let saved = errno();
     let fd = PIPE_WRITE.load(Ordering::Relaxed);
     if fd >= 0 {
         let byte = signo as u8;
         // SAFETY: write(2) is async-signal-safe; one byte from a local.
         unsafe { libc::write(fd, (&byte as *const u8).cast(), 1) };
     }
+    set_errno(saved);
+}
+
+/// The calling thread's errno.
+fn errno() -> libc::c_int {
+    // SAFETY: the location is the calling thread's own errno, always valid.
+    unsafe { *errno_location() }
+}
+
+fn set_errno(value: libc::c_int) {
+    // SAFETY: as in `errno`.
+    unsafe { *errno_location() = value };
+}
+
+#[cfg(any(target_os = "linux", target_os = "android"))]
+unsafe fn errno_location() -> *mut libc::c_int {
+    libc::__errno_location()
+}
+
+#[cfg(any(target_os = "macos", target_os = "ios", target_os = "freebsd", target_os = "dragonfly"))]
+unsafe fn errno_location() -> *mut libc::c_int {
+    libc::__error()
+}
+
+#[cfg(any(target_os = "openbsd", target_os = "netbsd"))]
+unsafe fn errno_location() -> *mut libc::c_int {
+    libc::__errno()
 }
 
 /// A stream of received termination signals.

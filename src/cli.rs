@@ -41,6 +41,9 @@ Apps:
   testapp   a page that shows the request environ (default)
   hello     'Hello, World!' with a Content-Length, for benchmarks
   echo      the request reflected as JSON, for debugging clients
+  files     werk serve files [DIR]: the files of DIR (default .), with
+            directory listings, as python -m http.server; dot files are
+            not served
 
 ";
 
@@ -188,6 +191,8 @@ pub enum Command {
 pub struct ServeArgs {
     /// The built-in app's name.
     pub app: String,
+    /// The directory `files` serves.
+    pub dir: Option<String>,
     /// The host to bind.
     pub host: String,
     /// The port to bind.
@@ -234,6 +239,7 @@ impl Default for ServeArgs {
     fn default() -> ServeArgs {
         ServeArgs {
             app: "testapp".into(),
+            dir: None,
             host: "localhost".into(),
             port: 5000,
             threads: None,
@@ -414,6 +420,9 @@ fn parse_serve(args: Vec<String>) -> Result<Command, UsageError> {
             f if shared_flag(&mut serve, f, &mut value)? => {}
             f if f.starts_with('-') => return Err(unknown_option(f, SERVE_OPTIONS)),
             name if app.is_none() => app = Some(app_name(name)?),
+            dir if app.as_deref() == Some("files") && serve.dir.is_none() => {
+                serve.dir = Some(dir.to_owned())
+            }
             extra => return Err(UsageError(format!("unexpected argument {extra:?}"))),
         }
     }
@@ -817,9 +826,21 @@ fn run(args: RunArgs) -> i32 {
 }
 
 fn serve(args: &ServeArgs) -> i32 {
-    let Some(app) = apps::by_name(&args.app) else {
-        say!("werk: unknown app {:?}", args.app);
-        return 2;
+    let app: Box<dyn crate::App> = match (args.app.as_str(), &args.dir) {
+        ("files", Some(dir)) => {
+            if !std::path::Path::new(dir).is_dir() {
+                say!("werk: files: {dir} is not a directory");
+                return 1;
+            }
+            Box::new(apps::files(dir))
+        }
+        (name, _) => match apps::by_name(name) {
+            Some(app) => app,
+            None => {
+                say!("werk: unknown app {name:?}");
+                return 2;
+            }
+        },
     };
     let options = match args.options() {
         Ok(options) => options,

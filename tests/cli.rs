@@ -551,3 +551,50 @@ fn refused_keys_say_how_to_make_a_good_one() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `werk serve files DIR`: the directory as `python -m http.server`
+/// serves it, dot files left out.
+#[test]
+fn serve_files_lists_a_directory_and_keeps_dot_files() {
+    let dir = std::env::temp_dir().join(format!("werk-serve-files-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("docs")).unwrap();
+    std::fs::write(dir.join("notes.txt"), "plain notes").unwrap();
+    std::fs::write(dir.join(".env"), "TOKEN=secret").unwrap();
+    let mut child = Command::new(WERK)
+        .args(["serve", "files"])
+        .arg(&dir)
+        .args(["--host", "127.0.0.1", "--port", "0", "-q"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let addr: SocketAddr = loop {
+        let mut line = String::new();
+        assert!(stderr.read_line(&mut line).unwrap() > 0, "no banner");
+        if let Some(url) = line.trim().strip_prefix("* Running on http://") {
+            break url.parse().unwrap();
+        }
+    };
+    let listing = Client::connect(addr).get("/");
+    assert_eq!(listing.status, 200);
+    let html = listing.text();
+    assert!(html.contains("<a href=\"docs/\">docs/</a>"), "{html}");
+    assert!(
+        html.contains("<a href=\"notes.txt\">notes.txt</a>"),
+        "{html}"
+    );
+    assert!(!html.contains(".env"), "{html}");
+    assert_eq!(
+        Client::connect(addr).get("/notes.txt").text(),
+        "plain notes"
+    );
+    let secret = Client::connect(addr).get("/.env");
+    assert_eq!(secret.status, 404);
+    assert!(!secret.text().contains("secret"));
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -78,8 +78,17 @@ use crate::{App, Body, Environ, StartResponse};
 pub struct StaticFiles<A> {
     app: A,
     exports: Vec<Export>,
-    /// Files and directories whose name starts with a dot are served.
+    /// What it serves beyond regular files.
+    look: Look,
+}
+
+/// What a lookup may find besides regular files.
+#[derive(Debug, Clone, Copy, Default)]
+struct Look {
+    /// Files and directories whose name starts with a dot.
     dot_files: bool,
+    /// A listing of a directory without `index.html`.
+    listings: bool,
 }
 
 /// One URL prefix and what it serves.
@@ -96,7 +105,7 @@ impl<A: App> StaticFiles<A> {
         StaticFiles {
             app,
             exports: Vec::new(),
-            dot_files: false,
+            look: Look::default(),
         }
     }
 
@@ -104,7 +113,16 @@ impl<A: App> StaticFiles<A> {
     /// `.well-known/` (default off: `.env`, `.git/` and their like are
     /// not found).
     pub fn dot_files(mut self, on: bool) -> StaticFiles<A> {
-        self.dot_files = on;
+        self.look.dot_files = on;
+        self
+    }
+
+    /// Answers a directory without `index.html` with a page that lists
+    /// its entries, as `python -m http.server` does (default off: such a
+    /// request reaches the application). Dot files are not listed unless
+    /// [`StaticFiles::dot_files`] serves them.
+    pub fn listings(mut self, on: bool) -> StaticFiles<A> {
+        self.look.listings = on;
         self
     }
 
@@ -147,6 +165,9 @@ impl<A: App> App for StaticFiles<A> {
             match self.find(environ.path_info()) {
                 Some(Found::File(path)) => return serve(&path, environ, start_response),
                 Some(Found::AddSlash) => return add_slash(environ, start_response),
+                Some(Found::Listing(dir)) => {
+                    return listing(&dir, environ, start_response, self.look)
+                }
                 None => {}
             }
         }
@@ -161,18 +182,20 @@ enum Found {
     File(PathBuf),
     /// A directory with an index, asked for without the trailing slash.
     AddSlash,
+    /// A directory to list (canonical path).
+    Listing(PathBuf),
 }
 
 impl<A> StaticFiles<A> {
     fn find(&self, path: &str) -> Option<Found> {
         self.exports
             .iter()
-            .find_map(|export| export.find(path, self.dot_files))
+            .find_map(|export| export.find(path, self.look))
     }
 }
 
 impl Export {
-    fn find(&self, path: &str, dot_files: bool) -> Option<Found> {
+    fn find(&self, path: &str, look: Look) -> Option<Found> {
         let rest = if path == self.prefix {
             None
         } else {
@@ -194,16 +217,17 @@ impl Export {
         }
         match rest {
             None => {
-                index_of(&self.target.canonicalize().ok()?, &self.target).map(|_| Found::AddSlash)
+                let index = index_of(&self.target.canonicalize().ok()?, &self.target);
+                (index.is_some() || look.listings).then_some(Found::AddSlash)
             }
-            Some(rest) => resolve(&self.target, rest, dot_files),
+            Some(rest) => resolve(&self.target, rest, look),
         }
     }
 }
 
 /// Resolves `rest` (the decoded path after the prefix) under `root`, by
 /// the rules in the module documentation.
-fn resolve(root: &Path, rest: &str, dot_files: bool) -> Option<Found> {
+fn resolve(root: &Path, rest: &str, look: Look) -> Option<Found> {
     let (rest, dir_request) = match rest.strip_suffix('/') {
         Some(r) => (r, true),
         None => (rest, rest.is_empty()),
@@ -211,7 +235,7 @@ fn resolve(root: &Path, rest: &str, dot_files: bool) -> Option<Found> {
     let mut candidate = root.to_path_buf();
     if !rest.is_empty() {
         for segment in rest.split('/') {
-            if !safe_segment(segment) || (segment.starts_with('.') && !dot_files) {
+            if !safe_segment(segment) || (segment.starts_with('.') && !look.dot_files) {
                 return None;
             }
             candidate.push(segment);
@@ -224,12 +248,13 @@ fn resolve(root: &Path, rest: &str, dot_files: bool) -> Option<Found> {
     }
     let meta = fs::metadata(&resolved).ok()?;
     if meta.is_dir() {
-        let index = index_of(&resolved, &canonical_root)?;
-        return Some(if dir_request {
-            Found::File(index)
-        } else {
-            Found::AddSlash
-        });
+        return match (index_of(&resolved, &canonical_root), dir_request) {
+            (Some(index), true) => Some(Found::File(index)),
+            (None, true) if look.listings => Some(Found::Listing(resolved)),
+            (Some(_), false) => Some(Found::AddSlash),
+            (None, false) if look.listings => Some(Found::AddSlash),
+            (None, _) => None,
+        };
     }
     (meta.is_file() && !dir_request).then_some(Found::File(resolved))
 }
@@ -245,6 +270,60 @@ fn index_of(dir: &Path, root: &Path) -> Option<PathBuf> {
     let index = dir.join("index.html").canonicalize().ok()?;
     let is_file = fs::metadata(&index).ok()?.is_file();
     (is_file && index.starts_with(&root)).then_some(index)
+}
+
+/// The page that lists directory `dir`: its subdirectories, then its
+/// files, each sorted by name, with sizes; entries starting with a dot
+/// only when they are served.
+fn listing(dir: &Path, environ: &Environ, start_response: StartResponse, look: Look) -> Body {
+    let mut entries: Vec<(bool, String, u64)> = fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| {
+            let name = entry.file_name().into_string().ok()?;
+            if name.starts_with('.') && !look.dot_files {
+                return None;
+            }
+            // Following symbolic links, as serving them does.
+            let meta = fs::metadata(entry.path()).ok()?;
+            (meta.is_dir() || meta.is_file()).then(|| (meta.is_dir(), name, meta.len()))
+        })
+        .collect();
+    entries.sort_by(|a, b| {
+        b.0.cmp(&a.0)
+            .then_with(|| a.1.to_lowercase().cmp(&b.1.to_lowercase()))
+    });
+    let shown = format!("{}{}", environ.script_name(), environ.path_info());
+    let title = crate::server::html_escape(&format!("Directory listing for {shown}"));
+    let mut page = format!(
+        "<!doctype html>\n<html lang=en>\n<meta charset=utf-8>\n<title>{title}</title>\n\
+         <h1>{title}</h1>\n<hr>\n<ul>\n"
+    );
+    if environ.path_info().trim_end_matches('/').contains('/') {
+        page.push_str("<li><a href=\"../\">../</a>\n");
+    }
+    for (is_dir, name, size) in &entries {
+        let slash = if *is_dir { "/" } else { "" };
+        let href = percent_encode_path(&format!("{name}{slash}"));
+        let shown = crate::server::html_escape(&format!("{name}{slash}"));
+        let size = if *is_dir {
+            String::new()
+        } else {
+            format!(" <small>{size} bytes</small>")
+        };
+        page.push_str(&format!("<li><a href=\"{href}\">{shown}</a>{size}\n"));
+    }
+    page.push_str("</ul>\n<hr>\n</html>\n");
+    let _ = start_response.start(
+        "200 OK",
+        [
+            ("Content-Type", "text/html; charset=utf-8".to_owned()),
+            ("Content-Length", page.len().to_string()),
+            ("Cache-Control", "no-cache".to_owned()),
+        ],
+    );
+    Body::from(page)
 }
 
 /// `301` to the same URL with a slash after the path.

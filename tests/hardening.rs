@@ -550,7 +550,7 @@ fn a_request_crossing_a_shutdown_gets_an_answer_or_a_clean_close() {
             Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => resets += 1,
             Err(e) => panic!("attempt {attempt}: {e}"),
         }
-        stopping.join().unwrap().unwrap();
+        stopping.join().unwrap().unwrap().unwrap();
     }
     eprintln!("answered {answered} of 40; the others closed cleanly");
     assert_eq!(resets, 0, "requests lost to a reset");

@@ -309,9 +309,6 @@ impl ServeArgs {
         }
         if let Some(n) = self.threads {
             options = options.threads(n);
-            if self.max_threads.is_none() && n > 256 {
-                options = options.max_threads(n);
-            }
         }
         if let Some(n) = self.max_threads {
             options = options.max_threads(n);

@@ -102,8 +102,10 @@ pub const SERVER_SOFTWARE: &str = concat!("werk/", env!("CARGO_PKG_VERSION"));
 /// ```
 #[derive(Debug, Clone)]
 pub struct Options {
-    threads: usize,
-    max_threads: usize,
+    /// `threads` and `max_threads` as the caller set them: the defaults
+    /// depend on each other, whatever the order of the calls.
+    threads: Option<usize>,
+    max_threads: Option<usize>,
     passthrough_errors: bool,
     log_requests: bool,
     limits: http::Limits,
@@ -130,10 +132,9 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Options {
-        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         Options {
-            threads: cores.max(1),
-            max_threads: 256,
+            threads: None,
+            max_threads: None,
             passthrough_errors: false,
             log_requests: true,
             limits: http::Limits::default(),
@@ -159,25 +160,45 @@ impl Default for Options {
 }
 
 impl Options {
-    /// Workers that always run (default: the CPU count). More start when
-    /// queued connections wait because every worker is held by a slow
-    /// request (see [`Options::max_threads`]); more than the cores at once
-    /// only adds waiting for the CPU to quick requests.
-    /// Raises `max_threads` to `n` if it was lower.
+    /// Workers that always run (default: the CPU count, or `max_threads`
+    /// if that is lower). More start when queued connections wait because
+    /// every worker is held by a slow request (see
+    /// [`Options::max_threads`]); more than the cores at once only adds
+    /// waiting for the CPU to quick requests.
     pub fn threads(mut self, n: usize) -> Options {
-        self.threads = n;
-        self.max_threads = self.max_threads.max(n);
+        self.threads = Some(n);
         self
     }
 
     /// The most workers when every one is busy with a slow request or a
-    /// long streaming response (default 256). Connections beyond that wait
-    /// in the queue; none is refused. Lowers `threads` to `n` if it was
-    /// higher.
+    /// long streaming response (default 256, or `threads` if that is
+    /// higher). Connections beyond that wait in the queue; none is
+    /// refused. Set below an explicit `threads`, the server does not
+    /// start (whatever the order of the two calls).
     pub fn max_threads(mut self, n: usize) -> Options {
-        self.max_threads = n;
-        self.threads = self.threads.min(n);
+        self.max_threads = Some(n);
         self
+    }
+
+    /// The workers that always run and the most there may be, from what
+    /// was set and the defaults.
+    fn pool_size(&self) -> Result<(usize, usize), Error> {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let (threads, max) = match (self.threads, self.max_threads) {
+            (Some(t), Some(m)) if m < t => {
+                return Err(Error::Config(format!(
+                    "max_threads ({m}) must be at least threads ({t})"
+                )))
+            }
+            (Some(t), Some(m)) => (t, m),
+            (Some(t), None) => (t, t.max(256)),
+            (None, Some(m)) => (cores.min(m), m),
+            (None, None) => (cores, 256.max(cores)),
+        };
+        if threads == 0 {
+            return Err(Error::Config("threads must be at least 1".into()));
+        }
+        Ok((threads, max))
     }
 
     /// Lets a panic in the application propagate out of `serve_forever`
@@ -293,7 +314,8 @@ impl Options {
     /// supervisor process holds the listening sockets and restarts a child
     /// process that serves whenever the executable (a `cargo build`) or
     /// one of the [`extra_files`](Options::extra_files) changes. Only
-    /// [`run_simple`] and `werk serve --reload` honour it. See
+    /// [`run_simple`] and `werk serve --reload` honour it; [`make_server`]
+    /// refuses it. `werk run` does the same and also builds. See
     /// `docs/reloader.md`.
     pub fn use_reloader(mut self, on: bool) -> Options {
         self.use_reloader = on;
@@ -354,7 +376,8 @@ impl Options {
     /// Each process is this program executed again with the same
     /// arguments (never a bare `fork`), as the reloader does: everything
     /// before [`run_simple`] runs again in each of them. Only
-    /// [`run_simple`] and `werk serve --processes N` honour it; with
+    /// [`run_simple`] and `werk serve --processes N` honour it
+    /// ([`make_server`] refuses it); with
     /// [`use_reloader`](Options::use_reloader), the reloader restarts all
     /// the processes on a change. See `docs/serving.md`.
     pub fn processes(mut self, n: usize) -> Options {
@@ -391,17 +414,9 @@ impl Options {
     }
 
     fn config(&self) -> Result<server::Config, Error> {
-        if self.threads == 0 {
-            return Err(Error::Config("threads must be at least 1".into()));
-        }
+        let (threads, max_threads) = self.pool_size()?;
         if self.processes == 0 {
             return Err(Error::Config("processes must be at least 1".into()));
-        }
-        if self.max_threads < self.threads {
-            return Err(Error::Config(format!(
-                "max_threads ({}) must be at least threads ({})",
-                self.max_threads, self.threads
-            )));
         }
         for (name, d) in [
             ("head_timeout", self.head_timeout),
@@ -438,6 +453,8 @@ impl Options {
             }
         }
         Ok(server::Config {
+            threads,
+            max_threads,
             limits: self.limits,
             head_timeout: self.head_timeout,
             idle_timeout: self.idle_timeout,
@@ -496,6 +513,31 @@ impl Options {
 /// # Ok::<(), werk::Error>(())
 /// ```
 pub fn make_server(
+    host: &str,
+    port: u16,
+    app: impl App,
+    options: Options,
+) -> Result<Server, Error> {
+    let options = procs::with_parent_settings(options)?;
+    if options.use_reloader {
+        return Err(Error::Config(
+            "use_reloader needs run_simple (or werk run): make_server serves in this \
+             process, and the reloader restarts processes"
+                .into(),
+        ));
+    }
+    if options.processes > 1 {
+        return Err(Error::Config(
+            "processes needs run_simple: make_server serves in this process".into(),
+        ));
+    }
+    make_server_here(host, port, app, options)
+}
+
+/// [`make_server`] for a process that a werk parent may have started,
+/// whatever `use_reloader` and `processes` say (the reloader's child and
+/// the processes serve here).
+pub(crate) fn make_server_here(
     host: &str,
     port: u16,
     app: impl App,
@@ -593,4 +635,61 @@ pub fn serve_until_signalled(server: Server) -> Result<(), Error> {
         server.log_startup();
     }
     server.serve_forever()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pool(options: Options) -> Result<(usize, usize), String> {
+        options
+            .config()
+            .map(|c| (c.threads, c.max_threads))
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn threads_and_max_threads_agree_in_any_order() {
+        assert_eq!(
+            pool(Options::default().threads(4).max_threads(8)),
+            pool(Options::default().max_threads(8).threads(4))
+        );
+        assert_eq!(
+            pool(Options::default().threads(4).max_threads(8)),
+            Ok((4, 8))
+        );
+        assert_eq!(pool(Options::default().threads(300)), Ok((300, 300)));
+        assert_eq!(pool(Options::default().max_threads(1)), Ok((1, 1)));
+        for wrong in [
+            Options::default().threads(8).max_threads(4),
+            Options::default().max_threads(4).threads(8),
+        ] {
+            let err = pool(wrong).unwrap_err();
+            assert!(
+                err.contains("max_threads (4) must be at least threads (8)"),
+                "{err}"
+            );
+        }
+        assert!(pool(Options::default().threads(0)).is_err());
+    }
+
+    #[test]
+    fn make_server_refuses_what_only_run_simple_does() {
+        let app = |_: &Environ, _: StartResponse| Body::empty();
+        for (options, says) in [
+            (
+                Options::default().use_reloader(true),
+                "use_reloader needs run_simple",
+            ),
+            (
+                Options::default().processes(2),
+                "processes needs run_simple",
+            ),
+        ] {
+            let err = make_server("127.0.0.1", 0, app, options)
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(says), "{err}");
+        }
+    }
 }

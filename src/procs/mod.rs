@@ -107,7 +107,7 @@ pub(crate) fn make_server_or_say(
     app: impl App,
     options: Options,
 ) -> Option<Server> {
-    crate::make_server(host, port, app, options)
+    crate::make_server_here(host, port, app, options)
         .inspect_err(|e| say!("{e}"))
         .ok()
 }

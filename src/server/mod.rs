@@ -42,6 +42,10 @@ pub(crate) use pages::{error_page, html_escape};
 /// The checked settings the server runs with.
 #[derive(Debug, Clone)]
 pub(crate) struct Config {
+    /// Workers that always run.
+    pub threads: usize,
+    /// The most workers.
+    pub max_threads: usize,
     pub limits: Limits,
     pub head_timeout: Duration,
     pub idle_timeout: Duration,
@@ -265,7 +269,7 @@ fn assemble(
         live,
         after_accepting: Mutex::new(None),
         log: Log::new(options.log_requests),
-        pool: Pool::new(options.threads, options.max_threads),
+        pool: Pool::new(config.threads, config.max_threads),
         parker,
         config,
         shutting_down: AtomicBool::new(false),

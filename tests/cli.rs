@@ -598,3 +598,48 @@ fn serve_files_lists_a_directory_and_keeps_dot_files() {
     let _ = child.wait();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The command-line reference in the docs (the `werk serve` table and
+/// synopsis in docs/serving.md, the `werk run` synopsis in
+/// docs/reloader.md) and `werk --help` name the same flags.
+#[test]
+fn the_docs_and_the_help_name_the_same_flags() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let section = |file: &str, from: &str, to: &str| {
+        let text = std::fs::read_to_string(format!("{root}/docs/{file}")).unwrap();
+        let start = text
+            .find(from)
+            .unwrap_or_else(|| panic!("{from} in {file}"));
+        let end = text[start..].find(to).map_or(text.len(), |e| start + e);
+        text[start..end].to_owned()
+    };
+    let flags = |text: &str| -> std::collections::BTreeSet<String> {
+        text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+            .filter(|w| w.starts_with("--") && w.len() > 2)
+            .map(str::to_owned)
+            .collect()
+    };
+    let serve = section(
+        "serving.md",
+        "## The `werk serve` command",
+        "`cargo run -- serve`",
+    );
+    let table = section("serving.md", "| flag | default | meaning |", "\n\n");
+    let run = section("reloader.md", "    werk run [--bin NAME]", "\n\n");
+    let documented: std::collections::BTreeSet<String> =
+        [flags(&serve), flags(&table), flags(&run)]
+            .into_iter()
+            .flatten()
+            .collect();
+    let help = flags(&werk(&["--help"]).stdout_text());
+    let undocumented: Vec<_> = help.difference(&documented).collect();
+    let unknown: Vec<_> = documented.difference(&help).collect();
+    assert!(
+        undocumented.is_empty(),
+        "in werk --help, not in the docs: {undocumented:?}"
+    );
+    assert!(
+        unknown.is_empty(),
+        "in the docs, not in werk --help: {unknown:?}"
+    );
+}

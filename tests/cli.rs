@@ -615,7 +615,7 @@ fn the_docs_and_the_help_name_the_same_flags() {
     };
     let flags = |text: &str| -> std::collections::BTreeSet<String> {
         text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
-            .filter(|w| w.starts_with("--") && w.len() > 2)
+            .filter(|w| w.starts_with("--") && w[2..].starts_with(|c: char| c.is_ascii_lowercase()))
             .map(str::to_owned)
             .collect()
     };

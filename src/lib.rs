@@ -624,6 +624,27 @@ pub fn run(app: impl App) {
     run_simple("localhost", 5000, app, Options::default());
 }
 
+/// The port in the `PORT` environment variable, as process managers and
+/// hosting platforms set it, or `default` when it is unset: so that two
+/// programs (two examples, say) can run at once with `PORT=8081`. A value
+/// that is not a port number is reported on standard error, and `default`
+/// used.
+///
+/// ```no_run
+/// # use werk::{Body, Environ, Options, StartResponse};
+/// # fn app(_: &Environ, _: StartResponse) -> Body { Body::empty() }
+/// werk::run_simple("localhost", werk::port_from_env(8080), app, Options::default());
+/// ```
+pub fn port_from_env(default: u16) -> u16 {
+    match std::env::var("PORT") {
+        Ok(text) => text.trim().parse().unwrap_or_else(|_| {
+            say!("PORT={text:?} is not a port number (0 to 65535); using {default}");
+            default
+        }),
+        Err(_) => default,
+    }
+}
+
 /// Prints the banner and serves until SIGINT or SIGTERM; a second signal
 /// exits the process at once with status 130.
 pub fn serve_until_signalled(server: Server) -> Result<(), Error> {

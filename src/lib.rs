@@ -49,6 +49,7 @@ macro_rules! say {
 }
 
 /// [`say!`] for standard output.
+#[allow(unused_macros)]
 macro_rules! out {
     ($($arg:tt)*) => {{
         use std::io::Write as _;
@@ -56,11 +57,18 @@ macro_rules! out {
     }};
 }
 
+#[cfg(feature = "cli")]
 pub mod apps;
+#[cfg(feature = "cli")]
 pub mod cli;
 mod error;
 mod gateway;
+#[cfg(feature = "fuzzing")]
 pub mod http;
+// Parts of the parser's surface are there for the fuzz targets only.
+#[cfg(not(feature = "fuzzing"))]
+#[allow(dead_code, unused_imports)]
+mod http;
 pub mod middleware;
 mod model;
 mod net;
@@ -435,6 +443,7 @@ impl Options {
                     .into(),
             ));
         }
+        #[cfg(feature = "reload")]
         for pattern in &self.reloader.exclude_patterns {
             reload::glob::Glob::check(pattern)
                 .map_err(|e| Error::Config(format!("exclude_patterns: {e}")))?;

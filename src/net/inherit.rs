@@ -35,6 +35,7 @@ pub(crate) fn inherited_listeners() -> Result<Option<Vec<Bound>>, Error> {
 
 /// Listening sockets this process holds already (a supervisor's, for the
 /// server it runs while no child serves), without a reason for the banner.
+#[cfg(feature = "reload")]
 pub(crate) fn held_listeners(fds: Vec<std::os::fd::OwnedFd>) -> Result<Vec<Bound>, Error> {
     fds.into_iter()
         .map(|fd| {

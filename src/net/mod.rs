@@ -2,6 +2,7 @@
 //! address on one shared port, Unix sockets, and listening sockets
 //! inherited from a parent process (LISTEN_FDS).
 
+#[cfg(feature = "cli")]
 pub(crate) mod doctor;
 mod inherit;
 mod unix;
@@ -14,7 +15,9 @@ use std::path::PathBuf;
 use crate::sys::socket::listen_tcp;
 use crate::Error;
 
-pub(crate) use inherit::{held_listeners, inherited_listeners};
+#[cfg(feature = "reload")]
+pub(crate) use inherit::held_listeners;
+pub(crate) use inherit::inherited_listeners;
 pub(crate) use unix::remove_socket_file;
 
 /// A listening socket.

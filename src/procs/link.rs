@@ -23,6 +23,9 @@
 //! build's errors, is sent with its length first. A link closes when
 //! either process ends, which the other sees as the end of the stream.
 
+// The parent's side is the reloader's, and its orders `werk run`'s.
+#![cfg_attr(not(feature = "cli"), allow(dead_code))]
+
 use std::io::{self, BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
 use std::sync::{Arc, Condvar, Mutex, OnceLock};

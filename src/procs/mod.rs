@@ -34,10 +34,12 @@ mod child;
 pub(crate) mod link;
 mod parent;
 pub(crate) mod prefork;
+#[cfg(feature = "reload")]
 mod tail;
 
 pub(crate) use child::{connect_to_parent, take_supervisor, watch_parent, with_parent_settings};
 pub(crate) use parent::{describe, running_exe, Children, Program};
+#[cfg(feature = "reload")]
 pub(crate) use tail::Tail;
 
 use crate::{App, Options, Server, ServerHandle};
@@ -93,7 +95,13 @@ pub(crate) fn run(host: &str, port: u16, app: impl App, options: Options) -> i32
     if is_prefork_child() {
         prefork::serve(host, port, app, options)
     } else if options.use_reloader {
-        crate::reload::run(host, port, app, options)
+        #[cfg(feature = "reload")]
+        return crate::reload::run(host, port, app, options);
+        #[cfg(not(feature = "reload"))]
+        {
+            say!("use_reloader: this werk was built without its reload feature");
+            1
+        }
     } else {
         prefork::run(host, port, app, options)
     }

@@ -7,7 +7,9 @@ use std::ffi::OsString;
 use std::io;
 use std::os::fd::OwnedFd;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::path::{Path, PathBuf};
+#[cfg(feature = "reload")]
+use std::path::Path;
+use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -52,12 +54,14 @@ impl Program {
         })
     }
 
+    #[cfg(feature = "reload")]
     pub(crate) fn exe(&self) -> &Path {
         &self.exe
     }
 
     /// Starts `exe` from now on, named by its path (`argv[0]`), as
     /// `cargo run` starts it.
+    #[cfg(feature = "cli")]
     pub(crate) fn set_exe(&mut self, exe: PathBuf) {
         match self.args.first_mut() {
             Some(arg0) => *arg0 = exe.clone().into(),

@@ -123,6 +123,7 @@ impl Glob {
 
     /// Compiles a pattern of a `.gitignore` file, whose leading `!`,
     /// trailing `/` and leading `/` the caller has already taken off.
+    #[cfg_attr(not(feature = "cli"), allow(dead_code))]
     pub(crate) fn gitignore(pattern: &str) -> Glob {
         Glob::compile(pattern, Syntax::Gitignore)
     }
@@ -378,6 +379,7 @@ impl Exclude {
 
     /// Also excludes what `rules` ignore (in watched trees; a file named
     /// explicitly is watched whatever they say).
+    #[cfg_attr(not(feature = "cli"), allow(dead_code))]
     pub(crate) fn with_gitignore(self, rules: Ignore) -> Exclude {
         Exclude {
             gitignore: Some(rules),
@@ -387,6 +389,7 @@ impl Exclude {
 
     /// The `.gitignore` rules, to tell whether a changed path is one of
     /// their files ([`Ignore::is_rules_file`]) and load them again.
+    #[cfg_attr(not(feature = "cli"), allow(dead_code))]
     pub(crate) fn gitignore(&self) -> Option<&Ignore> {
         self.gitignore.as_ref()
     }

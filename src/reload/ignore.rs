@@ -29,6 +29,9 @@
 //! their own editor and system rather than the project). Not applied:
 //! `core.ignoreCase`; names are compared case for case.
 
+// Read by `werk run` (the `cli` feature) only.
+#![cfg_attr(not(feature = "cli"), allow(dead_code))]
+
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 

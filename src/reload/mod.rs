@@ -36,22 +36,36 @@
 //! way, and both use `procs`. With `processes` above 1, the reloader's
 //! child is the parent of those processes instead of serving itself.
 
+#[cfg(feature = "cli")]
 pub(crate) mod cargo;
+#[cfg(feature = "reload")]
 mod child;
+#[cfg(feature = "cli")]
 pub(crate) mod dev_loop;
+#[cfg(feature = "reload")]
 pub(crate) mod glob;
+#[cfg(feature = "reload")]
 pub(crate) mod ignore;
+#[cfg(feature = "cli")]
 mod json;
+#[cfg(feature = "reload")]
 mod served;
+#[cfg(feature = "reload")]
 mod standby;
+#[cfg(feature = "reload")]
 mod supervisor;
+#[cfg(feature = "reload")]
 pub(crate) mod watch;
 
-use std::path::{Path, PathBuf};
+#[cfg(feature = "reload")]
+use std::path::Path;
+use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+#[cfg(feature = "reload")]
 use crate::{App, Options};
+#[cfg(feature = "reload")]
 use watch::Watched;
 
 /// Set to `true` in the child's environment, as Werkzeug's
@@ -59,14 +73,18 @@ use watch::Watched;
 pub(crate) const RUN_MAIN: &str = "WERK_RUN_MAIN";
 /// When the change that caused this start happened, in microseconds since
 /// the Unix epoch.
+#[cfg(feature = "reload")]
 const CHANGED_AT: &str = "WERK_RELOAD_CHANGED_AT";
 /// The watcher the supervisor settled on, when `auto` fell back to stat.
+#[cfg(feature = "reload")]
 const WATCHER: &str = "WERK_RELOADER_TYPE";
 /// When the supervisor started this child, in microseconds since the Unix
 /// epoch.
+#[cfg(feature = "reload")]
 const SPAWNED_AT: &str = "WERK_RELOAD_SPAWNED_AT";
 
 /// The exit status by which a child asks to be restarted.
+#[cfg(feature = "reload")]
 const RESTART: i32 = 3;
 
 /// Which file watcher the reloader uses (Werkzeug's `reloader_type`).
@@ -141,6 +159,7 @@ impl Default for Settings {
     }
 }
 
+#[cfg(feature = "reload")]
 impl Settings {
     /// What to watch: the running executable and the extra files; an extra
     /// path that is a directory is watched with everything below it.
@@ -170,6 +189,7 @@ impl Settings {
 
 /// Runs `app` under the reloader: as the supervisor in the first process,
 /// as the server in the child. Returns the exit status for the process.
+#[cfg(feature = "reload")]
 pub(crate) fn run(host: &str, port: u16, app: impl App, options: Options) -> i32 {
     if is_running_from_reloader() {
         child::run(host, port, app, options)
@@ -180,6 +200,7 @@ pub(crate) fn run(host: &str, port: u16, app: impl App, options: Options) -> i32
 
 /// The time of a change to `path` seen now: the file's modification time
 /// when it is recent (so the polling delay counts), else now.
+#[cfg(feature = "reload")]
 fn change_time(path: &Path, interval: Duration) -> SystemTime {
     let now = SystemTime::now();
     let recent = interval + Duration::from_secs(1);

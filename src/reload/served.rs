@@ -4,6 +4,10 @@
 //! channel, beside the supervisor's own (a file changed, a build ended, a
 //! stop was asked for).
 
+// Shared by the reloader and `werk run` (the `cli` feature); some parts
+// serve the latter only.
+#![cfg_attr(not(feature = "cli"), allow(dead_code))]
+
 use std::io;
 use std::path::PathBuf;
 use std::process::{Command, ExitStatus, Stdio};
@@ -30,6 +34,7 @@ pub(crate) enum Event {
     /// A file the supervisor watches changed.
     Changed(PathBuf, SystemTime),
     /// A build ended (`werk run`).
+    #[cfg(feature = "cli")]
     Built(super::cargo::Outcome),
     /// Ctrl-C or SIGTERM: the children have been told to stop.
     Stop,

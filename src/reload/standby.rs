@@ -8,6 +8,10 @@
 //! for its children, and stops as soon as a child reports that it serves:
 //! what arrives after that waits in the backlog for the child.
 
+// Shared by the reloader and `werk run` (the `cli` feature); some parts
+// serve the latter only.
+#![cfg_attr(not(feature = "cli"), allow(dead_code))]
+
 use std::os::fd::OwnedFd;
 use std::sync::{Arc, Mutex};
 

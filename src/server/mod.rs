@@ -226,6 +226,7 @@ pub(crate) fn make_server(
 
 /// A server on sockets this process holds already: a supervisor's, for
 /// the server it runs itself while no child serves.
+#[cfg(feature = "reload")]
 pub(crate) fn serve_held(
     fds: Vec<std::os::fd::OwnedFd>,
     app: impl App,
@@ -345,7 +346,7 @@ impl Server {
 
     /// The TLS configuration the server runs with, to serve another
     /// server with the very same certificate (files are read once).
-    #[cfg(feature = "tls")]
+    #[cfg(all(feature = "tls", feature = "reload"))]
     pub(crate) fn tls_config(&self) -> Option<Arc<rustls::ServerConfig>> {
         self.shared.tls.clone()
     }

@@ -122,6 +122,7 @@ static QUIET_MICROS: AtomicU64 = AtomicU64::new(QUIET.as_micros() as u64);
 /// Sets how long no further change must come before a burst counts as
 /// over. `werk run` waits less than the reloader: its build takes far
 /// longer than any editor's save.
+#[cfg(feature = "cli")]
 pub(crate) fn set_quiet(quiet: Duration) {
     QUIET_MICROS.store(quiet.as_micros() as u64, Ordering::Relaxed);
 }

@@ -9,6 +9,7 @@
 //! Run it with:
 //!
 //!     cargo run --example debugger
+//!     PORT=8081 cargo run --example debugger   # on port 8081, so two can run at once
 //!
 //! then open http://localhost:8080/order/0 in a browser, or
 //! `curl http://localhost:8080/order/0`.
@@ -45,5 +46,5 @@ pub fn options() -> Options {
 }
 
 fn main() {
-    werk::run_simple("localhost", 8080, app, options());
+    werk::run_simple("localhost", werk::port_from_env(8080), app, options());
 }

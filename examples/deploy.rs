@@ -15,6 +15,11 @@
 //!
 //! docs/deploying.md puts the built binary in lighttpd's and nginx's
 //! cgi-bin.
+//!
+//! Unlike the other examples it does not read `PORT`: `werk::run` takes
+//! no options and always serves on localhost:5000, as `werk serve` does.
+//! For another port, call `werk::cgi::is_cgi`, then `werk::cgi::run` or
+//! `werk::run_simple`, yourself.
 
 use werk::{Body, Environ, StartResponse};
 

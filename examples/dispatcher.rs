@@ -8,6 +8,7 @@
 //! Run it with:
 //!
 //!     cargo run --example dispatcher
+//!     PORT=8081 cargo run --example dispatcher   # on port 8081, so two can run at once
 //!
 //! then `curl http://localhost:8080/blog/2026/hello`,
 //! `curl http://localhost:8080/api/v1/users` and
@@ -39,5 +40,10 @@ pub fn app() -> impl App {
 }
 
 fn main() {
-    werk::run_simple("localhost", 8080, app(), Options::default());
+    werk::run_simple(
+        "localhost",
+        werk::port_from_env(8080),
+        app(),
+        Options::default(),
+    );
 }

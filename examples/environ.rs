@@ -5,6 +5,7 @@
 //! Run it with:
 //!
 //!     cargo run --example environ
+//!     PORT=8081 cargo run --example environ   # on port 8081, so two can run at once
 //!
 //! then try `curl -i 'http://localhost:8080/caf%C3%A9/%FF?q=1' -H 'X-Trace: 7'`.
 
@@ -39,5 +40,10 @@ pub fn app(environ: &Environ, start_response: StartResponse) -> Body {
 }
 
 fn main() {
-    werk::run_simple("localhost", 8080, app, Options::default());
+    werk::run_simple(
+        "localhost",
+        werk::port_from_env(8080),
+        app,
+        Options::default(),
+    );
 }

@@ -12,6 +12,7 @@
 //! Run it with:
 //!
 //!     cargo run --example error_replace
+//!     PORT=8081 cargo run --example error_replace   # on port 8081, so two can run at once
 //!
 //! then `curl -i http://localhost:8080/broken`.
 
@@ -86,5 +87,10 @@ fn fail_late(environ: &Environ, start_response: &StartResponse) -> Body {
 }
 
 fn main() {
-    werk::run_simple("localhost", 8080, app, Options::default());
+    werk::run_simple(
+        "localhost",
+        werk::port_from_env(8080),
+        app,
+        Options::default(),
+    );
 }

@@ -6,6 +6,7 @@
 //! Run it with:
 //!
 //!     cargo run --example file_body
+//!     PORT=8081 cargo run --example file_body   # on port 8081, so two can run at once
 //!
 //! then `curl -i http://localhost:8080/`.
 
@@ -45,5 +46,10 @@ pub fn app(environ: &Environ, start_response: StartResponse) -> Body {
 }
 
 fn main() {
-    werk::run_simple("localhost", 8080, app, Options::default());
+    werk::run_simple(
+        "localhost",
+        werk::port_from_env(8080),
+        app,
+        Options::default(),
+    );
 }

@@ -1,9 +1,10 @@
 //! The smallest werk program: one application function, served on
-//! http://localhost:8080/ until Ctrl-C.
+//! http://localhost:8080/ (or the port in `PORT`) until Ctrl-C.
 //!
 //! Run it with:
 //!
 //!     cargo run --example hello
+//!     PORT=8081 cargo run --example hello   # on port 8081, so two can run at once
 //!
 //! then open http://localhost:8080/ or `curl -i http://localhost:8080/anything`.
 
@@ -21,5 +22,10 @@ pub fn app(environ: &Environ, start_response: StartResponse) -> Body {
 }
 
 fn main() {
-    werk::run_simple("localhost", 8080, app, Options::default());
+    werk::run_simple(
+        "localhost",
+        werk::port_from_env(8080),
+        app,
+        Options::default(),
+    );
 }

@@ -8,6 +8,7 @@
 //! Run it with:
 //!
 //!     cargo run --example lint
+//!     PORT=8081 cargo run --example lint   # on port 8081, so two can run at once
 //!
 //! then `curl -i http://localhost:8080/` and `curl -i
 //! http://localhost:8080/short`, and watch the server's output:
@@ -42,5 +43,10 @@ pub fn app() -> impl App {
 }
 
 fn main() {
-    werk::run_simple("localhost", 8080, app(), Options::default());
+    werk::run_simple(
+        "localhost",
+        werk::port_from_env(8080),
+        app(),
+        Options::default(),
+    );
 }

@@ -6,6 +6,7 @@
 //! Run it with:
 //!
 //!     cargo run --example make_server
+//!     PORT=8081 cargo run --example make_server   # on port 8081, so two can run at once
 //!
 //! then open http://localhost:8080/ and press Enter in the terminal to stop.
 
@@ -52,7 +53,7 @@ pub fn start(host: &str, port: u16, options: Options) -> Result<Background, werk
 }
 
 fn main() -> Result<(), werk::Error> {
-    let server = start("localhost", 8080, Options::default())?;
+    let server = start("localhost", werk::port_from_env(8080), Options::default())?;
     for addr in &server.addresses {
         println!("serving on http://{addr}/");
     }

@@ -8,6 +8,7 @@
 //! Run it with:
 //!
 //!     cargo run --example middleware
+//!     PORT=8081 cargo run --example middleware   # on port 8081, so two can run at once
 //!
 //! then `curl -i http://localhost:8080/`.
 
@@ -55,5 +56,10 @@ pub fn app(environ: &Environ, start_response: StartResponse) -> Body {
 }
 
 fn main() {
-    werk::run_simple("localhost", 8080, app, Options::default());
+    werk::run_simple(
+        "localhost",
+        werk::port_from_env(8080),
+        app,
+        Options::default(),
+    );
 }

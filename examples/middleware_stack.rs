@@ -7,6 +7,7 @@
 //! Run it with:
 //!
 //!     cargo run --example middleware_stack
+//!     PORT=8081 cargo run --example middleware_stack   # on port 8081, so two can run at once
 //!
 //! then `curl http://localhost:8080/api/hello`,
 //! `curl http://localhost:8080/static/middleware_stack.rs`,
@@ -60,5 +61,5 @@ pub fn options() -> Options {
 }
 
 fn main() {
-    werk::run_simple("localhost", 8080, app(), options());
+    werk::run_simple("localhost", werk::port_from_env(8080), app(), options());
 }

@@ -6,6 +6,7 @@
 //! Run it with:
 //!
 //!     cargo run --example proxy_fix
+//!     PORT=8081 cargo run --example proxy_fix   # on port 8081, so two can run at once
 //!
 //! then pretend to be the proxy:
 //!
@@ -41,5 +42,10 @@ pub fn app() -> impl App {
 }
 
 fn main() {
-    werk::run_simple("localhost", 8080, app(), Options::default());
+    werk::run_simple(
+        "localhost",
+        werk::port_from_env(8080),
+        app(),
+        Options::default(),
+    );
 }

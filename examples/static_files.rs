@@ -8,6 +8,7 @@
 //! Run it with:
 //!
 //!     cargo run --example static_files
+//!     PORT=8081 cargo run --example static_files   # on port 8081, so two can run at once
 //!
 //! then try:
 //!
@@ -52,5 +53,10 @@ pub fn app() -> impl App {
 }
 
 fn main() {
-    werk::run_simple("localhost", 8080, app(), Options::default());
+    werk::run_simple(
+        "localhost",
+        werk::port_from_env(8080),
+        app(),
+        Options::default(),
+    );
 }

@@ -6,6 +6,7 @@
 //! Run it with:
 //!
 //!     cargo run --example streaming
+//!     PORT=8081 cargo run --example streaming   # on port 8081, so two can run at once
 //!
 //! then watch the lines arrive with `curl -N 'http://localhost:8080/?n=5'`.
 
@@ -43,5 +44,10 @@ pub fn app(environ: &Environ, start_response: StartResponse) -> Body {
 }
 
 fn main() {
-    werk::run_simple("localhost", 8080, app, Options::default());
+    werk::run_simple(
+        "localhost",
+        werk::port_from_env(8080),
+        app,
+        Options::default(),
+    );
 }

@@ -8,6 +8,7 @@
 //! Run it with:
 //!
 //!     cargo run --example upload
+//!     PORT=8081 cargo run --example upload   # on port 8081, so two can run at once
 //!
 //! then open http://localhost:8080/ for a form, or
 //! `curl --data-binary @Cargo.toml http://localhost:8080/`.
@@ -73,5 +74,10 @@ pub fn app(environ: &Environ, start_response: StartResponse) -> Body {
 }
 
 fn main() {
-    werk::run_simple("localhost", 8080, app, Options::default());
+    werk::run_simple(
+        "localhost",
+        werk::port_from_env(8080),
+        app,
+        Options::default(),
+    );
 }

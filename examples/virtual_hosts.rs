@@ -7,6 +7,7 @@
 //! Run it with:
 //!
 //!     cargo run --example virtual_hosts
+//!     PORT=8081 cargo run --example virtual_hosts   # on port 8081, so two can run at once
 //!
 //! then:
 //!
@@ -53,5 +54,10 @@ pub fn app() -> impl App {
 }
 
 fn main() {
-    werk::run_simple("localhost", 8080, app(), Options::default());
+    werk::run_simple(
+        "localhost",
+        werk::port_from_env(8080),
+        app(),
+        Options::default(),
+    );
 }

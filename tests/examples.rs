@@ -2,11 +2,22 @@
 //! response is checked against what `docs/wsgi-model.md` and
 //! `docs/serving.md` say about it. The Rust code blocks of the guides are
 //! checked to be excerpts of those programs, so the two cannot drift.
+//!
+//! The examples that are more than an app (the reloader, HTTPS with a
+//! development certificate, processes, a Unix socket) run as the programs
+//! `cargo test` builds, each in a process group of its own that is killed
+//! when its test ends, with `PORT=0`; every wait has a deadline.
 
+use std::ffi::OsStr;
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::os::unix::net::UnixStream;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use werk::{App, Options, ServerHandle};
 
@@ -30,9 +41,12 @@ mod make_server;
 #[path = "../examples/middleware.rs"]
 #[allow(dead_code)]
 mod middleware;
+#[path = "support/running.rs"]
+mod running;
 #[path = "../examples/streaming.rs"]
 #[allow(dead_code)]
 mod streaming;
+mod support;
 #[path = "../examples/upload.rs"]
 #[allow(dead_code)]
 mod upload;
@@ -809,6 +823,312 @@ fn make_server_shutdown_lets_the_response_in_progress_finish() {
     );
     server.thread.join().unwrap().expect("serve_forever");
     assert!(TcpStream::connect(addr).is_err(), "the listener is closed");
+}
+
+// ---------------------------------------------------------------------------
+// reloader.rs, https.rs, processes.rs, unix_socket.rs: programs of more
+// than one process, or with files of their own, run as built.
+
+use running::GUARD;
+
+/// A directory of its own for one test, removed at the end.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> TempDir {
+        let path = std::env::temp_dir().join(format!("werk-examples-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).expect("create the temporary directory");
+        TempDir(path)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// An example program running with `PORT=0`, in a process group of its
+/// own that is killed when the test ends, however it ends.
+struct Example {
+    process: Child,
+    stderr: Arc<Mutex<String>>,
+}
+
+impl Example {
+    /// Starts the example `name` in `dir` with `env`, and waits for its
+    /// banner. `None` if it is not built (`cargo test` builds the
+    /// examples; `cargo test --test examples` alone does not), which
+    /// fails under CI and is a skip, said on standard error, elsewhere.
+    fn start(test: &str, name: &str, dir: &Path, env: &[(&str, &OsStr)]) -> Option<Example> {
+        // target/debug/examples/, beside the deps/ directory of this test.
+        let exe = std::env::current_exe().expect("the test's executable");
+        let program = exe
+            .parent()
+            .and_then(Path::parent)
+            .expect("the target directory")
+            .join("examples")
+            .join(name);
+        if !program.is_file() {
+            let why = format!(
+                "{} is not built (cargo build --example {name})",
+                program.display()
+            );
+            support::skip(test, &why);
+            return None;
+        }
+        let mut command = Command::new(program);
+        command
+            .current_dir(dir)
+            .env("PORT", "0")
+            .env("NO_COLOR", "1")
+            .env_remove("WERK_RUN_MAIN")
+            .env_remove("WERK_PROCESS")
+            .env_remove("LISTEN_FDS")
+            .env_remove("LISTEN_PID")
+            .env_remove("CERT_DIR")
+            .env_remove("SOCKET")
+            .envs(env.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .process_group(0);
+        let mut process = running::spawn(&mut command);
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let pipe = process.stderr.take().expect("piped standard error");
+        let sink = stderr.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(pipe).lines() {
+                let Ok(line) = line else { break };
+                let mut text = sink.lock().unwrap();
+                text.push_str(&line);
+                text.push('\n');
+            }
+        });
+        let example = Example { process, stderr };
+        example.wait_for("Press CTRL+C to quit");
+        Some(example)
+    }
+
+    /// Everything it printed to standard error so far.
+    fn log(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    fn wait_for(&self, needle: &str) {
+        let printed = support::wait_until(GUARD, || self.log().contains(needle));
+        assert!(
+            printed,
+            "{needle:?} was not printed within {GUARD:?}:\n{}",
+            self.log()
+        );
+    }
+
+    /// The IPv4 address from the banner, with the port the system picked.
+    fn addr(&self) -> SocketAddr {
+        let log = self.log();
+        let port = log
+            .lines()
+            .find_map(|line| line.split_once("://127.0.0.1:"))
+            .and_then(|(_, rest)| rest.split(|c: char| !c.is_ascii_digit()).next())
+            .and_then(|port| port.parse::<u16>().ok())
+            .unwrap_or_else(|| panic!("no port in the banner:\n{log}"));
+        SocketAddr::from(([127, 0, 0, 1], port))
+    }
+
+    /// The first process: the one started here.
+    fn pid(&self) -> u32 {
+        self.process.id()
+    }
+
+    /// The processes it started that are serving, once there are `n`.
+    fn serving_children(&self, n: usize) -> Vec<u32> {
+        let mut children = Vec::new();
+        let found = support::wait_until(GUARD, || {
+            children = running::children_of(self.pid());
+            children.len() == n && children.iter().all(|&pid| running::is_serving(pid))
+        });
+        assert!(
+            found,
+            "expected {n} serving processes under {}, found {children:?}:\n{}",
+            self.pid(),
+            self.log()
+        );
+        children
+    }
+
+    fn wait_exit(&mut self) -> ExitStatus {
+        let deadline = Instant::now() + GUARD;
+        loop {
+            if let Some(status) = self.process.try_wait().expect("try_wait") {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "still running after {GUARD:?}:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+impl Drop for Example {
+    fn drop(&mut self) {
+        running::kill("KILL", &format!("-{}", self.pid()));
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
+}
+
+/// The body of `GET /` on a new connection, whatever the status.
+fn body_of_get(addr: SocketAddr) -> String {
+    let mut client = Client::connect(addr);
+    client.send(&request("/", "Connection: close\r\n"));
+    client.response().text()
+}
+
+#[cfg(feature = "reload")]
+#[test]
+fn reloader_serves_a_changed_file_from_a_new_process() {
+    let test = "reloader_serves_a_changed_file_from_a_new_process";
+    let dir = TempDir::new("reloader");
+    let message = dir.0.join("message.txt");
+    std::fs::write(&message, "first message\n").unwrap();
+    let Some(example) = Example::start(test, "reloader", &dir.0, &[]) else {
+        return;
+    };
+    let addr = example.addr();
+    assert_eq!(body_of_get(addr), "first message\n");
+    // The reloader's first process keeps the port; its child serves.
+    let [before] = example.serving_children(1)[..] else {
+        unreachable!()
+    };
+
+    // Saved as editors save: a new file renamed over the old one.
+    let draft = dir.0.join("message.txt.new");
+    std::fs::write(&draft, "second message\n").unwrap();
+    std::fs::rename(&draft, &message).unwrap();
+    example.wait_for(" * Detected change in");
+    let changed = support::wait_until(GUARD, || body_of_get(addr) == "second message\n");
+    assert!(changed, "the new message is not served:\n{}", example.log());
+    let [after] = example.serving_children(1)[..] else {
+        unreachable!()
+    };
+    assert_ne!(before, after, "a new process serves the new message");
+    assert!(!running::alive(before), "the old process is gone");
+}
+
+/// Runs curl with `args` (and a deadline).
+#[cfg(feature = "tls")]
+fn curl(args: &[&str]) -> support::Ran {
+    support::run(Command::new("curl").arg("-sS").args(args), b"", GUARD)
+}
+
+#[cfg(feature = "tls")]
+#[test]
+fn https_is_verified_by_curl_with_the_certificate_it_prints() {
+    let test = "https_is_verified_by_curl_with_the_certificate_it_prints";
+    if !support::needs("curl", test) {
+        return;
+    }
+    let dir = TempDir::new("https");
+    let certs = dir.0.join("certs");
+    let env = [("CERT_DIR", certs.as_os_str())];
+    let Some(first) = Example::start(test, "https", &dir.0, &env) else {
+        return;
+    };
+    let cert = certs.join("werk-example.crt");
+    let cert_text = cert.to_str().unwrap();
+    let hint = format!("curl --cacert {cert_text} https://localhost:");
+    assert!(first.log().contains(&hint), "{hint:?} in\n{}", first.log());
+
+    let port = first.addr().port();
+    let url = format!("https://localhost:{port}/");
+    let verified = curl(&["--cacert", cert_text, &url]);
+    assert!(verified.status.success(), "{}", verified.stderr_text());
+    assert_eq!(
+        verified.stdout_text(),
+        format!("Hello over https, for localhost:{port}\n")
+    );
+    assert!(
+        !curl(&[&url]).status.success(),
+        "without --cacert, curl refuses the certificate"
+    );
+
+    // A second one at once, on a port of its own, serves the certificate
+    // already trusted instead of writing a new one.
+    let pem = std::fs::read(&cert).unwrap();
+    let Some(second) = Example::start(test, "https", &dir.0, &env) else {
+        return;
+    };
+    let port = second.addr().port();
+    assert_ne!(port, first.addr().port());
+    assert_eq!(
+        std::fs::read(&cert).unwrap(),
+        pem,
+        "the certificate is kept"
+    );
+    let url = format!("https://localhost:{port}/");
+    let verified = curl(&["--cacert", cert_text, &url]);
+    assert!(verified.status.success(), "{}", verified.stderr_text());
+}
+
+#[test]
+fn processes_serve_from_three_processes_under_the_first() {
+    let test = "processes_serve_from_three_processes_under_the_first";
+    let dir = TempDir::new("processes");
+    let Some(example) = Example::start(test, "processes", &dir.0, &[]) else {
+        return;
+    };
+    example.wait_for(" * Serving with 3 processes");
+    let children = example.serving_children(3);
+    let log = example.log();
+    for pid in &children {
+        assert!(log.contains(&pid.to_string()), "{pid} not named in\n{log}");
+    }
+    let body = body_of_get(example.addr());
+    let pid: u32 = body
+        .strip_prefix("process ")
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|pid| pid.parse().ok())
+        .unwrap_or_else(|| panic!("no process id in {body:?}"));
+    assert!(children.contains(&pid), "{pid} is not one of {children:?}");
+    assert!(body.ends_with(" answered its request 1\n"), "{body:?}");
+}
+
+#[test]
+fn unix_socket_answers_and_is_removed_after_ctrl_c() {
+    let test = "unix_socket_answers_and_is_removed_after_ctrl_c";
+    let dir = TempDir::new("unix");
+    let socket = dir.0.join("app.sock");
+    let env = [("SOCKET", socket.as_os_str())];
+    let Some(mut example) = Example::start(test, "unix_socket", &dir.0, &env) else {
+        return;
+    };
+    let running_on = format!(" * Running on unix://{}", socket.display());
+    assert!(example.log().contains(&running_on), "{}", example.log());
+
+    let mut stream = UnixStream::connect(&socket).expect("connect to the socket");
+    stream.set_read_timeout(Some(GUARD)).unwrap();
+    stream.set_write_timeout(Some(GUARD)).unwrap();
+    stream
+        .write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("the response");
+    assert!(response.starts_with("HTTP/1.1 200 OK\r\n"), "{response}");
+    let body = format!(
+        "\r\n\r\nHello over {}: REMOTE_ADDR is <local>\n",
+        socket.display()
+    );
+    assert!(response.ends_with(&body), "{response}");
+
+    running::kill("INT", &example.pid().to_string());
+    let status = example.wait_exit();
+    assert!(status.success(), "{status}:\n{}", example.log());
+    assert!(!socket.exists(), "the socket file is left behind");
 }
 
 // ---------------------------------------------------------------------------

@@ -368,7 +368,12 @@ fn edit_break_fix_and_kill_with_no_request_refused_or_failed() {
     assert_eq!(tally.texts, ["one", "two", "three"]);
     // One line per reload, printed once the old process has gone.
     wait_printed(&werk, " * Reloaded after a change to ", 2, running::GUARD);
-    assert_eq!(werk.count(" * Reloaded after a change to "), 2, "{}", werk.log());
+    assert_eq!(
+        werk.count(" * Reloaded after a change to "),
+        2,
+        "{}",
+        werk.log()
+    );
 
     // kill -9: the next request gets 503 naming the signal, at once.
     running::kill("KILL", &third_pid.to_string());

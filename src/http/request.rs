@@ -161,15 +161,44 @@ pub fn parse_head(buf: &[u8], limits: &Limits) -> Result<Parsed, HttpError> {
     Ok(Parsed::Complete(head))
 }
 
-/// Decides between "read more" and a limit error for an incomplete head.
+/// Decides between "read more" and a limit error for an incomplete head:
+/// 414 once the target so far is longer than `max_uri`, 431 once the
+/// bytes so far are more than `max_head`. Only the target counts towards
+/// `max_uri`, as for a complete head, so a head accepted whole is never
+/// refused for arriving in pieces.
 fn check_partial(buf: &[u8], limits: &Limits) -> Result<(), HttpError> {
-    let line_end = buf.iter().position(|&b| b == b'\n');
-    // The request line alone: method, space, target, space, version.
-    let line_budget = limits.max_uri.saturating_add(32);
-    match line_end {
-        None if buf.len() > line_budget => Err(HttpError::UriTooLong),
-        _ if buf.len() > limits.max_head => Err(HttpError::HeadTooLarge),
-        _ => Ok(()),
+    if target_so_far(buf) > limits.max_uri {
+        Err(HttpError::UriTooLong)
+    } else if buf.len() > limits.max_head {
+        Err(HttpError::HeadTooLarge)
+    } else {
+        Ok(())
+    }
+}
+
+/// The length of the request target received so far: the bytes after
+/// the method and its space, up to the next space or the line's end; 0
+/// before the method's space.
+fn target_so_far(buf: &[u8]) -> usize {
+    let start = buf
+        .iter()
+        .position(|&b| b != b'\r' && b != b'\n')
+        .unwrap_or(buf.len());
+    let line = &buf[start..];
+    let end = line
+        .iter()
+        .position(|&b| b == b'\r' || b == b'\n')
+        .unwrap_or(line.len());
+    let line = &line[..end];
+    match line.iter().position(|&b| b == b' ') {
+        Some(space) => {
+            let target = &line[space + 1..];
+            target
+                .iter()
+                .position(|&b| b == b' ')
+                .unwrap_or(target.len())
+        }
+        None => 0,
     }
 }
 

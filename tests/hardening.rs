@@ -555,3 +555,43 @@ fn a_request_crossing_a_shutdown_gets_an_answer_or_a_clean_close() {
     eprintln!("answered {answered} of 40; the others closed cleanly");
     assert_eq!(resets, 0, "requests lost to a reset");
 }
+
+/// A request whose body is still arriving when the server shuts down
+/// (a `werk run` swap, Ctrl-C) is answered, within the shutdown's grace.
+#[test]
+fn a_body_still_arriving_at_shutdown_is_answered() {
+    let server = discard_server(quiet());
+    let addr = server.addr;
+    let mut upload = slow_upload(addr, 200_000);
+    upload.write_all(&[b'u'; 50_000]).unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    let stopping = std::thread::spawn(move || server.stop());
+    for _ in 0..15 {
+        std::thread::sleep(Duration::from_millis(30));
+        upload.write_all(&[b'u'; 10_000]).unwrap();
+    }
+    upload.set_read_timeout(Some(GUARD)).unwrap();
+    let mut answer = String::new();
+    std::io::Read::read_to_string(&mut upload, &mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200 "), "{answer}");
+    assert!(answer.ends_with("200000"), "{answer}");
+    stopping.join().unwrap().unwrap().unwrap();
+}
+
+/// A chunked body of one-byte chunks is decoded once as it arrives, and
+/// its framing counts toward what is buffered: it is answered.
+#[test]
+fn a_body_of_tiny_chunks_is_answered() {
+    let server = discard_server(quiet());
+    let mut client = server.connect();
+    let mut request =
+        b"POST /discard HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+    for _ in 0..20_000 {
+        request.extend_from_slice(b"0000000000000001\r\nx\r\n");
+    }
+    request.extend_from_slice(b"0\r\n\r\n");
+    client.send(&request);
+    let response = client.read_response("POST");
+    assert_eq!(response.status, 200);
+    assert_eq!(response.text(), "20000");
+}

@@ -108,6 +108,18 @@ impl Names {
     }
 }
 
+/// A chunked request body awaited before the application runs: the
+/// decoder's state and what it has read so far, so that each new read is
+/// decoded once.
+#[derive(Debug, Default)]
+pub(crate) struct BodyScan {
+    pub decoder: crate::http::ChunkedDecoder,
+    /// Bytes of the body (after the head) decoded so far.
+    pub scanned: usize,
+    /// Data bytes found in them.
+    pub data: u64,
+}
+
 /// One accepted connection.
 #[derive(Debug)]
 pub(crate) struct Conn {
@@ -128,6 +140,8 @@ pub(crate) struct Conn {
     pub body_allowance: std::time::Duration,
     /// `100 Continue` went out while the body was awaited.
     pub continue_sent: bool,
+    /// How far an awaited chunked body has been decoded.
+    pub body_scan: Option<BodyScan>,
     /// Requests served on this connection so far.
     pub served: u64,
     /// The response buffer, kept between requests so that a response
@@ -154,6 +168,7 @@ impl Conn {
             head_started: None,
             body_allowance: std::time::Duration::ZERO,
             continue_sent: false,
+            body_scan: None,
             served: 0,
             write_buffer: Vec::new(),
             drained: false,
@@ -167,6 +182,11 @@ impl Conn {
     /// How long one write may wait for the client from now on.
     pub(crate) fn set_write_timeout(&self, timeout: std::time::Duration) -> io::Result<()> {
         self.stream.set_write_timeout(timeout)
+    }
+
+    /// The received bytes after the first `skip` not used yet.
+    pub(crate) fn buf_after(&self, skip: usize) -> &[u8] {
+        &self.buffered()[skip..]
     }
 
     /// The received bytes not used yet.

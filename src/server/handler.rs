@@ -24,7 +24,7 @@ use super::exchange::{BodyReader, Exchange, State, CLIENT_GONE};
 use super::live::Answered;
 use super::pages::{error_page, error_response};
 use super::Shared;
-use crate::http::{parse_head, ChunkedDecoder, Framing, HttpError, Parsed, RequestHead};
+use crate::http::{parse_head, Framing, HttpError, Parsed, RequestHead};
 use crate::model::body::{next_chunk, Source};
 use crate::model::{Environ, Input, LockedResponse, ResponseWriter, StartResponse, Text};
 
@@ -41,8 +41,27 @@ pub(crate) fn serve(mut conn: Conn, shared: &Arc<Shared>) {
     loop {
         if !conn.buffered().is_empty() {
             match parse_head(conn.buffered(), &shared.config.limits) {
-                Ok(Parsed::Complete(head)) if !is_live_request(&head, shared) => {
-                    if let Some(expected) = body_to_wait_for(conn.buffered(), &head, shared) {
+                Ok(Parsed::Complete(head)) => match next_step(&mut conn, &head, shared) {
+                    Step::Reserved(path) => {
+                        let live = shared
+                            .live
+                            .as_ref()
+                            .expect("reserved paths need live reload");
+                        conn.consume(head.head_len);
+                        match live.answer(conn, &head, &path) {
+                            Answered::Keep(next) => conn = next,
+                            Answered::Close(last) => {
+                                return close_gracefully(
+                                    last,
+                                    head.framing != Framing::None,
+                                    shared,
+                                )
+                            }
+                            Answered::Taken => return,
+                        }
+                        continue;
+                    }
+                    Step::AwaitBody(expected) => {
                         // The body arrives before the app is called: wait
                         // for it here, where waiting holds no worker.
                         if head.expect_continue && !conn.continue_sent {
@@ -56,9 +75,11 @@ pub(crate) fn serve(mut conn: Conn, shared: &Arc<Shared>) {
                         if started.elapsed() >= shared.config.head_timeout + conn.body_allowance {
                             return reject(conn, HttpError::BodyTimeout, shared);
                         }
-                    } else {
+                    }
+                    Step::Run => {
                         conn.head_started = None;
                         conn.body_allowance = Duration::ZERO;
+                        conn.body_scan = None;
                         conn.consume(head.head_len);
                         match handle_request(conn, head, shared) {
                             Some(next) => conn = next,
@@ -66,30 +87,7 @@ pub(crate) fn serve(mut conn: Conn, shared: &Arc<Shared>) {
                         }
                         continue;
                     }
-                }
-                Ok(Parsed::Complete(head)) => {
-                    conn.head_started = None;
-                    conn.consume(head.head_len);
-                    let reserved = shared.live.as_ref().and_then(|live| {
-                        super::live::Live::reserved(&head.target).map(|path| (live, path))
-                    });
-                    let answered = match reserved {
-                        Some((live, path)) => match live.answer(conn, &head, &path) {
-                            Answered::Keep(conn) => Some(conn),
-                            Answered::Close(conn) => {
-                                close_gracefully(conn, head.framing != Framing::None, shared);
-                                None
-                            }
-                            Answered::Taken => None,
-                        },
-                        None => handle_request(conn, head, shared),
-                    };
-                    match answered {
-                        Some(next) => conn = next,
-                        None => return,
-                    }
-                    continue;
-                }
+                },
                 Ok(Parsed::Partial) => {
                     let started = *conn.head_started.get_or_insert_with(Instant::now);
                     if started.elapsed() >= shared.config.head_timeout {
@@ -168,36 +166,70 @@ const MIN_BODY_RATE: u64 = 8 * 1024;
 /// the application runs.
 const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
 
-/// True for a request live reload answers itself.
-fn is_live_request(head: &RequestHead, shared: &Shared) -> bool {
-    shared.live.is_some() && super::live::Live::reserved(&head.target).is_some()
+/// What to do with a request whose head is complete.
+enum Step {
+    /// Live reload answers it (the path under `/__werk/`).
+    Reserved(String),
+    /// Wait for its body, of about this many bytes, before the app runs.
+    AwaitBody(u64),
+    /// Call the application now.
+    Run,
+}
+
+/// Decides between answering a reserved path, waiting for a body still
+/// on its way, and running the application. At shutdown nothing more is
+/// awaited: the application runs with the body as it comes, within the
+/// shutdown's grace, as it would for a large body.
+fn next_step(conn: &mut Conn, head: &RequestHead, shared: &Shared) -> Step {
+    if shared.live.is_some() {
+        if let Some(path) = super::live::Live::reserved(&head.target) {
+            return Step::Reserved(path);
+        }
+    }
+    if shared.is_shutting_down() {
+        return Step::Run;
+    }
+    match body_to_wait_for(conn, head, shared) {
+        Some(expected) => Step::AwaitBody(expected),
+        None => Step::Run,
+    }
 }
 
 /// The size of a body that must arrive whole before the application is
-/// called and has not yet (`None`: call it now). `buffered` holds the head
-/// and what followed it.
-fn body_to_wait_for(buffered: &[u8], head: &RequestHead, shared: &Shared) -> Option<u64> {
-    let arrived = &buffered[head.head_len..];
-    let within_limit =
-        |n: u64| n <= BUFFERED_BODY && shared.config.limits.max_body.is_none_or(|m| n <= m);
+/// called and has not yet (`None`: call it now). A chunked body is
+/// decoded as it arrives, from where the last look stopped, and bounded
+/// with its framing, so a body of one-byte chunks costs neither quadratic
+/// time nor unbounded memory.
+fn body_to_wait_for(conn: &mut Conn, head: &RequestHead, shared: &Shared) -> Option<u64> {
+    let arrived = conn.buffered().len() - head.head_len;
+    let max_body = shared.config.limits.max_body;
+    let within_limit = |n: u64| n <= BUFFERED_BODY && max_body.is_none_or(|m| n <= m);
     match head.framing {
         Framing::None => None,
-        Framing::Length(n) => (within_limit(n) && (arrived.len() as u64) < n).then_some(n),
+        Framing::Length(n) => (within_limit(n) && (arrived as u64) < n).then_some(n),
         Framing::Chunked => {
-            let mut decoder = ChunkedDecoder::new();
-            let (mut at, mut data) = (0, 0u64);
-            while at < arrived.len() {
+            // Framing counts too: beyond this, the body streams to the app.
+            if arrived as u64 > BUFFERED_BODY + BUFFERED_BODY / 4 {
+                return None;
+            }
+            let mut scan = conn.body_scan.take().unwrap_or_default();
+            let body = &conn.buf_after(head.head_len)[scan.scanned..];
+            let mut at = 0;
+            while at < body.len() && !scan.decoder.is_done() {
                 // A bad chunk is the application's reader's to report.
-                let Ok(step) = decoder.decode(&arrived[at..], usize::MAX) else {
+                let Ok(step) = scan.decoder.decode(&body[at..], usize::MAX) else {
                     return None;
                 };
-                at += step.consumed;
-                data += step.data.len() as u64;
-                if step.consumed == 0 || decoder.is_done() {
+                if step.consumed == 0 {
                     break;
                 }
+                at += step.consumed;
+                scan.data += step.data.len() as u64;
             }
-            (!decoder.is_done() && within_limit(data)).then_some(BUFFERED_BODY)
+            scan.scanned += at;
+            let waiting = !scan.decoder.is_done() && within_limit(scan.data);
+            conn.body_scan = Some(scan);
+            waiting.then_some(BUFFERED_BODY)
         }
     }
 }

@@ -549,6 +549,18 @@ pub(crate) fn run(shared: &Arc<Shared>) {
     // crossing the close: they get a FIN first and are read and dropped
     // for a moment, so that such a request meets the end of the stream
     // (and the client sends it again elsewhere), not a reset.
+    // A request whose head has come and whose body is on its way is in
+    // progress: it goes to a worker (or to `serve_forever` after them),
+    // which runs the application with the body as it comes, within the
+    // shutdown's grace, as for a large body.
+    let awaiting = parker
+        .core
+        .lock()
+        .take_where(|e| e.kind == Parked::PartialHead && !e.conn.body_allowance.is_zero());
+    for entry in awaiting {
+        shared.pool.queue(entry.conn);
+        parker.wake();
+    }
     let now = Instant::now();
     let grace = super::handler::FIRST_REQUEST_GRACE;
     let owed = |e: &Entry| match e.kind {
@@ -616,7 +628,8 @@ pub(crate) fn run(shared: &Arc<Shared>) {
 /// client before the end of our response.
 fn close(mut entry: Entry) {
     while let Ok(Some(n)) = entry.conn.fill_now() {
-        if n == 0 {
+        entry.drained += n;
+        if n == 0 || entry.drained > LINGER_BYTES {
             break;
         }
         let len = entry.conn.buffered().len();

@@ -379,6 +379,47 @@ fn a_killed_child_is_answered_for_with_503(kind: Kind) {
 #[cfg(not(feature = "tls"))]
 fn a_child_that_fails_to_start_is_restarted_after_the_next_change(_: Kind) {}
 
+/// The next child accepts as soon as the old one stops accepting: a
+/// long response still going out from the old one holds up no one, and
+/// still arrives whole.
+fn a_long_response_does_not_hold_up_the_restart(kind: Kind) {
+    let scratch = Scratch::new("long-response");
+    scratch.write("app.toml", "a = 1\n");
+    let werk = start(&scratch, kind, &["--extra-files", "app.toml"]);
+    let old = werk.serving_pid();
+    let addr = werk.addr;
+    let long = std::thread::spawn(move || {
+        let mut stream = std::net::TcpStream::connect(addr).unwrap();
+        stream.set_read_timeout(Some(GUARD)).unwrap();
+        stream
+            .write_all(
+                b"GET /stream/8?delay_ms=250 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            )
+            .unwrap();
+        let mut response = String::new();
+        std::io::Read::read_to_string(&mut stream, &mut response).unwrap();
+        response
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    scratch.append("app.toml", "b = 2\n");
+    let deadline = Instant::now() + GUARD;
+    let new = loop {
+        match get(addr).ok().as_deref().and_then(pid_of) {
+            Some(pid) if pid != old => break pid,
+            _ => {}
+        }
+        assert!(Instant::now() < deadline, "no new child:\n{}", werk.log());
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    assert!(
+        !long.is_finished(),
+        "the new child ({new}) served only after the old one finished"
+    );
+    let response = long.join().unwrap();
+    assert!(response.starts_with("HTTP/1.1 200 "), "{response}");
+    assert!(response.contains("{\"chunk\": 7}"), "cut short: {response}");
+}
+
 fn ctrl_c_stops_supervisor_and_child_and_exits_0(kind: Kind) {
     let scratch = Scratch::new("sigint");
     scratch.write("app.toml", "a = 1\n");
@@ -431,6 +472,7 @@ with_each_watcher!(
     no_request_fails_across_ten_restarts,
     a_child_that_fails_to_start_is_restarted_after_the_next_change,
     a_killed_child_is_answered_for_with_503,
+    a_long_response_does_not_hold_up_the_restart,
     ctrl_c_stops_supervisor_and_child_and_exits_0,
     sigterm_to_the_supervisor_reaches_the_child,
     killing_the_supervisor_stops_the_child,

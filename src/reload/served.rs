@@ -150,6 +150,15 @@ impl Served {
         heard.changed
     }
 
+    /// The change the child has reported so far, without waiting.
+    pub(crate) fn change_heard(&self) -> Option<SystemTime> {
+        self.heard
+            .0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .changed
+    }
+
     /// The last lines the child wrote to standard error.
     pub(crate) fn last_lines(&self) -> String {
         self.tail.text(LAST_WORDS)

@@ -82,6 +82,14 @@ pub(super) fn run(host: &str, port: u16, app: impl App, options: Options) -> i32
     }
 }
 
+/// How a child stopped serving.
+enum Ended {
+    /// It saw a change and stopped accepting; it finishes its requests.
+    Restarting(SystemTime),
+    /// It exited.
+    Exited(std::io::Result<ExitStatus>),
+}
+
 #[derive(Debug)]
 struct Supervisor {
     /// This program, started again as each child.
@@ -126,12 +134,16 @@ impl Supervisor {
                     }
                 }
             };
-            let Some(status) = self.serve_with(&child) else {
-                return Ok(self.finish());
+            let status = match self.serve_with(&child) {
+                None => return Ok(self.finish()),
+                Some(_) if self.children.is_stopping() => return Ok(self.finish()),
+                // It finishes its requests; the next one accepts already.
+                Some(Ended::Restarting(at)) => {
+                    changed_at = Some(at);
+                    continue;
+                }
+                Some(Ended::Exited(status)) => status,
             };
-            if self.children.is_stopping() {
-                return Ok(self.finish());
-            }
             match status {
                 Ok(status) if status.code() == Some(super::RESTART) => {
                     changed_at = child.reported_change().or_else(|| Some(SystemTime::now()));
@@ -191,14 +203,23 @@ impl Supervisor {
         )
     }
 
-    /// Waits for `child` to end, stopping the standby server once it
-    /// serves. `None` if the session ends first.
-    fn serve_with(&mut self, child: &Served) -> Option<std::io::Result<ExitStatus>> {
+    /// Waits for `child` to stop serving, stopping the standby server once
+    /// it serves: until it has stopped accepting after a change (the next
+    /// child may accept then, while this one finishes its requests) or it
+    /// ended. `None` if the session ends first.
+    fn serve_with(&mut self, child: &Served) -> Option<Ended> {
         loop {
             match self.events.recv().ok()? {
                 Event::Ready(pid) if pid == child.pid => self.standby.stop(),
-                Event::Exited(pid, status) if pid == child.pid => return Some(status),
-                // The child got SIGTERM: wait for it to end.
+                Event::Stopped(pid) if pid == child.pid && !self.children.is_stopping() => {
+                    if let Some(at) = child.change_heard() {
+                        return Some(Ended::Restarting(at));
+                    }
+                }
+                Event::Exited(pid, status) if pid == child.pid => {
+                    return Some(Ended::Exited(status))
+                }
+                // The child got SIGTERM, or an earlier child ended.
                 _ => {}
             }
         }

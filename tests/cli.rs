@@ -581,9 +581,9 @@ fn serve_files_lists_a_directory_and_keeps_dot_files() {
     let listing = Client::connect(addr).get("/");
     assert_eq!(listing.status, 200);
     let html = listing.text();
-    assert!(html.contains("<a href=\"docs/\">docs/</a>"), "{html}");
+    assert!(html.contains("<a href=\"./docs/\">docs/</a>"), "{html}");
     assert!(
-        html.contains("<a href=\"notes.txt\">notes.txt</a>"),
+        html.contains("<a href=\"./notes.txt\">notes.txt</a>"),
         "{html}"
     );
     assert!(!html.contains(".env"), "{html}");

@@ -38,6 +38,8 @@ mod tests {
         std::fs::create_dir_all(dir.join("sub dir")).unwrap();
         std::fs::write(dir.join("a <b>.txt"), "hello").unwrap();
         std::fs::write(dir.join(".env"), "SECRET=1").unwrap();
+        std::fs::write(dir.join("javascript:alert(1)"), "x").unwrap();
+        std::fs::write(dir.join("a&b\"c"), "x").unwrap();
         let app = files(&dir);
         let get = |path: &str| call(&app, Environ::builder().path(path).build());
 
@@ -45,7 +47,7 @@ mod tests {
         assert_eq!(page.status, "200 OK");
         let html = page.text();
         assert!(
-            html.contains("<a href=\"sub%20dir/\">sub dir/</a>"),
+            html.contains("<a href=\"./sub%20dir/\">sub dir/</a>"),
             "{html}"
         );
         assert!(
@@ -53,6 +55,9 @@ mod tests {
             "{html}"
         );
         assert!(!html.contains(".env"), "{html}");
+        assert!(html.contains("href=\"./javascript:alert(1)\""), "{html}");
+        assert!(!html.contains("href=\"javascript:"), "{html}");
+        assert!(html.contains("a&amp;b&quot;c"), "{html}");
         assert!(html.find("sub dir/").unwrap() < html.find("a &lt;b&gt;").unwrap());
 
         assert_eq!(get("/a <b>.txt").text(), "hello");

@@ -305,7 +305,11 @@ fn listing(dir: &Path, environ: &Environ, start_response: StartResponse, look: L
     }
     for (is_dir, name, size) in &entries {
         let slash = if *is_dir { "/" } else { "" };
-        let href = percent_encode_path(&format!("{name}{slash}"));
+        // `./` first: a name such as `javascript:alert(1)` stays a path.
+        let href = crate::server::html_escape(&format!(
+            "./{}",
+            percent_encode_path(&format!("{name}{slash}"))
+        ));
         let shown = crate::server::html_escape(&format!("{name}{slash}"));
         let size = if *is_dir {
             String::new()

@@ -103,10 +103,18 @@ pub(crate) struct Live {
 #[derive(Debug, Default)]
 struct Inner {
     state: BuildState,
-    /// Bumped at each new state, so the writer knows what it sent.
+    /// Bumped at each new state; each stream keeps the one it last got.
     version: u64,
-    streams: Vec<Conn>,
+    streams: Vec<Stream>,
     closing: bool,
+}
+
+/// One open event stream.
+#[derive(Debug)]
+struct Stream {
+    conn: Conn,
+    /// The state version this page last got.
+    sent: u64,
 }
 
 impl Live {
@@ -152,8 +160,8 @@ impl Live {
             self.changed.notify_all();
             std::mem::take(&mut inner.streams)
         };
-        for mut conn in streams {
-            conn.shutdown_write();
+        for mut stream in streams {
+            stream.conn.shutdown_write();
         }
     }
 
@@ -204,20 +212,26 @@ impl Live {
     }
 
     /// Writes the stream's head and first events, then keeps the
-    /// connection here: the worker is free again.
+    /// connection here: the worker is free again. The writing happens
+    /// outside the hub's lock, so a page that reads slowly holds up no one
+    /// else; a state that changes meanwhile reaches it from the writer,
+    /// which sees the version it got.
     fn open_stream(&self, mut conn: Conn) {
-        let mut inner = self.lock();
-        if inner.closing || inner.streams.len() >= MOST_STREAMS {
-            let why = if inner.closing {
-                "the server is stopping\n"
-            } else {
-                "too many live reload streams\n"
-            };
-            drop(inner);
-            let busy = Reply::status("503 Service Unavailable", why);
-            let _ = conn.write_all(&busy.encode(Some(true), false));
-            return;
-        }
+        let (state, version) = {
+            let inner = self.lock();
+            if inner.closing || inner.streams.len() >= MOST_STREAMS {
+                let why = if inner.closing {
+                    "the server is stopping\n"
+                } else {
+                    "too many live reload streams\n"
+                };
+                drop(inner);
+                let busy = Reply::status("503 Service Unavailable", why);
+                let _ = conn.write_all(&busy.encode(Some(true), false));
+                return;
+            }
+            (inner.state.clone(), inner.version)
+        };
         let mut out = Vec::with_capacity(512);
         encode_head(
             &mut out,
@@ -235,15 +249,25 @@ impl Live {
         );
         out.extend_from_slice(b"retry: 250\n\n");
         out.extend(event("hello", &self.id));
-        out.extend(inner.state.event());
-        // Written under the lock, so no state comes between the first
-        // events and the stream joining the others.
-        if conn.write_all(&out).is_err() || conn.set_write_timeout(WRITE_TIMEOUT).is_err() {
+        out.extend(state.event());
+        if conn.set_write_timeout(WRITE_TIMEOUT).is_err() || conn.write_all(&out).is_err() {
             return;
         }
         // Out of the parker: nothing is read from a stream any more.
         conn.registration = None;
-        inner.streams.push(conn);
+        let mut inner = self.lock();
+        if inner.closing {
+            drop(inner);
+            conn.shutdown_write();
+            return;
+        }
+        inner.streams.push(Stream {
+            conn,
+            sent: version,
+        });
+        if inner.version != version {
+            self.changed.notify_all();
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -251,38 +275,49 @@ impl Live {
     }
 }
 
-/// The writer thread: each new state, or a heartbeat, to every stream; a
-/// stream whose write fails is closed. It ends when the hub closes, or
-/// when its server is gone (one dropped without serving).
+/// The writer thread: the latest state to every stream that has not got
+/// it, or a heartbeat to all when none changed for [`HEARTBEAT`]; a stream
+/// whose write fails is closed. It ends when the hub closes, or when its
+/// server is gone (one dropped without serving).
 fn write_forever(hub: &Weak<Live>) {
-    let mut sent = 0;
     loop {
         let Some(live) = hub.upgrade() else { return };
         let mut inner = live.lock();
-        if inner.version == sent && !inner.closing {
-            inner = live
+        let behind = |inner: &Inner| inner.streams.iter().any(|s| s.sent != inner.version);
+        let mut heartbeat = false;
+        if !behind(&inner) && !inner.closing {
+            let (guard, waited) = live
                 .changed
                 .wait_timeout(inner, HEARTBEAT)
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
+                .unwrap_or_else(|e| e.into_inner());
+            inner = guard;
+            heartbeat = waited.timed_out() && !behind(&inner);
         }
         if inner.closing {
             return;
         }
-        let message = if inner.version != sent {
-            sent = inner.version;
-            inner.state.event()
-        } else {
-            b": heartbeat\n\n".to_vec()
-        };
+        let (version, state) = (inner.version, inner.state.event());
         let mut streams = std::mem::take(&mut inner.streams);
         drop(inner);
-        streams.retain_mut(|conn| conn.write_all(&message).is_ok());
+        streams.retain_mut(|stream| {
+            if stream.sent != version {
+                stream.sent = version;
+                stream.conn.write_all(&state).is_ok()
+            } else if heartbeat {
+                stream.conn.write_all(b": heartbeat\n\n").is_ok()
+            } else {
+                true
+            }
+        });
         let mut inner = live.lock();
         if inner.closing {
-            continue;
+            drop(inner);
+            for mut stream in streams {
+                stream.conn.shutdown_write();
+            }
+            return;
         }
-        // Streams opened meanwhile got the state with their head.
+        // Streams opened meanwhile stay, with the version they got.
         streams.append(&mut inner.streams);
         inner.streams = streams;
     }

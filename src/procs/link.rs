@@ -117,8 +117,16 @@ impl Order {
                 other => match other.strip_prefix("state failed ") {
                     Some(len) => {
                         let len: usize = len.parse().map_err(|_| bad(other))?;
-                        let mut text = vec![0; len.min(MOST_TEXT)];
-                        std::io::Read::read_exact(from, &mut text)?;
+                        let mut text = Vec::new();
+                        std::io::Read::read_to_end(
+                            &mut std::io::Read::take(&mut *from, len as u64),
+                            &mut text,
+                        )?;
+                        if text.len() < len {
+                            return Err(io::ErrorKind::UnexpectedEof.into());
+                        }
+                        // Whatever the parent sent, no more is kept.
+                        text.truncate(MOST_TEXT);
                         Order::State(BuildState::Failed(
                             String::from_utf8_lossy(&text).into_owned(),
                         ))
@@ -151,28 +159,86 @@ fn cut(text: &str, most: usize) -> &str {
 #[derive(Debug)]
 pub(crate) struct ParentEnd {
     stream: UnixStream,
+    /// Orders not written yet; a thread of its own writes them, so that a
+    /// child that does not read (it never reached `make_server`) blocks
+    /// no one.
+    mailbox: Arc<(Mutex<Mailbox>, Condvar)>,
+}
+
+/// Orders waiting for the writer: the latest state only, since a newer
+/// one replaces an older.
+#[derive(Debug, Default)]
+struct Mailbox {
+    accept: bool,
+    state: Option<BuildState>,
+    /// The parent let go of the child.
+    closed: bool,
 }
 
 /// A new link: the parent's end, and the child's to hand over at spawn.
 pub(crate) fn pair() -> io::Result<(ParentEnd, std::os::fd::OwnedFd)> {
     let (parent, child) = UnixStream::pair()?;
-    Ok((ParentEnd { stream: parent }, child.into()))
+    let mailbox: Arc<(Mutex<Mailbox>, Condvar)> = Arc::default();
+    let (writer, letters) = (parent.try_clone()?, mailbox.clone());
+    std::thread::Builder::new()
+        .name("werk-link-out".into())
+        .spawn(move || write_orders(writer, &letters))?;
+    Ok((
+        ParentEnd {
+            stream: parent,
+            mailbox,
+        },
+        child.into(),
+    ))
+}
+
+/// The writer of one link: each order as it comes, until the child is gone
+/// or the parent let go of it.
+fn write_orders(mut stream: UnixStream, mailbox: &(Mutex<Mailbox>, Condvar)) {
+    let (lock, cvar) = mailbox;
+    loop {
+        let orders = {
+            let mut letters = lock.lock().unwrap_or_else(|e| e.into_inner());
+            while !letters.closed && !letters.accept && letters.state.is_none() {
+                letters = cvar.wait(letters).unwrap_or_else(|e| e.into_inner());
+            }
+            if letters.closed {
+                return;
+            }
+            let accept = std::mem::take(&mut letters.accept).then_some(Order::Accept);
+            let state = letters.state.take().map(Order::State);
+            [accept, state]
+        };
+        for order in orders.into_iter().flatten() {
+            if stream.write_all(&order.encode()).is_err() {
+                return;
+            }
+        }
+    }
+}
+
+impl Drop for ParentEnd {
+    fn drop(&mut self) {
+        self.post(|letters| letters.closed = true);
+    }
 }
 
 impl ParentEnd {
     /// Tells the child the build state. A child that is gone is not an
     /// error: its end will be seen closed by the reader.
     pub(crate) fn send(&self, state: &BuildState) {
-        self.order(&Order::State(state.clone()));
+        self.post(|letters| letters.state = Some(state.clone()));
     }
 
     /// Tells the child to accept connections.
     pub(crate) fn accept(&self) {
-        self.order(&Order::Accept);
+        self.post(|letters| letters.accept = true);
     }
 
-    fn order(&self, order: &Order) {
-        let _ = (&self.stream).write_all(&order.encode());
+    fn post(&self, write: impl FnOnce(&mut Mailbox)) {
+        let (lock, cvar) = &*self.mailbox;
+        write(&mut lock.lock().unwrap_or_else(|e| e.into_inner()));
+        cvar.notify_one();
     }
 
     /// Reads the child's reports on a thread of its own, calling `each`
@@ -227,7 +293,13 @@ impl ChildEnd {
     fn from_env() -> Option<ChildEnd> {
         let fd = std::env::var(LINK_FD).ok()?;
         std::env::remove_var(LINK_FD);
-        if !super::started_by_werk() {
+        // A program the child started before it read the variable has it
+        // too, and the descriptor: only the werk parent's own child takes it.
+        let parent = std::env::var(super::SUPERVISOR_PID)
+            .ok()?
+            .parse::<u32>()
+            .ok()?;
+        if !super::started_by_werk() || std::os::unix::process::parent_id() != parent {
             return None;
         }
         let fd = crate::sys::process::adopt_fd(fd.parse().ok()?).ok()?;

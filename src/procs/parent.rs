@@ -179,6 +179,16 @@ impl Children {
         status
     }
 
+    /// Sends `signal` to child `pid` if it has not been reaped: a process
+    /// id that may be another process's by now is never signalled.
+    #[cfg(feature = "reload")]
+    pub(crate) fn signal(&self, pid: u32, signal: Signal) {
+        let state = self.lock();
+        if state.running.contains(&pid) {
+            let _ = send_signal(pid, signal);
+        }
+    }
+
     /// True once a stop has begun.
     pub(crate) fn is_stopping(&self) -> bool {
         self.lock().stopping

@@ -83,43 +83,25 @@ impl Served {
         };
         drop(command);
         let pid = child.id();
-        let tail = match child.stderr.take() {
-            Some(pipe) => Tail::follow(pipe)?,
-            None => Tail::default(),
-        };
-        let heard: Arc<(Mutex<Heard>, Condvar)> = Arc::default();
-        let (to_loop, heard_here) = (events.clone(), heard.clone());
-        parent_end.read_reports(
-            move |report| match report {
-                Report::Ready(pid) => {
-                    let _ = to_loop.send(Event::Ready(pid));
-                }
-                Report::Stopped(pid) => {
-                    let _ = to_loop.send(Event::Stopped(pid));
-                }
-                Report::Changed(at) => {
-                    heard_here
-                        .0
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .changed = Some(at)
-                }
-            },
-            {
-                let heard = heard.clone();
-                move || {
-                    heard.0.lock().unwrap_or_else(|e| e.into_inner()).closed = true;
-                    heard.1.notify_all();
-                }
-            },
-        )?;
+        let stderr = child.stderr.take();
+        // The waiter first: whatever fails after, the child is reaped.
         let (waiter, to_loop) = (children.clone(), events.clone());
-        std::thread::Builder::new()
+        let waiting = std::thread::Builder::new()
             .name(format!("werk-wait-{pid}"))
             .spawn(move || {
                 let status = waiter.wait(child);
                 let _ = to_loop.send(Event::Exited(pid, status));
-            })?;
+            });
+        if let Err(e) = waiting {
+            children.signal(pid, crate::sys::process::Signal::Kill);
+            return Err(e);
+        }
+        let heard: Arc<(Mutex<Heard>, Condvar)> = Arc::default();
+        let followed = follow(stderr, &parent_end, &heard, events);
+        let tail = followed.inspect_err(|_| {
+            // Unheard, it could never be handed the sockets.
+            children.signal(pid, crate::sys::process::Signal::Kill);
+        })?;
         Ok(Some(Served {
             pid,
             started: Instant::now(),
@@ -163,6 +145,42 @@ impl Served {
     pub(crate) fn last_lines(&self) -> String {
         self.tail.text(LAST_WORDS)
     }
+}
+
+/// Follows a child: its standard error, and its reports on the link.
+fn follow(
+    stderr: Option<std::process::ChildStderr>,
+    link: &ParentEnd,
+    heard: &Arc<(Mutex<Heard>, Condvar)>,
+    events: &Sender<Event>,
+) -> io::Result<Tail> {
+    let tail = match stderr {
+        Some(pipe) => Tail::follow(pipe)?,
+        None => Tail::default(),
+    };
+    let (to_loop, heard_here, closing) = (events.clone(), heard.clone(), heard.clone());
+    link.read_reports(
+        move |report| match report {
+            Report::Ready(pid) => {
+                let _ = to_loop.send(Event::Ready(pid));
+            }
+            Report::Stopped(pid) => {
+                let _ = to_loop.send(Event::Stopped(pid));
+            }
+            Report::Changed(at) => {
+                heard_here
+                    .0
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .changed = Some(at)
+            }
+        },
+        move || {
+            closing.0.lock().unwrap_or_else(|e| e.into_inner()).closed = true;
+            closing.1.notify_all();
+        },
+    )?;
+    Ok(tail)
 }
 
 /// What a signal stops in a supervisor: the children get SIGTERM (a

@@ -31,6 +31,7 @@ use super::standby::{Down, Standby};
 use super::watch::{self, Watched, Watcher};
 use crate::procs::link::BuildState;
 use crate::procs::{describe, Children, Program, Stop};
+use crate::sys::process::Signal;
 use crate::Options;
 
 /// How long no further change must come before a save counts as done:
@@ -41,6 +42,10 @@ const QUIET: Duration = Duration::from_millis(20);
 /// How long an old process may take to stop accepting before the new
 /// one accepts anyway.
 const HANDOVER: Duration = Duration::from_secs(2);
+
+/// How long an old process may take to finish its requests and exit,
+/// after it was told to stop, before it is killed.
+const LEAVE_LIMIT: Duration = Duration::from_secs(30);
 
 /// How long a new process may take to serve before werk says so.
 const SLOW_START: Duration = Duration::from_secs(10);
@@ -116,6 +121,8 @@ pub(crate) fn run(host: &str, port: u16, run: Run, options: Options) -> i32 {
             pending: None,
             generation: 0,
             reload: None,
+            serving_exe: None,
+            next_exe: None,
             handover: None,
             said_slow: false,
             stopping: false,
@@ -155,10 +162,15 @@ impl Sources {
         watched.extend(layout.files.iter().cloned().map(Watched::File));
         watched.extend(self.settings.watched_extra());
         let mut patterns = self.settings.exclude_patterns.clone();
-        // Cargo also makes the target directory under a temporary name
-        // beside it, then renames it.
-        let target = layout.target_dir.display();
-        patterns.extend([format!("{target}*"), format!("{target}*/**")]);
+        // Cargo makes the target directory under a temporary name beside
+        // it (`target` and six random characters), then renames it.
+        let target = super::glob::escape(&layout.target_dir.display().to_string());
+        patterns.extend([
+            target.clone(),
+            format!("{target}/**"),
+            format!("{target}??????"),
+            format!("{target}??????/**"),
+        ]);
         let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
         let exclude = super::glob::Exclude::new(&patterns, &cwd)
             .with_gitignore(super::ignore::Ignore::load(&layout.workspace_root));
@@ -241,6 +253,9 @@ struct DevLoop {
     generation: u32,
     /// The reload under way, for its timeline line.
     reload: Option<Timeline>,
+    /// The executable the serving process runs, and the one `next` runs.
+    serving_exe: Option<ExeStamp>,
+    next_exe: Option<ExeStamp>,
     /// The old process the new one waits for to stop accepting, and until
     /// when.
     handover: Option<(u32, Instant)>,
@@ -268,6 +283,8 @@ struct Timeline {
     ready: Option<Instant>,
     /// When it was told to accept: the old one had stopped accepting.
     accepting: Option<Instant>,
+    /// The process it replaced, whose exit ends the line.
+    replaced: Option<u32>,
 }
 
 impl DevLoop {
@@ -289,13 +306,14 @@ impl DevLoop {
                 Some(_) => Duration::from_millis(100),
                 None => Duration::from_secs(1),
             };
-            let event = match self.events.recv_timeout(tick) {
+            let received = self.events.recv_timeout(tick);
+            // Deadlines, whether events come or not.
+            self.check_slow_start();
+            self.check_handover();
+            self.check_leaving();
+            let event = match received {
                 Ok(event) => event,
-                Err(RecvTimeoutError::Timeout) => {
-                    self.check_slow_start();
-                    self.check_handover();
-                    continue;
-                }
+                Err(RecvTimeoutError::Timeout) => continue,
                 Err(RecvTimeoutError::Disconnected) => return Ok(self.finish()),
             };
             match event {
@@ -351,6 +369,7 @@ impl DevLoop {
             spawned: None,
             ready: None,
             accepting: None,
+            replaced: None,
         });
         let (cargo, layout, builds) =
             (self.cargo.clone(), self.layout.clone(), self.builds.clone());
@@ -390,7 +409,10 @@ impl DevLoop {
     }
 
     fn build_succeeded(&mut self, built: Built, took: Duration) {
-        if built.fresh && self.current.is_some() && self.next.is_none() {
+        // Cargo's `fresh` says this build compiled nothing: another build
+        // (a `cargo build` elsewhere) may still have made a new executable.
+        let unchanged = built.fresh && exe_stamp(&built.exe) == self.serving_exe;
+        if unchanged && self.current.is_some() && self.next.is_none() {
             say!(
                 " * Build finished in {}: nothing changed, the same process keeps serving",
                 seconds(took)
@@ -403,6 +425,7 @@ impl DevLoop {
         if let Some(next) = self.next.take() {
             self.stop_process(next);
         }
+        self.next_exe = exe_stamp(&built.exe);
         self.program.set_exe(built.exe);
         match self.spawn() {
             Ok(Some(next)) => {
@@ -434,7 +457,7 @@ impl DevLoop {
         let errors = super::standby::strip_ansi(&errors);
         if self.current.is_some() || self.next.is_some() {
             say!(" * The previous build keeps serving; its pages show the errors");
-            self.tell_all(&BuildState::Failed(errors));
+            self.tell_all(&BuildState::Failed(format!("The build failed\n\n{errors}")));
         } else {
             say!(" * No build serves: werk answers 503 with the errors until one builds");
             self.down(Down::BuildFailed(errors));
@@ -479,12 +502,16 @@ impl DevLoop {
         }
         let next = self.next.take().expect("checked above");
         self.standby.stop();
+        self.serving_exe = self.next_exe.take();
         if let Some(timeline) = &mut self.reload {
             timeline.ready = Some(Instant::now());
         }
         match self.current.replace(next) {
             Some(old) => {
                 self.handover = Some((old.pid, Instant::now() + HANDOVER));
+                if let Some(timeline) = &mut self.reload {
+                    timeline.replaced = Some(old.pid);
+                }
                 self.stop_process(old);
             }
             None => {
@@ -528,8 +555,26 @@ impl DevLoop {
     }
 
     fn stop_process(&mut self, process: Served) {
-        let _ = crate::sys::process::send_signal(process.pid, crate::sys::process::Signal::Term);
+        self.children.signal(process.pid, Signal::Term);
         self.leaving.push((process, Instant::now()));
+    }
+
+    /// Kills an old process that has not exited long after it was told to
+    /// stop (its `main` goes on after `serve_forever`, say): one more would
+    /// stay at each reload, and Ctrl-C would wait for them.
+    fn check_leaving(&mut self) {
+        for (process, since) in &mut self.leaving {
+            if since.elapsed() >= LEAVE_LIMIT {
+                say!(
+                    " * The old process (pid {}) has not exited {} s after it was told to stop; killing it",
+                    process.pid,
+                    LEAVE_LIMIT.as_secs()
+                );
+                self.children.signal(process.pid, Signal::Kill);
+                // Not again: its exit comes as an event.
+                *since = Instant::now() + Duration::from_secs(3600);
+            }
+        }
     }
 
     fn exited(&mut self, pid: u32, status: std::io::Result<ExitStatus>) {
@@ -538,7 +583,13 @@ impl DevLoop {
             if self.handover.is_some_and(|(from, _)| from == pid) {
                 self.hand_over();
             }
-            self.print_timeline(Some(Instant::now()));
+            if self
+                .reload
+                .as_ref()
+                .is_some_and(|t| t.replaced == Some(pid))
+            {
+                self.print_timeline(Some(Instant::now()));
+            }
             return;
         }
         let how = match &status {
@@ -654,6 +705,16 @@ impl DevLoop {
         self.children.remove_socket_files();
         0
     }
+}
+
+/// What tells one executable file from the next: cargo writes a new file
+/// (a new inode) for each build.
+type ExeStamp = (u64, u64, i64, i64);
+
+fn exe_stamp(exe: &std::path::Path) -> Option<ExeStamp> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(exe).ok()?;
+    Some((meta.dev(), meta.ino(), meta.mtime(), meta.mtime_nsec()))
 }
 
 /// `1.84 s`, `210 ms`.

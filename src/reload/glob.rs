@@ -81,6 +81,24 @@ const ALWAYS_SKIPPED: [&str; 17] = [
     ".goutputstream-*",
 ];
 
+/// `text` as a pattern that matches it literally: `*`, `?` and `[` each
+/// inside a set of their own.
+#[cfg(any(feature = "cli", test))]
+pub(crate) fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '*' | '?' | '[' => {
+                out.push('[');
+                out.push(c);
+                out.push(']');
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// One compiled pattern.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Glob {
@@ -449,6 +467,14 @@ impl Exclude {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn escaped_text_matches_itself_only() {
+        let path = "/w/odd[1]*?/target";
+        let glob = Glob::new(&escape(path));
+        assert!(glob.matches(path));
+        assert!(!glob.matches("/w/odd1xx/target"));
+    }
 
     #[test]
     fn a_set_that_never_closes_is_refused_with_its_place() {

@@ -179,7 +179,7 @@ impl Standby {
             .name("werk-standby".into())
             .spawn(move || {
                 if let Err(e) = server.serve_forever() {
-                    say!(" * The server for while no process runs stopped: {e}");
+                    say!(" * The server that answers 503 stopped: {e}");
                 }
             })?;
         self.running = Some(Running {

@@ -52,7 +52,11 @@
     });
     events.addEventListener("ok", clear);
     events.addEventListener("failed", function (e) {
-      overlay("Build failed: the page shows the last good build", e.data);
+      // The first line says what went wrong; the rest is the detail.
+      var cut = e.data.indexOf("\n");
+      var title = cut < 0 ? e.data : e.data.slice(0, cut);
+      overlay(title + " (the page shows the last build that served)",
+        cut < 0 ? "" : e.data.slice(cut + 1).replace(/^\n+/, ""));
     });
     events.onerror = function () {
       // The browser retries a dropped stream by itself; one it gave up on

@@ -9,6 +9,13 @@
 //! browsers still run; `Content-Length`, when the app gives one, grows by
 //! the tag's length, so both agree for GET and HEAD alike.
 //!
+//! Only a request for a whole page gets it: one whose `Sec-Fetch-Dest`
+//! (W3C Fetch Metadata) is absent, `document`, `iframe` or `frame`, and
+//! that is not a fragment fetched by script (`HX-Request`, htmx;
+//! `Turbo-Frame`, Hotwire; `X-Requested-With: XMLHttpRequest`). A fragment
+//! swapped into a page already holding the script would open a second
+//! stream.
+//!
 //! A page that takes the tag loses its `ETag`, `Last-Modified` and
 //! `Accept-Ranges`: they describe the bytes without the tag, which stay
 //! the same from one server to the next. A browser that reloads the page
@@ -41,6 +48,9 @@ impl<A: App> LiveReload<A> {
 
 impl<A: App> App for LiveReload<A> {
     fn call(&self, environ: &Environ, start_response: StartResponse) -> Body {
+        if !asks_for_a_page(environ) {
+            return self.app.call(environ, start_response);
+        }
         // None until the app starts its response (it may do so lazily,
         // while its body is produced); then whether the tag goes in.
         let decided: Arc<Mutex<Option<bool>>> = Arc::default();
@@ -66,6 +76,23 @@ impl<A: App> App for LiveReload<A> {
             }
         }
     }
+}
+
+/// Whether the request is for a page the browser shows, not a part of
+/// one, a script, a style or an image.
+fn asks_for_a_page(environ: &Environ) -> bool {
+    let dest = environ.header("Sec-Fetch-Dest").map(str::trim);
+    let shown = dest.is_none_or(|d| {
+        ["document", "iframe", "frame"]
+            .iter()
+            .any(|page| d.eq_ignore_ascii_case(page))
+    });
+    let fragment = environ.header("HX-Request").is_some()
+        || environ.header("Turbo-Frame").is_some()
+        || environ
+            .header("X-Requested-With")
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("XMLHttpRequest"));
+    shown && !fragment
 }
 
 /// Whether a response with this status and these headers gets the tag.
@@ -262,6 +289,29 @@ mod tests {
             TAG.into(),
         );
         assert_eq!(call(&gzip, get()).body, b"\x1f\x8b");
+    }
+
+    #[test]
+    fn fragments_and_subresources_are_left_alone() {
+        let app = LiveReload::new(page("text/html", "<p>part</p>"), TAG.into());
+        let with = |name: &str, value: &str| {
+            let mut environ = get();
+            environ.set(format!("HTTP_{name}"), value);
+            call(&app, environ).body
+        };
+        for (name, value) in [
+            ("HX_REQUEST", "true"),
+            ("TURBO_FRAME", "list"),
+            ("X_REQUESTED_WITH", "XMLHttpRequest"),
+            ("SEC_FETCH_DEST", "empty"),
+            ("SEC_FETCH_DEST", "script"),
+        ] {
+            assert_eq!(with(name, value), b"<p>part</p>", "{name}: {value}");
+        }
+        for dest in ["document", "iframe", "frame"] {
+            let tagged = format!("<p>part</p>{TAG}");
+            assert_eq!(with("SEC_FETCH_DEST", dest), tagged.as_bytes(), "{dest}");
+        }
     }
 
     #[test]

@@ -498,7 +498,7 @@ fn parse_run(args: Vec<String>) -> Result<Command, UsageError> {
         match flag.as_str() {
             "-h" | "--help" => return Ok(Command::Help(Some("run".into()))),
             "--bin" => run.bin = Some(value()?),
-            "-p" | "--package" => run.package = Some(value()?),
+            "-p" | "--package" => run.package = Some(package(&flag, value()?)?),
             "--manifest-path" => run.manifest_path = Some(value()?),
             "--release" => run.release = true,
             "--features" | "-F" => run.features.extend(
@@ -622,6 +622,17 @@ fn parse_devcert(args: Vec<String>) -> Result<Command, UsageError> {
     }
     let base_path = base_path.ok_or_else(|| UsageError("devcert needs a BASE_PATH".into()))?;
     Ok(Command::Devcert { base_path, host })
+}
+
+/// The package `-p` names under `werk run`, as for cargo; a number there
+/// was meant as the port, as `-p` is under `werk serve`.
+fn package(flag: &str, name: String) -> Result<String, UsageError> {
+    if !name.is_empty() && name.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(UsageError(format!(
+            "{flag} names the package under `werk run`, as for cargo; for the port, use --port {name}"
+        )));
+    }
+    Ok(name)
 }
 
 /// `[HOST] [PORT] [--json]`; a lone number is the port.
@@ -1137,6 +1148,7 @@ mod tests {
         assert!(err(&["serve", "--host", "[::1]:5000"]).contains("--host ::1 --port 5000"));
         assert!(err(&["serve", "--port", "70000"]).contains("from 0 to 65535"));
         assert!(err(&["serve", "--port", "http"]).contains("expects a number"));
+        assert!(err(&["run", "-p", "8000"]).contains("for the port, use --port 8000"));
         for fine in ["::1", "0.0.0.0", "unix:///tmp/app.sock", "api.localhost"] {
             assert!(parse_str(&["serve", "--host", fine]).is_ok(), "{fine}");
         }

@@ -192,6 +192,9 @@ impl Options {
     /// was set and the defaults.
     fn pool_size(&self) -> Result<(usize, usize), Error> {
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        if self.max_threads == Some(0) {
+            return Err(Error::Config("max_threads must be at least 1".into()));
+        }
         let (threads, max) = match (self.threads, self.max_threads) {
             (Some(t), Some(m)) if m < t => {
                 return Err(Error::Config(format!(
@@ -700,7 +703,9 @@ mod tests {
                 "{err}"
             );
         }
-        assert!(pool(Options::default().threads(0)).is_err());
+        let zero = |o: Options| pool(o).unwrap_err();
+        assert!(zero(Options::default().threads(0)).contains("threads must be at least 1"));
+        assert!(zero(Options::default().max_threads(0)).contains("max_threads must be at least 1"));
     }
 
     #[test]

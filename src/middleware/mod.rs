@@ -62,13 +62,37 @@ pub(crate) fn wrap_for_options(app: Box<dyn App>, options: &Options, host: &str)
         app = Box::new(files);
     }
     if options.use_debugger {
-        let host = host.trim_start_matches('[').trim_end_matches(']');
         app = Box::new(
             Debugger::new(app)
                 .passthrough_errors(options.passthrough_errors)
-                .trusted_hosts([host])
+                .trusted_hosts(host_to_trust(host))
                 .any_client(options.debugger_any_client),
         );
     }
     app
+}
+
+/// The host served on, which the debugger trusts besides the loopback
+/// names (as Werkzeug's `run_simple` does), unless it names no host a
+/// browser could ask for: a wildcard address or a Unix socket.
+fn host_to_trust(host: &str) -> Option<&str> {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let wildcard = host
+        .parse::<std::net::IpAddr>()
+        .is_ok_and(|ip| ip.is_unspecified());
+    (!host.is_empty() && !host.starts_with("unix:") && !wildcard).then_some(host)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::host_to_trust;
+
+    #[test]
+    fn the_debugger_trusts_the_served_host_unless_it_is_no_name() {
+        assert_eq!(host_to_trust("dev.example"), Some("dev.example"));
+        assert_eq!(host_to_trust("[::1]"), Some("::1"));
+        for none in ["0.0.0.0", "[::]", "::", "", "unix:///tmp/app.sock"] {
+            assert_eq!(host_to_trust(none), None, "{none}");
+        }
+    }
 }

@@ -521,6 +521,56 @@ fn every_editor_save_style_builds_once() {
     }
 }
 
+/// A path dependency added to the manifest while `werk run` runs is
+/// watched from then on: the manifest change reads the packages again.
+#[test]
+fn a_path_dependency_added_to_the_manifest_is_watched() {
+    let project = Project::new("add-dep", "before");
+    let dep = std::env::temp_dir().join(format!("werk-run-greeting-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dep);
+    std::fs::create_dir_all(dep.join("src")).unwrap();
+    std::fs::write(
+        dep.join("Cargo.toml"),
+        "[package]\nname = \"greeting\"\nversion = \"0.1.0\"\nedition = \"2021\"\n",
+    )
+    .unwrap();
+    let write_dep = |text: &str| {
+        std::fs::write(
+            dep.join("src/lib.rs"),
+            format!("pub const TEXT: &str = {text:?};\n"),
+        )
+        .unwrap()
+    };
+    write_dep("from the dependency 1");
+    let werk = project.run(&[]);
+    wait_printed(&werk, " * Built in ", 1, FIRST_BUILD);
+    wait_for_text(&werk, "before", REBUILD);
+
+    let manifest = project.dir.join("Cargo.toml");
+    let text = std::fs::read_to_string(&manifest).unwrap().replace(
+        "[dependencies]\n",
+        &format!(
+            "[dependencies]\ngreeting = {{ path = {:?} }}\n",
+            dep.display().to_string()
+        ),
+    );
+    std::fs::write(&manifest, text).unwrap();
+    project.write_main(&program("x").replace(
+        "const TEXT: &str = \"x\";",
+        "const TEXT: &str = greeting::TEXT;",
+    ));
+    wait_for_text(&werk, "from the dependency 1", REBUILD);
+
+    write_dep("from the dependency 2");
+    wait_for_text(&werk, "from the dependency 2", REBUILD);
+    let log = werk.log();
+    assert!(
+        log.contains(&format!("{}", dep.join("src/lib.rs").display())),
+        "the change in the dependency was seen:\n{log}"
+    );
+    let _ = std::fs::remove_dir_all(&dep);
+}
+
 #[test]
 fn ctrl_c_stops_werk_run_and_its_program() {
     let project = Project::new("ctrl-c", "up");

@@ -198,8 +198,12 @@ impl Sources {
             let rules = exclude.gitignore().is_some_and(|i| i.is_rules_file(&path));
             let manifest = path.file_name().is_some_and(|n| n == "Cargo.toml");
             if manifest {
-                if let Ok(new) = self.cargo.layout() {
-                    layout = new;
+                match self.cargo.layout() {
+                    Ok(new) => {
+                        layout = new;
+                        let _ = to_loop.send(Event::Layout(layout.clone()));
+                    }
+                    Err(e) => say!(" * {e}"),
                 }
             }
             if rules || manifest {
@@ -319,6 +323,7 @@ impl DevLoop {
             match event {
                 Event::Changed(path, at) => self.changed(path, at),
                 Event::Built(outcome) => self.built(outcome),
+                Event::Layout(layout) => self.layout = layout,
                 Event::Ready(pid) => self.ready(pid),
                 Event::Stopped(pid) => self.stopped(pid),
                 Event::Exited(pid, status) => self.exited(pid, status),
@@ -338,12 +343,6 @@ impl DevLoop {
     fn changed(&mut self, path: PathBuf, at: SystemTime) {
         if self.stopping {
             return;
-        }
-        if path.file_name().is_some_and(|n| n == "Cargo.toml") {
-            match self.cargo.layout() {
-                Ok(layout) => self.layout = layout,
-                Err(e) => say!(" * {e}"),
-            }
         }
         if self.building {
             self.pending.get_or_insert((path, at));

@@ -36,6 +36,10 @@ pub(crate) enum Event {
     /// A build ended (`werk run`).
     #[cfg(feature = "cli")]
     Built(super::cargo::Outcome),
+    /// A manifest changed and the packages are now these (`werk run`);
+    /// the change itself follows as `Changed`.
+    #[cfg(feature = "cli")]
+    Layout(super::cargo::Layout),
     /// Ctrl-C or SIGTERM: the children have been told to stop.
     Stop,
 }

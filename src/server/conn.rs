@@ -138,8 +138,6 @@ pub(crate) struct Conn {
     /// How much longer than a head the request may take to arrive: the
     /// allowance of a body awaited before the app runs.
     pub body_allowance: std::time::Duration,
-    /// `100 Continue` went out while the body was awaited.
-    pub continue_sent: bool,
     /// How far an awaited chunked body has been decoded.
     pub body_scan: Option<BodyScan>,
     /// Requests served on this connection so far.
@@ -167,7 +165,6 @@ impl Conn {
             buf: ReadBuf::default(),
             head_started: None,
             body_allowance: std::time::Duration::ZERO,
-            continue_sent: false,
             body_scan: None,
             served: 0,
             write_buffer: Vec::new(),

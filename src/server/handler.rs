@@ -64,12 +64,6 @@ pub(crate) fn serve(mut conn: Conn, shared: &Arc<Shared>) {
                     Step::AwaitBody(expected) => {
                         // The body arrives before the app is called: wait
                         // for it here, where waiting holds no worker.
-                        if head.expect_continue && !conn.continue_sent {
-                            if conn.write_all(CONTINUE).is_err() {
-                                return;
-                            }
-                            conn.continue_sent = true;
-                        }
                         let started = *conn.head_started.get_or_insert_with(Instant::now);
                         conn.body_allowance = body_allowance(expected);
                         if started.elapsed() >= shared.config.head_timeout + conn.body_allowance {
@@ -162,10 +156,6 @@ const BUFFERED_BODY: u64 = 1024 * 1024;
 /// one byte a second does not.
 const MIN_BODY_RATE: u64 = 8 * 1024;
 
-/// The answer to `Expect: 100-continue` when the body is awaited before
-/// the application runs.
-const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
-
 /// What to do with a request whose head is complete.
 enum Step {
     /// Live reload answers it (the path under `/__werk/`).
@@ -186,7 +176,10 @@ fn next_step(conn: &mut Conn, head: &RequestHead, shared: &Shared) -> Step {
             return Step::Reserved(path);
         }
     }
-    if shared.is_shutting_down() {
+    // A client that sent `Expect: 100-continue` waits for the app: it
+    // may refuse the body from the head alone (RFC 9110 section 10.1.1),
+    // and `100 Continue` goes out when it first reads.
+    if shared.is_shutting_down() || head.expect_continue {
         return Step::Run;
     }
     match body_to_wait_for(conn, head, shared) {
@@ -317,11 +310,7 @@ enum Stop {
 
 /// Runs the application for one request and sends the response. Returns
 /// the connection if it can carry another request.
-fn handle_request(mut conn: Conn, mut head: RequestHead, shared: &Arc<Shared>) -> Option<Conn> {
-    if std::mem::take(&mut conn.continue_sent) {
-        // Sent while the body was awaited.
-        head.expect_continue = false;
-    }
+fn handle_request(conn: Conn, mut head: RequestHead, shared: &Arc<Shared>) -> Option<Conn> {
     let names = conn.names.clone();
     let scheme = if conn.is_tls() { "https" } else { "http" };
     let client_cert = conn.peer_certificate_pem();

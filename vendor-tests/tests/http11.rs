@@ -586,7 +586,9 @@ fn connection_close_from_the_client() {
 fn connection_close_from_the_server() {
     let server = TestServer::start(ignores_body);
     let mut client = server.connect();
-    let len = 256 * 1024;
+    // Larger than what the server awaits before calling the app (1 MiB),
+    // so the app runs while the client holds the body back.
+    let len = 4 * 1024 * 1024;
     client.send(
         format!("POST / HTTP/1.1\r\nHost: localhost\r\nContent-Length: {len}\r\n\r\n").as_bytes(),
     );

@@ -109,28 +109,61 @@ pub enum Parsed {
     Partial,
 }
 
-/// Parses the request head at the start of `buf`.
+/// Parses the request head at the start of `buf`, which holds what has
+/// arrived so far.
 ///
-/// A partial head within the limits is `Ok(Parsed::Partial)`: the caller
-/// reads more and calls again with the longer buffer.
+/// The answer is `Ok(Parsed::Partial)` while more bytes could still make
+/// a head within the limits (the caller reads more and calls again with
+/// the longer buffer), `Ok(Parsed::Complete)` once the head has ended,
+/// or the refusal.
+///
+/// The answer depends on the bytes alone, never on how they were split
+/// into reads: once a buffer is refused, every longer buffer that starts
+/// with it is refused with the same error, and a complete head is the
+/// same head whatever follows it. A server that answered 431 or 400 for
+/// the same request depending on the network would be hard to debug, and
+/// a client could not tell which problem to fix. So the bytes are read in
+/// order, and the first one that shows a problem decides:
+///
+/// 1. The limits count the bytes so far. The first byte that takes the
+///    request target (the bytes after the request line's first space, up
+///    to the next space or the line's end) past `max_uri` is refused
+///    with 414, the first byte past `max_head` before the head's end with
+///    431, and the byte that crosses both at once with 431. Nothing after
+///    that byte is read, so nothing that follows can change the answer.
+/// 2. Before that byte, the first byte that breaks the syntax of the
+///    request line (RFC 9112 section 3), a field line (section 5) or the
+///    line endings (section 2.2) is refused with 400, the end of a 101st
+///    field line with 431, and nothing after it is read either. The
+///    version is judged once its line ends, or sooner once it can no
+///    longer become well formed (`HTTP/` then digits, a dot, digits):
+///    `HTTP/2` still reads more, as it may be the start of `HTTP/2.0`.
+///    A well formed version other than 1.0 and 1.1 is refused with 505
+///    (section 2.3), a malformed one with 400.
+/// 3. A head that ends within the limits is then judged whole: its target
+///    (section 3.2), Host (section 3.2), framing (section 6.3), Expect and
+///    declared body size. These refusals (400, 413, 417, 501) need the
+///    head's end, so no prefix of the head is refused.
 pub fn parse_head(buf: &[u8], limits: &Limits) -> Result<Parsed, HttpError> {
+    // Parse only the bytes within the limits: what follows the first
+    // byte over one cannot change the answer.
+    let (within, over) = match first_over_limit(buf, limits) {
+        Some((at, err)) => (&buf[..at], Some(err)),
+        None => (buf, None),
+    };
+    // More bytes are needed, unless the bytes so far are over a limit.
+    let unfinished = || over.map_or(Ok(Parsed::Partial), Err);
     let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut req = httparse::Request::new(&mut slots);
-    let head_len = match req.parse(buf) {
+    let head_len = match req.parse(within) {
         Ok(httparse::Status::Complete(n)) => n,
-        Ok(httparse::Status::Partial) => {
-            return check_partial(buf, limits).map(|()| Parsed::Partial)
-        }
-        Err(e) => return Err(classify(e, buf)),
+        Ok(httparse::Status::Partial) => return unfinished(),
+        Err(e) => return classify(e, within).map_or_else(unfinished, Err),
     };
-    if head_len > limits.max_head {
-        return Err(HttpError::HeadTooLarge);
-    }
+    // A head that ends before the first byte over a limit lies within
+    // both: its length is at most max_head, its target at most max_uri.
     let method = req.method.unwrap_or_default().to_owned();
     let raw_target = req.path.unwrap_or_default();
-    if raw_target.len() > limits.max_uri {
-        return Err(HttpError::UriTooLong);
-    }
     let version = match req.version {
         Some(0) => Version::Http10,
         _ => Version::Http11,
@@ -161,88 +194,137 @@ pub fn parse_head(buf: &[u8], limits: &Limits) -> Result<Parsed, HttpError> {
     Ok(Parsed::Complete(head))
 }
 
-/// Decides between "read more" and a limit error for an incomplete head:
-/// 414 once the target so far is longer than `max_uri`, 431 once the
-/// bytes so far are more than `max_head`. Only the target counts towards
-/// `max_uri`, as for a complete head, so a head accepted whole is never
-/// refused for arriving in pieces.
-fn check_partial(buf: &[u8], limits: &Limits) -> Result<(), HttpError> {
-    if target_so_far(buf) > limits.max_uri {
-        Err(HttpError::UriTooLong)
-    } else if buf.len() > limits.max_head {
-        Err(HttpError::HeadTooLarge)
-    } else {
-        Ok(())
+/// The first byte of `buf` over a limit, by its index, and the refusal it
+/// calls for: the byte that takes the target past `max_uri` (414), or the
+/// byte past `max_head` (431, also when one byte crosses both). Only the
+/// target counts towards `max_uri`, as for a complete head, so a head
+/// accepted whole is never refused for arriving in pieces.
+///
+/// Where a limit is crossed depends only on the bytes up to the crossing,
+/// so every longer buffer crosses at the same byte.
+fn first_over_limit(buf: &[u8], limits: &Limits) -> Option<(usize, HttpError)> {
+    let head = (buf.len() > limits.max_head).then_some(limits.max_head);
+    let (start, len) = target_so_far(buf);
+    // start + max_uri < start + len <= buf.len(): no overflow.
+    let uri = (len > limits.max_uri).then(|| start + limits.max_uri);
+    match (head, uri) {
+        (Some(h), Some(u)) if u < h => Some((u, HttpError::UriTooLong)),
+        (Some(h), _) => Some((h, HttpError::HeadTooLarge)),
+        (None, Some(u)) => Some((u, HttpError::UriTooLong)),
+        (None, None) => None,
     }
 }
 
-/// The length of the request target received so far: the bytes after
-/// the method and its space, up to the next space or the line's end; 0
-/// before the method's space.
-fn target_so_far(buf: &[u8]) -> usize {
+/// The request line received so far, after the empty lines that may
+/// precede it (RFC 9112 section 2.2): where it starts in `buf`, its bytes
+/// without the line ending, and whether that ending (CR or LF) has
+/// arrived.
+fn request_line(buf: &[u8]) -> (usize, &[u8], bool) {
     let start = buf
         .iter()
         .position(|&b| b != b'\r' && b != b'\n')
         .unwrap_or(buf.len());
     let line = &buf[start..];
-    let end = line
-        .iter()
-        .position(|&b| b == b'\r' || b == b'\n')
-        .unwrap_or(line.len());
-    let line = &line[..end];
-    match line.iter().position(|&b| b == b' ') {
-        Some(space) => {
-            let target = &line[space + 1..];
-            target
-                .iter()
-                .position(|&b| b == b' ')
-                .unwrap_or(target.len())
-        }
-        None => 0,
+    match line.iter().position(|&b| b == b'\r' || b == b'\n') {
+        Some(end) => (start, &line[..end], true),
+        None => (start, line, false),
     }
 }
 
-/// Maps httparse's error to a status, telling an unsupported but well
-/// formed version (505) from a malformed one (400).
-fn classify(err: httparse::Error, buf: &[u8]) -> HttpError {
-    match err {
-        httparse::Error::Version if has_wellformed_version(buf) => HttpError::UnsupportedVersion,
-        httparse::Error::Version => HttpError::Malformed("malformed HTTP version"),
+/// Where the request target starts in `buf` and how many of its bytes
+/// have arrived: the bytes after the method and its space, up to the next
+/// space or the line's end; a length of 0 before the method's space.
+fn target_so_far(buf: &[u8]) -> (usize, usize) {
+    let (line_start, line, _) = request_line(buf);
+    match line.iter().position(|&b| b == b' ') {
+        Some(space) => {
+            let target = &line[space + 1..];
+            let len = target
+                .iter()
+                .position(|&b| b == b' ')
+                .unwrap_or(target.len());
+            (line_start + space + 1, len)
+        }
+        None => (line_start, 0),
+    }
+}
+
+/// Maps httparse's error to a refusal, telling an unsupported but well
+/// formed version (505) from a malformed one (400); `None` for a version
+/// that is neither yet, whose line has not ended (read more).
+///
+/// httparse refuses a version at its first byte that is not in
+/// `HTTP/1.0` or `HTTP/1.1`, so `HTTP/2` is an error to it where
+/// `HTTP/2.0` is a version werk answers 505: refusing `HTTP/2` with 400
+/// would make the status depend on where the reads split the line.
+fn classify(err: httparse::Error, buf: &[u8]) -> Option<HttpError> {
+    Some(match err {
+        httparse::Error::Version => match version_so_far(buf) {
+            VersionSoFar::WellFormed => HttpError::UnsupportedVersion,
+            VersionSoFar::Unfinished => return None,
+            VersionSoFar::Malformed => HttpError::Malformed("malformed HTTP version"),
+        },
         httparse::Error::TooManyHeaders => HttpError::HeadTooLarge,
         httparse::Error::HeaderName => HttpError::Malformed("invalid header name"),
         httparse::Error::HeaderValue => HttpError::Malformed("invalid header value"),
         httparse::Error::NewLine => HttpError::Malformed("invalid line ending"),
         httparse::Error::Token => HttpError::Malformed("invalid request line"),
         httparse::Error::Status => HttpError::Malformed("invalid request line"),
-    }
+    })
 }
 
-/// True if the request line is `METHOD TARGET HTTP/<digits>.<digits>`: three
-/// words, the last a version (a space inside the target makes four words
-/// and a malformed request, not an unsupported version).
-fn has_wellformed_version(buf: &[u8]) -> bool {
-    let start = buf
-        .iter()
-        .position(|&b| b != b'\r' && b != b'\n')
-        .unwrap_or(0);
-    let line = &buf[start..];
-    let end = line
-        .iter()
-        .position(|&b| b == b'\r' || b == b'\n')
-        .unwrap_or(line.len());
-    let line = &line[..end];
+/// What the version of a request line says so far.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum VersionSoFar {
+    /// The line has ended with `METHOD TARGET HTTP/<digits>.<digits>`.
+    WellFormed,
+    /// The line has not ended, and more bytes could make it well formed.
+    Unfinished,
+    /// No bytes that follow can make it well formed.
+    Malformed,
+}
+
+/// Reads the request line's version: the line must be three words, the
+/// last `HTTP/<digits>.<digits>` (a space inside the target makes four
+/// words and a malformed request, not an unsupported version). Up to ten
+/// digits are taken each side of the dot, where RFC 9112 section 2.3 has
+/// one; more are malformed.
+///
+/// `Unfinished` holds exactly when some bytes that follow would give
+/// `WellFormed`, so the answer for a line never changes once it is
+/// `WellFormed` or `Malformed`.
+fn version_so_far(buf: &[u8]) -> VersionSoFar {
+    let (_, line, ended) = request_line(buf);
     let words: Vec<&[u8]> = line.split(|&b| b == b' ').collect();
     let [_, _, version] = words.as_slice() else {
-        return false;
+        return VersionSoFar::Malformed;
     };
+    let digits = |s: &[u8]| s.len() <= 10 && s.iter().all(u8::is_ascii_digit);
     let Some(rest) = version.strip_prefix(b"HTTP/") else {
-        return false;
+        // Only the start of `HTTP/` can still become it.
+        return if !ended && b"HTTP/".starts_with(version) {
+            VersionSoFar::Unfinished
+        } else {
+            VersionSoFar::Malformed
+        };
     };
-    let mut parts = rest.splitn(2, |&b| b == b'.');
-    let major = parts.next().unwrap_or_default();
-    let minor = parts.next().unwrap_or_default();
-    let digits = |s: &[u8]| !s.is_empty() && s.len() <= 10 && s.iter().all(u8::is_ascii_digit);
-    digits(major) && digits(minor)
+    let (major, minor) = match rest.iter().position(|&b| b == b'.') {
+        Some(dot) => (&rest[..dot], Some(&rest[dot + 1..])),
+        None => (rest, None),
+    };
+    match minor {
+        Some(minor) if !major.is_empty() && digits(major) && digits(minor) => {
+            if !minor.is_empty() && ended {
+                VersionSoFar::WellFormed
+            } else if !ended {
+                VersionSoFar::Unfinished
+            } else {
+                VersionSoFar::Malformed
+            }
+        }
+        None if digits(major) && !ended => VersionSoFar::Unfinished,
+        _ => VersionSoFar::Malformed,
+    }
 }
 
 /// Percent-encodes any byte outside visible ASCII.
@@ -682,6 +764,95 @@ mod tests {
         let mut full = req.clone();
         full.extend_from_slice(b" HTTP/1.1\r\nHost: x\r\n\r\n");
         assert_eq!(parse(&full).unwrap_err().status(), 414);
+    }
+
+    /// Every prefix of `bytes` is partial or refused with `expected`, and
+    /// `bytes` itself is refused with it.
+    fn refused_alike(bytes: &[u8], limits: &Limits, expected: HttpError) {
+        assert_eq!(parse_head(bytes, limits), Err(expected), "all of it");
+        for k in 0..bytes.len() {
+            let got = parse_head(&bytes[..k], limits);
+            assert!(
+                got == Ok(Parsed::Partial) || got == Err(expected),
+                "the first {k} bytes of {:?} give {got:?}, all give {expected:?}",
+                String::from_utf8_lossy(bytes)
+            );
+        }
+    }
+
+    #[test]
+    fn bytes_over_max_head_win_over_what_follows() {
+        let limits = Limits {
+            max_head: 2,
+            ..Limits::default()
+        };
+        refused_alike(b"ked\n", &limits, HttpError::HeadTooLarge);
+        // A problem before the limit still comes first.
+        refused_alike(
+            b"k\x01d\n",
+            &limits,
+            HttpError::Malformed("invalid request line"),
+        );
+    }
+
+    #[test]
+    fn a_target_over_max_uri_wins_over_what_follows() {
+        let limits = Limits {
+            max_uri: 2,
+            ..Limits::default()
+        };
+        refused_alike(b"T wh1\r\n", &limits, HttpError::UriTooLong);
+        refused_alike(
+            b"T w\x01h1\r",
+            &limits,
+            HttpError::Malformed("invalid request line"),
+        );
+        // The byte that crosses both limits: 431.
+        let both = Limits {
+            max_head: 4,
+            max_uri: 2,
+            max_body: None,
+        };
+        refused_alike(b"T wh1", &both, HttpError::HeadTooLarge);
+        let uri_first = Limits {
+            max_head: 5,
+            ..both
+        };
+        refused_alike(b"T wh1", &uri_first, HttpError::UriTooLong);
+    }
+
+    #[test]
+    fn a_version_is_judged_when_its_line_ends() {
+        let limits = Limits::default();
+        for unfinished in [
+            &b"H b HTTP/2"[..],
+            b"H b HTTP/",
+            b"H b HTTP/2.",
+            b"H b HTTP/2.0",
+        ] {
+            assert_eq!(parse_head(unfinished, &limits), Ok(Parsed::Partial));
+        }
+        refused_alike(b"H b HTTP/2.0\r\n", &limits, HttpError::UnsupportedVersion);
+        refused_alike(b"GET / HTTP/1.2\n", &limits, HttpError::UnsupportedVersion);
+        let malformed = HttpError::Malformed("malformed HTTP version");
+        for bytes in [
+            &b"H b HTTP/2\r\n"[..],
+            b"H b HTTP/2.\r\n",
+            b"H b HTTPS/2.0\r\n",
+            b"H b HTTP/2.0 x\r\n",
+            b"H b HTTP/2..0\r\n",
+            b"H b HTTP/12345678901.0\r\n",
+        ] {
+            refused_alike(bytes, &limits, malformed);
+        }
+        // Unfinished, a version is still refused once it cannot become
+        // well formed, or reaches a limit.
+        assert_eq!(parse_head(b"H b HTTP/x", &limits), Err(malformed));
+        let small = Limits {
+            max_head: 10,
+            ..limits
+        };
+        refused_alike(b"H b HTTP/2.0\r\n", &small, HttpError::HeadTooLarge);
     }
 
     #[test]

@@ -86,8 +86,12 @@ Options for serve:
       --debug                 the debugger and the reloader together, as
                               Flask's debug mode; --no-reload leaves the
                               reloader out
-      --cert adhoc|CERT_FILE  serve HTTPS with a generated certificate, or
-                              with a PEM certificate file (needs --key)
+      --cert adhoc|local|CERT_FILE
+                              serve HTTPS: with a certificate generated at
+                              start (adhoc), with one from the local
+                              certificate authority that werk trust makes
+                              browsers and curl trust (local), or with a
+                              PEM certificate file (needs --key)
       --key KEY_FILE          the PEM private key for --cert CERT_FILE
       --scgi                  speak SCGI instead of HTTP, to a web server in
                               front (lighttpd mod_scgi, nginx scgi_pass,
@@ -335,18 +339,21 @@ impl ServeArgs {
                 options = options.ssl_context(crate::SslContext::Adhoc);
             }
             #[cfg(feature = "tls")]
-            (Some(cert), Some(key)) if cert != "adhoc" => {
+            (Some(cert), None) if cert == "local" => {
+                options = options.ssl_context(crate::SslContext::Local);
+            }
+            #[cfg(feature = "tls")]
+            (Some(cert), Some(key)) if cert != "adhoc" && cert != "local" => {
                 options = options.ssl_context(crate::SslContext::Files {
                     cert: cert.into(),
                     key: key.into(),
                 });
             }
             #[cfg(feature = "tls")]
-            (Some(_), _) => {
-                return Err(UsageError(
-                    "use --cert adhoc alone, or --cert CERT_FILE with --key KEY_FILE".into(),
-                ))
-            }
+            (Some(_), _) => return Err(UsageError(
+                "use --cert adhoc or --cert local alone, or --cert CERT_FILE with --key KEY_FILE"
+                    .into(),
+            )),
             #[cfg(not(feature = "tls"))]
             (Some(_), _) => {
                 return Err(UsageError(

@@ -77,7 +77,13 @@ impl Project {
     /// `werk run` in the project, on a free port of 127.0.0.1, once its
     /// banner is printed.
     fn run(&self, args: &[&str]) -> Werk {
+        self.run_with_env(args, &[])
+    }
+
+    /// [`Project::run`] with more environment variables.
+    fn run_with_env(&self, args: &[&str], env: &[(&str, &Path)]) -> Werk {
         let mut command = Command::new(env!("CARGO_BIN_EXE_werk"));
+        command.envs(env.iter().copied());
         // This repository is a path dependency, so werk run watches it
         // too; edits made to it while the tests run are not theirs.
         let repo = format!("{}/**", env!("CARGO_MANIFEST_DIR"));
@@ -620,4 +626,51 @@ fn an_adhoc_certificate_stays_the_same_across_builds() {
     project.write_main(&program("two"));
     wait_printed(&werk, " * Reloaded after a change to ", 1, REBUILD);
     assert_eq!(served_certificate(werk.addr), before);
+}
+
+/// `werk run --cert local`: every build serves the certificate the local
+/// authority signed, which curl verifies against the root alone.
+#[test]
+fn a_local_certificate_verifies_and_stays_the_same_across_builds() {
+    let test = "a_local_certificate_verifies_and_stays_the_same_across_builds";
+    if !support::needs("python3", test) || !support::needs("curl", test) {
+        return;
+    }
+    let project = Project::with_werk_features("tls-local", "one", "features = [\"tls\"]");
+    // The authority goes to XDG_DATA_HOME, outside the project (whose
+    // files werk run watches); HOME stays, for cargo and rustup.
+    let data = std::env::temp_dir().join(format!("werk-run-data-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&data);
+    let werk = project.run_with_env(&["--cert", "local"], &[("XDG_DATA_HOME", &data)]);
+    wait_printed(&werk, " * Built in ", 1, FIRST_BUILD);
+    let root = data.join("werk/root.crt");
+    let curl = || {
+        let port = werk.addr.port();
+        Command::new("curl")
+            .args(["-sS", "--max-time", "10", "--cacert"])
+            .arg(&root)
+            .args(["--resolve", &format!("localhost:{port}:127.0.0.1")])
+            .arg(format!("https://localhost:{port}/"))
+            .output()
+            .unwrap()
+    };
+    let out = curl();
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        werk.log()
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("one"));
+    let before = served_certificate(werk.addr);
+    project.write_main(&program("two"));
+    wait_printed(&werk, " * Reloaded after a change to ", 1, REBUILD);
+    assert_eq!(served_certificate(werk.addr), before);
+    let out = curl();
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("two"),
+        "{}",
+        werk.log()
+    );
+    let _ = std::fs::remove_dir_all(&data);
 }

@@ -129,6 +129,11 @@ pub(crate) fn run(host: &str, port: u16, run: Run, options: Options) -> i32 {
             #[cfg(feature = "tls")]
             tls_files: match &standby_options.ssl_context {
                 Some(crate::SslContext::Files { cert, key }) => Some((cert.clone(), key.clone())),
+                // The certificate the server above has just made current:
+                // every build serves that same file (certificate and key).
+                Some(crate::SslContext::Local) => crate::tls::local::data_dir()
+                    .map(|dir| crate::tls::local::leaf_path(&dir, host))
+                    .map(|file| (file.clone(), file)),
                 _ => None,
             },
             live_reload: standby_options.live_reload,

@@ -9,7 +9,9 @@
 //! - [`process`]: a serving child (the reloader's, or one of
 //!   `Options::processes`), started with its descriptors at fixed numbers
 //!   and a parent-death signal;
-//! - [`local_time`]: the broken-down local time for log lines.
+//! - [`local_time`]: the broken-down local time for log lines;
+//! - [`hostname`]: the machine's name, for the local certificate
+//!   authority's subject.
 
 use std::io;
 use std::os::fd::RawFd;
@@ -118,6 +120,18 @@ pub(crate) fn local_time(unix_seconds: i64) -> LocalTime {
         minute: tm.tm_min as u32,
         second: tm.tm_sec as u32,
     }
+}
+
+/// The machine's name (`gethostname`), or `None` if it cannot be read.
+#[cfg(feature = "tls")]
+pub(crate) fn hostname() -> Option<String> {
+    let mut buf = [0u8; 256];
+    // SAFETY: `buf` is valid and writable for `buf.len()` bytes; the name
+    // is cut at that length and read up to its first NUL below.
+    syscall!(gethostname(buf.as_mut_ptr().cast(), buf.len())).ok()?;
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    let name = String::from_utf8_lossy(&buf[..end]).into_owned();
+    (!name.is_empty()).then_some(name)
 }
 
 /// Waits until one of `fds` is readable or `timeout_ms` passes (-1: no

@@ -152,7 +152,7 @@ fn der(input: &[u8], tag: u8) -> Option<(u8, &[u8], &[u8])> {
 
 /// The names a certificate for `host` covers: the host and its
 /// subdomains, plus the loopback names browsers and curl use locally.
-fn names_for(host: &str) -> Vec<String> {
+pub(super) fn names_for(host: &str) -> Vec<String> {
     let host = host.trim_start_matches('[').trim_end_matches(']');
     let mut names: Vec<String> = vec![
         "localhost".into(),

@@ -8,8 +8,13 @@
 //! the same across reloader restarts: the first process generates it and
 //! hands it to its children in the environment, so a browser's exception
 //! survives a reload.
+//!
+//! `SslContext::Local` serves a certificate signed by this user's local
+//! certificate authority (`local.rs`), which `werk trust` makes the
+//! machine's clients trust: HTTPS without a warning, for local names only.
 
 mod certs;
+pub(crate) mod local;
 mod stream;
 
 use std::path::PathBuf;
@@ -39,6 +44,16 @@ pub enum SslContext {
     },
     /// A rustls configuration built by the caller, used as it is.
     Config(Arc<rustls::ServerConfig>),
+    /// A certificate signed by this user's local certificate authority,
+    /// which `werk trust` installs where browsers and curl look
+    /// (`--cert local`). It covers the names the banner shows that the
+    /// authority permits (localhost, `*.localhost`, the loopback
+    /// addresses, and names added with `werk trust --name`), lasts 30
+    /// days and is renewed by itself a week before it ends. It is stored
+    /// beside the authority (in `~/.local/share/werk`), so it stays the
+    /// same across restarts. Without an authority yet, one is created,
+    /// not trusted anywhere until `werk trust` runs.
+    Local,
 }
 
 /// The rustls configuration a server runs with: ALPN offers `http/1.1`
@@ -51,6 +66,10 @@ pub(crate) fn server_config(
         SslContext::Config(config) => return Ok(config.clone()),
         SslContext::Adhoc => certs::adhoc(host)?,
         SslContext::Files { cert, key } => certs::load(cert, key)?,
+        SslContext::Local => {
+            let file = local::serving_file(host)?;
+            certs::load(&file, &file)?
+        }
     };
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = rustls::ServerConfig::builder_with_provider(provider)

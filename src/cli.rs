@@ -1,6 +1,6 @@
 //! The `werk` command line: `werk serve [APP] [--host HOST] [--port PORT]
 //! [--threads N] ...`, `werk cgi [APP]`, `werk doctor [HOST] [PORT]
-//! [--json]`.
+//! [--json]`, `werk trust [--name NAME]... [--uninstall | --status]`.
 //!
 //! Parsed with std only. A bad flag or value is a one-line error and exit
 //! status 2; `--help` lists every flag.
@@ -27,6 +27,14 @@ Usage:
                                 write BASE_PATH.crt and BASE_PATH.key, a
                                 development certificate for HOST (default
                                 localhost) and its subdomains
+  werk trust [--name NAME]... [--uninstall | --status]
+                                create this user's local certificate authority
+                                (for localhost, the names under it,
+                                127.0.0.0/8 and ::1, and each --name, such as
+                                myapp.test or 192.168.1.0/24) and make the
+                                system, Chromium and Firefox trust it, for
+                                --cert local; --uninstall takes it out of
+                                them, --status says where it is trusted
   werk doctor [HOST] [PORT] [--json]
                                 explain why HOST:PORT is slow or refused for
                                 browsers, curl, Node.js and Python, and how to
@@ -130,7 +138,7 @@ pub fn help_text(topic: Option<&str>) -> String {
             usage_line("serve").unwrap_or_default()
         ),
         Some("run") => format!("{}\n\n{RUN_OPTIONS}", usage_line("run").unwrap_or_default()),
-        Some(command @ ("cgi" | "devcert" | "doctor")) => {
+        Some(command @ ("cgi" | "devcert" | "doctor" | "trust")) => {
             let mut text = usage_line(command).unwrap_or_default();
             if command == "cgi" {
                 text.push_str("\n\n");
@@ -181,6 +189,14 @@ pub enum Command {
         /// The built-in app's name.
         app: String,
     },
+    /// Install the local certificate authority, remove it, or say where
+    /// it is trusted.
+    Trust {
+        /// What to do.
+        action: TrustAction,
+        /// Names the authority permits besides the local ones.
+        names: Vec<String>,
+    },
     /// Write a development certificate and key.
     Devcert {
         /// Files are BASE_PATH.crt and BASE_PATH.key.
@@ -188,6 +204,17 @@ pub enum Command {
         /// The host the certificate is for.
         host: Option<String>,
     },
+}
+
+/// What `werk trust` does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrustAction {
+    /// Create the authority if needed and install it everywhere.
+    Install,
+    /// `--uninstall`: remove it from every store it was put in.
+    Uninstall,
+    /// `--status`: say where it is trusted.
+    Status,
 }
 
 /// The arguments of `werk serve`.
@@ -387,6 +414,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, UsageE
         Some("cgi") => parse_cgi(rest.collect()),
         Some("doctor") => parse_doctor(rest.collect()),
         Some("devcert") => parse_devcert(rest.collect()),
+        Some("trust") => parse_trust(rest.collect()),
         Some(other) => Err(UsageError(format!("unknown command {other:?}"))),
     }
 }
@@ -631,6 +659,44 @@ fn parse_devcert(args: Vec<String>) -> Result<Command, UsageError> {
     Ok(Command::Devcert { base_path, host })
 }
 
+/// `werk trust [--name NAME]... [--uninstall | --status]`.
+fn parse_trust(args: Vec<String>) -> Result<Command, UsageError> {
+    let mut action = TrustAction::Install;
+    let mut names = Vec::new();
+    let mut iter = args.into_iter();
+    while let Some(arg) = iter.next() {
+        let (flag, inline) = split_flag(&arg);
+        let mut value = value_of(&flag, inline, &mut iter);
+        let chosen = match flag.as_str() {
+            "-h" | "--help" => return Ok(Command::Help(Some("trust".into()))),
+            "--name" => {
+                let name = value()?;
+                #[cfg(feature = "tls")]
+                crate::tls::local::Permit::parse(&name)
+                    .map_err(|e| UsageError(format!("--name: {e}")))?;
+                names.push(name);
+                continue;
+            }
+            "--uninstall" => TrustAction::Uninstall,
+            "--status" => TrustAction::Status,
+            f if f.starts_with('-') => {
+                return Err(unknown_option(f, "--name --uninstall --status --help"))
+            }
+            extra => return Err(UsageError(format!("unexpected argument {extra:?}"))),
+        };
+        if action != TrustAction::Install && action != chosen {
+            return Err(UsageError("use --uninstall or --status, not both".into()));
+        }
+        action = chosen;
+    }
+    if action != TrustAction::Install && !names.is_empty() {
+        return Err(UsageError(
+            "--name goes with werk trust alone: it sets what a new authority permits".into(),
+        ));
+    }
+    Ok(Command::Trust { action, names })
+}
+
 /// The package `-p` names under `werk run`, as for cargo; a number there
 /// was meant as the port, as `-p` is under `werk serve`.
 fn package(flag: &str, name: String) -> Result<String, UsageError> {
@@ -783,7 +849,25 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
             None => 2,
         },
         Command::Devcert { base_path, host } => devcert(&base_path, host.as_deref()),
+        Command::Trust { action, names } => trust(action, &names),
     }
+}
+
+#[cfg(feature = "tls")]
+fn trust(action: TrustAction, names: &[String]) -> i32 {
+    use crate::tls::trust::Action;
+    let action = match action {
+        TrustAction::Install => Action::Install,
+        TrustAction::Uninstall => Action::Uninstall,
+        TrustAction::Status => Action::Status,
+    };
+    crate::tls::trust::main(action, names)
+}
+
+#[cfg(not(feature = "tls"))]
+fn trust(_: TrustAction, _: &[String]) -> i32 {
+    say!("werk: this werk was built without the tls feature");
+    2
 }
 
 #[cfg(feature = "tls")]
@@ -1139,6 +1223,37 @@ mod tests {
         );
         assert!(!serve_help.contains("--manifest-path"));
         assert!(help_text(Some("run")).contains("--manifest-path"));
+    }
+
+    #[test]
+    fn trust_arguments() {
+        let trust = |args: &[&str]| match parse_str(args).unwrap() {
+            Command::Trust { action, names } => (action, names),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(trust(&["trust"]), (TrustAction::Install, vec![]));
+        assert_eq!(
+            trust(&["trust", "--name", "myapp.test", "--name=10.0.0.0/8"]),
+            (
+                TrustAction::Install,
+                vec!["myapp.test".to_owned(), "10.0.0.0/8".to_owned()]
+            )
+        );
+        assert_eq!(trust(&["trust", "--uninstall"]).0, TrustAction::Uninstall);
+        assert_eq!(trust(&["trust", "--status"]).0, TrustAction::Status);
+        assert_eq!(
+            parse_str(&["trust", "--help"]).unwrap(),
+            Command::Help(Some("trust".into()))
+        );
+        assert!(help_text(Some("trust")).starts_with("Usage:\n  werk trust [--name NAME]"));
+        let err = |args: &[&str]| parse_str(args).unwrap_err().to_string();
+        assert!(err(&["trust", "--uninstall", "--status"]).contains("not both"));
+        assert!(err(&["trust", "--status", "--name", "a.test"]).contains("werk trust alone"));
+        assert!(err(&["trust", "--uninstal"]).contains("did you mean --uninstall?"));
+        assert!(err(&["trust", "extra"]).contains("unexpected argument"));
+        assert!(err(&["trust", "--name"]).contains("needs a value"));
+        #[cfg(feature = "tls")]
+        assert!(err(&["trust", "--name", "*.myapp.test"]).contains("write myapp.test"));
     }
 
     #[test]

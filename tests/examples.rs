@@ -889,6 +889,7 @@ impl Example {
             .env_remove("LISTEN_PID")
             .env_remove("CERT_DIR")
             .env_remove("SOCKET")
+            .env_remove("WERK_LOCAL_TLS_SAID")
             .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -1075,6 +1076,30 @@ fn https_is_verified_by_curl_with_the_certificate_it_prints() {
     assert!(verified.status.success(), "{}", verified.stderr_text());
 }
 
+#[cfg(feature = "tls")]
+#[test]
+fn https_local_is_verified_by_curl_with_the_authority_s_root() {
+    let test = "https_local_is_verified_by_curl_with_the_authority_s_root";
+    if !support::needs("curl", test) {
+        return;
+    }
+    let dir = TempDir::new("https-local");
+    let data = dir.0.join("data");
+    let env = [("XDG_DATA_HOME", data.as_os_str())];
+    let Some(example) = Example::start(test, "https_local", &dir.0, &env) else {
+        return;
+    };
+    let root = data.join("werk/root.crt");
+    let port = example.addr().port();
+    let url = format!("https://localhost:{port}/");
+    let verified = curl(&["--cacert", root.to_str().unwrap(), &url]);
+    assert!(verified.status.success(), "{}", verified.stderr_text());
+    assert_eq!(
+        verified.stdout_text(),
+        format!("Hello over https, for localhost:{port}\n")
+    );
+}
+
 #[test]
 fn processes_serve_from_three_processes_under_the_first() {
     let test = "processes_serve_from_three_processes_under_the_first";
@@ -1136,5 +1161,5 @@ fn unix_socket_answers_and_is_removed_after_ctrl_c() {
 
 #[test]
 fn every_rust_block_in_the_guides_is_in_an_example() {
-    doc_blocks::assert_rust_blocks_are_examples(&["wsgi-model.md", "serving.md"], 10);
+    doc_blocks::assert_rust_blocks_are_examples(&["wsgi-model.md", "serving.md", "https.md"], 11);
 }

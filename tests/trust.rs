@@ -2,10 +2,18 @@
 //! local` under a temporary HOME, verified by curl against the root alone
 //! (`--cacert`), the same certificate after a restart, the names a
 //! wildcard host gets, and curl refusing a certificate the root signed for
-//! a name outside its name constraints (RFC 5280 section 4.2.1.10).
+//! a name outside its name constraints (RFC 5280 section 4.2.1.10); then
+//! `werk trust`: curl (the system store) and headless Chromium (the NSS
+//! database) trusting it with no flag, `--status`, `--uninstall` leaving
+//! the system store as it was, and a user without rights getting the
+//! commands to run.
 //!
-//! A test whose client is not installed fails under CI, which installs
-//! it, and elsewhere says that it skips (see `support::needs`).
+//! The tests that run `werk trust` take a lock, so that one at a time
+//! touches the machine's store; the one that changes the system store
+//! needs root (CI runs as root), restores the store in a guard however it
+//! ends, and elsewhere says that it skips. A test whose client is not
+//! installed fails under CI, which installs it, and elsewhere says that it
+//! skips (see `support::needs`).
 
 #![cfg(feature = "tls")]
 
@@ -308,4 +316,334 @@ fn curl_refuses_a_certificate_the_root_signed_outside_its_names() {
         drop(server);
         std::thread::sleep(Duration::from_millis(10));
     }
+}
+
+// ---- werk trust: the stores -------------------------------------------
+
+/// The tests that run `werk trust` one at a time: the system store is one
+/// for the whole machine.
+static SYSTEM: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn is_root() -> bool {
+    // SAFETY: geteuid has no arguments and cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
+const ANCHORS: &str = "/usr/local/share/ca-certificates";
+const CERTS: &str = "/etc/ssl/certs";
+const BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
+
+/// What Debian's system store holds: the bundle, the links in
+/// /etc/ssl/certs (name and target; times are left out, since
+/// update-ca-certificates --fresh makes them again) and the extra roots.
+#[derive(Debug, PartialEq, Eq)]
+struct SystemState {
+    bundle: Vec<u8>,
+    links: std::collections::BTreeMap<String, String>,
+    anchors: std::collections::BTreeSet<String>,
+}
+
+impl SystemState {
+    fn now() -> SystemState {
+        let names = |dir: &str| -> Vec<PathBuf> {
+            std::fs::read_dir(dir)
+                .map(|e| e.filter_map(|e| e.ok().map(|e| e.path())).collect())
+                .unwrap_or_default()
+        };
+        SystemState {
+            bundle: std::fs::read(BUNDLE).unwrap_or_default(),
+            links: names(CERTS)
+                .into_iter()
+                .map(|p| {
+                    let target = std::fs::read_link(&p)
+                        .map(|t| t.display().to_string())
+                        .unwrap_or_else(|_| "(file)".into());
+                    (p.display().to_string(), target)
+                })
+                .collect(),
+            anchors: names(ANCHORS)
+                .into_iter()
+                .map(|p| p.display().to_string())
+                .collect(),
+        }
+    }
+}
+
+/// Puts the system store back as it was, however the test ends: `werk
+/// trust --uninstall` for this HOME, then any `werk-*.crt` left in the
+/// anchors removed and the links rebuilt if anything still differs.
+struct Restore {
+    home: PathBuf,
+    before: SystemState,
+}
+
+impl Drop for Restore {
+    fn drop(&mut self) {
+        let _ = Command::new(WERK)
+            .args(["trust", "--uninstall"])
+            .env("HOME", &self.home)
+            .env("XDG_DATA_HOME", self.home.join(".local/share"))
+            .output();
+        if SystemState::now() == self.before {
+            return;
+        }
+        for extra in SystemState::now().anchors.difference(&self.before.anchors) {
+            if Path::new(extra)
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("werk-"))
+            {
+                let _ = std::fs::remove_file(extra);
+            }
+        }
+        let _ = Command::new("update-ca-certificates")
+            .arg("--fresh")
+            .output();
+    }
+}
+
+/// What headless Chromium shows for `url`, with `home` as its HOME (its
+/// NSS database is `home/.pki/nssdb`) and a new profile each time.
+fn chromium_dom(home: &Path, url: &str, run_no: usize) -> String {
+    let profile = home.join(format!("chromium-profile-{run_no}"));
+    let ran = run(
+        Command::new("/usr/bin/chromium").env("HOME", home).args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            &format!("--user-data-dir={}", profile.display()),
+            "--dump-dom",
+            url,
+        ]),
+        b"",
+        Duration::from_secs(60),
+    );
+    ran.stdout_text()
+}
+
+/// True if the NSS database in `dir` holds a certificate named
+/// `nickname`.
+fn nss_holds(dir: &Path, nickname: &str) -> bool {
+    Command::new("certutil")
+        .args(["-L", "-d"])
+        .arg(format!("sql:{}", dir.display()))
+        .args(["-n", nickname])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+fn root_id(home: &TempHome) -> String {
+    let conf = std::fs::read_to_string(home.ca_dir().join("root.conf")).unwrap();
+    conf.lines()
+        .find_map(|l| l.strip_prefix("id = "))
+        .expect("an id line")
+        .to_owned()
+}
+
+/// The one test that changes the machine's trust store: as root (CI runs
+/// it so), `werk trust` with a temporary HOME makes curl (the system
+/// store) and headless Chromium (the NSS database it creates under that
+/// HOME) accept `https://localhost` from `werk serve --cert local` with no
+/// flag; `--status` says so; `--uninstall` takes it all back and leaves
+/// the system store as it was, byte for byte.
+#[test]
+fn werk_trust_makes_curl_and_chromium_trust_local_https_and_uninstall_undoes_it() {
+    let test = "werk_trust_makes_curl_and_chromium_trust_local_https_and_uninstall_undoes_it";
+    if !is_root() {
+        return support::skip(
+            test,
+            "it changes the machine's trust store, which needs root (CI runs the tests as root)",
+        );
+    }
+    if !Path::new(ANCHORS).is_dir() {
+        return support::skip(test, "this is not a Debian-like system store");
+    }
+    if !needs("curl", test) || !needs("certutil", test) || !needs("/usr/bin/chromium", test) {
+        return;
+    }
+    let _one_at_a_time = SYSTEM.lock().unwrap_or_else(|e| e.into_inner());
+    let home = TempHome::new("system");
+    let restore = Restore {
+        home: home.home.clone(),
+        before: SystemState::now(),
+    };
+    let werk = home.serve(&["hello", "--host", "127.0.0.1"]);
+    let port = werk.addr.port();
+    let url = format!("https://localhost:{port}/");
+
+    let before = curl_name("localhost", port, &[]);
+    assert!(!before.status.success(), "not trusted before werk trust");
+    let dom = chromium_dom(&home.home, &url, 1);
+    assert!(
+        !dom.contains("Hello, World!"),
+        "Chromium loads the page before werk trust: {dom}"
+    );
+
+    let trusted = run(&mut home.command(&["trust"]), b"", GUARD);
+    let report = trusted.stdout_text();
+    assert_eq!(
+        trusted.status.code(),
+        Some(0),
+        "{report}{}",
+        trusted.stderr_text()
+    );
+    let id = root_id(&home);
+    let anchor = format!("{ANCHORS}/werk-{id}.crt");
+    assert!(
+        report.contains(&format!("system store ({anchor}): trusted now")),
+        "{report}"
+    );
+    let nssdb = home.home.join(".pki/nssdb");
+    assert!(
+        report.contains(&format!(
+            "Chromium's NSS database ({}): trusted now",
+            nssdb.display()
+        )),
+        "{report}"
+    );
+    let nickname = format!("werk local CA {id}");
+    assert!(nss_holds(&nssdb, &nickname));
+
+    let ok = curl_name("localhost", port, &[]);
+    assert!(
+        ok.status.success(),
+        "curl, with no flag, after werk trust: {}",
+        ok.stderr_text()
+    );
+    assert_eq!(ok.stdout_text(), "Hello, World!");
+    let dom = chromium_dom(&home.home, &url, 2);
+    assert!(
+        dom.contains("Hello, World!"),
+        "Chromium shows a certificate error after werk trust: {dom}"
+    );
+
+    let status = run(&mut home.command(&["trust", "--status"]), b"", GUARD);
+    assert_eq!(status.status.code(), Some(0), "{}", status.stdout_text());
+    let lines = status.stdout_text();
+    assert!(
+        lines.contains(&format!("system store ({anchor}): trusted")),
+        "{lines}"
+    );
+    assert!(lines.contains("Chromium's NSS database"), "{lines}");
+    let again = run(&mut home.command(&["trust"]), b"", GUARD);
+    assert_eq!(again.status.code(), Some(0));
+    assert!(
+        again.stdout_text().contains("already trusted"),
+        "{}",
+        again.stdout_text()
+    );
+    assert_eq!(root_id(&home), id, "a second werk trust keeps the root");
+
+    let removed = run(&mut home.command(&["trust", "--uninstall"]), b"", GUARD);
+    let report = removed.stdout_text();
+    assert_eq!(
+        removed.status.code(),
+        Some(0),
+        "{report}{}",
+        removed.stderr_text()
+    );
+    assert!(
+        report.contains(&format!("system store ({anchor}): removed")),
+        "{report}"
+    );
+    assert!(!nss_holds(&nssdb, &nickname));
+    assert!(
+        !curl_name("localhost", port, &[]).status.success(),
+        "curl still trusts it after --uninstall"
+    );
+    assert!(
+        !chromium_dom(&home.home, &url, 3).contains("Hello, World!"),
+        "Chromium still trusts it after --uninstall"
+    );
+    let status = run(&mut home.command(&["trust", "--status"]), b"", GUARD);
+    assert_eq!(status.status.code(), Some(3), "{}", status.stdout_text());
+    assert!(status.stdout_text().contains("not trusted"));
+    assert_eq!(
+        SystemState::now(),
+        restore.before,
+        "--uninstall leaves the system store as it was"
+    );
+    drop(werk);
+}
+
+/// Without the rights to write the system store, `werk trust` does what
+/// it can (the NSS database under HOME), prints the exact commands for
+/// the rest, and exits with 3; the system store is untouched. As root the
+/// test runs werk as `nobody` (setpriv); as another user, as that user.
+#[test]
+fn without_rights_werk_trust_prints_the_commands_and_exits_3() {
+    let test = "without_rights_werk_trust_prints_the_commands_and_exits_3";
+    if !Path::new(ANCHORS).is_dir() {
+        return support::skip(test, "this is not a Debian-like system store");
+    }
+    let writable = {
+        let path = std::ffi::CString::new(ANCHORS).unwrap();
+        // SAFETY: a valid NUL-terminated path; access only reads it.
+        unsafe { libc::access(path.as_ptr(), libc::W_OK) == 0 }
+    };
+    if !is_root() && writable {
+        return support::skip(test, "this user can write the system store");
+    }
+    if is_root() && !needs("setpriv", test) {
+        return;
+    }
+    let _one_at_a_time = SYSTEM.lock().unwrap_or_else(|e| e.into_inner());
+    let home = TempHome::new("no-rights");
+    let before = SystemState::now();
+    let as_user = |args: &[&str]| -> Ran {
+        let command = home.command(args);
+        if !is_root() {
+            return run(&mut { command }, b"", GUARD);
+        }
+        let mut wrapped = Command::new("setpriv");
+        wrapped
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+            .arg(command.get_program())
+            .args(command.get_args());
+        for (key, value) in command.get_envs() {
+            match value {
+                Some(value) => wrapped.env(key, value),
+                None => wrapped.env_remove(key),
+            };
+        }
+        run(&mut wrapped, b"", GUARD)
+    };
+    if is_root() {
+        std::os::unix::fs::chown(&home.home, Some(65534), Some(65534)).unwrap();
+    }
+    let ran = as_user(&["trust"]);
+    let report = ran.stdout_text();
+    assert_eq!(ran.status.code(), Some(3), "{report}{}", ran.stderr_text());
+    let id = root_id(&home);
+    let root = home.root();
+    for command in [
+        format!(
+            "    sudo install -m 644 {} {ANCHORS}/werk-{id}.crt",
+            root.display()
+        ),
+        "    sudo update-ca-certificates".to_owned(),
+    ] {
+        assert!(
+            report.contains(&command),
+            "{command:?} missing from\n{report}"
+        );
+    }
+    assert!(report.contains("needs root"), "{report}");
+    assert_eq!(SystemState::now(), before, "the system store is untouched");
+    if support::have("certutil") && Path::new("/usr/bin/chromium").exists() {
+        assert!(report.contains("Chromium's NSS database"), "{report}");
+        assert!(report.contains("trusted now"), "{report}");
+    }
+    let removed = as_user(&["trust", "--uninstall"]);
+    assert_eq!(removed.status.code(), Some(0), "{}", removed.stdout_text());
+    assert!(
+        removed.stdout_text().contains("not there"),
+        "{}",
+        removed.stdout_text()
+    );
+    assert_eq!(SystemState::now(), before);
 }

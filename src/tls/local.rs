@@ -129,6 +129,27 @@ impl Permit {
         }
     }
 
+    /// True if everything this subtree permits, `permits` permit already:
+    /// `werk trust --name` then needs no new root.
+    #[cfg(feature = "cli")]
+    pub(crate) fn is_within(&self, permits: &[Permit]) -> bool {
+        match self {
+            // A subtree that holds a name holds the names under it.
+            Permit::Dns(name) if !name.starts_with('.') => permits.iter().any(|p| p.covers(name)),
+            // `*` is no label a constraint can name: only a subtree that
+            // holds all of the names under `name` holds it.
+            Permit::Dns(under) => permits.iter().any(|p| p.covers(&format!("*{under}"))),
+            Permit::Ip(net, bits) => permits.iter().any(|p| match p {
+                Permit::Ip(other, other_bits) => {
+                    other_bits <= bits
+                        && other.is_ipv4() == net.is_ipv4()
+                        && masked(*net, *other_bits) == *other
+                }
+                Permit::Dns(_) => false,
+            }),
+        }
+    }
+
     fn subtree(&self) -> rcgen::GeneralSubtree {
         match self {
             Permit::Dns(name) => rcgen::GeneralSubtree::DnsName(name.clone()),
@@ -787,6 +808,39 @@ mod tests {
         assert!(with_lan.iter().any(|p| p.covers("192.168.1.77")));
         assert!(with_lan.iter().any(|p| p.covers("www.myapp.test")));
         assert!(!with_lan.iter().any(|p| p.covers("192.168.2.1")));
+    }
+
+    #[test]
+    #[cfg(feature = "cli")]
+    fn a_permit_within_others_needs_no_new_root() {
+        let permits = permits_with(&strings(&["10.0.0.0/8", "myapp.test"])).unwrap();
+        let within = |text: &str| Permit::parse(text).unwrap().is_within(&permits);
+        for yes in [
+            "localhost",
+            "app.localhost",
+            ".app.localhost",
+            ".localhost",
+            "127.0.0.1",
+            "127.0.0.0/16",
+            "10.1.0.0/16",
+            "::1",
+            "api.myapp.test",
+            ".myapp.test",
+        ] {
+            assert!(within(yes), "{yes}");
+        }
+        for no in [
+            "example.test",
+            "test",
+            ".test",
+            "126.0.0.0/7",
+            "0.0.0.0/0",
+            "11.0.0.1",
+            "fd00::/8",
+            "::2",
+        ] {
+            assert!(!within(no), "{no}");
+        }
     }
 
     #[test]

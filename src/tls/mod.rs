@@ -16,6 +16,8 @@
 mod certs;
 pub(crate) mod local;
 mod stream;
+#[cfg(feature = "cli")]
+pub(crate) mod trust;
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -597,20 +597,24 @@ fn reader_thread(mut pipe: impl Read + Send + 'static) -> mpsc::Receiver<Vec<u8>
 }
 
 /// True if `program` runs here: `program --version` succeeds (`openssl
-/// version` for openssl, which has no `--version`).
+/// version` for openssl, which has no `--version`; for NSS's certutil,
+/// which exits with 1 for every probe, starting at all is enough).
 pub fn have(program: &str) -> bool {
-    let probe = if program == "openssl" {
-        "version"
-    } else {
-        "--version"
+    let probe = match program {
+        "openssl" => "version",
+        "certutil" => "-H",
+        _ => "--version",
     };
-    Command::new(program)
+    let status = Command::new(program)
         .arg(probe)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
+        .status();
+    match program {
+        "certutil" => status.is_ok(),
+        _ => status.is_ok_and(|s| s.success()),
+    }
 }
 
 /// True under CI (`CI` set), where `.ci/run` has installed every program

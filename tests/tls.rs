@@ -1,15 +1,18 @@
 //! HTTPS with real clients: curl (`-k` and `--cacert` with a development
 //! certificate), `openssl s_client` (chain, names, ALPN), Python's `ssl`
 //! and `http.client` (keep-alive, chunked bodies both ways); a plain HTTP
-//! request on the HTTPS port; a stalled handshake while others are
-//! served; certificate errors that name the file; and the adhoc
-//! certificate staying the same across a reloader restart.
+//! request on the HTTPS port, and a TLS handshake on a plain HTTP port; a
+//! stalled handshake while others are served; certificate errors that name
+//! the file; and the adhoc certificate staying the same across a reloader
+//! restart.
 //!
 //! A test whose client is not installed fails under CI, which installs
 //! it, and elsewhere says that it skips (see `support::needs`).
 
 #![cfg(feature = "tls")]
 
+#[path = "support/running.rs"]
+mod running;
 mod support;
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -243,6 +246,47 @@ fn plain_http_on_the_tls_port_gets_a_readable_400() {
         response.contains("https://localhost:5000/page?x=1"),
         "{response}"
     );
+}
+
+/// The other direction: a client speaking TLS to a plain HTTP port (a
+/// browser given https://) gets one log line that says so and what to do,
+/// not a 400 for a request line of binary bytes; the port keeps serving.
+#[test]
+fn a_tls_handshake_on_a_plain_port_is_named_in_the_log() {
+    if !needs(
+        "curl",
+        "a_tls_handshake_on_a_plain_port_is_named_in_the_log",
+    ) {
+        return;
+    }
+    let mut command = Command::new(env!("CARGO_BIN_EXE_werk"));
+    command.args(["serve", "hello", "--host", "127.0.0.1", "--port", "0"]);
+    let werk = running::Werk::start(&mut command, "Press CTRL+C to quit");
+    let url = format!("https://127.0.0.1:{}/", werk.addr.port());
+    let out = run("curl", &["-sS", "--max-time", "10", &url], b"");
+    assert!(!out.status.success());
+    let line = "a TLS handshake came to a plain HTTP port: use http://, or serve with --cert local";
+    werk.wait_for(line, 1);
+
+    // A bare ClientHello record header: nothing comes back, the
+    // connection closes.
+    let mut raw = TcpStream::connect(werk.addr).unwrap();
+    raw.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    raw.write_all(&[0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc])
+        .unwrap();
+    let mut answer = Vec::new();
+    let _ = raw.read_to_end(&mut answer);
+    assert!(answer.is_empty(), "{:?}", String::from_utf8_lossy(&answer));
+    werk.wait_for(line, 2);
+
+    let plain = running::get(werk.addr).unwrap();
+    assert!(plain.starts_with("HTTP/1.1 200 OK"), "{plain}");
+    let log = werk.log();
+    assert!(
+        !log.contains("\\x16"),
+        "no request line of TLS bytes:\n{log}"
+    );
+    assert!(!log.contains(" 400 "), "no 400 for it:\n{log}");
 }
 
 #[test]

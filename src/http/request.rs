@@ -372,6 +372,19 @@ pub(crate) fn split_absolute(target: &str) -> Option<(&str, &str)> {
     Some(rest.split_at(end))
 }
 
+/// True if `bytes`, the first a client sent, start a TLS handshake record
+/// rather than a request line: content type 22 (handshake), then protocol
+/// version 3.x, and, once there, handshake type 1 (ClientHello) after the
+/// five bytes of the record header (RFC 8446 sections 5.1 and 4). No
+/// request line starts with byte 22, a control character.
+pub(crate) fn is_tls_client_hello(bytes: &[u8]) -> bool {
+    const HANDSHAKE: u8 = 0x16;
+    const CLIENT_HELLO: u8 = 0x01;
+    bytes.first() == Some(&HANDSHAKE)
+        && bytes.get(1).is_none_or(|&major| major == 3)
+        && bytes.get(5).is_none_or(|&kind| kind == CLIENT_HELLO)
+}
+
 /// Host syntax of RFC 9110 section 7.2: a reg-name or an IP literal in
 /// brackets, then an optional port. An empty value is allowed.
 pub(crate) fn valid_host(host: &[u8]) -> bool {
@@ -535,6 +548,28 @@ fn trim(bytes: &[u8]) -> &[u8] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_client_hello_is_told_from_a_request_line() {
+        // curl's first bytes: a TLS 1.0 record header for a ClientHello.
+        assert!(is_tls_client_hello(&[
+            0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00
+        ]));
+        // TLS 1.3 clients still say 3.1 in the record; any 3.x passes.
+        assert!(is_tls_client_hello(&[0x16, 0x03, 0x03, 0x00, 0x10, 0x01]));
+        // What arrived so far is enough.
+        assert!(is_tls_client_hello(&[0x16]));
+        assert!(is_tls_client_hello(&[0x16, 0x03]));
+        for not in [
+            &b"GET / HTTP/1.1\r\n"[..],
+            b"",
+            &[0x16, 0x02, 0x01],
+            &[0x16, 0x03, 0x01, 0x00, 0x10, 0x02],
+            &[0x17, 0x03, 0x03],
+        ] {
+            assert!(!is_tls_client_hello(not), "{not:?}");
+        }
+    }
 
     fn parse(bytes: &[u8]) -> Result<RequestHead, HttpError> {
         match parse_head(bytes, &Limits::default())? {

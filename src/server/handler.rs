@@ -39,6 +39,9 @@ pub(crate) fn serve(mut conn: Conn, shared: &Arc<Shared>) {
     // Served because it is new or became readable.
     conn.mark_readable();
     loop {
+        if conn.served == 0 && !conn.is_tls() && crate::http::is_tls_client_hello(conn.buffered()) {
+            return tls_on_plain_port(conn, shared);
+        }
         if !conn.buffered().is_empty() {
             match parse_head(conn.buffered(), &shared.config.limits) {
                 Ok(Parsed::Complete(head)) => match next_step(&mut conn, &head, shared) {
@@ -276,6 +279,24 @@ pub(crate) fn reject(mut conn: Conn, err: HttpError, shared: &Arc<Shared>) {
     {
         close_gracefully(conn, true, shared);
     }
+}
+
+/// What the log says when a client starts a TLS handshake on a plain HTTP
+/// port: a browser or client given `https://` for this server.
+#[cfg(feature = "tls")]
+pub(crate) const TLS_ON_PLAIN_PORT: &str =
+    "a TLS handshake came to a plain HTTP port: use http://, or serve with --cert local";
+#[cfg(not(feature = "tls"))]
+pub(crate) const TLS_ON_PLAIN_PORT: &str = "a TLS handshake came to a plain HTTP port: use http://";
+
+/// A client that speaks TLS to this plain HTTP port: one log line that says
+/// so and what to do, instead of a 400 for a request line of binary bytes,
+/// and the connection closes (the client would not read an HTTP answer).
+fn tls_on_plain_port(conn: Conn, shared: &Arc<Shared>) {
+    shared
+        .log
+        .client_error(&conn.peer.name(), TLS_ON_PLAIN_PORT);
+    close_gracefully(conn, true, shared);
 }
 
 /// The first line of what the client sent, for the log.

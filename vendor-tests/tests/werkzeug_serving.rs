@@ -685,18 +685,23 @@ fn client_hello() -> Vec<u8> {
 }
 
 /// `test_wrong_protocol`: a TLS client talking to the plain HTTP server.
-/// The ClientHello is not an HTTP request: the server answers 400, closes
-/// that connection, does not crash, and keeps serving.
+/// The ClientHello is not an HTTP request: where Werkzeug answers with a
+/// 400 the TLS client cannot read (and logs the record's bytes as a bad
+/// request version), werk closes that connection without an answer and
+/// logs that a TLS handshake came to a plain port; it does not crash, and
+/// keeps serving.
 #[test]
 fn test_wrong_protocol() {
     let server = TestServer::start(echo);
     for _ in 0..3 {
         let mut client = server.connect();
         client.send(&client_hello());
-        let response = client.read_final();
-        assert_eq!(response.status, 400, "{}", response.describe());
-        assert!(response.says_close(), "{}", response.describe());
-        client.expect_closed();
+        let answer = client.read_to_end();
+        assert!(
+            answer.is_empty(),
+            "no HTTP answer to a ClientHello: {:?}",
+            String::from_utf8_lossy(&answer)
+        );
     }
     server.assert_serving();
     server.stop();

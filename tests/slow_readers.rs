@@ -31,20 +31,36 @@ fn data() -> &'static [u8] {
     DATA.get_or_init(|| (0..32 << 20).map(|i| (i % 251) as u8).collect())
 }
 
-/// The same bytes in a file, for file bodies (`sendfile`).
-fn data_file() -> &'static PathBuf {
-    static FILE: OnceLock<PathBuf> = OnceLock::new();
-    FILE.get_or_init(|| {
-        let path = std::env::temp_dir().join(format!("werk-slow-readers-{}", std::process::id()));
+/// The same bytes in a file, for file bodies (`sendfile`): one per test,
+/// removed when the test ends.
+struct DataFile(PathBuf);
+
+impl DataFile {
+    fn new(test: &str) -> DataFile {
+        let name = format!("werk-slow-readers-{}-{test}", std::process::id());
+        let path = std::env::temp_dir().join(name);
         std::fs::write(&path, data()).expect("write the data file");
-        path
-    })
+        DataFile(path)
+    }
 }
 
+impl Drop for DataFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// The test app, with `file` for its file bodies.
+///
 /// `/bytes/<n>`: an in-memory body with Content-Length; `/chunks/<n>`: a
 /// stream of chunks of uneven sizes, chunked; `/file/<n>`: a file body;
 /// anything else: `fresh`.
-fn app(environ: &Environ, start_response: StartResponse) -> Body {
+fn app(file: &DataFile) -> impl werk::App {
+    let file = file.0.clone();
+    move |environ: &Environ, start_response: StartResponse| respond(environ, start_response, &file)
+}
+
+fn respond(environ: &Environ, start_response: StartResponse, file: &std::path::Path) -> Body {
     let path = environ.path_info().to_owned();
     let mut parts = path.trim_start_matches('/').splitn(2, '/');
     let route = parts.next().unwrap_or("");
@@ -74,7 +90,7 @@ fn app(environ: &Environ, start_response: StartResponse) -> Body {
         }
         "file" => {
             let _ = start_response.start("200 OK", octets);
-            let file = std::fs::File::open(data_file()).expect("open the data file");
+            let file = std::fs::File::open(file).expect("open the data file");
             Body::file_range(file, 0, n as u64).expect("a file body")
         }
         _ => {
@@ -217,7 +233,8 @@ fn fresh_request(server: &TestServer) -> Duration {
 
 #[test]
 fn clients_that_never_read_do_not_hold_the_workers() {
-    let server = TestServer::start(app, small_pool());
+    let file = DataFile::new("crowd");
+    let server = TestServer::start(app(&file), small_pool());
     let started = Instant::now();
     let crowd = crowd_that_never_reads(&server, 100, "/bytes/16000000");
     eprintln!(
@@ -242,8 +259,14 @@ fn clients_that_never_read_do_not_hold_the_workers() {
 fn clients_that_never_read_do_not_hold_the_workers_on_a_unix_socket() {
     let path = std::env::temp_dir().join(format!("werk-slow-{}.sock", std::process::id()));
     let _ = std::fs::remove_file(&path);
-    let server = werk::make_server(&format!("unix://{}", path.display()), 0, app, small_pool())
-        .expect("a server on a Unix socket");
+    let file = DataFile::new("unix");
+    let server = werk::make_server(
+        &format!("unix://{}", path.display()),
+        0,
+        app(&file),
+        small_pool(),
+    )
+    .expect("a server on a Unix socket");
     let handle = server.handle();
     let thread = std::thread::spawn(move || server.serve_forever());
     let connect = || {
@@ -290,7 +313,8 @@ fn clients_that_never_read_do_not_hold_the_workers_on_a_unix_socket() {
 
 #[test]
 fn slow_steady_readers_get_every_byte() {
-    let server = TestServer::start(app, small_pool());
+    let file = DataFile::new("steady");
+    let server = TestServer::start(app(&file), small_pool());
     // Beside clients that never read, so the workers must not wait.
     let crowd = crowd_that_never_reads(&server, 8, "/bytes/16000000");
     let addr = server.addr;
@@ -323,7 +347,11 @@ fn slow_steady_readers_get_every_byte() {
 
 #[test]
 fn a_reader_that_stops_is_cut_off_after_io_timeout() {
-    let server = TestServer::start(app, small_pool().io_timeout(Duration::from_millis(1500)));
+    let file = DataFile::new("stops");
+    let server = TestServer::start(
+        app(&file),
+        small_pool().io_timeout(Duration::from_millis(1500)),
+    );
     let started = Instant::now();
     let mut s = tcp(&server);
     s.write_all(&request_bytes("/bytes/32000000")).unwrap();
@@ -346,7 +374,11 @@ fn a_reader_that_stops_is_cut_off_after_io_timeout() {
 
 #[test]
 fn a_shutdown_lets_a_parked_response_finish() {
-    let server = TestServer::start(app, small_pool().shutdown_grace(Duration::from_secs(15)));
+    let file = DataFile::new("shutdown");
+    let server = TestServer::start(
+        app(&file),
+        small_pool().shutdown_grace(Duration::from_secs(15)),
+    );
     let mut s = tcp(&server);
     s.write_all(&request_bytes("/file/20000000")).unwrap();
     let mut other = tcp(&server);
@@ -372,7 +404,11 @@ fn a_shutdown_lets_a_parked_response_finish() {
 
 #[test]
 fn a_shutdown_cuts_a_reader_that_never_reads_at_the_grace_period() {
-    let server = TestServer::start(app, small_pool().shutdown_grace(Duration::from_secs(1)));
+    let file = DataFile::new("grace");
+    let server = TestServer::start(
+        app(&file),
+        small_pool().shutdown_grace(Duration::from_secs(1)),
+    );
     let mut s = tcp(&server);
     s.write_all(&request_bytes("/bytes/32000000")).unwrap();
     s.peek(&mut [0u8; 1]).expect("the answer starts");
@@ -394,7 +430,11 @@ fn over_tls_too() {
     if !support::needs("python3", "over_tls_too") {
         return;
     }
-    let server = TestServer::start(app, small_pool().ssl_context(werk::SslContext::Adhoc));
+    let file = DataFile::new("tls");
+    let server = TestServer::start(
+        app(&file),
+        small_pool().ssl_context(werk::SslContext::Adhoc),
+    );
     let script = r#"
 import socket, ssl, sys, time
 port = int(sys.argv[1])

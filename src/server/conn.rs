@@ -149,6 +149,9 @@ pub(crate) struct Conn {
     /// so nothing more was waiting then: the next read would most likely
     /// find nothing, and the parker's poller reports anything that comes.
     drained: bool,
+    /// The response under way, while the connection waits in the parker
+    /// for room to write the rest of it.
+    pub sending: Option<Box<super::handler::Sending>>,
 }
 
 impl Conn {
@@ -169,6 +172,7 @@ impl Conn {
             served: 0,
             write_buffer: Vec::new(),
             drained: false,
+            sending: None,
         }
     }
 
@@ -286,10 +290,32 @@ impl Conn {
             .map_err(timeout_error)
     }
 
-    /// Sends `len` bytes of `file` from its position, with `sendfile` where
-    /// it can ([`Stream::send_file`]); fewer if the file ends first.
-    pub(crate) fn send_file(&mut self, file: &mut std::fs::File, len: u64) -> io::Result<u64> {
-        self.stream.send_file(file, len).map_err(timeout_error)
+    /// Writes what the socket has room for now of `first`, then `second`,
+    /// without waiting; the bytes taken ([`Stream::write_now_pair`]).
+    pub(crate) fn write_now_pair(&mut self, first: &[u8], second: &[u8]) -> io::Result<usize> {
+        self.stream.write_now_pair(first, second)
+    }
+
+    /// Sends what the stream holds of its own (TLS records) without
+    /// waiting: true when nothing is left.
+    pub(crate) fn flush_now(&mut self) -> io::Result<bool> {
+        self.stream.flush_now()
+    }
+
+    /// Waits up to `timeout_ms` for room to write; true when there is.
+    pub(crate) fn wait_writable(&self, timeout_ms: i32) -> io::Result<bool> {
+        self.stream.wait_writable(timeout_ms)
+    }
+
+    /// Sends up to `len` bytes of `file` with `sendfile`, as far as the
+    /// socket has room now; `None` where the kernel cannot
+    /// ([`Stream::send_file_now`]).
+    pub(crate) fn send_file_now(
+        &mut self,
+        file: &std::fs::File,
+        len: u64,
+    ) -> io::Result<Option<crate::sys::socket::FileSent>> {
+        self.stream.send_file_now(file, len)
     }
 
     /// Half-closes the sending side, so the client sees the end of the

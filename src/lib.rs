@@ -262,7 +262,8 @@ impl Options {
     }
 
     /// How long one read of a request body or one write of a response may
-    /// wait for the client (default 30 s).
+    /// wait for the client (default 30 s): a response whose client makes
+    /// no room for more within it is cut short.
     pub fn io_timeout(mut self, timeout: Duration) -> Options {
         self.io_timeout = timeout;
         self

@@ -85,17 +85,6 @@ pub(crate) fn encode_head(out: &mut Vec<u8>, parts: &HeadParts<'_>) {
     out.extend_from_slice(b"\r\n");
 }
 
-/// Appends one chunk of a chunked body; empty data appends nothing (an
-/// empty chunk would end the body).
-pub(crate) fn encode_chunk(out: &mut Vec<u8>, data: &[u8]) {
-    if data.is_empty() {
-        return;
-    }
-    encode_chunk_size(out, data.len());
-    out.extend_from_slice(data);
-    out.extend_from_slice(b"\r\n");
-}
-
 /// Appends the size line that starts a chunk of `len` bytes.
 pub(crate) fn encode_chunk_size(out: &mut Vec<u8>, len: usize) {
     let _ = write!(out, "{len:x}\r\n");
@@ -286,8 +275,8 @@ mod tests {
     #[test]
     fn chunks() {
         let mut out = Vec::new();
-        encode_chunk(&mut out, b"hello world, this is 26 b.");
-        encode_chunk(&mut out, b"");
+        encode_chunk_size(&mut out, 26);
+        out.extend_from_slice(b"hello world, this is 26 b.\r\n");
         out.extend_from_slice(LAST_CHUNK);
         assert_eq!(out, b"1a\r\nhello world, this is 26 b.\r\n0\r\n\r\n");
     }

@@ -149,6 +149,9 @@ pub(crate) struct Conn {
     /// so nothing more was waiting then: the next read would most likely
     /// find nothing, and the parker's poller reports anything that comes.
     drained: bool,
+    /// The response under way, while the connection waits in the parker
+    /// for room to write the rest of it.
+    pub sending: Option<Box<super::handler::Sending>>,
 }
 
 impl Conn {
@@ -169,6 +172,7 @@ impl Conn {
             served: 0,
             write_buffer: Vec::new(),
             drained: false,
+            sending: None,
         }
     }
 
@@ -179,6 +183,11 @@ impl Conn {
     /// How long one write may wait for the client from now on.
     pub(crate) fn set_write_timeout(&self, timeout: std::time::Duration) -> io::Result<()> {
         self.stream.set_write_timeout(timeout)
+    }
+
+    /// How long one read may wait for the client from now on.
+    pub(crate) fn set_read_timeout(&self, timeout: std::time::Duration) -> io::Result<()> {
+        self.stream.set_read_timeout(timeout)
     }
 
     /// The received bytes after the first `skip` not used yet.
@@ -265,16 +274,43 @@ impl Conn {
     }
 
     /// Keeps a response buffer for the next request, unless it grew large
-    /// (an idle connection should not hold a big buffer).
+    /// (an idle connection should not hold a big buffer). A buffer that
+    /// still holds responses (held for a pipelined request that follows)
+    /// is kept whole: the next response goes out with them.
     pub(crate) fn keep_write_buffer(&mut self, mut buf: Vec<u8>) {
-        if buf.capacity() <= WRITE_BUFFER_KEPT {
+        if !buf.is_empty() {
+            self.write_buffer = buf;
+        } else if buf.capacity() <= WRITE_BUFFER_KEPT {
             buf.clear();
             self.write_buffer = buf;
         }
     }
 
-    /// Writes all of `data`, waiting up to the write timeout per write.
+    /// True when responses wait in the write buffer for the next one.
+    pub(crate) fn holds_output(&self) -> bool {
+        !self.write_buffer.is_empty()
+    }
+
+    /// Writes the responses held for a pipelined request, before anything
+    /// else is written or the connection waits or closes.
+    pub(crate) fn flush_held(&mut self) -> io::Result<()> {
+        if self.write_buffer.is_empty() {
+            return Ok(());
+        }
+        let held = std::mem::take(&mut self.write_buffer);
+        let result = self.stream.write_all(&held).map_err(timeout_error);
+        self.keep_write_buffer({
+            let mut held = held;
+            held.clear();
+            held
+        });
+        result
+    }
+
+    /// Writes all of `data` (after any held responses), waiting up to the
+    /// write timeout per write.
     pub(crate) fn write_all(&mut self, data: &[u8]) -> io::Result<()> {
+        self.flush_held()?;
         self.stream.write_all(data).map_err(timeout_error)
     }
 
@@ -286,10 +322,32 @@ impl Conn {
             .map_err(timeout_error)
     }
 
-    /// Sends `len` bytes of `file` from its position, with `sendfile` where
-    /// it can ([`Stream::send_file`]); fewer if the file ends first.
-    pub(crate) fn send_file(&mut self, file: &mut std::fs::File, len: u64) -> io::Result<u64> {
-        self.stream.send_file(file, len).map_err(timeout_error)
+    /// Writes what the socket has room for now of `first`, then `second`,
+    /// without waiting; the bytes taken ([`Stream::write_now_pair`]).
+    pub(crate) fn write_now_pair(&mut self, first: &[u8], second: &[u8]) -> io::Result<usize> {
+        self.stream.write_now_pair(first, second)
+    }
+
+    /// Sends what the stream holds of its own (TLS records) without
+    /// waiting: true when nothing is left.
+    pub(crate) fn flush_now(&mut self) -> io::Result<bool> {
+        self.stream.flush_now()
+    }
+
+    /// Waits up to `timeout_ms` for room to write; true when there is.
+    pub(crate) fn wait_writable(&self, timeout_ms: i32) -> io::Result<bool> {
+        self.stream.wait_writable(timeout_ms)
+    }
+
+    /// Sends up to `len` bytes of `file` with `sendfile`, as far as the
+    /// socket has room now; `None` where the kernel cannot
+    /// ([`Stream::send_file_now`]).
+    pub(crate) fn send_file_now(
+        &mut self,
+        file: &std::fs::File,
+        len: u64,
+    ) -> io::Result<Option<crate::sys::socket::FileSent>> {
+        self.stream.send_file_now(file, len)
     }
 
     /// Half-closes the sending side, so the client sees the end of the

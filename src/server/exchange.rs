@@ -5,16 +5,27 @@
 //! All of it sits behind one mutex. Only the worker thread serving the
 //! request takes it, so it is never contended; it exists because the
 //! application may move its handles into the body it returns.
+//!
+//! The response goes out in one of two ways ([`Wait`]). The server's own
+//! sending loop (`handler.rs`) writes what the socket has room for and
+//! keeps the rest as pending output ([`State::is_blocked`]): the loop then
+//! stops producing body bytes, and the connection waits in the parker for
+//! room, holding no worker. The application's legacy `write` cannot be
+//! suspended, so it waits for the client (up to `io_timeout` per write).
 
 use std::io;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::conn::Conn;
 use crate::http::{
-    encode_chunk, encode_chunk_size, encode_head, ChunkedDecoder, Framing, HeadParts, HttpError,
-    RequestHead, ResponseFraming, Version, LAST_CHUNK,
+    encode_chunk_size, encode_head, ChunkedDecoder, Framing, HeadParts, HttpError, RequestHead,
+    ResponseFraming, Version, LAST_CHUNK,
 };
 use crate::model::{LockedResponse, ResponseWriter, StartState};
+
+/// The most output a finished response may leave in the buffer for the
+/// next pipelined one: small answers are batched, large ones go at once.
+const HOLD_LIMIT: usize = 16 * 1024;
 
 /// Unread request body a worker reads and drops so the connection can be
 /// reused; a larger remainder closes the connection instead.
@@ -29,6 +40,18 @@ const WRITE_BUFFER: usize = 64 * 1024;
 /// A piece of body at least this large is written from the app's buffer
 /// rather than copied into ours.
 const DIRECT_WRITE: usize = 16 * 1024;
+
+/// How a write that finds the socket full goes on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Wait {
+    /// Wait for the client, up to the socket's write timeout per write:
+    /// the application's legacy `write`, which cannot be suspended.
+    Block,
+    /// Write what the socket has room for; wait up to `spin_ms` in all
+    /// for more room, then keep the rest as pending output (the response
+    /// is then [blocked](State::is_blocked) until the socket is writable).
+    Now { spin_ms: i32 },
+}
 
 /// How far the request body has been read.
 #[derive(Debug)]
@@ -69,6 +92,12 @@ pub(crate) struct Output {
     /// Why the response was cut short; the connection closes without a
     /// proper end so the client sees the failure.
     pub aborted: Option<String>,
+    /// The last write found the socket full: `buf` (and, over TLS, the
+    /// session) holds output that waits for room.
+    blocked: bool,
+    /// Bytes at the start of `buf` that are earlier responses, held for
+    /// this pipelined request (see [`State::hold_for_next`]).
+    held: usize,
     server: &'static str,
 }
 
@@ -103,6 +132,7 @@ impl Exchange {
             Framing::Chunked => BodyLeft::Chunked(ChunkedDecoder::new()),
         };
         let buf = conn.take_write_buffer();
+        let held = buf.len();
         Exchange {
             state: Mutex::new(State {
                 conn: Some(conn),
@@ -124,6 +154,8 @@ impl Exchange {
                     buf,
                     code: 0,
                     aborted: None,
+                    blocked: false,
+                    held,
                     server,
                 },
             }),
@@ -180,6 +212,11 @@ impl State {
         if let Some(err) = self.body.error {
             return Err(io::Error::new(io::ErrorKind::InvalidData, err));
         }
+        if self.out.held > 0 && !self.start.head_sent {
+            // The responses before this request go first: the client may
+            // wait for them before it sends this body.
+            self.flush_with(Wait::Block)?;
+        }
         if self.body.continue_pending {
             self.body.continue_pending = false;
             if !self.start.head_sent {
@@ -192,6 +229,11 @@ impl State {
             if self.body.error.is_none() && e.kind() != io::ErrorKind::InvalidData {
                 // The client went away or stalled: no point reusing it.
                 self.out.must_close = true;
+            }
+            if self.body.error.is_none() && e.kind() == io::ErrorKind::TimedOut {
+                // As for a body awaited in the parker: the server answers
+                // 408 in place of the app's response, if none has started.
+                self.body.error = Some(HttpError::BodyTimeout);
             }
         }
         result
@@ -286,33 +328,85 @@ impl State {
         !matches!(self.body.left, BodyLeft::Done)
     }
 
-    /// Sends `len` bytes of a file body after what is buffered.
-    pub(crate) fn send_file(&mut self, file: &mut std::fs::File, len: u64) -> io::Result<()> {
+    /// Whether this finished response may wait in the buffer for the
+    /// next one: the next request is already here whole (`next_ready`),
+    /// so its response follows at once, and both go out in one write. A
+    /// pipelining client then gets its answers in as few packets as it
+    /// sent requests in. Only a complete response on a connection that
+    /// stays open, while little is buffered.
+    pub(crate) fn hold_for_next(&self, next_ready: impl FnOnce(&Conn) -> bool) -> bool {
+        self.out.keep_alive
+            && self.out.aborted.is_none()
+            && !self.out.blocked
+            && self.out.buf.len() <= HOLD_LIMIT
+            && !self.body_unread()
+            && self.conn.as_ref().is_some_and(next_ready)
+    }
+
+    /// Whether `buf` still starts with earlier responses.
+    pub(crate) fn holds_earlier_responses(&self) -> bool {
+        self.out.held > 0 && !self.out.buf.is_empty()
+    }
+
+    /// Starts a file body of `len` bytes: the bytes the framing lets
+    /// through (the app's Content-Length may be smaller: the file is cut
+    /// there, as a range would be; nothing for HEAD). Counted as sent.
+    pub(crate) fn begin_file(&mut self, len: u64) -> u64 {
         let len = match self.out.framing {
-            ResponseFraming::NoBody => return Ok(()),
+            ResponseFraming::NoBody => return 0,
             ResponseFraming::Length(total) => len.min(total - self.out.sent),
             _ => len,
         };
-        if self.out.framing == ResponseFraming::Chunked {
-            // Only reached when the app declared no length but chunked
-            // framing was chosen anyway; frame it as one chunk.
-            self.out
-                .buf
-                .extend_from_slice(format!("{len:x}\r\n").as_bytes());
+        if self.out.framing == ResponseFraming::Chunked && len > 0 {
+            // Only reached when the head went out before the app returned
+            // the file (the legacy write); frame it as one chunk.
+            encode_chunk_size(&mut self.out.buf, len as usize);
         }
-        self.flush()?;
-        let conn = self.conn.as_mut().ok_or_else(gone)?;
-        let copied = conn.send_file(file, len)?;
-        self.out.sent += copied;
-        if copied < len {
-            let why = "the file was shorter than its size when the response started";
-            self.abort(why);
-            return Err(stopped(why));
+        self.out.sent += len;
+        len
+    }
+
+    /// Sends file bytes with `sendfile` after what is buffered, as far as
+    /// the socket has room (waiting up to `spin_ms` in all for more):
+    /// `left` counts down. False where the kernel cannot send files (TLS,
+    /// other systems): the caller reads it in pieces. A file shorter than
+    /// announced cuts the response short.
+    pub(crate) fn send_file_now(
+        &mut self,
+        file: &std::fs::File,
+        left: &mut u64,
+        spin_ms: i32,
+    ) -> io::Result<bool> {
+        self.flush_with(Wait::Now { spin_ms })?;
+        if self.out.blocked || *left == 0 {
+            return Ok(true);
         }
-        if self.out.framing == ResponseFraming::Chunked {
-            self.out.buf.extend_from_slice(b"\r\n");
+        let deadline = spin_deadline(spin_ms);
+        loop {
+            let conn = self.conn.as_mut().ok_or_else(gone)?;
+            let step = match conn.send_file_now(file, *left) {
+                Ok(Some(step)) => step,
+                Ok(None) => return Ok(false),
+                Err(e) => return Err(self.client_gone(e)),
+            };
+            *left -= step.sent;
+            if *left == 0 {
+                return Ok(true);
+            }
+            if !step.blocked {
+                let why = "the file was shorter than its size when the response started";
+                self.abort(why);
+                return Err(stopped(why));
+            }
+            match wait_for_room(conn, deadline) {
+                Ok(true) => {}
+                Ok(false) => {
+                    self.out.blocked = true;
+                    return Ok(true);
+                }
+                Err(e) => return Err(self.client_gone(e)),
+            }
         }
-        Ok(())
     }
 
     /// Ends the body: the last chunk, or a check that Content-Length was
@@ -366,9 +460,86 @@ impl State {
         let result = self.ensure_head(Some(body.len() as u64));
         self.body.error = saved_error;
         result?;
-        self.write_body(body)?;
+        // Queued only: the caller sends it (and may have to wait for room).
+        let len = self.begin_piece(body.len() as u64)?;
+        self.out.buf.extend_from_slice(&body[..len as usize]);
+        self.end_piece(len)?;
         self.finish();
-        self.flush()
+        Ok(())
+    }
+
+    /// True when output waits for room in the socket: the sender stops
+    /// producing body bytes until [`State::flush_with`] has sent it.
+    pub(crate) fn is_blocked(&self) -> bool {
+        self.out.blocked
+    }
+
+    /// Starts a piece of body of `len` bytes with the framing chosen for
+    /// the head; returns how many of them to [`put`](State::put) (fewer
+    /// past the app's Content-Length, which cuts the response short; none
+    /// for a response without a body). Counted as sent.
+    pub(crate) fn begin_piece(&mut self, len: u64) -> io::Result<u64> {
+        if self.start.head_sent && self.out.aborted.is_none() {
+            if let Some(misuse) = self.start.misuse.clone() {
+                self.abort(&misuse);
+            }
+        }
+        if let Some(why) = &self.out.aborted {
+            return Err(stopped(why));
+        }
+        let len = match self.out.framing {
+            ResponseFraming::NoBody => return Ok(0),
+            ResponseFraming::Length(total) if len > total - self.out.sent => {
+                let room = total - self.out.sent;
+                self.abort(&format!(
+                    "the application sent more than its Content-Length of {total} bytes"
+                ));
+                room
+            }
+            ResponseFraming::Chunked if len > 0 => {
+                encode_chunk_size(&mut self.out.buf, len as usize);
+                len
+            }
+            _ => len,
+        };
+        self.out.sent += len;
+        Ok(len)
+    }
+
+    /// Sends (or buffers) bytes of the piece begun with
+    /// [`begin_piece`](State::begin_piece): a large piece goes out from
+    /// the caller's buffer, with what is buffered, in one write. With
+    /// [`Wait::Now`], what the socket has no room for is kept.
+    pub(crate) fn put(&mut self, data: &[u8], wait: Wait) -> io::Result<()> {
+        let may_write = wait == Wait::Block || !self.out.blocked;
+        if data.len() >= DIRECT_WRITE && may_write {
+            return self.send(data, wait);
+        }
+        self.out.buf.extend_from_slice(data);
+        if self.out.buf.len() >= WRITE_BUFFER && may_write {
+            return self.send(&[], wait);
+        }
+        Ok(())
+    }
+
+    /// Ends the piece begun with [`begin_piece`](State::begin_piece) of
+    /// `len` bytes; fails if it overflowed the app's Content-Length.
+    pub(crate) fn end_piece(&mut self, len: u64) -> io::Result<()> {
+        if self.out.framing == ResponseFraming::Chunked && len > 0 {
+            self.out.buf.extend_from_slice(b"\r\n");
+        }
+        match &self.out.aborted {
+            Some(why) => Err(stopped(why)),
+            None => Ok(()),
+        }
+    }
+
+    /// Writes out everything buffered, waiting for the client or not.
+    pub(crate) fn flush_with(&mut self, wait: Wait) -> io::Result<()> {
+        if self.out.buf.is_empty() && !self.out.blocked {
+            return Ok(());
+        }
+        self.send(&[], wait)
     }
 }
 
@@ -439,79 +610,110 @@ impl ResponseWriter for State {
         Ok(())
     }
 
-    /// Queues body bytes with the framing chosen for the head.
+    /// Queues body bytes with the framing chosen for the head; writes
+    /// them (waiting for the client) if they are many.
     fn write_body(&mut self, data: &[u8]) -> io::Result<()> {
-        if self.start.head_sent && self.out.aborted.is_none() {
-            if let Some(misuse) = self.start.misuse.clone() {
-                self.abort(&misuse);
-            }
-        }
-        if let Some(why) = &self.out.aborted {
-            return Err(stopped(why));
-        }
-        // A large piece goes out from the app's own buffer, together with
-        // what is buffered (the head, a chunk size), in one writev.
-        let direct = data.len() >= DIRECT_WRITE;
-        match self.out.framing {
-            ResponseFraming::NoBody => {}
-            ResponseFraming::Chunked if direct => {
-                encode_chunk_size(&mut self.out.buf, data.len());
-                self.send(data)?;
-                self.out.buf.extend_from_slice(b"\r\n");
-            }
-            ResponseFraming::Chunked => encode_chunk(&mut self.out.buf, data),
-            ResponseFraming::CloseDelimited if direct => self.send(data)?,
-            ResponseFraming::CloseDelimited => self.out.buf.extend_from_slice(data),
-            ResponseFraming::Length(len) => {
-                let room = len - self.out.sent;
-                if data.len() as u64 > room {
-                    self.out.buf.extend_from_slice(&data[..room as usize]);
-                    self.out.sent = len;
-                    let why =
-                        format!("the application sent more than its Content-Length of {len} bytes");
-                    self.abort(&why);
-                    return Err(stopped(&why));
-                }
-                if direct {
-                    self.send(data)?;
-                } else {
-                    self.out.buf.extend_from_slice(data);
-                }
-            }
-        }
-        if self.out.framing != ResponseFraming::NoBody {
-            self.out.sent += data.len() as u64;
-        }
-        if self.out.buf.len() >= WRITE_BUFFER {
-            self.flush()?;
-        }
-        Ok(())
+        let len = self.begin_piece(data.len() as u64)?;
+        self.put(&data[..len as usize], Wait::Block)?;
+        self.end_piece(len)
     }
 
-    /// Writes out everything buffered.
+    /// Writes out everything buffered, waiting for the client.
     fn flush(&mut self) -> io::Result<()> {
-        if self.out.buf.is_empty() {
-            return Ok(());
-        }
-        self.send(&[])
+        self.flush_with(Wait::Block)
     }
 }
 
 impl State {
-    /// Writes out what is buffered, then `more`; a failure means the
-    /// client is gone and the response ends there.
-    fn send(&mut self, more: &[u8]) -> io::Result<()> {
+    /// Writes out what is buffered, then `more`: all of it
+    /// ([`Wait::Block`]), or what the socket has room for, keeping the rest
+    /// ([`Wait::Now`]). A failure means the client is gone and the
+    /// response ends there.
+    fn send(&mut self, more: &[u8], wait: Wait) -> io::Result<()> {
         let conn = self.conn.as_mut().ok_or_else(gone)?;
-        let result = conn.write_all_pair(&self.out.buf, more);
-        self.out.buf.clear();
-        if result.is_err() {
-            self.out.keep_alive = false;
-            self.out
-                .aborted
-                .get_or_insert_with(|| CLIENT_GONE.to_owned());
+        let spin_ms = match wait {
+            Wait::Block => {
+                let result = conn.write_all_pair(&self.out.buf, more);
+                self.out.buf.clear();
+                self.out.held = 0;
+                self.out.blocked = false;
+                return result.map_err(|e| self.client_gone(e));
+            }
+            Wait::Now { spin_ms } => spin_ms,
+        };
+        let buf = &self.out.buf;
+        let total = buf.len() + more.len();
+        let mut done = 0;
+        let deadline = spin_deadline(spin_ms);
+        let result = loop {
+            let (first, second) = if done < buf.len() {
+                (&buf[done..], more)
+            } else {
+                (&[][..], &more[done - buf.len()..])
+            };
+            match conn.write_now_pair(first, second) {
+                Ok(n) => done += n,
+                Err(e) => break Err(e),
+            }
+            if done == total {
+                match conn.flush_now() {
+                    Ok(true) => break Ok(true),
+                    Ok(false) => {}
+                    Err(e) => break Err(e),
+                }
+            }
+            match wait_for_room(conn, deadline) {
+                Ok(true) => {}
+                Ok(false) => break Ok(false),
+                Err(e) => break Err(e),
+            }
+        };
+        match result {
+            Ok(all_sent) => {
+                let kept = done.min(self.out.buf.len());
+                self.out.buf.drain(..kept);
+                self.out.held = self.out.held.saturating_sub(kept);
+                self.out.buf.extend_from_slice(&more[done - kept..]);
+                self.out.blocked = !all_sent;
+                Ok(())
+            }
+            Err(e) => {
+                self.out.buf.clear();
+                self.out.held = 0;
+                Err(self.client_gone(e))
+            }
         }
-        result
     }
+
+    /// Notes that a write failed: the client is gone (or timed out), and
+    /// the response ends there.
+    fn client_gone(&mut self, e: io::Error) -> io::Error {
+        self.out.keep_alive = false;
+        self.out.blocked = false;
+        self.out
+            .aborted
+            .get_or_insert_with(|| CLIENT_GONE.to_owned());
+        e
+    }
+}
+
+/// Until when a write may wait for room before its rest is kept: `None`
+/// when it may not wait at all.
+fn spin_deadline(spin_ms: i32) -> Option<std::time::Instant> {
+    (spin_ms > 0)
+        .then(|| std::time::Instant::now() + std::time::Duration::from_millis(spin_ms as u64))
+}
+
+/// Waits for room to write until `deadline`; false once it has passed.
+fn wait_for_room(conn: &Conn, deadline: Option<std::time::Instant>) -> io::Result<bool> {
+    let Some(deadline) = deadline else {
+        return Ok(false);
+    };
+    let left = deadline.saturating_duration_since(std::time::Instant::now());
+    if left.is_zero() {
+        return Ok(false);
+    }
+    conn.wait_writable((left.as_micros().div_ceil(1000)) as i32)
 }
 
 impl RequestBody {

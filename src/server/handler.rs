@@ -7,12 +7,20 @@
 //!   readable conn ──► read what is there ──► parse head
 //!        ▲                 │ nothing yet          │ complete
 //!        │                 ▼                      ▼
-//!      parker ◄──── park (idle / partial)    run app, send body
-//!                                                 │ keep-alive
-//!                                                 └──► next head
+//!      parker ◄──── park (idle / partial)    run app, send body ◄──┐
+//!        │  ▲                                     │ socket full    │
+//!        │  └──── park (writing) ◄────────────────┘                │
+//!        └─ writable: an idle worker resumes ──────────────────────┘
 //! ```
+//!
+//! A response is a [`Sending`]: the exchange, what is left of the body,
+//! and what the log line needs. When the socket has no room for more, the
+//! connection leaves the exchange and waits in the parker with its
+//! `Sending`, holding no worker; the worker that takes it when it is
+//! writable goes on where the last one stopped.
 
 use std::any::Any;
+use std::borrow::Cow;
 use std::io;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
@@ -20,7 +28,7 @@ use std::time::{Duration, Instant};
 
 use super::conn::Conn;
 use super::environ::{cgi_vars, RequestLine};
-use super::exchange::{BodyReader, Exchange, State, CLIENT_GONE};
+use super::exchange::{BodyReader, Exchange, State, Wait, CLIENT_GONE};
 use super::live::Answered;
 use super::pages::{error_page, error_response};
 use super::Shared;
@@ -29,8 +37,16 @@ use crate::model::body::{next_chunk, Source};
 use crate::model::{Environ, Input, LockedResponse, ResponseWriter, StartResponse, Text};
 
 /// Serves requests on `conn` until it must wait for the client (then it
-/// is parked) or close.
+/// is parked) or close. A connection with a response under way (parked
+/// until writable, or cut short) goes on with it first.
 pub(crate) fn serve(mut conn: Conn, shared: &Arc<Shared>) {
+    if let Some(sending) = conn.sending.take() {
+        sending.exchange.lock().conn = Some(conn);
+        match proceed(sending, shared) {
+            Some(next) => conn = next,
+            None => return,
+        }
+    }
     if shared.config.protocol == crate::Protocol::Scgi {
         // One request per connection, CGI-style response: server/scgi.rs.
         return super::scgi::serve(conn, shared);
@@ -107,14 +123,19 @@ pub(crate) fn serve(mut conn: Conn, shared: &Arc<Shared>) {
             }
             Err(err) => return connection_failed(&conn, &err, shared),
             Ok(Some(_)) => {}
+            // The next request is not whole yet: what was held for it goes
+            // now, before the connection waits.
+            Ok(None) if conn.holds_output() && conn.flush_held().is_err() => return,
             Ok(None) if shared.is_shutting_down() => {
                 // Between requests, closing loses nothing. A connection
                 // that has not sent its first request yet (accepted just
                 // before the shutdown) or is part way through a head is a
                 // request in flight: it gets a short grace to arrive.
                 if conn.served > 0 && conn.head_started.is_none() {
-                    // A request may be crossing the close: FIN first.
-                    return close_gracefully(conn, true, shared);
+                    // A request may be crossing the close: FIN first, and
+                    // read for a moment here (the parker may be past
+                    // watching anything by now).
+                    return linger_at_shutdown(conn);
                 }
                 let until = *owed_until.get_or_insert_with(|| Instant::now() + FIRST_REQUEST_GRACE);
                 let left = until.saturating_duration_since(Instant::now()).as_millis() as i32;
@@ -235,6 +256,70 @@ fn body_allowance(expected: u64) -> Duration {
     Duration::from_secs(expected.div_ceil(MIN_BODY_RATE))
 }
 
+/// Closes a kept-alive connection at shutdown: a FIN, then what the
+/// client sends is read and dropped for [`LINGER_AT_SHUTDOWN`], so that a
+/// request crossing the close meets the end of the stream (and is sent
+/// again), not a reset.
+///
+/// [`LINGER_AT_SHUTDOWN`]: super::park::LINGER_AT_SHUTDOWN
+fn linger_at_shutdown(mut conn: Conn) {
+    conn.shutdown_write();
+    let until = Instant::now() + super::park::LINGER_AT_SHUTDOWN;
+    loop {
+        match conn.fill_now() {
+            Ok(Some(0)) | Err(_) => return,
+            Ok(Some(_)) => {
+                let len = conn.buffered().len();
+                conn.consume(len);
+            }
+            Ok(None) => {
+                let left = until.saturating_duration_since(Instant::now());
+                let left_ms = left.as_millis() as i32;
+                if left_ms == 0 || !crate::sys::wait_readable(conn.fd(), left_ms).unwrap_or(false) {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Whether the connection's buffer holds the next request whole, one
+/// the application will be called for at once: a complete head with no
+/// body, or with all of its `Content-Length` body, not for a reserved
+/// path and not waiting for `100 Continue`.
+fn next_request_is_here(conn: &Conn, shared: &Shared) -> bool {
+    let buffered = conn.buffered();
+    if buffered.is_empty() {
+        return false;
+    }
+    let Ok(Parsed::Complete(head)) = parse_head(buffered, &shared.config.limits) else {
+        return false;
+    };
+    let whole = match head.framing {
+        Framing::None => true,
+        Framing::Length(n) => (buffered.len() - head.head_len) as u64 >= n,
+        Framing::Chunked => false,
+    };
+    let reserved = shared.live.is_some() && super::live::Live::reserved(&head.target).is_some();
+    whole && !head.expect_continue && !reserved
+}
+
+/// At shutdown, a body's reads wait no longer than the grace has left
+/// (and at least [`LAST_READS`]), so that a client that stopped sending
+/// gets its 408 before the process ends, not a silent close.
+fn bound_reads_by_the_grace(conn: &Conn, shared: &Shared) {
+    let left = shared
+        .shutdown_deadline()
+        .saturating_duration_since(Instant::now())
+        .saturating_sub(LAST_READS)
+        .clamp(LAST_READS, shared.config.io_timeout);
+    let _ = conn.set_read_timeout(left);
+}
+
+/// The shortest wait for a body at shutdown, and the margin kept before
+/// the grace ends to answer.
+const LAST_READS: Duration = Duration::from_millis(250);
+
 /// Logs why a connection failed before a request was read, in one line,
 /// when it is worth saying (a failed TLS handshake, a plain HTTP request on
 /// the HTTPS port); a client that just went away is not.
@@ -330,11 +415,15 @@ enum Stop {
 }
 
 /// Runs the application for one request and sends the response. Returns
-/// the connection if it can carry another request.
+/// the connection if it can carry another request (`None` also when the
+/// response waits in the parker for room to write).
 fn handle_request(conn: Conn, mut head: RequestHead, shared: &Arc<Shared>) -> Option<Conn> {
     let names = conn.names.clone();
     let scheme = if conn.is_tls() { "https" } else { "http" };
     let client_cert = conn.peer_certificate_pem();
+    if shared.is_shutting_down() && head.framing != Framing::None {
+        bound_reads_by_the_grace(&conn, shared);
+    }
     let exchange = Arc::new(Exchange::new(
         conn,
         &head,
@@ -355,79 +444,379 @@ fn handle_request(conn: Conn, mut head: RequestHead, shared: &Arc<Shared>) -> Op
     let called = catch_unwind(AssertUnwindSafe(|| {
         shared.app.call(&environ, start_response)
     }));
-    let stop = match called {
-        Ok(body) => send_body(&exchange, body).err(),
-        Err(payload) => Some(Stop::Panic(payload)),
-    };
-    drop(environ);
-
-    let mut state = exchange.lock();
-    let client = names.remote_addr;
-    conclude(&mut state, stop, shared, &client, &request_line);
-    let keep = state.out.keep_alive && state.out.aborted.is_none() && state.drain_body();
-    shared.log.request(&client, &request_line, state.out.code);
-    let mut conn = state.take_conn()?;
-    let body_unread = state.body_unread();
-    drop(state);
-    if keep && !shared.is_shutting_down() {
-        conn.served += 1;
-        Some(conn)
-    } else {
-        close_gracefully(conn, body_unread, shared);
-        None
-    }
-}
-
-/// Sends the body the application returned, chunk by chunk.
-fn send_body(exchange: &Exchange, mut body: crate::Body) -> Result<(), Stop> {
-    let len = body.len();
-    let mut source = body.take_source();
     let is_head = exchange.lock().out_is_head();
-    let result = match &mut source {
-        Source::Empty => exchange.lock().ensure_head(Some(0)).map_err(Stop::Send),
-        Source::Bytes(bytes) => {
-            let mut state = exchange.lock();
-            state
-                .ensure_head(len)
-                .and_then(|()| state.write_body(bytes))
-                .map_err(Stop::Send)
+    let mut sending = Box::new(Sending {
+        exchange,
+        environ: Some(environ),
+        body: None,
+        source: Source::Empty,
+        body_len: None,
+        piece: None,
+        file: None,
+        is_head,
+        stop: None,
+        stage: Stage::Body,
+        cut: None,
+        client: names.remote_addr,
+        line: request_line,
+    });
+    match called {
+        Ok(mut body) => {
+            sending.body_len = body.len();
+            sending.source = body.take_source();
+            sending.body = Some(body);
         }
-        Source::File { file, len } => {
-            let mut state = exchange.lock();
-            state
-                .ensure_head(Some(*len))
-                .and_then(|()| state.send_file(file, *len))
-                .map_err(Stop::Send)
-        }
-        Source::Chunks(_) | Source::Reader(_) => send_chunks(exchange, &mut source, is_head),
-    };
-    let closed = catch_unwind(AssertUnwindSafe(move || drop(body)));
-    result?;
-    closed.map_err(Stop::Panic)
+        Err(payload) => sending.stop = Some(Stop::Panic(payload)),
+    }
+    proceed(sending, shared)
 }
 
-/// Streams an iterator or reader body, flushing each chunk as PEP 3333
-/// asks ("Buffering and Streaming"). For HEAD only the first chunk is
-/// produced, so an app that calls start_response lazily still can.
-fn send_chunks(exchange: &Exchange, source: &mut Source, is_head: bool) -> Result<(), Stop> {
-    loop {
-        let next = catch_unwind(AssertUnwindSafe(|| next_chunk(source))).map_err(Stop::Panic)?;
-        let chunk = match next {
-            None => break,
-            Some(Err(e)) => return Err(Stop::Body(e)),
-            Some(Ok(chunk)) => chunk,
-        };
-        let mut state = exchange.lock();
-        state.ensure_head(None).map_err(Stop::Send)?;
-        if is_head {
-            break;
-        }
-        state
-            .write_body(&chunk)
-            .and_then(|()| state.flush())
-            .map_err(Stop::Send)?;
+/// How long a worker that another idle worker could replace waits for
+/// room to write before it parks the response: a client reading at full
+/// speed makes room within this, and never pays the round trip through
+/// the parker. (A busy pool parks at once.)
+const WRITE_SPIN_MS: i32 = 5;
+
+/// Bytes of an in-memory body, or of a large chunk, handed to the socket
+/// per step: what it has no room for is copied and kept, at most this
+/// much (beside the buffered head or chunk framing).
+const SLICE: usize = 64 * 1024;
+
+/// A response on its way out: what the worker holds between writes, and
+/// what waits with a parked connection ([`Conn::sending`]) until its
+/// socket is writable.
+pub(crate) struct Sending {
+    exchange: Arc<Exchange>,
+    /// Dropped once the body is done, as before the response is concluded.
+    environ: Option<Environ>,
+    /// The app's body, for its close callbacks (its source is below).
+    body: Option<crate::Body>,
+    source: Source,
+    /// The body's size, when it was known.
+    body_len: Option<u64>,
+    /// A chunk, or an in-memory body, being handed to the socket.
+    piece: Option<Piece>,
+    /// A file body under way: its framed length, and whether the kernel
+    /// sends it (`sendfile`) or it is read in pieces.
+    file: Option<FileBody>,
+    is_head: bool,
+    /// Why the body stopped early, for `conclude`.
+    stop: Option<Stop>,
+    stage: Stage,
+    /// Cut the response short, for this reason (the client read nothing
+    /// for `io_timeout`, or the shutdown grace is over).
+    cut: Option<String>,
+    client: Arc<str>,
+    line: RequestLine,
+}
+
+impl std::fmt::Debug for Sending {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sending")
+            .field("line", &self.line.to_string())
+            .field("stage", &self.stage)
+            .finish_non_exhaustive()
     }
-    exchange.lock().ensure_head(Some(0)).map_err(Stop::Send)
+}
+
+/// Part of a body held in memory, being handed to the socket.
+struct Piece {
+    data: Cow<'static, [u8]>,
+    at: usize,
+    /// The bytes to send of it (fewer than its length past the app's
+    /// Content-Length).
+    end: usize,
+    /// Flushed once sent: a chunk of a streamed body (PEP 3333).
+    flush: bool,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct FileBody {
+    framed: u64,
+    in_pieces: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    /// The body is being produced and sent.
+    Body,
+    /// The body is done and the response concluded: what is buffered is
+    /// being sent.
+    Concluded,
+}
+
+/// How far a response got.
+enum Progress {
+    /// It is all sent (or cut short).
+    Done,
+    /// The socket has no room: park until it has.
+    Blocked,
+}
+
+impl Sending {
+    /// Cuts the response short the next time it goes on: nothing more is
+    /// sent, and the connection closes.
+    pub(crate) fn cut_short(&mut self, why: String) {
+        self.cut.get_or_insert(why);
+    }
+
+    /// Sends what the socket has room for, waiting up to `spin_ms` for
+    /// more; concludes the response once the body is done.
+    fn step(&mut self, spin_ms: i32, shared: &Shared) -> Progress {
+        let cut = self.cut.take();
+        if let Some(why) = &cut {
+            self.exchange.lock().abort(why);
+            if self.stage == Stage::Concluded {
+                shared.log.error(&format!(
+                    "Error on request \"{}\" from {}: {why}",
+                    self.line, self.client
+                ));
+            }
+        }
+        if self.stage == Stage::Body {
+            let stop = match self.stop.take() {
+                Some(stop) => Some(stop),
+                // `conclude` logs why it was cut short.
+                None if cut.is_some() => None,
+                None => match self.send_some(spin_ms) {
+                    Ok(false) => return Progress::Blocked,
+                    Ok(true) => None,
+                    Err(stop) => Some(stop),
+                },
+            };
+            self.conclude_body(stop, shared);
+        }
+        let mut state = self.exchange.lock();
+        if state.out.aborted.is_some() {
+            // Cut short: what is buffered goes if there is room, no
+            // waiting; earlier responses held for this one are whole, and
+            // go in any case.
+            let wait = if state.holds_earlier_responses() {
+                Wait::Block
+            } else {
+                Wait::Now { spin_ms: 0 }
+            };
+            let _ = state.flush_with(wait);
+            return Progress::Done;
+        }
+        if !shared.is_shutting_down()
+            && state.hold_for_next(|conn| next_request_is_here(conn, shared))
+        {
+            return Progress::Done;
+        }
+        let _ = state.flush_with(Wait::Now { spin_ms });
+        if state.is_blocked() {
+            Progress::Blocked
+        } else {
+            Progress::Done
+        }
+    }
+
+    /// Produces and sends the body until it is done (true), the socket is
+    /// full (false) or it stops early.
+    fn send_some(&mut self, spin_ms: i32) -> Result<bool, Stop> {
+        let wait = Wait::Now { spin_ms };
+        // What waited for room, after a park. (Output that is only
+        // buffered, such as responses held for this one, goes with the
+        // body.)
+        {
+            let mut state = self.exchange.lock();
+            if state.is_blocked() {
+                state.flush_with(wait).map_err(Stop::Send)?;
+            }
+        }
+        loop {
+            let mut state = self.exchange.lock();
+            if state.is_blocked() {
+                return Ok(false);
+            }
+            if let Some(piece) = &mut self.piece {
+                if piece.at < piece.end {
+                    let to = (piece.at + SLICE).min(piece.end);
+                    state
+                        .put(&piece.data[piece.at..to], wait)
+                        .map_err(Stop::Send)?;
+                    piece.at = to;
+                    continue;
+                }
+                let (end, flush) = (piece.end as u64, piece.flush);
+                self.piece = None;
+                state.end_piece(end).map_err(Stop::Send)?;
+                if flush {
+                    state.flush_with(wait).map_err(Stop::Send)?;
+                }
+                continue;
+            }
+            match &mut self.source {
+                Source::Empty => {
+                    if let Some(file) = self.file.take() {
+                        state.end_piece(file.framed).map_err(Stop::Send)?;
+                    }
+                    // No chunk at all: the head, with a length of 0.
+                    state.ensure_head(Some(0)).map_err(Stop::Send)?;
+                    return Ok(true);
+                }
+                Source::Bytes(bytes) => {
+                    let data = std::mem::take(bytes);
+                    self.source = Source::Empty;
+                    state.ensure_head(self.body_len).map_err(Stop::Send)?;
+                    let end = state.begin_piece(data.len() as u64).map_err(Stop::Send)?;
+                    self.piece = Some(Piece {
+                        data,
+                        at: 0,
+                        end: end as usize,
+                        flush: false,
+                    });
+                }
+                Source::File { file, len } => {
+                    let body = match self.file {
+                        Some(body) => body,
+                        None => {
+                            state.ensure_head(Some(*len)).map_err(Stop::Send)?;
+                            *len = state.begin_file(*len);
+                            let body = FileBody {
+                                framed: *len,
+                                in_pieces: false,
+                            };
+                            self.file = Some(body);
+                            body
+                        }
+                    };
+                    if *len == 0 {
+                        self.source = Source::Empty;
+                        continue;
+                    }
+                    if !body.in_pieces {
+                        let sent = state.send_file_now(file, len, spin_ms);
+                        match sent.map_err(Stop::Send)? {
+                            true => continue,
+                            false => {
+                                self.file = Some(FileBody {
+                                    in_pieces: true,
+                                    ..body
+                                })
+                            }
+                        }
+                    }
+                    // Read and written in pieces (TLS, or no sendfile).
+                    drop(state);
+                    match next_chunk(&mut self.source) {
+                        Some(Ok(piece)) => {
+                            self.exchange.lock().put(&piece, wait).map_err(Stop::Send)?
+                        }
+                        Some(Err(e)) => return Err(Stop::Body(e)),
+                        None => {
+                            let why =
+                                "the file was shorter than its size when the response started";
+                            self.exchange.lock().abort(why);
+                            return Err(Stop::Send(super::exchange::stopped(why)));
+                        }
+                    }
+                }
+                Source::Chunks(_) | Source::Reader(_) => {
+                    drop(state);
+                    let next = catch_unwind(AssertUnwindSafe(|| next_chunk(&mut self.source)))
+                        .map_err(Stop::Panic)?;
+                    let chunk = match next {
+                        None => {
+                            self.source = Source::Empty;
+                            continue;
+                        }
+                        Some(Err(e)) => return Err(Stop::Body(e)),
+                        Some(Ok(chunk)) => chunk,
+                    };
+                    let mut state = self.exchange.lock();
+                    state.ensure_head(None).map_err(Stop::Send)?;
+                    if self.is_head {
+                        // The head is all a HEAD request gets: the rest of
+                        // the body is never produced.
+                        return Ok(true);
+                    }
+                    let end = state.begin_piece(chunk.len() as u64).map_err(Stop::Send)?;
+                    self.piece = Some(Piece {
+                        data: Cow::Owned(chunk),
+                        at: 0,
+                        end: end as usize,
+                        flush: true,
+                    });
+                }
+            }
+        }
+    }
+
+    /// The body is done (or stopped): its close callbacks run, the environ
+    /// goes, and the response is settled.
+    fn conclude_body(&mut self, mut stop: Option<Stop>, shared: &Shared) {
+        if let Some(body) = self.body.take() {
+            let closed = catch_unwind(AssertUnwindSafe(move || drop(body)));
+            if let (None, Err(payload)) = (&stop, closed) {
+                stop = Some(Stop::Panic(payload));
+            }
+        }
+        self.source = Source::Empty;
+        self.piece = None;
+        self.environ = None;
+        let mut state = self.exchange.lock();
+        conclude(&mut state, stop, shared, &self.client, &self.line);
+        self.stage = Stage::Concluded;
+    }
+
+    /// The response is out: the rest of the request body is drained, the
+    /// request logged, and the connection kept for another or closed.
+    fn finish(self, shared: &Arc<Shared>) -> Option<Conn> {
+        let mut state = self.exchange.lock();
+        let keep = state.out.keep_alive && state.out.aborted.is_none() && state.drain_body();
+        shared.log.request(&self.client, &self.line, state.out.code);
+        let mut conn = state.take_conn()?;
+        let body_unread = state.body_unread();
+        drop(state);
+        if keep && !shared.is_shutting_down() {
+            conn.served += 1;
+            Some(conn)
+        } else {
+            if conn.flush_held().is_err() {
+                return None;
+            }
+            close_gracefully(conn, body_unread, shared);
+            None
+        }
+    }
+}
+
+/// Why a response that waited for room is cut short once the server has
+/// stopped waiting for anything.
+pub(crate) const SERVER_STOPPED: &str =
+    "the shutdown grace period is over; the response was cut short";
+
+/// Goes on with a response until it is out (then returns the connection
+/// if it can carry another request) or the socket is full: then the
+/// connection waits in the parker, with the response, until it is
+/// writable, and a worker that takes it goes on (see [`serve`]).
+fn proceed(mut sending: Box<Sending>, shared: &Arc<Shared>) -> Option<Conn> {
+    loop {
+        // Wait a moment for room only if another worker is free for the
+        // rest of the work.
+        let spin_ms = if shared.pool.is_quiet(shared) {
+            WRITE_SPIN_MS
+        } else {
+            0
+        };
+        match sending.step(spin_ms, shared) {
+            Progress::Done => return sending.finish(shared),
+            Progress::Blocked if shared.parker.is_finished() => {
+                // No one would resume it: the server is stopping.
+                sending.cut_short(SERVER_STOPPED.to_owned());
+                continue;
+            }
+            Progress::Blocked => {}
+        }
+        let mut conn = sending.exchange.lock().conn.take()?;
+        conn.sending = Some(sending);
+        let mut writable = shared.parker.park_writing(conn)?;
+        // Room was made while we held it: go on at once.
+        sending = writable.sending.take()?;
+        sending.exchange.lock().conn = Some(writable);
+    }
 }
 
 /// Settles the response after the app and its body are done: the proper
@@ -497,7 +886,6 @@ fn conclude(
             log.error(&format!("Error on request \"{line}\" from {client}: {why}"));
         }
     }
-    let _ = state.flush();
 }
 
 /// Replaces the response with an error page (nothing was sent yet).

@@ -83,6 +83,9 @@ pub(crate) struct Shared {
     /// Called once the listening sockets are closed at shutdown.
     pub after_accepting: Mutex<Option<Box<dyn FnOnce() + Send>>>,
     shutting_down: AtomicBool,
+    /// When the shutdown began: in-flight requests have `shutdown_grace`
+    /// from then.
+    shutdown_began: std::sync::OnceLock<std::time::Instant>,
     stopped: (Mutex<bool>, Condvar),
     passed_through: Mutex<Option<Box<dyn Any + Send>>>,
     #[cfg(feature = "tls")]
@@ -124,11 +127,18 @@ impl Shared {
         self.shutting_down.load(Ordering::SeqCst)
     }
 
+    /// Until when in-flight requests may run at shutdown: `shutdown_grace`
+    /// after it began.
+    pub(crate) fn shutdown_deadline(&self) -> std::time::Instant {
+        *self.shutdown_began.get_or_init(std::time::Instant::now) + self.config.shutdown_grace
+    }
+
     /// Starts a shutdown: no new connections; in-flight requests finish.
     fn begin_shutdown(&self) {
         if self.shutting_down.swap(true, Ordering::SeqCst) {
             return;
         }
+        self.shutdown_began.get_or_init(std::time::Instant::now);
         // Open pages reconnect at once, to the server that comes next.
         if let Some(live) = &self.live {
             live.close();
@@ -256,7 +266,7 @@ fn assemble(
     config: Config,
     #[cfg(feature = "tls")] tls: Option<Arc<rustls::ServerConfig>>,
 ) -> Result<Server, Error> {
-    let parker = Parker::new(config.idle_timeout, config.head_timeout)?;
+    let parker = Parker::new(config.idle_timeout, config.head_timeout, config.io_timeout)?;
     let live = match &config.live_reload {
         Some(id) => Some(live::Live::start(id)?),
         None => None,
@@ -274,6 +284,7 @@ fn assemble(
         parker,
         config,
         shutting_down: AtomicBool::new(false),
+        shutdown_began: std::sync::OnceLock::new(),
         stopped: (Mutex::new(false), Condvar::new()),
         passed_through: Mutex::new(None),
         #[cfg(feature = "tls")]
@@ -493,7 +504,10 @@ impl Server {
         for path in &created_files {
             crate::net::remove_socket_file(path);
         }
-        if !shared.pool.join(shared.config.shutdown_grace) {
+        let grace_left = shared
+            .shutdown_deadline()
+            .saturating_duration_since(std::time::Instant::now());
+        if !shared.pool.join(grace_left) {
             shared
                 .log
                 .error(" * Shutdown grace period over; requests still running were cut off");

@@ -1,12 +1,14 @@
 //! The parker: where connections wait without a worker.
 //!
 //! A kept-alive connection between requests, a client that sent part of a
-//! head, and a closing connection whose client may still be sending all
-//! wait here, watched through the OS's readiness API (`crate::sys::Poller`).
-//! Idle workers wait on it; when a connection becomes readable one of them
-//! takes it. When its deadline passes (the parker thread checks) it is
-//! closed (a partial head gets a 408 first). This is what keeps a fixed
-//! pool from being starved by idle or slow clients.
+//! head, a response whose client reads more slowly than it is produced,
+//! and a closing connection whose client may still be sending all wait
+//! here, watched through the OS's readiness API (`crate::sys::Poller`).
+//! Idle workers wait on it; when a connection becomes readable (or, for a
+//! response, writable) one of them takes it. When its deadline passes
+//! (the parker thread checks) it is closed (a partial head gets a 408
+//! first; a response is cut short). This is what keeps a fixed pool from
+//! being starved by idle or slow clients.
 //!
 //! A connection is registered once, at its first park, and stays
 //! registered until it closes ([`Registration`]). On Linux the
@@ -18,6 +20,7 @@
 //! its socket empty.
 
 use std::os::fd::RawFd;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -26,7 +29,7 @@ use crossbeam_channel::{Receiver, Sender};
 use super::accept::Socket;
 use super::conn::Conn;
 use super::Shared;
-use crate::sys::Poller;
+use crate::sys::{Interest, Poller};
 
 /// How often deadlines are checked.
 const SWEEP_EVERY: Duration = Duration::from_millis(100);
@@ -56,6 +59,9 @@ enum Parked {
     /// The response is sent and our side is shut; the client's leftovers
     /// are read and dropped until it closes or the linger time runs out.
     Lingering,
+    /// A response under way ([`Conn::sending`]) waits for room to write:
+    /// its socket was full.
+    Writing,
 }
 
 #[derive(Debug)]
@@ -219,6 +225,8 @@ pub(crate) struct Registration {
     core: Arc<Core>,
     token: u64,
     fd: RawFd,
+    /// What the poller watches it for now.
+    interest: Interest,
 }
 
 impl Drop for Registration {
@@ -241,10 +249,19 @@ pub(crate) struct Parker {
     reported: (Sender<u64>, Receiver<u64>),
     idle_timeout: Duration,
     head_timeout: Duration,
+    /// How long a parked response may wait for room to write.
+    io_timeout: Duration,
+    /// The parker thread has ended (at shutdown): nothing parked from now
+    /// on would be taken again.
+    finished: AtomicBool,
 }
 
 impl Parker {
-    pub(crate) fn new(idle_timeout: Duration, head_timeout: Duration) -> std::io::Result<Parker> {
+    pub(crate) fn new(
+        idle_timeout: Duration,
+        head_timeout: Duration,
+        io_timeout: Duration,
+    ) -> std::io::Result<Parker> {
         Ok(Parker {
             core: Arc::new(Core {
                 poller: Poller::new()?,
@@ -254,7 +271,30 @@ impl Parker {
             reported: crossbeam_channel::unbounded(),
             idle_timeout,
             head_timeout,
+            io_timeout,
+            finished: AtomicBool::new(false),
         })
+    }
+
+    /// True once the parker thread has ended: a response that would wait
+    /// for room now is cut short instead.
+    pub(crate) fn is_finished(&self) -> bool {
+        self.finished.load(Ordering::SeqCst)
+    }
+
+    /// Hands `conn`, whose response ([`Conn::sending`]) found its socket
+    /// full, to the parker until it is writable (then a worker takes it
+    /// and goes on) or `io_timeout` passes (then the response is cut
+    /// short). Returns it if room was made while the caller held it: go
+    /// on at once.
+    pub(crate) fn park_writing(&self, conn: Conn) -> Option<Conn> {
+        let entry = Entry {
+            conn,
+            kind: Parked::Writing,
+            deadline: Instant::now() + self.io_timeout,
+            drained: 0,
+        };
+        self.watch(entry).map(|entry| entry.conn)
     }
 
     /// Hands `conn`, waiting for a request (`PartialHead` once part of a
@@ -301,16 +341,32 @@ impl Parker {
     /// comes in between finds the slot busy, and the entry comes back.
     fn watch(&self, mut entry: Entry) -> Option<Entry> {
         let fd = entry.conn.fd();
-        let watched = match &entry.conn.registration {
-            Some(r) => self.core.poller.rearm(fd, r.token).map(|()| r.token),
+        let interest = match entry.kind {
+            Parked::Writing => Interest::Write,
+            _ => Interest::Read,
+        };
+        let watched = match &mut entry.conn.registration {
+            Some(r) if r.interest == interest => self
+                .core
+                .poller
+                .rearm(fd, r.token, interest)
+                .map(|()| r.token),
+            Some(r) => {
+                r.interest = interest;
+                self.core
+                    .poller
+                    .modify(fd, r.token, interest)
+                    .map(|()| r.token)
+            }
             None => {
                 let token = self.core.lock().reserve();
                 entry.conn.registration = Some(Registration {
                     core: self.core.clone(),
                     token,
                     fd,
+                    interest,
                 });
-                self.core.poller.add(fd, token).map(|()| token)
+                self.core.poller.add(fd, token, interest).map(|()| token)
             }
         };
         // Unwatched, it would wait for nothing: dropped, it closes.
@@ -330,7 +386,9 @@ impl Parker {
     ) -> std::io::Result<()> {
         for (index, socket) in sockets.iter_mut().enumerate() {
             socket.prepare(io_timeout)?;
-            self.core.poller.add(socket.fd(), LISTENER | index as u64)?;
+            self.core
+                .poller
+                .add(socket.fd(), LISTENER | index as u64, Interest::Read)?;
         }
         *self.lock_listeners() = sockets;
         Ok(())
@@ -343,7 +401,10 @@ impl Parker {
         let listeners = self.lock_listeners();
         let socket = listeners.get(index)?;
         let first = super::accept::accept_pending(socket, shared);
-        let _ = self.core.poller.rearm(socket.fd(), LISTENER | index as u64);
+        let _ = self
+            .core
+            .poller
+            .rearm(socket.fd(), LISTENER | index as u64, Interest::Read);
         first
     }
 
@@ -404,8 +465,9 @@ impl Parker {
         self.core.lock().parked
     }
 
-    /// Connections still parked that wait for a request (not the closing
-    /// ones), taken out of the parker: for the last step of a shutdown.
+    /// Connections still parked that wait for a request or for room to
+    /// write (not the closing ones), taken out of the parker: for the last
+    /// step of a shutdown.
     pub(crate) fn take_waiting(&self) -> Vec<Conn> {
         let waiting = self.core.lock().take_where(|e| e.kind != Parked::Lingering);
         waiting.into_iter().map(|e| e.conn).collect()
@@ -552,7 +614,9 @@ pub(crate) fn run(shared: &Arc<Shared>) {
     // A request whose head has come and whose body is on its way is in
     // progress: it goes to a worker (or to `serve_forever` after them),
     // which runs the application with the body as it comes, within the
-    // shutdown's grace, as for a large body.
+    // shutdown's grace, as for a large body. Responses waiting for room
+    // go on here, on this thread, until the shutdown grace is over
+    // (workers that are still busy may park more of them).
     let awaiting = parker
         .core
         .lock()
@@ -564,7 +628,7 @@ pub(crate) fn run(shared: &Arc<Shared>) {
     let now = Instant::now();
     let grace = super::handler::FIRST_REQUEST_GRACE;
     let owed = |e: &Entry| match e.kind {
-        Parked::PartialHead => true,
+        Parked::PartialHead | Parked::Writing => true,
         Parked::Idle => {
             (e.conn.served == 0 && e.deadline + grace >= now + parker.idle_timeout)
                 || crate::sys::wait_readable(e.conn.fd(), 0).unwrap_or(false)
@@ -582,24 +646,44 @@ pub(crate) fn run(shared: &Arc<Shared>) {
         }
         linger(entry, parker);
     }
-    let until = now + grace;
+    let heads_until = now + grace;
+    let writes_until = shared.shutdown_deadline();
     let linger_until = now
         + if fins {
             LINGER_AT_SHUTDOWN
         } else {
             Duration::ZERO
         };
-    let waiting = |slots: &Slots| {
-        slots.any_parked(|e| e.kind != Parked::Lingering)
-            || (slots.any_parked(|e| e.kind == Parked::Lingering) && Instant::now() < linger_until)
-    };
+    let is_request = |e: &Entry| matches!(e.kind, Parked::Idle | Parked::PartialHead);
     // Reported before the workers stopped but not taken: readable now.
     ready.extend(parker.reported.1.try_iter());
-    while waiting(&parker.core.lock()) {
-        let left = until.saturating_duration_since(Instant::now());
-        if left.is_zero() {
+    loop {
+        let now = Instant::now();
+        let heads = now < heads_until && parker.core.lock().any_parked(is_request);
+        let lingering = now < linger_until
+            && parker
+                .core
+                .lock()
+                .any_parked(|e| e.kind == Parked::Lingering);
+        let writes = now < writes_until
+            && (shared.pool.running() > 0
+                || parker.core.lock().any_parked(|e| e.kind == Parked::Writing));
+        if !heads && !writes && !lingering {
             break;
         }
+        let late = parker
+            .core
+            .lock()
+            .take_where(|e| e.kind == Parked::Writing && e.deadline <= now);
+        for entry in late {
+            expire(entry, shared);
+        }
+        let until = if writes {
+            writes_until
+        } else {
+            heads_until.max(linger_until)
+        };
+        let left = until.saturating_duration_since(now).min(SHUTDOWN_SLICE);
         if ready.is_empty()
             && parker
                 .core
@@ -609,15 +693,30 @@ pub(crate) fn run(shared: &Arc<Shared>) {
         {
             break;
         }
-        for &token in &ready {
+        for token in ready.drain(..) {
             let taken = parker.core.lock().take(token);
             match taken {
                 Some(entry) if entry.kind == Parked::Lingering => linger(entry, parker),
-                Some(entry) => super::handler::serve(entry.conn, shared),
+                Some(entry) if entry.kind == Parked::Writing => {
+                    super::handler::serve(entry.conn, shared);
+                }
+                Some(entry) if is_request(&entry) && Instant::now() < heads_until => {
+                    super::handler::serve(entry.conn, shared);
+                }
+                Some(entry) => close(entry),
                 None => {}
             }
         }
-        ready.clear();
+    }
+    // From here on, a response that finds its socket full is cut short.
+    parker.finished.store(true, Ordering::SeqCst);
+    let writing = parker.core.lock().take_where(|e| e.kind == Parked::Writing);
+    for entry in writing {
+        let mut conn = entry.conn;
+        if let Some(sending) = conn.sending.as_mut() {
+            sending.cut_short(super::handler::SERVER_STOPPED.to_owned());
+        }
+        super::handler::serve(conn, shared);
     }
     let parked = parker.core.lock().take_where(|_| true);
     parked.into_iter().for_each(close);
@@ -640,7 +739,10 @@ fn close(mut entry: Entry) {
 /// How long a kept-alive connection closed at shutdown is read and dropped
 /// after its FIN: long enough for a request that crossed it on loopback or
 /// a LAN.
-const LINGER_AT_SHUTDOWN: Duration = Duration::from_millis(50);
+pub(crate) const LINGER_AT_SHUTDOWN: Duration = Duration::from_millis(50);
+
+/// How often the shutdown's last phase looks again at what it waits for.
+const SHUTDOWN_SLICE: Duration = Duration::from_millis(10);
 
 /// A closing connection: what the client sent is read and dropped until
 /// it closes, sends too much, or its time runs out (then it is parked
@@ -665,8 +767,27 @@ fn linger(mut entry: Entry, parker: &Parker) {
     }
 }
 
-/// A connection whose time ran out: a partial head is answered with 408.
+/// A connection whose time ran out: a partial head is answered with 408;
+/// a response whose client read nothing for `io_timeout` is cut short,
+/// by a worker (its body's close callbacks are the application's code),
+/// or at shutdown here.
 fn expire(entry: Entry, shared: &Arc<Shared>) {
+    if entry.kind == Parked::Writing {
+        let mut conn = entry.conn;
+        if let Some(sending) = conn.sending.as_mut() {
+            sending.cut_short(format!(
+                "the client read nothing for {} s (io_timeout); the response was cut short",
+                shared.config.io_timeout.as_secs_f64()
+            ));
+        }
+        if shared.is_shutting_down() {
+            super::handler::serve(conn, shared);
+        } else {
+            shared.pool.queue(conn);
+            shared.parker.wake();
+        }
+        return;
+    }
     if entry.kind == Parked::PartialHead {
         let late = if entry.conn.body_allowance.is_zero() {
             crate::http::HttpError::HeadTimeout

@@ -1,7 +1,11 @@
 //! The socket under a connection: plain TCP or Unix, or TLS over one of
 //! them. Reads come in two kinds: `read_now`, which never waits (heads,
 //! handshakes: a slow client must not hold a worker), and `read`, which
-//! waits up to the socket's timeout (bodies the application reads).
+//! waits up to the socket's timeout (bodies the application reads). So do
+//! writes: `write_now_pair`, `flush_now` and `send_file_now` never wait
+//! (responses: a slow reader must not hold a worker either), `write_all`
+//! waits up to the socket's timeout (the application's legacy `write`,
+//! `100 Continue`, the server's own short answers).
 
 use std::fs::File;
 use std::io::{self, IoSlice, Read, Write};
@@ -52,6 +56,21 @@ impl Plain {
         with_plain!(self, s => s.set_write_timeout(Some(timeout)))
     }
 
+    pub(crate) fn set_read_timeout(&self, timeout: Duration) -> io::Result<()> {
+        with_plain!(self, s => s.set_read_timeout(Some(timeout)))
+    }
+
+    /// Writes what the socket has room for now of `first`, then `second`,
+    /// in one `sendmsg`; returns the bytes taken (0: no room).
+    pub(crate) fn write_now_pair(&self, first: &[u8], second: &[u8]) -> io::Result<usize> {
+        if first.is_empty() && second.is_empty() {
+            return Ok(0);
+        }
+        let slices = [IoSlice::new(first), IoSlice::new(second)];
+        let n = usize::from(first.is_empty());
+        Ok(crate::sys::send_now(self.fd(), &slices[n..])?.unwrap_or(0))
+    }
+
     pub(crate) fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
         with_plain!(self, s => { let mut r: &_ = s; r.read(buf) })
     }
@@ -82,26 +101,6 @@ impl Plain {
     }
 }
 
-/// Bytes read from a file and written per step when the kernel cannot
-/// send the file itself: large, so that a big file is few system calls.
-const FILE_PIECE: usize = 256 * 1024;
-
-/// Copies `reader` to `stream` until it ends.
-fn copy_in_pieces(reader: &mut impl Read, stream: &mut Stream) -> io::Result<u64> {
-    let mut piece = vec![0u8; FILE_PIECE];
-    let mut sent = 0u64;
-    loop {
-        let n = match reader.read(&mut piece) {
-            Ok(0) => return Ok(sent),
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        stream.write_all(&piece[..n])?;
-        sent += n as u64;
-    }
-}
-
 /// A connection's byte stream.
 #[derive(Debug)]
 pub(crate) enum Stream {
@@ -126,6 +125,11 @@ impl Stream {
     /// How long one write may wait for the client from now on.
     pub(crate) fn set_write_timeout(&self, timeout: std::time::Duration) -> io::Result<()> {
         self.plain().set_write_timeout(timeout)
+    }
+
+    /// How long one read may wait for the client from now on.
+    pub(crate) fn set_read_timeout(&self, timeout: std::time::Duration) -> io::Result<()> {
+        self.plain().set_read_timeout(timeout)
     }
 
     /// What can be read now: `Ok(None)` if nothing yet, `Ok(Some(0))` at
@@ -164,20 +168,69 @@ impl Stream {
         }
     }
 
-    /// Sends `len` bytes of `file` from its position: with `sendfile` on a
-    /// plain socket where the system has it, otherwise read and written in
-    /// large pieces (TLS encrypts in user space in any case). Returns the
-    /// bytes sent, fewer if the file ends first.
-    pub(crate) fn send_file(&mut self, file: &mut File, len: u64) -> io::Result<u64> {
-        #[cfg(any(target_os = "linux", target_os = "android"))]
-        // Without the tls feature every stream is plain.
-        #[allow(irrefutable_let_patterns)]
-        if let Stream::Plain(p) = self {
-            if let Some(sent) = crate::sys::socket::send_file(p.fd(), file.as_raw_fd(), len)? {
-                return Ok(sent);
+    /// Writes what the socket has room for now of `first`, then
+    /// `second`, without waiting; returns the bytes taken. Over TLS, taken
+    /// means encrypted: records may wait in the session for room
+    /// ([`Stream::flush_now`] sends them).
+    pub(crate) fn write_now_pair(&mut self, first: &[u8], second: &[u8]) -> io::Result<usize> {
+        match self {
+            Stream::Plain(p) => p.write_now_pair(first, second),
+            #[cfg(feature = "tls")]
+            Stream::Tls(t) => {
+                let n = t.write_now(first)?;
+                if n < first.len() {
+                    return Ok(n);
+                }
+                Ok(n + t.write_now(second)?)
             }
         }
-        copy_in_pieces(&mut Read::take(file, len), self)
+    }
+
+    /// Sends what the stream holds of its own (TLS records), without
+    /// waiting: true when nothing is left.
+    pub(crate) fn flush_now(&mut self) -> io::Result<bool> {
+        match self {
+            Stream::Plain(_) => Ok(true),
+            #[cfg(feature = "tls")]
+            Stream::Tls(t) => t.flush_now(),
+        }
+    }
+
+    /// Waits up to `timeout_ms` for room to write; true when there is.
+    pub(crate) fn wait_writable(&self, timeout_ms: i32) -> io::Result<bool> {
+        crate::sys::wait_writable(self.fd(), timeout_ms)
+    }
+
+    /// Sends up to `len` bytes of `file` from its position with `sendfile`,
+    /// as far as the socket has room now (it is non-blocking for the
+    /// call). `None` where the kernel cannot (TLS encrypts in user space,
+    /// other systems): the caller reads the file in pieces instead.
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    pub(crate) fn send_file_now(
+        &mut self,
+        file: &File,
+        len: u64,
+    ) -> io::Result<Option<crate::sys::socket::FileSent>> {
+        // Without the tls feature every stream is plain.
+        #[allow(irrefutable_let_patterns)]
+        let Stream::Plain(p) = self
+        else {
+            return Ok(None);
+        };
+        with_plain!(p, s => s.set_nonblocking(true))?;
+        let sent = crate::sys::socket::send_file(p.fd(), file.as_raw_fd(), len);
+        with_plain!(p, s => s.set_nonblocking(false))?;
+        sent
+    }
+
+    /// See the Linux version: elsewhere files are read in pieces.
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    pub(crate) fn send_file_now(
+        &mut self,
+        _file: &File,
+        _len: u64,
+    ) -> io::Result<Option<crate::sys::socket::FileSent>> {
+        Ok(None)
     }
 
     pub(crate) fn shutdown_write(&mut self) {

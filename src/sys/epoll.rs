@@ -1,15 +1,19 @@
 //! Linux readiness through epoll: one edge-triggered registration per
 //! connection, for its whole life (the parker decides which worker gets
-//! a report), plus an eventfd that wakes the waiting threads.
+//! a report), plus an eventfd that wakes the waiting threads. A
+//! registration waits for bytes to read, or, while a response waits for
+//! room, for room to write.
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
+use super::Interest;
+
 /// The token reported for the wake-up eventfd; never given to `add`.
 const WAKE: u64 = u64::MAX;
 
-/// A set of file descriptors watched for readability, each reported when
-/// data arrives.
+/// A set of file descriptors watched for readability (or writability),
+/// each reported when data arrives (or room is made).
 #[derive(Debug)]
 pub(crate) struct Poller {
     epoll: OwnedFd,
@@ -41,27 +45,47 @@ impl Poller {
     }
 
     /// Watches `fd`, edge-triggered: `token` is reported each time data
-    /// arrives (or the peer hangs up), not while data merely waits. So the
-    /// caller reads until the socket is empty before it waits for the next
-    /// report, and a report may come while it still reads.
-    pub(crate) fn add(&self, fd: RawFd, token: u64) -> io::Result<()> {
-        let mut ev = libc::epoll_event {
-            events: (libc::EPOLLIN | libc::EPOLLRDHUP | libc::EPOLLET) as u32,
-            u64: token,
-        };
-        syscall!(epoll_ctl(
-            self.epoll.as_raw_fd(),
-            libc::EPOLL_CTL_ADD,
-            fd,
-            &mut ev
-        ))
-        .map(drop)
+    /// arrives (or the peer hangs up), not while data merely waits; for
+    /// [`Interest::Write`], each time room is made after a write found none
+    /// (or on an error). So the caller reads until the socket is empty (or
+    /// writes until it is full) before it waits for the next report, and a
+    /// report may come while it still reads.
+    pub(crate) fn add(&self, fd: RawFd, token: u64, interest: Interest) -> io::Result<()> {
+        self.control(libc::EPOLL_CTL_ADD, fd, token, interest)
     }
 
-    /// Watches `fd`, reported before, for the next report: nothing to do
-    /// for an edge-triggered registration (the poll(2) backend needs it).
-    pub(crate) fn rearm(&self, _fd: RawFd, _token: u64) -> io::Result<()> {
+    /// Watches `fd`, reported before, for the next report of the same
+    /// interest: nothing to do for an edge-triggered registration (the
+    /// poll(2) backend needs it).
+    pub(crate) fn rearm(&self, _fd: RawFd, _token: u64, _interest: Interest) -> io::Result<()> {
         Ok(())
+    }
+
+    /// Watches `fd`, added before, for another interest
+    /// (`EPOLL_CTL_MOD`). The kernel checks the new interest at once, so
+    /// a socket that is ready already is reported.
+    pub(crate) fn modify(&self, fd: RawFd, token: u64, interest: Interest) -> io::Result<()> {
+        self.control(libc::EPOLL_CTL_MOD, fd, token, interest)
+    }
+
+    fn control(
+        &self,
+        op: libc::c_int,
+        fd: RawFd,
+        token: u64,
+        interest: Interest,
+    ) -> io::Result<()> {
+        let events = match interest {
+            Interest::Read => libc::EPOLLIN | libc::EPOLLRDHUP | libc::EPOLLET,
+            // Errors and hang-ups are always reported; a peer that only
+            // stopped sending may still read, so EPOLLRDHUP is not asked.
+            Interest::Write => libc::EPOLLOUT | libc::EPOLLET,
+        };
+        let mut ev = libc::epoll_event {
+            events: events as u32,
+            u64: token,
+        };
+        syscall!(epoll_ctl(self.epoll.as_raw_fd(), op, fd, &mut ev)).map(drop)
     }
 
     /// Stops watching `fd` (closing it does the same).

@@ -4,7 +4,8 @@
 //! What this module provides, per Unix platform:
 //! - [`Poller`]: readiness notification for parked connections (epoll on
 //!   Linux and Android, `poll(2)` elsewhere), with the same methods on both;
-//! - [`recv_now`]: a read that never blocks, whatever the socket's mode;
+//! - [`recv_now`] and [`send_now`]: a read and a write that never block,
+//!   whatever the socket's mode; [`wait_writable`]: a short wait for room;
 //! - [`signals`]: SIGINT/SIGTERM delivered as bytes on a pipe;
 //! - [`process`]: a serving child (the reloader's, or one of
 //!   `Options::processes`), started with its descriptors at fixed numbers
@@ -39,6 +40,15 @@ mod poller;
 
 pub(crate) use poller::Poller;
 
+/// What a watched descriptor is waiting for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Interest {
+    /// Bytes to read (or the peer hanging up).
+    Read,
+    /// Room to write (or an error).
+    Write,
+}
+
 pub(crate) mod process;
 pub(crate) mod signals;
 
@@ -61,12 +71,57 @@ pub(crate) fn recv_now(fd: RawFd, buf: &mut [u8]) -> io::Result<Option<usize>> {
     }
 }
 
+/// Writes what the socket has room for now of `bufs`, in order, without
+/// waiting: `sendmsg` with `MSG_DONTWAIT` (and `MSG_NOSIGNAL` where it
+/// exists: a client that went away is an error, not a signal).
+///
+/// Returns `Ok(None)` when there is no room at all. As with [`recv_now`],
+/// the socket's blocking mode and write timeout are left alone, for the
+/// writes that may wait (the application's legacy `write`).
+pub(crate) fn send_now(fd: RawFd, bufs: &[io::IoSlice<'_>]) -> io::Result<Option<usize>> {
+    #[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd"))]
+    const FLAGS: libc::c_int = libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL;
+    #[cfg(not(any(target_os = "linux", target_os = "android", target_os = "freebsd")))]
+    const FLAGS: libc::c_int = libc::MSG_DONTWAIT;
+    // SAFETY: msghdr is plain data, valid when zeroed (no address, no
+    // control data).
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    // IoSlice is ABI-compatible with iovec on Unix (std documents it), and
+    // sendmsg only reads the buffers, whatever the pointer's mutability.
+    msg.msg_iov = bufs.as_ptr() as *mut libc::iovec;
+    msg.msg_iovlen = bufs.len() as _;
+    loop {
+        // SAFETY: `msg` points to `bufs.len()` valid iovecs, each over a
+        // readable region that outlives the call.
+        let n = unsafe { libc::sendmsg(fd, &msg, FLAGS) };
+        if n >= 0 {
+            return Ok(Some(n as usize));
+        }
+        let err = io::Error::last_os_error();
+        match err.kind() {
+            io::ErrorKind::WouldBlock => return Ok(None),
+            io::ErrorKind::Interrupted => {}
+            _ => return Err(err),
+        }
+    }
+}
+
 /// Waits until `fd` is readable or `timeout_ms` passes; true when readable
 /// (or closed, or in error: the next read says which).
 pub(crate) fn wait_readable(fd: RawFd, timeout_ms: i32) -> io::Result<bool> {
+    wait_for(fd, libc::POLLIN, timeout_ms)
+}
+
+/// Waits until `fd` has room to write or `timeout_ms` passes; true when it
+/// has (or is closed, or in error: the next write says which).
+pub(crate) fn wait_writable(fd: RawFd, timeout_ms: i32) -> io::Result<bool> {
+    wait_for(fd, libc::POLLOUT, timeout_ms)
+}
+
+fn wait_for(fd: RawFd, events: libc::c_short, timeout_ms: i32) -> io::Result<bool> {
     let mut pfd = libc::pollfd {
         fd,
-        events: libc::POLLIN,
+        events,
         revents: 0,
     };
     // SAFETY: one valid pollfd, count 1.
@@ -138,11 +193,22 @@ pub(crate) fn hostname() -> Option<String> {
 /// limit), and returns which are. The accept loop uses it to watch its
 /// listeners and its wake-up pipe together.
 pub(crate) fn wait_any_readable(fds: &[RawFd], timeout_ms: i32) -> io::Result<Vec<bool>> {
+    let watched: Vec<(RawFd, Interest)> = fds.iter().map(|&fd| (fd, Interest::Read)).collect();
+    wait_any(&watched, timeout_ms)
+}
+
+/// Waits until one of `fds` is ready for what it waits for, or
+/// `timeout_ms` passes (-1: no limit), and returns which are (an error or
+/// a hang-up counts as ready).
+pub(crate) fn wait_any(fds: &[(RawFd, Interest)], timeout_ms: i32) -> io::Result<Vec<bool>> {
     let mut pfds: Vec<libc::pollfd> = fds
         .iter()
-        .map(|&fd| libc::pollfd {
+        .map(|&(fd, interest)| libc::pollfd {
             fd,
-            events: libc::POLLIN,
+            events: match interest {
+                Interest::Read => libc::POLLIN,
+                Interest::Write => libc::POLLOUT,
+            },
             revents: 0,
         })
         .collect();

@@ -1,8 +1,8 @@
 //! Readiness through `poll(2)`, for the Unix systems without epoll (macOS,
 //! the BSDs). Same surface as the epoll backend, but a descriptor is
-//! reported once per `add` or `rearm`, while it is readable (so a
-//! report never comes while a worker holds the connection); a self-pipe
-//! wakes the waiting threads.
+//! reported once per `add`, `rearm` or `modify`, while it is readable (or
+//! writable, for [`Interest::Write`]), so a report never comes while a
+//! worker holds the connection; a self-pipe wakes the waiting threads.
 
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
@@ -10,11 +10,13 @@ use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::sync::Mutex;
 
-/// A set of file descriptors watched for readability, each reported once
-/// per `add` or `rearm`.
+use super::Interest;
+
+/// A set of file descriptors watched for readability (or writability),
+/// each reported once per `add`, `rearm` or `modify`.
 #[derive(Debug)]
 pub(crate) struct Poller {
-    watched: Mutex<HashMap<RawFd, u64>>,
+    watched: Mutex<HashMap<RawFd, (u64, Interest)>>,
     wake_rx: UnixStream,
     wake_tx: UnixStream,
 }
@@ -31,16 +33,23 @@ impl Poller {
         })
     }
 
-    /// Watches `fd` until it is readable, then reports `token` once.
-    pub(crate) fn add(&self, fd: RawFd, token: u64) -> io::Result<()> {
-        self.lock().insert(fd, token);
+    /// Watches `fd` until it is ready for `interest`, then reports `token`
+    /// once.
+    pub(crate) fn add(&self, fd: RawFd, token: u64, interest: Interest) -> io::Result<()> {
+        self.lock().insert(fd, (token, interest));
         self.notify()
     }
 
     /// Watches `fd`, reported before, again: the same as [`Poller::add`]
     /// here.
-    pub(crate) fn rearm(&self, fd: RawFd, token: u64) -> io::Result<()> {
-        self.add(fd, token)
+    pub(crate) fn rearm(&self, fd: RawFd, token: u64, interest: Interest) -> io::Result<()> {
+        self.add(fd, token, interest)
+    }
+
+    /// Watches `fd` for another interest: the same as [`Poller::add`]
+    /// here.
+    pub(crate) fn modify(&self, fd: RawFd, token: u64, interest: Interest) -> io::Result<()> {
+        self.add(fd, token, interest)
     }
 
     /// Stops watching `fd`.
@@ -72,22 +81,23 @@ impl Poller {
     /// [`Poller::wait`], reporting (and unwatching) at most `limit`
     /// descriptors.
     fn wait_up_to(&self, ready: &mut Vec<u64>, timeout_ms: i32, limit: usize) -> io::Result<bool> {
-        let snapshot: Vec<(RawFd, u64)> = self.lock().iter().map(|(&f, &t)| (f, t)).collect();
-        let mut fds: Vec<RawFd> = Vec::with_capacity(snapshot.len() + 1);
-        fds.push(self.wake_rx.as_raw_fd());
-        fds.extend(snapshot.iter().map(|&(fd, _)| fd));
-        let readable = super::wait_any_readable(&fds, timeout_ms)?;
+        let snapshot: Vec<(RawFd, (u64, Interest))> =
+            self.lock().iter().map(|(&f, &t)| (f, t)).collect();
+        let mut fds: Vec<(RawFd, Interest)> = Vec::with_capacity(snapshot.len() + 1);
+        fds.push((self.wake_rx.as_raw_fd(), Interest::Read));
+        fds.extend(snapshot.iter().map(|&(fd, (_, interest))| (fd, interest)));
+        let readable = super::wait_any(&fds, timeout_ms)?;
         let woken = readable[0];
         if woken {
             let mut buf = [0u8; 64];
             while matches!((&self.wake_rx).read(&mut buf), Ok(n) if n > 0) {}
         }
         let mut watched = self.lock();
-        for (i, &(fd, token)) in snapshot.iter().enumerate() {
+        for (i, &(fd, (token, interest))) in snapshot.iter().enumerate() {
             if ready.len() >= limit {
                 break;
             }
-            if readable[i + 1] && watched.get(&fd) == Some(&token) {
+            if readable[i + 1] && watched.get(&fd) == Some(&(token, interest)) {
                 watched.remove(&fd);
                 ready.push(token);
             }
@@ -103,7 +113,7 @@ impl Poller {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<RawFd, u64>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<RawFd, (u64, Interest)>> {
         self.watched.lock().unwrap_or_else(|e| e.into_inner())
     }
 }

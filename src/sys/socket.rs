@@ -275,14 +275,25 @@ pub(crate) fn interface_addrs() -> io::Result<Vec<InterfaceAddr>> {
     Ok(out)
 }
 
-/// Sends `len` bytes of `file`, from its current position (which it
+/// What a `sendfile` step did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct FileSent {
+    /// Bytes sent.
+    pub sent: u64,
+    /// The socket had no room for more (a non-blocking socket, or a send
+    /// timeout that expired); otherwise fewer than asked means the file
+    /// ended first.
+    pub blocked: bool,
+}
+
+/// Sends up to `len` bytes of `file`, from its current position (which it
 /// advances), to the socket `out` without copying them through user
-/// space: `sendfile(2)`. Returns the bytes sent (fewer if the file ends
-/// first), or `None` if the kernel cannot do it for these descriptors
-/// and nothing was sent. A socket send timeout that expires is
-/// `WouldBlock`.
+/// space: `sendfile(2)`. Stops when the socket has no room (`blocked`: the
+/// caller makes the socket non-blocking for this) or the file ends.
+/// `None` if the kernel cannot do it for these descriptors and nothing
+/// was sent.
 #[cfg(any(target_os = "linux", target_os = "android"))]
-pub(crate) fn send_file(out: RawFd, file: RawFd, len: u64) -> io::Result<Option<u64>> {
+pub(crate) fn send_file(out: RawFd, file: RawFd, len: u64) -> io::Result<Option<FileSent>> {
     // Full segments only while the file goes out (the connection has
     // TCP_NODELAY, which would send each piece as it is queued); the
     // last partial one leaves when the cork comes off. Not a TCP socket:
@@ -296,7 +307,7 @@ pub(crate) fn send_file(out: RawFd, file: RawFd, len: u64) -> io::Result<Option<
 }
 
 #[cfg(any(target_os = "linux", target_os = "android"))]
-fn send_file_uncorked(out: RawFd, file: RawFd, len: u64) -> io::Result<Option<u64>> {
+fn send_file_uncorked(out: RawFd, file: RawFd, len: u64) -> io::Result<Option<FileSent>> {
     let mut sent = 0u64;
     while sent < len {
         let count = (len - sent).min(1 << 30) as usize;
@@ -314,8 +325,17 @@ fn send_file_uncorked(out: RawFd, file: RawFd, len: u64) -> io::Result<Option<u6
         match err.raw_os_error() {
             Some(libc::EINTR) => {}
             Some(libc::EINVAL | libc::ENOSYS) if sent == 0 => return Ok(None),
+            _ if err.kind() == io::ErrorKind::WouldBlock => {
+                return Ok(Some(FileSent {
+                    sent,
+                    blocked: true,
+                }))
+            }
             _ => return Err(err),
         }
     }
-    Ok(Some(sent))
+    Ok(Some(FileSent {
+        sent,
+        blocked: false,
+    }))
 }

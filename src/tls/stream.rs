@@ -1,8 +1,10 @@
 //! A TLS connection over a plain socket, driven by hand so that the
 //! handshake and the request head are read without waiting (a client that
 //! stalls mid-handshake is parked like a slow head, never holding a
-//! worker), while request bodies and responses use blocking I/O with the
-//! socket's timeouts.
+//! worker), and responses are written without waiting (records the socket
+//! has no room for stay in the session until it has: a slow reader is
+//! parked too), while request bodies and the application's legacy `write`
+//! use blocking I/O with the socket's timeouts.
 
 use std::io::{self, Read, Write};
 use std::sync::Arc;
@@ -116,6 +118,35 @@ impl TlsStream {
         self.flush_tls()
     }
 
+    /// Encrypts what of `data` the socket has room for now, without
+    /// waiting; returns the bytes taken. Their records may still wait in
+    /// the session: [`TlsStream::flush_now`] says.
+    pub(crate) fn write_now(&mut self, data: &[u8]) -> io::Result<usize> {
+        let mut taken = 0;
+        while self.flush_now()? && taken < data.len() {
+            // rustls takes as much as its send buffer limit allows.
+            let n = self.tls.writer().write(&data[taken..])?;
+            if n == 0 {
+                return Err(io::ErrorKind::WriteZero.into());
+            }
+            taken += n;
+        }
+        Ok(taken)
+    }
+
+    /// Sends the TLS records rustls has ready, as far as the socket has
+    /// room now: true when none are left.
+    pub(crate) fn flush_now(&mut self) -> io::Result<bool> {
+        while self.tls.wants_write() {
+            match self.tls.write_tls(&mut NowSink(&self.sock)) {
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(true)
+    }
+
     /// Sends the TLS records rustls has ready.
     fn flush_tls(&mut self) -> io::Result<()> {
         while self.tls.wants_write() {
@@ -185,6 +216,27 @@ impl Write for SocketSink<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         self.0.write_all(buf)?;
         Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The socket as rustls writes to it when nothing may wait: no room is
+/// `WouldBlock`.
+struct NowSink<'a>(&'a Plain);
+
+impl Write for NowSink<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.write_vectored(&[io::IoSlice::new(buf)])
+    }
+
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        match crate::sys::send_now(self.0.fd(), bufs)? {
+            Some(n) => Ok(n),
+            None => Err(io::ErrorKind::WouldBlock.into()),
+        }
     }
 
     fn flush(&mut self) -> io::Result<()> {

@@ -3,8 +3,8 @@
 //! and `http.client` (keep-alive, chunked bodies both ways); a plain HTTP
 //! request on the HTTPS port, and a TLS handshake on a plain HTTP port; a
 //! stalled handshake while others are served; certificate errors that name
-//! the file; and the adhoc certificate staying the same across a reloader
-//! restart.
+//! the file; the adhoc certificate staying the same across a reloader
+//! restart; and a closing response ending with close_notify (rustls).
 //!
 //! A test whose client is not installed fails under CI, which installs
 //! it, and elsewhere says that it skips (see `support::needs`).
@@ -679,4 +679,26 @@ fn a_file_body_over_tls_arrives_whole_and_in_ranges() {
         "the range differs"
     );
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A response that closes the connection (`Connection: close`) ends the
+/// TLS session with close_notify before the TCP end: rustls, which treats
+/// an end without it as a cut-short response, reads the whole answer.
+#[test]
+fn a_closing_response_ends_the_session_with_close_notify() {
+    let (cert, key) = devcert("close-notify");
+    let server = Running::start(
+        SslContext::Files {
+            cert: cert.clone(),
+            key,
+        },
+        Options::default(),
+    );
+    let response = support::rustls_get(&cert, "localhost", server.addr, "/closing")
+        .expect("the whole response, then close_notify");
+    assert!(response.starts_with("HTTP/1.1 200 OK\r\n"), "{response}");
+    assert!(
+        response.contains("\"PATH_INFO\": \"/closing\""),
+        "{response}"
+    );
 }

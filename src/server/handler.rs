@@ -396,11 +396,15 @@ fn request_line_of(buf: &[u8]) -> String {
 
 /// Closes a connection; if the client may still be sending, stop sending
 /// first and let the parker read and drop the rest for a moment, so the
-/// client reads our response instead of a connection reset.
+/// client reads our response instead of a connection reset. A TLS session
+/// always ends with close_notify, which tells a client (rustls insists)
+/// that the response it read to the end was not cut short.
 fn close_gracefully(mut conn: Conn, client_may_send: bool, shared: &Arc<Shared>) {
     if client_may_send {
         conn.shutdown_write();
         shared.parker.linger(conn);
+    } else if conn.is_tls() {
+        conn.shutdown_write();
     }
 }
 

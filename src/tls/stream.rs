@@ -155,10 +155,11 @@ impl TlsStream {
         Ok(())
     }
 
-    /// Ends the TLS session (close_notify) and the sending side.
+    /// Ends the TLS session (close_notify, sent if the socket has room
+    /// for it now: closing never waits) and the sending side.
     pub(crate) fn shutdown_write(&mut self) {
         self.tls.send_close_notify();
-        let _ = self.flush_tls();
+        let _ = self.flush_now();
         self.sock.shutdown_write();
     }
 

@@ -659,3 +659,42 @@ pub fn python(script: &str, port: u16) -> Option<Ran> {
         GUARD,
     ))
 }
+
+/// `GET path` over HTTPS with rustls, trusting only the root certificate
+/// in the PEM file `root`, for the server name `name` at `addr`, with
+/// `Connection: close` and read to the end: the whole response, or rustls'
+/// error (an end without close_notify is one).
+#[cfg(feature = "tls")]
+pub fn rustls_get(
+    root: &std::path::Path,
+    name: &str,
+    addr: SocketAddr,
+    path: &str,
+) -> Result<String, String> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, ServerName};
+
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(CertificateDer::from_pem_file(root).unwrap())
+        .unwrap();
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let server_name = ServerName::try_from(name.to_owned()).unwrap();
+    let mut conn = rustls::ClientConnection::new(config.into(), server_name).unwrap();
+    let mut sock = TcpStream::connect(addr).unwrap();
+    sock.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    sock.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
+    let mut tls = rustls::Stream::new(&mut conn, &mut sock);
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {name}\r\nConnection: close\r\n\r\n");
+    tls.write_all(request.as_bytes())
+        .map_err(|e| e.to_string())?;
+    let mut response = Vec::new();
+    tls.read_to_end(&mut response)
+        .map_err(|e| format!("{e} (after {:?})", String::from_utf8_lossy(&response)))?;
+    Ok(String::from_utf8_lossy(&response).into_owned())
+}

@@ -1,8 +1,9 @@
 //! The local certificate authority, with real clients: `werk serve --cert
 //! local` under a temporary HOME, verified by curl against the root alone
 //! (`--cacert`), the same certificate after a restart, the names a
-//! wildcard host gets, and curl refusing a certificate the root signed for
-//! a name outside its name constraints (RFC 5280 section 4.2.1.10); then
+//! wildcard host gets, the note when the root is not trusted here, and
+//! curl and rustls refusing a certificate the root signed for a name
+//! outside its name constraints (RFC 5280 section 4.2.1.10); then
 //! `werk trust`: curl (the system store) and headless Chromium (the NSS
 //! database) trusting it with no flag, `--status`, `--uninstall` leaving
 //! the system store as it was, and a user without rights getting the
@@ -177,6 +178,15 @@ fn cert_local_verifies_against_the_root_and_survives_a_restart() {
         "the authority is made once:\n{}",
         again.log()
     );
+    if Path::new(ANCHORS).is_dir() {
+        assert!(
+            again
+                .log()
+                .contains("is not in this machine's trust store: browsers and curl refuse its certificate. Run `werk trust` once."),
+            "a start with an authority not trusted here says so:\n{}",
+            again.log()
+        );
+    }
     assert_eq!(
         presented(again.addr.port()),
         first,
@@ -277,9 +287,13 @@ fn sign_with_root(ca_dir: &Path, dir: &Path, name: &str) -> (PathBuf, PathBuf) {
     (cert, key)
 }
 
+/// The root signs, with openssl as anyone holding its key could, for a
+/// permitted name and for `example.com`; curl and rustls, trusting the
+/// root alone, accept the first and refuse the second for the name
+/// constraint.
 #[test]
-fn curl_refuses_a_certificate_the_root_signed_outside_its_names() {
-    let test = "curl_refuses_a_certificate_the_root_signed_outside_its_names";
+fn curl_and_rustls_refuse_a_certificate_the_root_signed_outside_its_names() {
+    let test = "curl_and_rustls_refuse_a_certificate_the_root_signed_outside_its_names";
     if !needs("curl", test) || !needs("openssl", test) {
         return;
     }
@@ -294,23 +308,28 @@ fn curl_refuses_a_certificate_the_root_signed_outside_its_names() {
             werk::apps::hello,
             support::quiet().ssl_context(werk::SslContext::Files { cert, key }),
         );
-        let out = curl_name(
-            name,
-            server.addr.port(),
-            &["--cacert", root.to_str().unwrap()],
-        );
+        let port = server.addr.port();
+        let out = curl_name(name, port, &["--cacert", root.to_str().unwrap()]);
+        let by_rustls = support::rustls_get(&root, name, server.addr, "/");
         if allowed {
             assert!(
                 out.status.success(),
                 "the same signing, for a permitted name: {}",
                 out.stderr_text()
             );
+            let response = by_rustls.expect("rustls accepts a permitted name");
+            assert!(response.ends_with("\r\n\r\nHello, World!"), "{response}");
         } else {
             assert!(!out.status.success(), "{name} must be refused");
             assert!(
                 out.stderr_text().contains("permitted subtree violation"),
-                "refused for the name constraint: {}",
+                "curl refused it for the name constraint: {}",
                 out.stderr_text()
+            );
+            let err = by_rustls.expect_err("rustls must refuse it");
+            assert!(
+                err.contains("NameConstraintViolation"),
+                "rustls refused it for the name constraint: {err}"
             );
         }
         drop(server);
@@ -520,6 +539,13 @@ fn werk_trust_makes_curl_and_chromium_trust_local_https_and_uninstall_undoes_it(
         dom.contains("Hello, World!"),
         "Chromium shows a certificate error after werk trust: {dom}"
     );
+    let trusted_start = home.serve(&["hello", "--host", "127.0.0.1"]);
+    assert!(
+        !trusted_start.log().contains("trust store"),
+        "no note once the authority is trusted:\n{}",
+        trusted_start.log()
+    );
+    drop(trusted_start);
 
     let status = run(&mut home.command(&["trust", "--status"]), b"", GUARD);
     assert_eq!(status.status.code(), Some(0), "{}", status.stdout_text());

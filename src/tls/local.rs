@@ -632,26 +632,39 @@ fn interfaces_for(host: &str) -> Vec<IpAddr> {
     ips
 }
 
-/// The certificate and key `--cert local` serves for `host`: the stored
-/// one while it is current, else a new one signed by the root (made now,
-/// not trusted anywhere yet, if there is none). Returns the file holding
-/// both.
-pub(crate) fn serving_file(host: &str) -> Result<PathBuf, Error> {
-    let dir = data_dir().ok_or_else(|| {
+/// The directory of this user's authority, or why there is none.
+fn authority_dir() -> Result<PathBuf, Error> {
+    data_dir().ok_or_else(|| {
         Error::Tls(
             "--cert local needs a data directory for its certificate authority: set HOME \
              (or XDG_DATA_HOME)"
                 .into(),
         )
-    })?;
-    let now = unix_now();
-    let quiet = std::env::var_os(SAID_ENV).is_some();
-    let root = match Root::load(&dir).map_err(Error::Tls)? {
-        Some(root) => root,
+    })
+}
+
+/// The certificate and key `--cert local` serves for `host` at `now`, with
+/// the authority in `dir`: the stored one while it is current, else a new
+/// one signed by the root (made now, not trusted anywhere yet, if there is
+/// none). Returns the file holding both and the certificate's end of
+/// validity. With `notes`, says what the user should know: a new
+/// authority, one not trusted here, names left out.
+fn serving_file(dir: &Path, host: &str, now: u64, notes: bool) -> Result<(PathBuf, u64), Error> {
+    let root = match Root::load(dir).map_err(Error::Tls)? {
+        Some(root) => {
+            if notes && !is_trusted_here(&root) {
+                say!(
+                    " * The local certificate authority in {} is not in this machine's trust \
+                     store: browsers and curl refuse its certificate. Run `werk trust` once.",
+                    dir.display()
+                );
+            }
+            root
+        }
         None => {
-            let root = Root::create(&dir, &permits_with(&[]).map_err(Error::Tls)?, now)
+            let root = Root::create(dir, &permits_with(&[]).map_err(Error::Tls)?, now)
                 .map_err(Error::Tls)?;
-            if !quiet {
+            if notes {
                 say!(
                     " * Created a local certificate authority in {}. Browsers and curl do not \
                      trust it yet: run `werk trust` once.",
@@ -669,16 +682,20 @@ pub(crate) fn serving_file(host: &str) -> Result<PathBuf, Error> {
         )));
     }
     let (names, left_out) = leaf_names(&root, host, &interfaces_for(host));
-    let path = leaf_path(&dir, host);
+    let path = leaf_path(dir, host);
     let stored = fs::read_to_string(&path)
         .ok()
         .and_then(|text| LeafInfo::parse(&text));
-    if !leaf_is_current(stored.as_ref(), &root.id, &names, now) {
-        let leaf = root.issue(&names, now).map_err(Error::Tls)?;
-        write_replacing(&path, leaf.file_text().as_bytes(), 0o600)
-            .map_err(|e| Error::Tls(format!("cannot write {}: {e}", path.display())))?;
-    }
-    if !left_out.is_empty() && !quiet {
+    let not_after = match stored {
+        Some(stored) if leaf_is_current(Some(&stored), &root.id, &names, now) => stored.not_after,
+        _ => {
+            let leaf = root.issue(&names, now).map_err(Error::Tls)?;
+            write_replacing(&path, leaf.file_text().as_bytes(), 0o600)
+                .map_err(|e| Error::Tls(format!("cannot write {}: {e}", path.display())))?;
+            leaf.info.not_after
+        }
+    };
+    if notes && !left_out.is_empty() {
         let permitted: Vec<String> = root.permits.iter().map(Permit::to_string).collect();
         let example = left_out[0].trim_start_matches("*.");
         say!(
@@ -688,8 +705,119 @@ pub(crate) fn serving_file(host: &str) -> Result<PathBuf, Error> {
             permitted.join(", ")
         );
     }
-    std::env::set_var(SAID_ENV, "1");
-    Ok(path)
+    Ok((path, not_after))
+}
+
+/// False when a glance shows that the machine's clients do not trust
+/// `root`: on a Linux system store, its file is not among the extra roots
+/// (`werk trust` puts it there, or prints the commands that do). Where no
+/// glance tells (macOS, or a build without `werk trust`), true.
+fn is_trusted_here(root: &Root) -> bool {
+    #[cfg(feature = "cli")]
+    return super::trust::system_store_holds(root).unwrap_or(true);
+    #[cfg(not(feature = "cli"))]
+    {
+        let _ = root;
+        true
+    }
+}
+
+/// The certificate `--cert local` serves, renewed while the server runs:
+/// when a week of its 30 days is left, the next handshake takes a new one
+/// from `serving_file` (signed then, or already by another process), as
+/// a restart would. If that fails, the current one goes on and the log
+/// says why; the next try is an hour later.
+#[derive(Debug)]
+pub(crate) struct Renewing {
+    dir: PathBuf,
+    host: String,
+    provider: std::sync::Arc<rustls::crypto::CryptoProvider>,
+    current: std::sync::Mutex<Current>,
+}
+
+#[derive(Debug)]
+struct Current {
+    key: std::sync::Arc<rustls::sign::CertifiedKey>,
+    renew_at: u64,
+}
+
+impl Renewing {
+    /// The certificate for `host` now (made or renewed if needed). The
+    /// notes about it are said by the first server in a process tree
+    /// only: the reloader's children inherit [`SAID_ENV`].
+    pub(crate) fn new(
+        host: &str,
+        provider: std::sync::Arc<rustls::crypto::CryptoProvider>,
+    ) -> Result<Renewing, Error> {
+        let notes = std::env::var_os(SAID_ENV).is_none();
+        let renewing = Renewing::in_dir(authority_dir()?, host, provider, unix_now(), notes)?;
+        if notes {
+            std::env::set_var(SAID_ENV, "1");
+        }
+        Ok(renewing)
+    }
+
+    fn in_dir(
+        dir: PathBuf,
+        host: &str,
+        provider: std::sync::Arc<rustls::crypto::CryptoProvider>,
+        now: u64,
+        notes: bool,
+    ) -> Result<Renewing, Error> {
+        let current = load_current(&dir, host, &provider, now, notes)?;
+        Ok(Renewing {
+            dir,
+            host: host.to_owned(),
+            provider,
+            current: std::sync::Mutex::new(current),
+        })
+    }
+
+    /// The certificate to present at `now`.
+    fn at(&self, now: u64) -> std::sync::Arc<rustls::sign::CertifiedKey> {
+        let mut current = self
+            .current
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if now >= current.renew_at {
+            match load_current(&self.dir, &self.host, &self.provider, now, false) {
+                Ok(next) => *current = next,
+                Err(e) => {
+                    say!(" * Cannot renew the local certificate: {e}");
+                    current.renew_at = now + 3600;
+                }
+            }
+        }
+        current.key.clone()
+    }
+}
+
+impl rustls::server::ResolvesServerCert for Renewing {
+    fn resolve(
+        &self,
+        _hello: rustls::server::ClientHello<'_>,
+    ) -> Option<std::sync::Arc<rustls::sign::CertifiedKey>> {
+        Some(self.at(unix_now()))
+    }
+}
+
+/// The current certificate for `host` in `dir`, ready for rustls, and
+/// when to renew it.
+fn load_current(
+    dir: &Path,
+    host: &str,
+    provider: &rustls::crypto::CryptoProvider,
+    now: u64,
+    notes: bool,
+) -> Result<Current, Error> {
+    let (file, not_after) = serving_file(dir, host, now, notes)?;
+    let (certs, key) = super::certs::load(&file, &file)?;
+    let key = rustls::sign::CertifiedKey::from_der(certs, key, provider)
+        .map_err(|e| Error::Tls(format!("the local certificate in {}: {e}", file.display())))?;
+    Ok(Current {
+        key: std::sync::Arc::new(key),
+        renew_at: not_after.saturating_sub(RENEW_DAYS * DAY),
+    })
 }
 
 /// Creates `dir` (and its parents) with mode 0700 if it is missing.
@@ -1080,6 +1208,30 @@ mod tests {
         // Why leaf_names leaves `*.localhost` out: refused as malformed,
         // and with it the whole certificate.
         assert!(verify(&["localhost", "*.localhost"], "localhost").is_err());
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    /// A running server's certificate is replaced when a week of it is
+    /// left, by the one a restart would get; until then it stays.
+    #[test]
+    fn a_running_server_renews_its_certificate() {
+        let dir = temp_dir("renewing");
+        let now = unix_now();
+        Root::create(&dir, &permits_with(&[]).unwrap(), now).unwrap();
+        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+        let renewing = Renewing::in_dir(dir.clone(), "localhost", provider, now, false).unwrap();
+        let first = renewing.at(now);
+        let leaf = |at: u64| renewing.at(at).cert[0].clone();
+        assert_eq!(leaf(now + 22 * DAY), first.cert[0], "eight days left");
+        let renewed = leaf(now + 24 * DAY);
+        assert_ne!(renewed, first.cert[0], "six days left");
+        let stored = LeafInfo::parse(&fs::read_to_string(leaf_path(&dir, "localhost")).unwrap());
+        assert_eq!(stored.unwrap().not_after, now + 24 * DAY + LEAF_DAYS * DAY);
+        assert_eq!(
+            leaf(now + 25 * DAY),
+            renewed,
+            "kept until its own last week"
+        );
         let _ = fs::remove_dir_all(&dir);
     }
 

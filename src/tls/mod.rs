@@ -58,28 +58,34 @@ pub enum SslContext {
     Local,
 }
 
-/// The rustls configuration a server runs with: ALPN offers `http/1.1`
-/// only (the server speaks nothing else).
+/// The rustls configuration a server runs with.
 pub(crate) fn server_config(
     context: &SslContext,
     host: &str,
 ) -> Result<Arc<rustls::ServerConfig>, Error> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| Error::Tls(format!("TLS setup failed: {e}")))?
+        .with_no_client_auth();
     let (certs, key) = match context {
         SslContext::Config(config) => return Ok(config.clone()),
         SslContext::Adhoc => certs::adhoc(host)?,
         SslContext::Files { cert, key } => certs::load(cert, key)?,
         SslContext::Local => {
-            let file = local::serving_file(host)?;
-            certs::load(&file, &file)?
+            let renewing = local::Renewing::new(host, provider)?;
+            return Ok(with_alpn(builder.with_cert_resolver(Arc::new(renewing))));
         }
     };
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| Error::Tls(format!("TLS setup failed: {e}")))?
-        .with_no_client_auth()
+    let config = builder
         .with_single_cert(certs, key.clone_key())
         .map_err(|e| Error::Tls(certs::describe_key_error(context, &key, &e)))?;
+    Ok(with_alpn(config))
+}
+
+/// `config` offering `http/1.1` only in ALPN (the server speaks nothing
+/// else).
+fn with_alpn(mut config: rustls::ServerConfig) -> Arc<rustls::ServerConfig> {
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(Arc::new(config))
+    Arc::new(config)
 }

@@ -128,6 +128,17 @@ pub(crate) fn system_file(store: &SystemStore, id: &str) -> PathBuf {
     Path::new(store.anchors).join(format!("werk-{id}.crt"))
 }
 
+/// Whether this machine's Linux system store has `root` among its extra
+/// roots (the file `werk trust`, or the commands it printed, put there);
+/// `None` where there is no such store (macOS, another system). A glance
+/// for `werk serve --cert local`, which says to run `werk trust` if not.
+pub(crate) fn system_store_holds(root: &Root) -> Option<bool> {
+    let store = SYSTEM_STORES
+        .iter()
+        .find(|s| Path::new(s.anchors).is_dir())?;
+    Some(system_file(store, &root.id).is_file())
+}
+
 /// What a machine has, as far as finding stores goes: the real one reads
 /// the file system; the tests describe one.
 pub(crate) struct Machine<'a> {

@@ -27,6 +27,7 @@ use std::io::{self, Write};
 use std::net::IpAddr;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::Error;
@@ -731,13 +732,13 @@ fn is_trusted_here(root: &Root) -> bool {
 pub(crate) struct Renewing {
     dir: PathBuf,
     host: String,
-    provider: std::sync::Arc<rustls::crypto::CryptoProvider>,
-    current: std::sync::Mutex<Current>,
+    provider: Arc<rustls::crypto::CryptoProvider>,
+    current: Mutex<Current>,
 }
 
 #[derive(Debug)]
 struct Current {
-    key: std::sync::Arc<rustls::sign::CertifiedKey>,
+    key: Arc<rustls::sign::CertifiedKey>,
     renew_at: u64,
 }
 
@@ -747,7 +748,7 @@ impl Renewing {
     /// only: the reloader's children inherit [`SAID_ENV`].
     pub(crate) fn new(
         host: &str,
-        provider: std::sync::Arc<rustls::crypto::CryptoProvider>,
+        provider: Arc<rustls::crypto::CryptoProvider>,
     ) -> Result<Renewing, Error> {
         let notes = std::env::var_os(SAID_ENV).is_none();
         let renewing = Renewing::in_dir(authority_dir()?, host, provider, unix_now(), notes)?;
@@ -760,7 +761,7 @@ impl Renewing {
     fn in_dir(
         dir: PathBuf,
         host: &str,
-        provider: std::sync::Arc<rustls::crypto::CryptoProvider>,
+        provider: Arc<rustls::crypto::CryptoProvider>,
         now: u64,
         notes: bool,
     ) -> Result<Renewing, Error> {
@@ -769,16 +770,13 @@ impl Renewing {
             dir,
             host: host.to_owned(),
             provider,
-            current: std::sync::Mutex::new(current),
+            current: Mutex::new(current),
         })
     }
 
     /// The certificate to present at `now`.
-    fn at(&self, now: u64) -> std::sync::Arc<rustls::sign::CertifiedKey> {
-        let mut current = self
-            .current
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+    fn at(&self, now: u64) -> Arc<rustls::sign::CertifiedKey> {
+        let mut current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
         if now >= current.renew_at {
             match load_current(&self.dir, &self.host, &self.provider, now, false) {
                 Ok(next) => *current = next,
@@ -796,7 +794,7 @@ impl rustls::server::ResolvesServerCert for Renewing {
     fn resolve(
         &self,
         _hello: rustls::server::ClientHello<'_>,
-    ) -> Option<std::sync::Arc<rustls::sign::CertifiedKey>> {
+    ) -> Option<Arc<rustls::sign::CertifiedKey>> {
         Some(self.at(unix_now()))
     }
 }
@@ -815,7 +813,7 @@ fn load_current(
     let key = rustls::sign::CertifiedKey::from_der(certs, key, provider)
         .map_err(|e| Error::Tls(format!("the local certificate in {}: {e}", file.display())))?;
     Ok(Current {
-        key: std::sync::Arc::new(key),
+        key: Arc::new(key),
         renew_at: not_after.saturating_sub(RENEW_DAYS * DAY),
     })
 }
@@ -1218,7 +1216,7 @@ mod tests {
         let dir = temp_dir("renewing");
         let now = unix_now();
         Root::create(&dir, &permits_with(&[]).unwrap(), now).unwrap();
-        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
         let renewing = Renewing::in_dir(dir.clone(), "localhost", provider, now, false).unwrap();
         let first = renewing.at(now);
         let leaf = |at: u64| renewing.at(at).cert[0].clone();

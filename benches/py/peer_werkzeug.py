@@ -9,7 +9,9 @@
 
 Usage: python peer_werkzeug.py PORT
 Served by werkzeug.serving.run_simple(..., threaded=True), with its default
-request log on stderr (as a Werkzeug user would see it).
+request log on stderr (as a Werkzeug user would see it). With
+SSL_CONTEXT=adhoc in the environment, over HTTPS with Werkzeug's adhoc
+certificate (ssl_context="adhoc", which needs the cryptography package).
 """
 import os
 import sys
@@ -80,4 +82,5 @@ def app(environ, start_response):
 if __name__ == "__main__":
     from werkzeug.serving import run_simple
 
-    run_simple("127.0.0.1", int(sys.argv[1]), app, threaded=True)
+    ssl_context = os.environ.get("SSL_CONTEXT") or None
+    run_simple("127.0.0.1", int(sys.argv[1]), app, threaded=True, ssl_context=ssl_context)

@@ -129,10 +129,8 @@ pub(crate) fn serve(mut conn: Conn, shared: &Arc<Shared>) {
                 // before the shutdown) or is part way through a head is a
                 // request in flight: it gets a short grace to arrive.
                 if conn.served > 0 && conn.head_started.is_none() {
-                    // A request may be crossing the close: FIN first, and
-                    // read for a moment here (the parker may be past
-                    // watching anything by now).
-                    return linger_at_shutdown(conn);
+                    // A request may be crossing the close: FIN first.
+                    return close_gracefully(conn, true, shared);
                 }
                 let until = *owed_until.get_or_insert_with(|| Instant::now() + FIRST_REQUEST_GRACE);
                 let left = until.saturating_duration_since(Instant::now()).as_millis() as i32;
@@ -376,11 +374,17 @@ fn request_line_of(buf: &[u8]) -> String {
 /// Closes a connection; if the client may still be sending, stop sending
 /// first and let the parker read and drop the rest for a moment, so the
 /// client reads our response instead of a connection reset.
-fn close_gracefully(mut conn: Conn, client_may_send: bool, shared: &Arc<Shared>) {
-    if client_may_send {
-        conn.shutdown_write();
-        shared.parker.linger(conn);
+fn close_gracefully(conn: Conn, client_may_send: bool, shared: &Arc<Shared>) {
+    if !client_may_send {
+        return;
     }
+    if shared.is_shutting_down() {
+        // The parker may be past watching anything by now.
+        return linger_at_shutdown(conn);
+    }
+    let mut conn = conn;
+    conn.shutdown_write();
+    shared.parker.linger(conn);
 }
 
 /// Why sending a response stopped early.
@@ -749,7 +753,11 @@ impl Sending {
         let mut conn = state.take_conn()?;
         let body_unread = state.body_unread();
         drop(state);
-        if keep && !shared.is_shutting_down() {
+        if keep {
+            // Even at shutdown: the response said the connection stays,
+            // so the client may be sending its next request already. The
+            // serve loop answers one that is here, and closes with a FIN
+            // and a linger otherwise.
             conn.served += 1;
             Some(conn)
         } else {

@@ -62,6 +62,7 @@ pub mod apps;
 #[cfg(feature = "cli")]
 pub mod cli;
 mod error;
+mod escape;
 mod gateway;
 #[cfg(feature = "fuzzing")]
 pub mod http;

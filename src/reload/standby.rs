@@ -15,8 +15,9 @@
 use std::os::fd::OwnedFd;
 use std::sync::{Arc, Mutex};
 
+use crate::escape::html_escape;
 use crate::server::live::BuildState;
-use crate::server::{html_escape, ServerHandle};
+use crate::server::ServerHandle;
 use crate::{Body, Environ, Options, StartResponse};
 
 /// Why no child serves.

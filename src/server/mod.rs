@@ -15,7 +15,6 @@ mod exchange;
 mod handler;
 pub(crate) mod live;
 pub(crate) mod log;
-mod pages;
 mod park;
 mod pool;
 mod scgi;
@@ -34,10 +33,6 @@ use crate::{App, Error, Options};
 use log::{Log, Style};
 use park::Parker;
 use pool::Pool;
-
-pub(crate) use environ::decode_path;
-pub(crate) use handler::panic_message;
-pub(crate) use pages::{error_page, html_escape};
 
 /// The checked settings the server runs with.
 #[derive(Debug, Clone)]
@@ -102,7 +97,7 @@ impl std::fmt::Debug for Shared {
 
 impl Shared {
     /// The stream for an accepted socket: TLS over it when serving HTTPS.
-    pub(crate) fn wrap(&self, plain: socket::Plain) -> std::io::Result<socket::Stream> {
+    pub(crate) fn wrap(&self, plain: crate::net::Plain) -> std::io::Result<socket::Stream> {
         #[cfg(feature = "tls")]
         if let Some(config) = &self.tls {
             let tls = crate::tls::TlsStream::new(config.clone(), plain)?;

@@ -448,7 +448,7 @@ fn shared_flag(
         "--extra-files" => serve.extra_files.extend(split_list(&value()?)),
         "--exclude-patterns" => {
             for pattern in split_list(&value()?) {
-                crate::reload::glob::Glob::check(&pattern).map_err(UsageError)?;
+                crate::glob::Glob::check(&pattern).map_err(UsageError)?;
                 serve.exclude_patterns.push(pattern);
             }
         }

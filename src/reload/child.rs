@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use super::watch::{self, Watched, Watcher};
-use super::ReloaderType;
+use crate::options::ReloaderType;
 use crate::procs::link::{self, Report};
 use crate::procs::{prefork, Stop};
 use crate::{App, Options};

@@ -173,7 +173,9 @@ impl Standby {
             let why = why.lock().unwrap_or_else(|e| e.into_inner()).clone();
             answer(&why, environ, start_response)
         };
-        let server = crate::server::serve_held(fds, app, options)?;
+        let config = options.config()?;
+        let app = crate::options::wrap_for_options(Box::new(app), &options, "localhost");
+        let server = crate::server::serve_held(fds, app, config)?;
         let handle = server.handle();
         let live = server.live();
         let thread = std::thread::Builder::new()

@@ -12,7 +12,8 @@ use crossbeam_channel::{Receiver, Sender};
 use super::served::{Event, Served, Stopper};
 use super::standby::{Down, Standby};
 use super::watch::{self, Watched, Watcher};
-use super::{glob::Exclude, ReloaderType, Settings};
+use crate::glob::Exclude;
+use crate::options::{ReloaderSettings, ReloaderType};
 use crate::procs::{describe, Children, Program};
 use crate::{App, Options};
 
@@ -94,7 +95,7 @@ enum Ended {
 struct Supervisor {
     /// This program, started again as each child.
     program: Program,
-    settings: Settings,
+    settings: ReloaderSettings,
     watched: Vec<Watched>,
     exclude: Exclude,
     /// The watcher's name: `inotify`, `kqueue` or `stat`.

@@ -858,7 +858,7 @@ fn serve(args: &ServeArgs) -> i32 {
         }
     };
     if crate::procs::wanted(&options) {
-        return crate::procs::run(&args.host, args.port, app, options);
+        return crate::run_in_processes(&args.host, args.port, app, options);
     }
     let Some(server) = crate::procs::make_server_or_say(&args.host, args.port, app, options) else {
         return 1;

@@ -92,7 +92,7 @@ pub use model::{
     StartResponse, WriteHandle,
 };
 pub use options::{Options, ReloaderType};
-pub use reload::is_running_from_reloader;
+pub use procs::is_running_from_reloader;
 pub use server::{Server, ServerHandle};
 #[cfg(feature = "tls")]
 pub use tls::{make_ssl_devcert, SslContext};
@@ -154,24 +154,7 @@ pub fn make_server(
             "processes needs run_simple: make_server serves in this process".into(),
         ));
     }
-    make_server_here(host, port, app, options)
-}
-
-/// [`make_server`] for a process that a werk parent may have started,
-/// whatever `use_reloader` and `processes` say (the reloader's child and
-/// the processes serve here).
-pub(crate) fn make_server_here(
-    host: &str,
-    port: u16,
-    app: impl App,
-    options: Options,
-) -> Result<Server, Error> {
-    let options = procs::with_parent_settings(options)?;
-    let config = options.config()?;
-    let app = options::wrap_for_options(Box::new(app), &options, host);
-    let mut server = server::make_server(host, port, app, config)?;
-    procs::connect_to_parent(&mut server)?;
-    Ok(server)
+    procs::make_server_here(host, port, app, options)
 }
 
 /// Serves `app` on `host:port` until Ctrl-C (or SIGTERM), as Werkzeug's
@@ -197,7 +180,7 @@ pub fn run_simple(host: &str, port: u16, app: impl App, options: Options) {
         }
     };
     if procs::wanted(&options) {
-        std::process::exit(procs::run(host, port, app, options));
+        std::process::exit(run_in_processes(host, port, app, options));
     }
     let server = match make_server(host, port, app, options) {
         Ok(server) => server,
@@ -209,6 +192,25 @@ pub fn run_simple(host: &str, port: u16, app: impl App, options: Options) {
     if let Err(e) = serve_until_signalled(server) {
         say!("{e}");
         std::process::exit(1);
+    }
+}
+
+/// Runs `app` as [`procs::wanted`] says: as one of the `processes`, under the
+/// reloader (whose child runs the `processes` if there are several), or as
+/// the parent of the `processes`. Returns the exit status for the process.
+pub(crate) fn run_in_processes(host: &str, port: u16, app: impl App, options: Options) -> i32 {
+    if procs::is_prefork_child() {
+        procs::prefork::serve(host, port, app, options)
+    } else if options.use_reloader {
+        #[cfg(feature = "reload")]
+        return reload::run(host, port, app, options);
+        #[cfg(not(feature = "reload"))]
+        {
+            say!("use_reloader: this werk was built without its reload feature");
+            1
+        }
+    } else {
+        procs::prefork::run(host, port, app, options)
     }
 }
 

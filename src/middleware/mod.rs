@@ -1,6 +1,6 @@
 //! Middleware: applications that wrap an application (PEP 3333
-//! "Middleware: Components that Play Both Sides"). Each is an [`App`]
-//! that holds the [`App`] it wraps, so they nest in any order:
+//! "Middleware: Components that Play Both Sides"). Each is an [`App`](crate::App)
+//! that holds the [`App`](crate::App) it wraps, so they nest in any order:
 //!
 //! ```
 //! use werk::middleware::{Dispatcher, Lint, ProxyFix, StaticFiles};

@@ -48,11 +48,11 @@ impl Link {
             supervisor: crate::procs::take_supervisor(),
             changed_at: take(super::CHANGED_AT)
                 .and_then(|v| v.parse().ok())
-                .map(super::from_micros),
+                .map(crate::procs::from_micros),
             watcher: take(super::WATCHER).and_then(|v| v.parse().ok()),
             spawned_at: take(super::SPAWNED_AT)
                 .and_then(|v| v.parse().ok())
-                .map(super::from_micros),
+                .map(crate::procs::from_micros),
         }
     }
 

@@ -470,7 +470,7 @@ impl DevLoop {
         let tls_files = self.tls_files.clone();
         let adjust = move |command: &mut Command| {
             command
-                .env(super::RUN_MAIN, "true")
+                .env(crate::procs::RUN_MAIN, "true")
                 .env(crate::procs::DEV_LOOP, "1")
                 .env(crate::procs::LIVE_RELOAD, if live { "1" } else { "0" });
             if quiet {

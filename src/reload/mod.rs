@@ -55,7 +55,8 @@ pub(crate) mod watch;
 
 #[cfg(feature = "reload")]
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+#[cfg(feature = "reload")]
+use std::time::{Duration, SystemTime};
 
 #[cfg(feature = "reload")]
 use crate::options::ReloaderSettings;
@@ -64,9 +65,6 @@ use crate::{App, Options};
 #[cfg(feature = "reload")]
 use watch::Watched;
 
-/// Set to `true` in the child's environment, as Werkzeug's
-/// `WERKZEUG_RUN_MAIN`.
-pub(crate) const RUN_MAIN: &str = "WERK_RUN_MAIN";
 /// When the change that caused this start happened, in microseconds since
 /// the Unix epoch.
 #[cfg(feature = "reload")]
@@ -82,13 +80,6 @@ const SPAWNED_AT: &str = "WERK_RELOAD_SPAWNED_AT";
 /// The exit status by which a child asks to be restarted.
 #[cfg(feature = "reload")]
 const RESTART: i32 = 3;
-
-/// True in the process the reloader started to serve (the child), as
-/// Werkzeug's `is_running_from_reloader`: the place to do once-per-serve
-/// work, such as printing a debugger PIN.
-pub fn is_running_from_reloader() -> bool {
-    std::env::var(RUN_MAIN).is_ok_and(|v| v == "true")
-}
 
 #[cfg(feature = "reload")]
 impl ReloaderSettings {
@@ -122,7 +113,7 @@ impl ReloaderSettings {
 /// as the server in the child. Returns the exit status for the process.
 #[cfg(feature = "reload")]
 pub(crate) fn run(host: &str, port: u16, app: impl App, options: Options) -> i32 {
-    if is_running_from_reloader() {
+    if crate::procs::is_running_from_reloader() {
         child::run(host, port, app, options)
     } else {
         supervisor::run(host, port, app, options)
@@ -141,14 +132,6 @@ fn change_time(path: &Path, interval: Duration) -> SystemTime {
     }
 }
 
-pub(crate) fn to_micros(t: SystemTime) -> u128 {
-    t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros())
-}
-
-pub(crate) fn from_micros(micros: u128) -> SystemTime {
-    UNIX_EPOCH + Duration::from_micros(micros.min(u64::MAX as u128) as u64)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -164,11 +147,5 @@ mod tests {
         assert_eq!(watched[0], Watched::File("/bin/werk".into()));
         assert_eq!(watched[1], Watched::Tree(dir.clone()));
         assert_eq!(watched[2], Watched::File(dir.join("no-such-file.toml")));
-    }
-
-    #[test]
-    fn change_times_round_trip() {
-        let t = UNIX_EPOCH + Duration::from_micros(1_700_000_000_123_456);
-        assert_eq!(from_micros(to_micros(t)), t);
     }
 }

@@ -567,7 +567,13 @@ fn a_request_crossing_a_shutdown_gets_an_answer_or_a_clean_close() {
             Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset && !crossing => {
                 held_back += 1
             }
-            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => resets += 1,
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {
+                eprintln!(
+                    "reset at attempt {attempt} looked {:?} after stop",
+                    looked.elapsed()
+                );
+                resets += 1
+            }
             Err(e) => panic!("attempt {attempt}: {e}"),
         }
         stopping.join().unwrap().unwrap().unwrap();

@@ -275,16 +275,43 @@ impl Conn {
     }
 
     /// Keeps a response buffer for the next request, unless it grew large
-    /// (an idle connection should not hold a big buffer).
+    /// (an idle connection should not hold a big buffer). A buffer that
+    /// still holds responses (held for a pipelined request that follows)
+    /// is kept whole: the next response goes out with them.
     pub(crate) fn keep_write_buffer(&mut self, mut buf: Vec<u8>) {
-        if buf.capacity() <= WRITE_BUFFER_KEPT {
+        if !buf.is_empty() {
+            self.write_buffer = buf;
+        } else if buf.capacity() <= WRITE_BUFFER_KEPT {
             buf.clear();
             self.write_buffer = buf;
         }
     }
 
-    /// Writes all of `data`, waiting up to the write timeout per write.
+    /// True when responses wait in the write buffer for the next one.
+    pub(crate) fn holds_output(&self) -> bool {
+        !self.write_buffer.is_empty()
+    }
+
+    /// Writes the responses held for a pipelined request, before anything
+    /// else is written or the connection waits or closes.
+    pub(crate) fn flush_held(&mut self) -> io::Result<()> {
+        if self.write_buffer.is_empty() {
+            return Ok(());
+        }
+        let held = std::mem::take(&mut self.write_buffer);
+        let result = self.stream.write_all(&held).map_err(timeout_error);
+        self.keep_write_buffer({
+            let mut held = held;
+            held.clear();
+            held
+        });
+        result
+    }
+
+    /// Writes all of `data` (after any held responses), waiting up to the
+    /// write timeout per write.
     pub(crate) fn write_all(&mut self, data: &[u8]) -> io::Result<()> {
+        self.flush_held()?;
         self.stream.write_all(data).map_err(timeout_error)
     }
 

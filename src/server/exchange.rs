@@ -23,6 +23,10 @@ use crate::http::{
 };
 use crate::model::{LockedResponse, ResponseWriter, StartState};
 
+/// The most output a finished response may leave in the buffer for the
+/// next pipelined one: small answers are batched, large ones go at once.
+const HOLD_LIMIT: usize = 16 * 1024;
+
 /// Unread request body a worker reads and drops so the connection can be
 /// reused; a larger remainder closes the connection instead.
 pub(crate) const DRAIN_LIMIT: u64 = 64 * 1024;
@@ -91,6 +95,9 @@ pub(crate) struct Output {
     /// The last write found the socket full: `buf` (and, over TLS, the
     /// session) holds output that waits for room.
     blocked: bool,
+    /// Bytes at the start of `buf` that are earlier responses, held for
+    /// this pipelined request (see [`State::hold_for_next`]).
+    held: usize,
     server: &'static str,
 }
 
@@ -125,6 +132,7 @@ impl Exchange {
             Framing::Chunked => BodyLeft::Chunked(ChunkedDecoder::new()),
         };
         let buf = conn.take_write_buffer();
+        let held = buf.len();
         Exchange {
             state: Mutex::new(State {
                 conn: Some(conn),
@@ -147,6 +155,7 @@ impl Exchange {
                     code: 0,
                     aborted: None,
                     blocked: false,
+                    held,
                     server,
                 },
             }),
@@ -202,6 +211,11 @@ impl State {
         }
         if let Some(err) = self.body.error {
             return Err(io::Error::new(io::ErrorKind::InvalidData, err));
+        }
+        if self.out.held > 0 && !self.start.head_sent {
+            // The responses before this request go first: the client may
+            // wait for them before it sends this body.
+            self.flush_with(Wait::Block)?;
         }
         if self.body.continue_pending {
             self.body.continue_pending = false;
@@ -312,6 +326,26 @@ impl State {
     /// True if request body bytes may still be on their way.
     pub(crate) fn body_unread(&self) -> bool {
         !matches!(self.body.left, BodyLeft::Done)
+    }
+
+    /// Whether this finished response may wait in the buffer for the
+    /// next one: the next request is already here whole (`next_ready`),
+    /// so its response follows at once, and both go out in one write. A
+    /// pipelining client then gets its answers in as few packets as it
+    /// sent requests in. Only a complete response on a connection that
+    /// stays open, while little is buffered.
+    pub(crate) fn hold_for_next(&self, next_ready: impl FnOnce(&Conn) -> bool) -> bool {
+        self.out.keep_alive
+            && self.out.aborted.is_none()
+            && !self.out.blocked
+            && self.out.buf.len() <= HOLD_LIMIT
+            && !self.body_unread()
+            && self.conn.as_ref().is_some_and(next_ready)
+    }
+
+    /// Whether `buf` still starts with earlier responses.
+    pub(crate) fn holds_earlier_responses(&self) -> bool {
+        self.out.held > 0 && !self.out.buf.is_empty()
     }
 
     /// Starts a file body of `len` bytes: the bytes the framing lets
@@ -601,6 +635,7 @@ impl State {
             Wait::Block => {
                 let result = conn.write_all_pair(&self.out.buf, more);
                 self.out.buf.clear();
+                self.out.held = 0;
                 self.out.blocked = false;
                 return result.map_err(|e| self.client_gone(e));
             }
@@ -637,12 +672,14 @@ impl State {
             Ok(all_sent) => {
                 let kept = done.min(self.out.buf.len());
                 self.out.buf.drain(..kept);
+                self.out.held = self.out.held.saturating_sub(kept);
                 self.out.buf.extend_from_slice(&more[done - kept..]);
                 self.out.blocked = !all_sent;
                 Ok(())
             }
             Err(e) => {
                 self.out.buf.clear();
+                self.out.held = 0;
                 Err(self.client_gone(e))
             }
         }

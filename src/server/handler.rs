@@ -123,14 +123,19 @@ pub(crate) fn serve(mut conn: Conn, shared: &Arc<Shared>) {
             }
             Err(err) => return connection_failed(&conn, &err, shared),
             Ok(Some(_)) => {}
+            // The next request is not whole yet: what was held for it goes
+            // now, before the connection waits.
+            Ok(None) if conn.holds_output() && conn.flush_held().is_err() => return,
             Ok(None) if shared.is_shutting_down() => {
                 // Between requests, closing loses nothing. A connection
                 // that has not sent its first request yet (accepted just
                 // before the shutdown) or is part way through a head is a
                 // request in flight: it gets a short grace to arrive.
                 if conn.served > 0 && conn.head_started.is_none() {
-                    // A request may be crossing the close: FIN first.
-                    return close_gracefully(conn, true, shared);
+                    // A request may be crossing the close: FIN first, and
+                    // read for a moment here (the parker may be past
+                    // watching anything by now).
+                    return linger_at_shutdown(conn);
                 }
                 let until = *owed_until.get_or_insert_with(|| Instant::now() + FIRST_REQUEST_GRACE);
                 let left = until.saturating_duration_since(Instant::now()).as_millis() as i32;
@@ -249,6 +254,54 @@ fn body_to_wait_for(conn: &mut Conn, head: &RequestHead, shared: &Shared) -> Opt
 /// How long past `head_timeout` a body of `expected` bytes may take.
 fn body_allowance(expected: u64) -> Duration {
     Duration::from_secs(expected.div_ceil(MIN_BODY_RATE))
+}
+
+/// Closes a kept-alive connection at shutdown: a FIN, then what the
+/// client sends is read and dropped for [`LINGER_AT_SHUTDOWN`], so that a
+/// request crossing the close meets the end of the stream (and is sent
+/// again), not a reset.
+///
+/// [`LINGER_AT_SHUTDOWN`]: super::park::LINGER_AT_SHUTDOWN
+fn linger_at_shutdown(mut conn: Conn) {
+    conn.shutdown_write();
+    let until = Instant::now() + super::park::LINGER_AT_SHUTDOWN;
+    loop {
+        match conn.fill_now() {
+            Ok(Some(0)) | Err(_) => return,
+            Ok(Some(_)) => {
+                let len = conn.buffered().len();
+                conn.consume(len);
+            }
+            Ok(None) => {
+                let left = until.saturating_duration_since(Instant::now());
+                let left_ms = left.as_millis() as i32;
+                if left_ms == 0 || !crate::sys::wait_readable(conn.fd(), left_ms).unwrap_or(false) {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Whether the connection's buffer holds the next request whole, one
+/// the application will be called for at once: a complete head with no
+/// body, or with all of its `Content-Length` body, not for a reserved
+/// path and not waiting for `100 Continue`.
+fn next_request_is_here(conn: &Conn, shared: &Shared) -> bool {
+    let buffered = conn.buffered();
+    if buffered.is_empty() {
+        return false;
+    }
+    let Ok(Parsed::Complete(head)) = parse_head(buffered, &shared.config.limits) else {
+        return false;
+    };
+    let whole = match head.framing {
+        Framing::None => true,
+        Framing::Length(n) => (buffered.len() - head.head_len) as u64 >= n,
+        Framing::Chunked => false,
+    };
+    let reserved = shared.live.is_some() && super::live::Live::reserved(&head.target).is_some();
+    whole && !head.expect_continue && !reserved
 }
 
 /// At shutdown, a body's reads wait no longer than the grace has left
@@ -517,8 +570,20 @@ impl Sending {
         }
         let mut state = self.exchange.lock();
         if state.out.aborted.is_some() {
-            // Cut short: what is buffered goes if there is room, no waiting.
-            let _ = state.flush_with(Wait::Now { spin_ms: 0 });
+            // Cut short: what is buffered goes if there is room, no
+            // waiting; earlier responses held for this one are whole, and
+            // go in any case.
+            let wait = if state.holds_earlier_responses() {
+                Wait::Block
+            } else {
+                Wait::Now { spin_ms: 0 }
+            };
+            let _ = state.flush_with(wait);
+            return Progress::Done;
+        }
+        if !shared.is_shutting_down()
+            && state.hold_for_next(|conn| next_request_is_here(conn, shared))
+        {
             return Progress::Done;
         }
         let _ = state.flush_with(Wait::Now { spin_ms });
@@ -533,8 +598,15 @@ impl Sending {
     /// full (false) or it stops early.
     fn send_some(&mut self, spin_ms: i32) -> Result<bool, Stop> {
         let wait = Wait::Now { spin_ms };
-        // What waited for room, after a park.
-        self.exchange.lock().flush_with(wait).map_err(Stop::Send)?;
+        // What waited for room, after a park. (Output that is only
+        // buffered, such as responses held for this one, goes with the
+        // body.)
+        {
+            let mut state = self.exchange.lock();
+            if state.is_blocked() {
+                state.flush_with(wait).map_err(Stop::Send)?;
+            }
+        }
         loop {
             let mut state = self.exchange.lock();
             if state.is_blocked() {
@@ -684,6 +756,9 @@ impl Sending {
             conn.served += 1;
             Some(conn)
         } else {
+            if conn.flush_held().is_err() {
+                return None;
+            }
             close_gracefully(conn, body_unread, shared);
             None
         }

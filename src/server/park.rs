@@ -739,7 +739,7 @@ fn close(mut entry: Entry) {
 /// How long a kept-alive connection closed at shutdown is read and dropped
 /// after its FIN: long enough for a request that crossed it on loopback or
 /// a LAN.
-const LINGER_AT_SHUTDOWN: Duration = Duration::from_millis(50);
+pub(crate) const LINGER_AT_SHUTDOWN: Duration = Duration::from_millis(50);
 
 /// How often the shutdown's last phase looks again at what it waits for.
 const SHUTDOWN_SLICE: Duration = Duration::from_millis(10);

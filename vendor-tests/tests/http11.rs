@@ -14,7 +14,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use support::{
-    describe_output, echo, get_request, ignores_body, needs, options, Response, TestServer,
+    describe_output, echo, get_request, ignores_body, needs, options, python, Response, TestServer,
 };
 use werk::{Body, Environ, StartResponse};
 
@@ -131,6 +131,51 @@ fn keep_alive_timeout_closes_an_idle_connection() {
         "closed after {idle:?}, before the keep-alive timeout"
     );
     server.assert_serving();
+    server.stop();
+}
+
+/// Responses to requests that arrived together go out together: 16
+/// pipelined GETs in one write are answered in a few TCP segments, not
+/// one per response (the client's `TCP_INFO` counts what it received).
+/// (A streamed body is still sent chunk by chunk, as PEP 3333 asks.)
+#[cfg(target_os = "linux")]
+#[test]
+fn pipelined_responses_go_out_in_one_write() {
+    if !needs("python3", "pipelined_responses_go_out_in_one_write") {
+        return;
+    }
+    let server = TestServer::start(echo);
+    let script = r#"
+import socket, struct, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n" * 16)
+s.settimeout(0.5)
+data = b""
+try:
+    while True:
+        d = s.recv(65536)
+        if not d:
+            break
+        data += d
+except socket.timeout:
+    pass
+info = s.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 256)
+# struct tcp_info: tcpi_segs_out and tcpi_segs_in at bytes 136 and 140.
+segs_in = struct.unpack_from("I", info, 140)[0]
+print(data.count(b"HTTP/1.1 200 OK"), segs_in)
+"#;
+    let port = server.addr.port().to_string();
+    let output = python(script, &[&port]);
+    let text = String::from_utf8_lossy(&output.stdout);
+    let counts: Vec<u32> = text
+        .split_whitespace()
+        .map(|n| n.parse().unwrap())
+        .collect();
+    assert_eq!(counts.len(), 2, "{}", describe_output(&output));
+    assert_eq!(counts[0], 16, "every request answered");
+    // The handshake's SYN-ACK, the responses, perhaps an ACK: far fewer
+    // than the 16 segments of one write per response.
+    assert!(counts[1] <= 5, "{} segments for 16 responses", counts[1]);
     server.stop();
 }
 

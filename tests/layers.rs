@@ -6,10 +6,12 @@
 //! A use is a `crate::NAME` path in code (comments, doc comments and
 //! string literals are skipped), `use crate::{A, B}` groups included, or
 //! a `super::` path that climbs out of its top-level module to the crate
-//! root. `NAME` is a top-level module, an item that `lib.rs` re-exports
+//! root; the `#[cfg(test)]` modules of `src/` count as their module's
+//! code. `NAME` is a top-level module, an item that `lib.rs` re-exports
 //! from one (`crate::Body` is `model`'s), an item of the crate root that
 //! every layer may use (listed under the table), or another item of the
-//! crate root, which is the root's layer.
+//! crate root, which is the root's layer. A failure names the file and
+//! the line of the first such use of each path.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -49,7 +51,12 @@ fn no_module_reaches_a_layer_above_its_own() {
         };
         let code = strip(&std::fs::read_to_string(file).unwrap());
         let mut seen = BTreeSet::new();
-        for (written, name) in uses(&code, &scope) {
+        for Use {
+            written,
+            name,
+            line,
+        } in uses(&code, &scope)
+        {
             let used = if layers.shared.contains(&name) {
                 continue;
             } else if is_module(&src, &name) {
@@ -62,20 +69,21 @@ fn no_module_reaches_a_layer_above_its_own() {
             if used == module || !seen.insert(written.clone()) {
                 continue;
             }
+            let at = format!("{shown}:{line}");
             let Some(&(used_layer, _)) = layers.rows.get(&used) else {
                 wrong.push(format!(
-                    "{shown}: module {module} uses {written}, whose module {used} is not in the Layers table"
+                    "{at}: module {module} uses {written}, whose module {used} is not in the Layers table"
                 ));
                 continue;
             };
             if used_layer >= layer {
                 wrong.push(format!(
-                    "{shown}: module {module} (layer {layer}) uses {written} (layer {used_layer} {} {layer})",
+                    "{at}: module {module} (layer {layer}) uses {written} (layer {used_layer} {} {layer})",
                     if used_layer == layer { "=" } else { ">" }
                 ));
             } else if !may_use.contains(&used) {
                 wrong.push(format!(
-                    "{shown}: module {module} (layer {layer}) uses {written} (layer {used_layer}), \
+                    "{at}: module {module} (layer {layer}) uses {written} (layer {used_layer}), \
                      which its row does not list under \"may use\""
                 ));
             }
@@ -309,10 +317,13 @@ fn strip(code: &str) -> String {
     out
 }
 
-/// Tokens of stripped code: identifiers, `::`, and single punctuation.
-fn tokens(code: &str) -> Vec<String> {
+/// Tokens of stripped code: identifiers, `::`, and single punctuation,
+/// each with its line (from 1).
+fn tokens(code: &str) -> (Vec<String>, Vec<usize>) {
     let c: Vec<char> = code.chars().collect();
     let mut out = Vec::new();
+    let mut lines = Vec::new();
+    let mut line = 1;
     let mut i = 0;
     while i < c.len() {
         if c[i].is_alphanumeric() || c[i] == '_' {
@@ -321,25 +332,39 @@ fn tokens(code: &str) -> Vec<String> {
                 i += 1;
             }
             out.push(c[start..i].iter().collect());
+            lines.push(line);
         } else if c[i] == ':' && c.get(i + 1) == Some(&':') {
             out.push("::".into());
+            lines.push(line);
             i += 2;
         } else {
-            if !c[i].is_whitespace() {
+            if c[i] == '\n' {
+                line += 1;
+            } else if !c[i].is_whitespace() {
                 out.push(c[i].to_string());
+                lines.push(line);
             }
             i += 1;
         }
     }
-    out
+    (out, lines)
 }
 
-/// The crate-root names that stripped `code` uses, with the path as
-/// written: each `crate::NAME` (every name of a `crate::{...}` group),
-/// and each `super::...::NAME` that climbs from `scope` (the file's
-/// module path, and the inline modules around the path) to the root.
-fn uses(code: &str, scope: &[String]) -> Vec<(String, String)> {
-    let t = tokens(code);
+/// A crate-root name that a file uses: the path as written, the name,
+/// and the line it is on.
+#[derive(Debug, PartialEq)]
+struct Use {
+    written: String,
+    name: String,
+    line: usize,
+}
+
+/// The crate-root names that stripped `code` uses: each `crate::NAME`
+/// (every name of a `crate::{...}` group), and each `super::...::NAME`
+/// that climbs from `scope` (the file's module path, and the inline
+/// modules around the path) to the root.
+fn uses(code: &str, scope: &[String]) -> Vec<Use> {
+    let (t, lines) = tokens(code);
     let mut out = Vec::new();
     let mut inline: Vec<(String, usize)> = Vec::new();
     let mut depth = 0;
@@ -357,7 +382,7 @@ fn uses(code: &str, scope: &[String]) -> Vec<(String, String)> {
                 inline.push((t[i + 1].clone(), depth));
             }
             "crate" if t.get(i + 1).is_some_and(|s| s == "::") && (i == 0 || t[i - 1] != "::") => {
-                out.extend(root_names(&t, i + 2, "crate::"));
+                out.extend(root_names(&t, &lines, i + 2, "crate::"));
             }
             "super" if i == 0 || t[i - 1] != "::" => {
                 let mut up = 0;
@@ -371,7 +396,7 @@ fn uses(code: &str, scope: &[String]) -> Vec<(String, String)> {
                 let here = scope.len() + inline.len();
                 if up > 0 && up == here {
                     let written = "super::".repeat(up);
-                    out.extend(root_names(&t, j, &written));
+                    out.extend(root_names(&t, &lines, j, &written));
                 }
                 i = j.max(i + 1);
                 continue;
@@ -384,18 +409,23 @@ fn uses(code: &str, scope: &[String]) -> Vec<(String, String)> {
 }
 
 /// The first name after a path prefix at `at`, or each first name of a
-/// `{...}` group there, with the path as written.
-fn root_names(t: &[String], at: usize, prefix: &str) -> Vec<(String, String)> {
+/// `{...}` group there.
+fn root_names(t: &[String], lines: &[usize], at: usize, prefix: &str) -> Vec<Use> {
+    let found = |k: usize| Use {
+        written: format!("{prefix}{}", t[k]),
+        name: t[k].clone(),
+        line: lines[k],
+    };
     let Some(first) = t.get(at) else {
         return Vec::new();
     };
     if first != "{" {
-        return vec![(format!("{prefix}{first}"), first.clone())];
+        return vec![found(at)];
     }
     let mut out = Vec::new();
     let mut depth = 0;
     let mut expect_name = true;
-    for token in &t[at..] {
+    for (k, token) in t.iter().enumerate().skip(at) {
         match token.as_str() {
             "{" => {
                 depth += 1;
@@ -410,7 +440,7 @@ fn root_names(t: &[String], at: usize, prefix: &str) -> Vec<(String, String)> {
             "," if depth == 1 => expect_name = true,
             name if expect_name && depth == 1 => {
                 if name != "self" {
-                    out.push((format!("{prefix}{name}"), name.to_owned()));
+                    out.push(found(k));
                 }
                 expect_name = false;
             }
@@ -440,18 +470,18 @@ fn the_reader_finds_paths_in_code_only() {
             use super::super::inner;
         }
     "####;
-    let names: Vec<String> = uses(&strip(code), &["net".into(), "doctor".into()])
+    let found: Vec<(String, usize)> = uses(&strip(code), &["net".into(), "doctor".into()])
         .into_iter()
-        .map(|(written, _)| written)
+        .map(|u| (u.written, u.line))
         .collect();
     assert_eq!(
-        names,
+        found,
         [
-            "crate::model",
-            "crate::http",
-            "crate::Error",
-            "crate::server",
-            "super::super::super::apps"
+            ("crate::model".to_owned(), 5),
+            ("crate::http".to_owned(), 5),
+            ("crate::Error".to_owned(), 5),
+            ("crate::server".to_owned(), 11),
+            ("super::super::super::apps".to_owned(), 15),
         ]
     );
 }

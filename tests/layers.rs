@@ -1,7 +1,7 @@
 //! The layers of `docs/architecture.md` hold: no module of `src/` uses a
 //! module of a layer above its own, nor one that its row of the "Layers"
-//! table does not list under "may use". The table is read from the doc,
-//! so the two cannot drift.
+//! table does not list under "may use"; and each row lists only what its
+//! modules use. The table is read from the doc, so the two cannot drift.
 //!
 //! A use is a `crate::NAME` path in code (comments, doc comments and
 //! string literals are skipped), `use crate::{A, B}` groups included, or
@@ -32,7 +32,8 @@ fn no_module_reaches_a_layer_above_its_own() {
     let mut files = Vec::new();
     rust_files(&src, &mut files);
     files.sort();
-    let mut modules = BTreeSet::new();
+    // Each module of src/ and the modules it uses.
+    let mut modules: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for file in &files {
         let rel = file.strip_prefix(&src).unwrap();
         let Some(scope) = module_path(rel) else {
@@ -41,7 +42,7 @@ fn no_module_reaches_a_layer_above_its_own() {
         let Some(module) = scope.first().cloned() else {
             continue; // lib.rs: the root, above the layers it declares
         };
-        modules.insert(module.clone());
+        modules.entry(module.clone()).or_default();
         let shown = format!("src/{}", rel.display());
         let Some(&(layer, ref may_use)) = layers.rows.get(&module) else {
             wrong.push(format!(
@@ -69,6 +70,7 @@ fn no_module_reaches_a_layer_above_its_own() {
             if used == module || !seen.insert(written.clone()) {
                 continue;
             }
+            modules.get_mut(&module).unwrap().insert(used.clone());
             let at = format!("{shown}:{line}");
             let Some(&(used_layer, _)) = layers.rows.get(&used) else {
                 wrong.push(format!(
@@ -89,10 +91,19 @@ fn no_module_reaches_a_layer_above_its_own() {
             }
         }
     }
-    for listed in layers.rows.keys() {
-        if listed != ROOT && !modules.contains(listed) {
+    for (listed, (_, may_use)) in &layers.rows {
+        if listed == ROOT {
+            continue;
+        }
+        let Some(used) = modules.get(listed) else {
             wrong.push(format!(
                 "the Layers table lists {listed}, which is not a module of src/"
+            ));
+            continue;
+        };
+        for unused in may_use.difference(used) {
+            wrong.push(format!(
+                "the Layers table says {listed} may use {unused}, which it does not use"
             ));
         }
     }

@@ -30,11 +30,14 @@ use super::conn::Conn;
 use super::environ::{cgi_vars, RequestLine};
 use super::exchange::{BodyReader, Exchange, State, Wait, CLIENT_GONE};
 use super::live::Answered;
-use super::pages::{error_page, error_response};
 use super::Shared;
-use crate::http::{parse_head, Framing, HttpError, Parsed, RequestHead};
+use crate::http::{
+    error_page, error_response, parse_head, Framing, HttpError, Parsed, RequestHead,
+};
 use crate::model::body::{next_chunk, Source};
-use crate::model::{Environ, Input, LockedResponse, ResponseWriter, StartResponse, Text};
+use crate::model::{
+    panic_message, Environ, Input, LockedResponse, ResponseWriter, StartResponse, Text,
+};
 
 /// Serves requests on `conn` until it must wait for the client (then it
 /// is parked) or close. A connection with a response under way (parked
@@ -880,16 +883,4 @@ fn send_error(state: &mut State, code: u16, detail: &str) {
     let (headers, body) = error_page(code, detail);
     let keep_alive = code == 500;
     let _ = state.send_own_response(code, headers, &body, keep_alive);
-}
-
-/// The text of a panic payload (`&str` or `String`), as the default hook
-/// prints it.
-pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_owned()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "Box<dyn Any>".to_owned()
-    }
 }

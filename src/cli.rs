@@ -483,7 +483,7 @@ fn shared_flag(
         "--extra-files" => serve.extra_files.extend(split_list(&value()?)),
         "--exclude-patterns" => {
             for pattern in split_list(&value()?) {
-                crate::reload::glob::Glob::check(&pattern).map_err(UsageError)?;
+                crate::glob::Glob::check(&pattern).map_err(UsageError)?;
                 serve.exclude_patterns.push(pattern);
             }
         }
@@ -949,7 +949,7 @@ fn serve(args: &ServeArgs) -> i32 {
         }
     };
     if crate::procs::wanted(&options) {
-        return crate::procs::run(&args.host, args.port, app, options);
+        return crate::run_in_processes(&args.host, args.port, app, options);
     }
     let Some(server) = crate::procs::make_server_or_say(&args.host, args.port, app, options) else {
         return 1;

@@ -1,5 +1,7 @@
 //! Just enough JSON output for the echo app: objects of strings, numbers
-//! and booleans (RFC 8259 string escaping).
+//! and booleans.
+
+use crate::escape::write_json_str;
 
 /// A JSON value the echo app emits.
 #[derive(Debug, Clone, PartialEq)]
@@ -9,23 +11,6 @@ pub(crate) enum Value {
     Num(u64),
 }
 
-/// Appends `s` as a JSON string literal.
-pub(crate) fn write_str(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-}
-
 /// An object with the entries in order, on one line.
 pub(crate) fn object(entries: &[(String, Value)]) -> String {
     let mut out = String::from("{");
@@ -33,10 +18,10 @@ pub(crate) fn object(entries: &[(String, Value)]) -> String {
         if i > 0 {
             out.push_str(", ");
         }
-        write_str(&mut out, key);
+        write_json_str(&mut out, key);
         out.push_str(": ");
         match value {
-            Value::Str(s) => write_str(&mut out, s),
+            Value::Str(s) => write_json_str(&mut out, s),
             Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
             Value::Num(n) => out.push_str(&n.to_string()),
         }

@@ -6,7 +6,7 @@
 mod echo;
 mod files;
 mod hello;
-pub(crate) mod json;
+mod json;
 mod testapp;
 
 pub use echo::echo;

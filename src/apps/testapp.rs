@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use crate::server::html_escape;
+use crate::escape::html_escape;
 use crate::{Body, Environ, StartResponse};
 
 /// A page titled "WSGI Information" with the server, the platform and

@@ -163,7 +163,7 @@ impl<T: Transport> State<T> {
         if self.start.head_sent {
             return;
         }
-        let (headers, body) = crate::server::error_page(code, detail);
+        let (headers, body) = crate::http::error_page(code, detail);
         let status = format!("{code} {}", crate::http::reason_phrase(code));
         self.start = StartState::default();
         if self.start.start(status, headers, None).is_ok()
@@ -350,7 +350,7 @@ pub(crate) fn call<T: Transport>(
         Some(Stop::Panic(payload)) => {
             outcome.errors.push(format!(
                 "the application panicked: {}",
-                crate::server::panic_message(&*payload)
+                crate::model::panic_message(&*payload)
             ));
             if passthrough {
                 state.abort("passthrough_errors");

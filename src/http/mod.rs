@@ -3,16 +3,19 @@
 //! protocol errors with their status codes (RFC 9110, RFC 9112).
 //!
 //! Everything here works on byte slices so that it can be unit-tested and
-//! fuzzed without a network; `crate::server` owns the sockets.
+//! fuzzed without a network; `crate::server` owns the sockets. `pages.rs`
+//! has the HTML pages the server (and a CGI script) answers an error with.
 
 mod chunked;
 pub(crate) mod date;
 mod error;
+mod pages;
 mod request;
 mod response;
 
 pub use chunked::{ChunkedDecoder, Decoded};
 pub use error::HttpError;
+pub(crate) use pages::{error_page, error_response};
 #[cfg(feature = "tls")]
 pub(crate) use request::valid_host;
 pub(crate) use request::{content_length, is_tls_client_hello, split_absolute};

@@ -39,7 +39,8 @@ use std::io::{self, Write as _};
 use std::panic::{self, catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::sync::Once;
 
-use crate::server::{html_escape, panic_message};
+use crate::escape::html_escape;
+use crate::model::panic_message;
 use crate::{App, Body, BodyChunks, Environ, Errors, StartResponse};
 
 /// Catches panics in the wrapped application, in its call and while its

@@ -295,7 +295,7 @@ fn listing(dir: &Path, environ: &Environ, start_response: StartResponse, look: L
             .then_with(|| a.1.to_lowercase().cmp(&b.1.to_lowercase()))
     });
     let shown = format!("{}{}", environ.script_name(), environ.path_info());
-    let title = crate::server::html_escape(&format!("Directory listing for {shown}"));
+    let title = crate::escape::html_escape(&format!("Directory listing for {shown}"));
     let mut page = format!(
         "<!doctype html>\n<html lang=en>\n<meta charset=utf-8>\n<title>{title}</title>\n\
          <h1>{title}</h1>\n<hr>\n<ul>\n"
@@ -306,11 +306,11 @@ fn listing(dir: &Path, environ: &Environ, start_response: StartResponse, look: L
     for (is_dir, name, size) in &entries {
         let slash = if *is_dir { "/" } else { "" };
         // `./` first: a name such as `javascript:alert(1)` stays a path.
-        let href = crate::server::html_escape(&format!(
+        let href = crate::escape::html_escape(&format!(
             "./{}",
             percent_encode_path(&format!("{name}{slash}"))
         ));
-        let shown = crate::server::html_escape(&format!("{name}{slash}"));
+        let shown = crate::escape::html_escape(&format!("{name}{slash}"));
         let size = if *is_dir {
             String::new()
         } else {

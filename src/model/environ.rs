@@ -403,6 +403,47 @@ pub(crate) fn percent_encode_path(path: &str) -> String {
     out
 }
 
+/// PATH_INFO: leading slashes collapsed to one (as Werkzeug does for
+/// `//double-slash`), percent-escapes decoded, invalid UTF-8 replaced by
+/// U+FFFD; an empty path is `/` for absolute-form targets.
+pub(crate) fn decode_path(path: &str) -> String {
+    if path == "*" || is_plain_path(path) {
+        return path.to_owned();
+    }
+    let trimmed = path.trim_start_matches('/');
+    let path = if path.is_empty() {
+        "/".to_owned()
+    } else {
+        format!("/{trimmed}")
+    };
+    String::from_utf8_lossy(&percent_decode(path.as_bytes())).into_owned()
+}
+
+/// A path that decoding would leave as it is: one leading slash, no
+/// escapes (the common case, which then costs one copy).
+fn is_plain_path(path: &str) -> bool {
+    path.starts_with('/') && !path.starts_with("//") && !path.contains('%')
+}
+
+/// Decodes `%XX` escapes; a `%` not followed by two hex digits stays.
+pub(crate) fn percent_decode(input: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(input.len());
+    let mut i = 0;
+    while i < input.len() {
+        if input[i] == b'%' && i + 2 < input.len() {
+            let hex = |b: u8| (b as char).to_digit(16);
+            if let (Some(h), Some(l)) = (hex(input[i + 1]), hex(input[i + 2])) {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(input[i]);
+        i += 1;
+    }
+    out
+}
+
 /// `wsgi.input`: the request body as a byte stream.
 ///
 /// Reading from it may first send `100 Continue` to a client that asked
@@ -693,5 +734,11 @@ mod tests {
         let env = Environ::builder().build();
         write!(env.errors(), "warning: x").unwrap();
         assert_eq!(env.errors().captured(), "warning: x");
+    }
+
+    #[test]
+    fn percent_decoding_keeps_bad_escapes() {
+        assert_eq!(percent_decode(b"%41%4a%zz%4"), b"AJ%zz%4");
+        assert_eq!(percent_decode(b"a+b%2Fc"), b"a+b/c");
     }
 }

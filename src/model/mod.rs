@@ -11,12 +11,14 @@
 //! | the returned iterable and `close()` | [`Body`], whose close runs on drop  |
 //! | `wsgi.file_wrapper`              | [`Body::file`]                          |
 
+use std::any::Any;
+
 pub(crate) mod body;
 mod environ;
 mod start_response;
 
 pub use body::{Body, BodyChunks};
-pub(crate) use environ::{header_key, percent_encode_path, Text};
+pub(crate) use environ::{decode_path, header_key, percent_encode_path, Text};
 pub use environ::{Environ, EnvironBuilder, Errors, Extensions, Input};
 pub(crate) use start_response::{LockedResponse, Responder, ResponseWriter, StartState};
 pub use start_response::{StartError, StartResponse, WriteHandle};
@@ -58,5 +60,17 @@ where
 {
     fn call(&self, environ: &Environ, start_response: StartResponse) -> Body {
         self(environ, start_response)
+    }
+}
+
+/// The text of a panic payload (`&str` or `String`), as the default hook
+/// prints it.
+pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "Box<dyn Any>".to_owned()
     }
 }

@@ -1,10 +1,12 @@
 //! Addresses: what to listen on for a host, binding one socket per
 //! address on one shared port, Unix sockets, and listening sockets
-//! inherited from a parent process (LISTEN_FDS).
+//! inherited from a parent process (LISTEN_FDS), and the plain stream of
+//! an accepted connection.
 
 #[cfg(feature = "cli")]
 pub(crate) mod doctor;
 mod inherit;
+mod stream;
 mod unix;
 
 use std::io;
@@ -18,6 +20,7 @@ use crate::Error;
 #[cfg(feature = "reload")]
 pub(crate) use inherit::held_listeners;
 pub(crate) use inherit::inherited_listeners;
+pub(crate) use stream::Plain;
 pub(crate) use unix::remove_socket_file;
 
 /// A listening socket.

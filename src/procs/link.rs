@@ -68,7 +68,7 @@ impl Report {
         match self {
             Report::Ready(pid) => format!("ready {pid}\n"),
             Report::Stopped(pid) => format!("stopped {pid}\n"),
-            Report::Changed(at) => format!("changed {}\n", crate::reload::to_micros(*at)),
+            Report::Changed(at) => format!("changed {}\n", super::to_micros(*at)),
         }
     }
 
@@ -80,7 +80,7 @@ impl Report {
             "changed" => rest
                 .parse()
                 .ok()
-                .map(|micros| Report::Changed(crate::reload::from_micros(micros))),
+                .map(|micros| Report::Changed(super::from_micros(micros))),
             _ => None,
         }
     }
@@ -384,7 +384,7 @@ mod tests {
 
     #[test]
     fn reports_round_trip() {
-        let at = crate::reload::from_micros(1_700_000_000_123_456);
+        let at = crate::procs::from_micros(1_700_000_000_123_456);
         for report in [Report::Ready(42), Report::Stopped(7), Report::Changed(at)] {
             assert_eq!(Report::decode(&report.encode()), Some(report));
         }

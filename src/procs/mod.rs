@@ -42,7 +42,13 @@ pub(crate) use parent::{describe, running_exe, Children, Program};
 #[cfg(feature = "reload")]
 pub(crate) use tail::Tail;
 
-use crate::{App, Options, Server, ServerHandle};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::{App, Error, Options, Server, ServerHandle};
+
+/// Set to `true` in the reloader's child's environment, as Werkzeug's
+/// `WERKZEUG_RUN_MAIN`.
+pub(crate) const RUN_MAIN: &str = "WERK_RUN_MAIN";
 
 /// The parent's process id, in a child's environment: the child checks
 /// that its parent is still that process.
@@ -70,6 +76,13 @@ pub(crate) const QUIET: &str = "WERK_QUIET";
 pub(crate) const TLS_CERT: &str = "WERK_TLS_CERT";
 pub(crate) const TLS_KEY: &str = "WERK_TLS_KEY";
 
+/// True in the process the reloader started to serve (the child), as
+/// Werkzeug's `is_running_from_reloader`: the place to do once-per-serve
+/// work, such as printing a debugger PIN.
+pub fn is_running_from_reloader() -> bool {
+    std::env::var(RUN_MAIN).is_ok_and(|v| v == "true")
+}
+
 /// True in a process started by [`prefork`] to be one of the `processes`.
 pub(crate) fn is_prefork_child() -> bool {
     std::env::var_os(PROCESS).is_some()
@@ -79,32 +92,31 @@ pub(crate) fn is_prefork_child() -> bool {
 /// sockets: the reloader's child, one of the `processes`, or a build
 /// under `werk run`.
 pub(crate) fn started_by_werk() -> bool {
-    crate::reload::is_running_from_reloader() || is_prefork_child()
+    is_running_from_reloader() || is_prefork_child()
 }
 
 /// True if `options` need more than this one process, or if this process
-/// is a child that a werk parent started: [`run`] then takes over.
+/// is a child that a werk parent started:
+/// [`run_in_processes`](crate::run_in_processes) then takes over.
 pub(crate) fn wanted(options: &Options) -> bool {
     options.use_reloader || options.processes > 1 || is_prefork_child()
 }
 
-/// Runs `app` as [`wanted`] says: as one of the `processes`, under the
-/// reloader (whose child runs the `processes` if there are several), or as
-/// the parent of the `processes`. Returns the exit status for the process.
-pub(crate) fn run(host: &str, port: u16, app: impl App, options: Options) -> i32 {
-    if is_prefork_child() {
-        prefork::serve(host, port, app, options)
-    } else if options.use_reloader {
-        #[cfg(feature = "reload")]
-        return crate::reload::run(host, port, app, options);
-        #[cfg(not(feature = "reload"))]
-        {
-            say!("use_reloader: this werk was built without its reload feature");
-            1
-        }
-    } else {
-        prefork::run(host, port, app, options)
-    }
+/// [`make_server`](crate::make_server) for a process that a werk parent
+/// may have started, whatever `use_reloader` and `processes` say (the
+/// reloader's child and the processes serve here).
+pub(crate) fn make_server_here(
+    host: &str,
+    port: u16,
+    app: impl App,
+    options: Options,
+) -> Result<Server, Error> {
+    let options = with_parent_settings(options)?;
+    let config = options.config()?;
+    let app = crate::options::wrap_for_options(Box::new(app), &options, host);
+    let mut server = crate::server::make_server(host, port, app, config)?;
+    connect_to_parent(&mut server)?;
+    Ok(server)
 }
 
 /// [`make_server`](crate::make_server), or `None` after printing why it
@@ -115,7 +127,7 @@ pub(crate) fn make_server_or_say(
     app: impl App,
     options: Options,
 ) -> Option<Server> {
-    crate::make_server_here(host, port, app, options)
+    make_server_here(host, port, app, options)
         .inspect_err(|e| say!("{e}"))
         .ok()
 }
@@ -183,4 +195,25 @@ pub(crate) fn handle_signals(supervised: bool, target: impl Stop) -> std::io::Re
             }
         })?;
     Ok(())
+}
+
+/// A time as werk's processes pass it to each other (in the environment,
+/// over the link): microseconds since the Unix epoch.
+pub(crate) fn to_micros(t: SystemTime) -> u128 {
+    t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros())
+}
+
+pub(crate) fn from_micros(micros: u128) -> SystemTime {
+    UNIX_EPOCH + Duration::from_micros(micros.min(u64::MAX as u128) as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn change_times_round_trip() {
+        let t = UNIX_EPOCH + Duration::from_micros(1_700_000_000_123_456);
+        assert_eq!(from_micros(to_micros(t)), t);
+    }
 }

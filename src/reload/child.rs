@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use super::watch::{self, Watched, Watcher};
-use super::ReloaderType;
+use crate::options::ReloaderType;
 use crate::procs::link::{self, Report};
 use crate::procs::{prefork, Stop};
 use crate::{App, Options};
@@ -48,11 +48,11 @@ impl Link {
             supervisor: crate::procs::take_supervisor(),
             changed_at: take(super::CHANGED_AT)
                 .and_then(|v| v.parse().ok())
-                .map(super::from_micros),
+                .map(crate::procs::from_micros),
             watcher: take(super::WATCHER).and_then(|v| v.parse().ok()),
             spawned_at: take(super::SPAWNED_AT)
                 .and_then(|v| v.parse().ok())
-                .map(super::from_micros),
+                .map(crate::procs::from_micros),
         }
     }
 

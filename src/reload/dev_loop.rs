@@ -158,18 +158,18 @@ pub(crate) fn run(host: &str, port: u16, run: Run, options: Options) -> i32 {
 #[derive(Debug, Clone)]
 struct Sources {
     cargo: Cargo,
-    settings: super::Settings,
+    settings: crate::options::ReloaderSettings,
 }
 
 impl Sources {
-    fn open(&self, layout: &Layout) -> Result<(Watcher, super::glob::Exclude), String> {
+    fn open(&self, layout: &Layout) -> Result<(Watcher, crate::glob::Exclude), String> {
         let mut watched: Vec<Watched> = layout.trees.iter().cloned().map(Watched::Tree).collect();
         watched.extend(layout.files.iter().cloned().map(Watched::File));
         watched.extend(self.settings.watched_extra());
         let mut patterns = self.settings.exclude_patterns.clone();
         // Cargo makes the target directory under a temporary name beside
         // it (`target` and six random characters), then renames it.
-        let target = super::glob::escape(&layout.target_dir.display().to_string());
+        let target = crate::glob::escape(&layout.target_dir.display().to_string());
         patterns.extend([
             target.clone(),
             format!("{target}/**"),
@@ -177,8 +177,8 @@ impl Sources {
             format!("{target}??????/**"),
         ]);
         let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
-        let exclude = super::glob::Exclude::new(&patterns, &cwd)
-            .with_gitignore(super::ignore::Ignore::load(&layout.workspace_root));
+        let exclude = crate::glob::Exclude::new(&patterns, &cwd)
+            .with_gitignore(crate::glob::ignore::Ignore::load(&layout.workspace_root));
         let settings = &self.settings;
         let (watcher, fallback) =
             Watcher::open(settings.kind, &watched, &exclude, settings.interval)?;
@@ -193,7 +193,7 @@ impl Sources {
     /// opens again with the rules and packages as they are now.
     fn watch(
         self,
-        (mut watcher, mut exclude): (Watcher, super::glob::Exclude),
+        (mut watcher, mut exclude): (Watcher, crate::glob::Exclude),
         mut layout: Layout,
         to_loop: Sender<Event>,
     ) {
@@ -300,7 +300,7 @@ impl DevLoop {
     fn start(
         mut self,
         sources: Sources,
-        watcher: (Watcher, super::glob::Exclude),
+        watcher: (Watcher, crate::glob::Exclude),
     ) -> std::io::Result<i32> {
         Stopper::install(&self.children, &self.events_tx)?;
         self.standby.serve(Down::Building);
@@ -475,7 +475,7 @@ impl DevLoop {
         let tls_files = self.tls_files.clone();
         let adjust = move |command: &mut Command| {
             command
-                .env(super::RUN_MAIN, "true")
+                .env(crate::procs::RUN_MAIN, "true")
                 .env(crate::procs::DEV_LOOP, "1")
                 .env(crate::procs::LIVE_RELOAD, if live { "1" } else { "0" });
             if quiet {

@@ -42,10 +42,6 @@ pub(crate) mod cargo;
 mod child;
 #[cfg(feature = "cli")]
 pub(crate) mod dev_loop;
-#[cfg(feature = "reload")]
-pub(crate) mod glob;
-#[cfg(feature = "reload")]
-pub(crate) mod ignore;
 #[cfg(feature = "cli")]
 mod json;
 #[cfg(feature = "reload")]
@@ -58,19 +54,17 @@ mod supervisor;
 pub(crate) mod watch;
 
 #[cfg(feature = "reload")]
-use std::path::Path;
-use std::path::PathBuf;
-use std::str::FromStr;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::path::{Path, PathBuf};
+#[cfg(feature = "reload")]
+use std::time::{Duration, SystemTime};
 
+#[cfg(feature = "reload")]
+use crate::options::ReloaderSettings;
 #[cfg(feature = "reload")]
 use crate::{App, Options};
 #[cfg(feature = "reload")]
 use watch::Watched;
 
-/// Set to `true` in the child's environment, as Werkzeug's
-/// `WERKZEUG_RUN_MAIN`.
-pub(crate) const RUN_MAIN: &str = "WERK_RUN_MAIN";
 /// When the change that caused this start happened, in microseconds since
 /// the Unix epoch.
 #[cfg(feature = "reload")]
@@ -87,80 +81,8 @@ const SPAWNED_AT: &str = "WERK_RELOAD_SPAWNED_AT";
 #[cfg(feature = "reload")]
 const RESTART: i32 = 3;
 
-/// Which file watcher the reloader uses (Werkzeug's `reloader_type`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum ReloaderType {
-    /// The system's event interface (inotify on Linux, kqueue on macOS and
-    /// the BSDs); stat, with a message that says why, when it cannot be
-    /// used (for example when the inotify watch limit is reached).
-    #[default]
-    Auto,
-    /// Polls the files' modification times every `reloader_interval`.
-    /// Works everywhere, including file systems that deliver no events.
-    Stat,
-    /// Linux's inotify.
-    Inotify,
-    /// kqueue, on macOS and the BSDs.
-    Kqueue,
-}
-
-impl ReloaderType {
-    /// `auto`, `stat`, `inotify` or `kqueue`.
-    pub fn name(self) -> &'static str {
-        match self {
-            ReloaderType::Auto => "auto",
-            ReloaderType::Stat => "stat",
-            ReloaderType::Inotify => "inotify",
-            ReloaderType::Kqueue => "kqueue",
-        }
-    }
-}
-
-impl FromStr for ReloaderType {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<ReloaderType, String> {
-        match s {
-            "auto" => Ok(ReloaderType::Auto),
-            "stat" => Ok(ReloaderType::Stat),
-            "inotify" => Ok(ReloaderType::Inotify),
-            "kqueue" => Ok(ReloaderType::Kqueue),
-            other => Err(format!(
-                "unknown reloader type {other:?}; use auto, stat, inotify or kqueue"
-            )),
-        }
-    }
-}
-
-/// True in the process the reloader started to serve (the child), as
-/// Werkzeug's `is_running_from_reloader`: the place to do once-per-serve
-/// work, such as printing a debugger PIN.
-pub fn is_running_from_reloader() -> bool {
-    std::env::var(RUN_MAIN).is_ok_and(|v| v == "true")
-}
-
-/// The reloader's part of [`Options`].
-#[derive(Debug, Clone)]
-pub(crate) struct Settings {
-    pub extra_files: Vec<PathBuf>,
-    pub exclude_patterns: Vec<String>,
-    pub interval: Duration,
-    pub kind: ReloaderType,
-}
-
-impl Default for Settings {
-    fn default() -> Settings {
-        Settings {
-            extra_files: Vec::new(),
-            exclude_patterns: Vec::new(),
-            interval: Duration::from_secs(1),
-            kind: ReloaderType::Auto,
-        }
-    }
-}
-
 #[cfg(feature = "reload")]
-impl Settings {
+impl ReloaderSettings {
     /// What to watch: the running executable and the extra files; an extra
     /// path that is a directory is watched with everything below it.
     fn watched(&self, exe: &Path) -> Vec<Watched> {
@@ -181,9 +103,9 @@ impl Settings {
         })
     }
 
-    fn exclude(&self) -> glob::Exclude {
+    fn exclude(&self) -> crate::glob::Exclude {
         let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
-        glob::Exclude::new(&self.exclude_patterns, &cwd)
+        crate::glob::Exclude::new(&self.exclude_patterns, &cwd)
     }
 }
 
@@ -191,7 +113,7 @@ impl Settings {
 /// as the server in the child. Returns the exit status for the process.
 #[cfg(feature = "reload")]
 pub(crate) fn run(host: &str, port: u16, app: impl App, options: Options) -> i32 {
-    if is_running_from_reloader() {
+    if crate::procs::is_running_from_reloader() {
         child::run(host, port, app, options)
     } else {
         supervisor::run(host, port, app, options)
@@ -210,47 +132,20 @@ fn change_time(path: &Path, interval: Duration) -> SystemTime {
     }
 }
 
-pub(crate) fn to_micros(t: SystemTime) -> u128 {
-    t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros())
-}
-
-pub(crate) fn from_micros(micros: u128) -> SystemTime {
-    UNIX_EPOCH + Duration::from_micros(micros.min(u64::MAX as u128) as u64)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn reloader_types_parse() {
-        for kind in [
-            ReloaderType::Auto,
-            ReloaderType::Stat,
-            ReloaderType::Inotify,
-            ReloaderType::Kqueue,
-        ] {
-            assert_eq!(kind.name().parse::<ReloaderType>(), Ok(kind));
-        }
-        assert!("watchdog".parse::<ReloaderType>().is_err());
-    }
-
-    #[test]
     fn directories_are_watched_as_trees() {
         let dir = std::env::temp_dir();
-        let settings = Settings {
+        let settings = ReloaderSettings {
             extra_files: vec![dir.clone(), dir.join("no-such-file.toml")],
-            ..Settings::default()
+            ..ReloaderSettings::default()
         };
         let watched = settings.watched(Path::new("/bin/werk"));
         assert_eq!(watched[0], Watched::File("/bin/werk".into()));
         assert_eq!(watched[1], Watched::Tree(dir.clone()));
         assert_eq!(watched[2], Watched::File(dir.join("no-such-file.toml")));
-    }
-
-    #[test]
-    fn change_times_round_trip() {
-        let t = UNIX_EPOCH + Duration::from_micros(1_700_000_000_123_456);
-        assert_eq!(from_micros(to_micros(t)), t);
     }
 }

@@ -15,8 +15,9 @@
 use std::os::fd::OwnedFd;
 use std::sync::{Arc, Mutex};
 
+use crate::escape::html_escape;
 use crate::server::live::BuildState;
-use crate::server::{html_escape, ServerHandle};
+use crate::server::ServerHandle;
 use crate::{Body, Environ, Options, StartResponse};
 
 /// Why no child serves.
@@ -172,7 +173,9 @@ impl Standby {
             let why = why.lock().unwrap_or_else(|e| e.into_inner()).clone();
             answer(&why, environ, start_response)
         };
-        let server = crate::server::serve_held(fds, app, options)?;
+        let config = options.config()?;
+        let app = crate::options::wrap_for_options(Box::new(app), &options, "localhost");
+        let server = crate::server::serve_held(fds, app, config)?;
         let handle = server.handle();
         let live = server.live();
         let thread = std::thread::Builder::new()

@@ -12,7 +12,8 @@ use crossbeam_channel::{Receiver, Sender};
 use super::served::{Event, Served, Stopper};
 use super::standby::{Down, Standby};
 use super::watch::{self, Watched, Watcher};
-use super::{glob::Exclude, ReloaderType, Settings};
+use crate::glob::Exclude;
+use crate::options::{ReloaderSettings, ReloaderType};
 use crate::procs::{describe, Children, Program};
 use crate::{App, Options};
 
@@ -94,7 +95,7 @@ enum Ended {
 struct Supervisor {
     /// This program, started again as each child.
     program: Program,
-    settings: Settings,
+    settings: ReloaderSettings,
     watched: Vec<Watched>,
     exclude: Exclude,
     /// The watcher's name: `inotify`, `kqueue` or `stat`.
@@ -180,15 +181,15 @@ impl Supervisor {
         let fell_back = self.fell_back;
         let adjust = |command: &mut Command| {
             command
-                .env(super::RUN_MAIN, "true")
+                .env(crate::procs::RUN_MAIN, "true")
                 .env(
                     super::SPAWNED_AT,
-                    super::to_micros(SystemTime::now()).to_string(),
+                    crate::procs::to_micros(SystemTime::now()).to_string(),
                 )
                 .env_remove(super::CHANGED_AT)
                 .env_remove(super::WATCHER);
             if let Some(at) = changed_at {
-                command.env(super::CHANGED_AT, super::to_micros(at).to_string());
+                command.env(super::CHANGED_AT, crate::procs::to_micros(at).to_string());
             }
             if fell_back {
                 command.env(super::WATCHER, "stat");

@@ -9,7 +9,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-pub(crate) use super::socket::{Plain, Stream};
+pub(crate) use super::socket::Stream;
+pub(crate) use crate::net::Plain;
 
 /// The read buffer a connection starts with, and the room it keeps free
 /// for a read (half of it): enough for any usual request head; a larger

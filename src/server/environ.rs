@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use super::conn::Names;
 use crate::http::{RequestHead, Version};
-use crate::model::{header_key, Text};
+use crate::model::{decode_path, header_key, Text};
 
 /// The environ's variables: names borrowed where fixed, values shared or
 /// fixed where they can be ([`Text`]).
@@ -151,47 +151,6 @@ fn strip_scheme_and_authority(target: &str) -> &str {
     }
 }
 
-/// PATH_INFO: leading slashes collapsed to one (as Werkzeug does for
-/// `//double-slash`), percent-escapes decoded, invalid UTF-8 replaced by
-/// U+FFFD; an empty path is `/` for absolute-form targets.
-pub(crate) fn decode_path(path: &str) -> String {
-    if path == "*" || is_plain_path(path) {
-        return path.to_owned();
-    }
-    let trimmed = path.trim_start_matches('/');
-    let path = if path.is_empty() {
-        "/".to_owned()
-    } else {
-        format!("/{trimmed}")
-    };
-    String::from_utf8_lossy(&percent_decode(path.as_bytes())).into_owned()
-}
-
-/// A path that decoding would leave as it is: one leading slash, no
-/// escapes (the common case, which then costs one copy).
-fn is_plain_path(path: &str) -> bool {
-    path.starts_with('/') && !path.starts_with("//") && !path.contains('%')
-}
-
-/// Decodes `%XX` escapes; a `%` not followed by two hex digits stays.
-pub(crate) fn percent_decode(input: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(input.len());
-    let mut i = 0;
-    while i < input.len() {
-        if input[i] == b'%' && i + 2 < input.len() {
-            let hex = |b: u8| (b as char).to_digit(16);
-            if let (Some(h), Some(l)) = (hex(input[i + 1]), hex(input[i + 2])) {
-                out.push((h * 16 + l) as u8);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(input[i]);
-        i += 1;
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -274,11 +233,5 @@ mod tests {
     fn latin1_header_bytes_survive() {
         let v = vars_for(b"GET / HTTP/1.1\r\nHost: h\r\nX-Name: caf\xe9\r\n\r\n");
         assert_eq!(get(&v, "HTTP_X_NAME"), Some("caf\u{e9}"));
-    }
-
-    #[test]
-    fn percent_decoding_keeps_bad_escapes() {
-        assert_eq!(percent_decode(b"%41%4a%zz%4"), b"AJ%zz%4");
-        assert_eq!(percent_decode(b"a+b%2Fc"), b"a+b/c");
     }
 }

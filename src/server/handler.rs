@@ -30,11 +30,14 @@ use super::conn::Conn;
 use super::environ::{cgi_vars, RequestLine};
 use super::exchange::{BodyReader, Exchange, State, Wait, CLIENT_GONE};
 use super::live::Answered;
-use super::pages::{error_page, error_response};
 use super::Shared;
-use crate::http::{parse_head, Framing, HttpError, Parsed, RequestHead};
+use crate::http::{
+    error_page, error_response, parse_head, Framing, HttpError, Parsed, RequestHead,
+};
 use crate::model::body::{next_chunk, Source};
-use crate::model::{Environ, Input, LockedResponse, ResponseWriter, StartResponse, Text};
+use crate::model::{
+    panic_message, Environ, Input, LockedResponse, ResponseWriter, StartResponse, Text,
+};
 
 /// Serves requests on `conn` until it must wait for the client (then it
 /// is parked) or close. A connection with a response under way (parked
@@ -132,10 +135,8 @@ pub(crate) fn serve(mut conn: Conn, shared: &Arc<Shared>) {
                 // before the shutdown) or is part way through a head is a
                 // request in flight: it gets a short grace to arrive.
                 if conn.served > 0 && conn.head_started.is_none() {
-                    // A request may be crossing the close: FIN first, and
-                    // read for a moment here (the parker may be past
-                    // watching anything by now).
-                    return linger_at_shutdown(conn);
+                    // A request may be crossing the close: FIN first.
+                    return close_gracefully(conn, true, shared);
                 }
                 let until = *owed_until.get_or_insert_with(|| Instant::now() + FIRST_REQUEST_GRACE);
                 let left = until.saturating_duration_since(Instant::now()).as_millis() as i32;
@@ -400,12 +401,18 @@ fn request_line_of(buf: &[u8]) -> String {
 /// always ends with close_notify, which tells a client (rustls insists)
 /// that the response it read to the end was not cut short.
 fn close_gracefully(mut conn: Conn, client_may_send: bool, shared: &Arc<Shared>) {
-    if client_may_send {
-        conn.shutdown_write();
-        shared.parker.linger(conn);
-    } else if conn.is_tls() {
-        conn.shutdown_write();
+    if !client_may_send {
+        if conn.is_tls() {
+            conn.shutdown_write();
+        }
+        return;
     }
+    if shared.is_shutting_down() {
+        // The parker may be past watching anything by now.
+        return linger_at_shutdown(conn);
+    }
+    conn.shutdown_write();
+    shared.parker.linger(conn);
 }
 
 /// Why sending a response stopped early.
@@ -774,7 +781,11 @@ impl Sending {
         let mut conn = state.take_conn()?;
         let body_unread = state.body_unread();
         drop(state);
-        if keep && !shared.is_shutting_down() {
+        if keep {
+            // Even at shutdown: the response said the connection stays,
+            // so the client may be sending its next request already. The
+            // serve loop answers one that is here, and closes with a FIN
+            // and a linger otherwise.
             conn.served += 1;
             Some(conn)
         } else {
@@ -897,16 +908,4 @@ fn send_error(state: &mut State, code: u16, detail: &str) {
     let (headers, body) = error_page(code, detail);
     let keep_alive = code == 500;
     let _ = state.send_own_response(code, headers, &body, keep_alive);
-}
-
-/// The text of a panic payload (`&str` or `String`), as the default hook
-/// prints it.
-pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_owned()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "Box<dyn Any>".to_owned()
-    }
 }

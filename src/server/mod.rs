@@ -14,8 +14,8 @@ mod environ;
 mod exchange;
 mod handler;
 pub(crate) mod live;
+mod live_reload;
 pub(crate) mod log;
-mod pages;
 mod park;
 mod pool;
 mod scgi;
@@ -30,14 +30,10 @@ use std::time::Duration;
 
 use crate::http::Limits;
 use crate::net::ListenAddr;
-use crate::{App, Error, Options};
+use crate::{App, Error};
 use log::{Log, Style};
 use park::Parker;
 use pool::Pool;
-
-pub(crate) use environ::decode_path;
-pub(crate) use handler::panic_message;
-pub(crate) use pages::{error_page, html_escape};
 
 /// The checked settings the server runs with.
 #[derive(Debug, Clone)]
@@ -52,6 +48,11 @@ pub(crate) struct Config {
     pub io_timeout: Duration,
     pub shutdown_grace: Duration,
     pub passthrough_errors: bool,
+    /// A line per request on standard error.
+    pub log_requests: bool,
+    /// HTTPS with this certificate.
+    #[cfg(feature = "tls")]
+    pub ssl_context: Option<crate::tls::SslContext>,
     /// The debugger wraps the app, and who sees its page: the banner says.
     pub debugger: Option<Debugging>,
     /// HTTP, or SCGI behind a web server (`handler::serve` dispatches).
@@ -102,7 +103,7 @@ impl std::fmt::Debug for Shared {
 
 impl Shared {
     /// The stream for an accepted socket: TLS over it when serving HTTPS.
-    pub(crate) fn wrap(&self, plain: socket::Plain) -> std::io::Result<socket::Stream> {
+    pub(crate) fn wrap(&self, plain: crate::net::Plain) -> std::io::Result<socket::Stream> {
         #[cfg(feature = "tls")]
         if let Some(config) = &self.tls {
             let tls = crate::tls::TlsStream::new(config.clone(), plain)?;
@@ -210,17 +211,17 @@ impl ServerHandle {
 }
 
 /// Binds `host:port` (or adopts the sockets a parent passed) and
-/// returns a [`Server`] ready to serve; [`crate::make_server`] is the
-/// public form.
+/// returns a [`Server`] ready to serve `app`, which is served as it is
+/// (the middleware that options ask for is already around it);
+/// [`crate::make_server`] is the public form.
 pub(crate) fn make_server(
     host: &str,
     port: u16,
-    app: impl App,
-    options: Options,
+    app: Box<dyn App>,
+    config: Config,
 ) -> Result<Server, Error> {
-    let config = options.config()?;
     #[cfg(feature = "tls")]
-    let tls = match &options.ssl_context {
+    let tls = match &config.ssl_context {
         Some(context) => Some(crate::tls::server_config(context, host)?),
         None => None,
     };
@@ -229,9 +230,9 @@ pub(crate) fn make_server(
         None => crate::net::bind(host, port)?,
     };
     #[cfg(feature = "tls")]
-    return assemble(host, bound, app, options, config, tls);
+    return assemble(bound, app, config, tls);
     #[cfg(not(feature = "tls"))]
-    assemble(host, bound, app, options, config)
+    assemble(bound, app, config)
 }
 
 /// A server on sockets this process holds already: a supervisor's, for
@@ -239,30 +240,27 @@ pub(crate) fn make_server(
 #[cfg(feature = "reload")]
 pub(crate) fn serve_held(
     fds: Vec<std::os::fd::OwnedFd>,
-    app: impl App,
-    options: Options,
+    app: Box<dyn App>,
+    config: Config,
 ) -> Result<Server, Error> {
-    let config = options.config()?;
     let bound = crate::net::held_listeners(fds)?;
     #[cfg(feature = "tls")]
     {
-        let tls = match &options.ssl_context {
+        let tls = match &config.ssl_context {
             Some(context) => Some(crate::tls::server_config(context, "localhost")?),
             None => None,
         };
-        assemble("localhost", bound, app, options, config, tls)
+        assemble(bound, app, config, tls)
     }
     #[cfg(not(feature = "tls"))]
-    assemble("localhost", bound, app, options, config)
+    assemble(bound, app, config)
 }
 
-/// The server for sockets bound or adopted for `host`, with its threads'
-/// shared state.
+/// The server for sockets bound or adopted, with its threads' shared
+/// state.
 fn assemble(
-    host: &str,
     bound: Vec<crate::net::Bound>,
-    app: impl App,
-    options: Options,
+    mut app: Box<dyn App>,
     config: Config,
     #[cfg(feature = "tls")] tls: Option<Arc<rustls::ServerConfig>>,
 ) -> Result<Server, Error> {
@@ -271,15 +269,14 @@ fn assemble(
         Some(id) => Some(live::Live::start(id)?),
         None => None,
     };
-    let mut app = crate::middleware::wrap_for_options(Box::new(app), &options, host);
     if let Some(live) = &live {
-        app = Box::new(crate::middleware::LiveReload::new(app, live.snippet()));
+        app = Box::new(live_reload::LiveReload::new(app, live.snippet()));
     }
     let shared = Arc::new(Shared {
         app,
         live,
         after_accepting: Mutex::new(None),
-        log: Log::new(options.log_requests),
+        log: Log::new(config.log_requests),
         pool: Pool::new(config.threads, config.max_threads),
         parker,
         config,

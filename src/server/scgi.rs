@@ -173,7 +173,7 @@ fn refuse_http(mut conn: Conn, shared: &Arc<Shared>) {
         "code 400, message an HTTP request on the SCGI port",
     );
     if conn
-        .write_all(&super::pages::error_response(400, why))
+        .write_all(&crate::http::error_response(400, why))
         .is_ok()
     {
         close(conn, true, shared);

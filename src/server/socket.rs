@@ -8,98 +8,12 @@
 //! `100 Continue`, the server's own short answers).
 
 use std::fs::File;
-use std::io::{self, IoSlice, Read, Write};
-use std::net::{Shutdown, TcpStream};
-use std::os::fd::{AsRawFd, RawFd};
-use std::os::unix::net::UnixStream;
-use std::time::Duration;
+use std::io;
+#[cfg(any(target_os = "linux", target_os = "android"))]
+use std::os::fd::AsRawFd;
+use std::os::fd::RawFd;
 
-/// A connected plain socket of either kind.
-#[derive(Debug)]
-pub(crate) enum Plain {
-    Tcp(TcpStream),
-    Unix(UnixStream),
-}
-
-/// Calls `$body` with the stream as `&TcpStream` or `&UnixStream`, which
-/// implement the same `Read`/`Write` and options.
-macro_rules! with_plain {
-    ($stream:expr, $s:ident => $body:expr) => {
-        match $stream {
-            Plain::Tcp($s) => $body,
-            Plain::Unix($s) => $body,
-        }
-    };
-}
-
-impl Plain {
-    /// Socket options for a served connection: no Nagle delay (heads and
-    /// bodies are written whole), and timeouts for reading a body and
-    /// writing a response.
-    pub(crate) fn configure(&self, timeout: Duration) -> io::Result<()> {
-        // Accepted sockets inherit O_NONBLOCK from the listener on the BSDs
-        // and macOS, not on Linux.
-        #[cfg(not(any(target_os = "linux", target_os = "android")))]
-        with_plain!(self, s => s.set_nonblocking(false))?;
-        if let Plain::Tcp(s) = self {
-            s.set_nodelay(true)?;
-        }
-        with_plain!(self, s => s.set_read_timeout(Some(timeout)))?;
-        with_plain!(self, s => s.set_write_timeout(Some(timeout)))
-    }
-
-    pub(crate) fn fd(&self) -> RawFd {
-        with_plain!(self, s => s.as_raw_fd())
-    }
-
-    pub(crate) fn set_write_timeout(&self, timeout: Duration) -> io::Result<()> {
-        with_plain!(self, s => s.set_write_timeout(Some(timeout)))
-    }
-
-    pub(crate) fn set_read_timeout(&self, timeout: Duration) -> io::Result<()> {
-        with_plain!(self, s => s.set_read_timeout(Some(timeout)))
-    }
-
-    /// Writes what the socket has room for now of `first`, then `second`,
-    /// in one `sendmsg`; returns the bytes taken (0: no room).
-    pub(crate) fn write_now_pair(&self, first: &[u8], second: &[u8]) -> io::Result<usize> {
-        if first.is_empty() && second.is_empty() {
-            return Ok(0);
-        }
-        let slices = [IoSlice::new(first), IoSlice::new(second)];
-        let n = usize::from(first.is_empty());
-        Ok(crate::sys::send_now(self.fd(), &slices[n..])?.unwrap_or(0))
-    }
-
-    pub(crate) fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
-        with_plain!(self, s => { let mut r: &_ = s; r.read(buf) })
-    }
-
-    pub(crate) fn write_all(&self, data: &[u8]) -> io::Result<()> {
-        with_plain!(self, s => { let mut w: &_ = s; w.write_all(data) })
-    }
-
-    /// Writes all of both buffers with `writev`, resuming after partial
-    /// writes.
-    pub(crate) fn write_all_pair(&self, first: &[u8], second: &[u8]) -> io::Result<()> {
-        let mut slices = [IoSlice::new(first), IoSlice::new(second)];
-        let mut left = &mut slices[..];
-        IoSlice::advance_slices(&mut left, 0);
-        while !left.is_empty() {
-            match with_plain!(self, s => { let mut w: &_ = s; w.write_vectored(left) }) {
-                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => IoSlice::advance_slices(&mut left, n),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(())
-    }
-
-    pub(crate) fn shutdown_write(&self) {
-        let _ = with_plain!(self, s => s.shutdown(Shutdown::Write));
-    }
-}
+use crate::net::Plain;
 
 /// A connection's byte stream.
 #[derive(Debug)]
@@ -217,9 +131,9 @@ impl Stream {
         else {
             return Ok(None);
         };
-        with_plain!(p, s => s.set_nonblocking(true))?;
+        p.set_nonblocking(true)?;
         let sent = crate::sys::socket::send_file(p.fd(), file.as_raw_fd(), len);
-        with_plain!(p, s => s.set_nonblocking(false))?;
+        p.set_nonblocking(false)?;
         sent
     }
 

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use rustls::pki_types::CertificateDer;
 use rustls::{ServerConfig, ServerConnection};
 
-use crate::server::conn::Plain;
+use crate::net::Plain;
 
 /// The first byte of a TLS handshake record (RFC 8446 section 5.1,
 /// ContentType handshake).

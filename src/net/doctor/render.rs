@@ -8,7 +8,7 @@ use super::facts::{Facts, HttpAnswer, Loopback, Probe};
 use super::fix::{hosts_ipv6_without_ipv6, resolution_note, Fix};
 use super::verdict::{client_overrides, Verdict};
 use super::{ip_list, ms};
-use crate::apps::json::write_str;
+use crate::escape::write_json_str;
 
 /// Section headings of the text report, in order.
 pub(crate) const HEADINGS: [&str; 5] = [
@@ -248,7 +248,7 @@ impl Json {
                 out.push_str(text.trim_end_matches('0').trim_end_matches('.'));
             }
             Json::Num(_) => out.push_str("null"),
-            Json::Str(s) => write_str(out, s),
+            Json::Str(s) => write_json_str(out, s),
             Json::Arr(items) if items.is_empty() => out.push_str("[]"),
             Json::Arr(items) => {
                 out.push_str("[\n");
@@ -265,7 +265,7 @@ impl Json {
                 out.push_str("{\n");
                 for (i, (key, value)) in entries.iter().enumerate() {
                     indent(out, depth + 1);
-                    write_str(out, key);
+                    write_json_str(out, key);
                     out.push_str(": ");
                     value.write(out, depth + 1);
                     out.push_str(if i + 1 < entries.len() { ",\n" } else { "\n" });

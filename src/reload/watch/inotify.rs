@@ -16,7 +16,7 @@ use std::time::Duration;
 use inotify::{EventMask, EventOwned, Inotify, WatchMask};
 
 use super::{settle, Plan, Watched};
-use crate::reload::glob::Exclude;
+use crate::glob::Exclude;
 
 pub(crate) const NAME: &str = "inotify";
 

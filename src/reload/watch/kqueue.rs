@@ -24,7 +24,7 @@ use std::time::Duration;
 use kqueue::{Event, EventData, EventFilter, FilterFlag, Ident};
 
 use super::{settle, Plan, Stamp, Watched};
-use crate::reload::glob::Exclude;
+use crate::glob::Exclude;
 
 pub(crate) const NAME: &str = "kqueue";
 

@@ -56,8 +56,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use super::glob::Exclude;
-use super::ReloaderType;
+use crate::glob::Exclude;
+use crate::options::ReloaderType;
 
 /// How long no further change must come before a burst counts as over.
 pub(crate) const QUIET: Duration = Duration::from_millis(50);
@@ -349,7 +349,7 @@ impl Watcher {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::reload::ignore::Ignore;
+    use crate::glob::ignore::Ignore;
 
     fn scratch(name: &str) -> PathBuf {
         let dir = std::env::temp_dir().join(format!("werk-plan-{name}-{}", std::process::id()));

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::Watched;
-use crate::reload::glob::Exclude;
+use crate::glob::Exclude;
 
 pub(crate) const NAME: &str = "none";
 

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::{settle, Stamp, Watched};
-use crate::reload::glob::Exclude;
+use crate::glob::Exclude;
 
 pub(crate) const NAME: &str = "stat";
 
@@ -130,7 +130,7 @@ fn first_difference(before: &Snapshot, after: &Snapshot) -> Option<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::reload::ignore::Ignore;
+    use crate::glob::ignore::Ignore;
 
     #[test]
     fn a_scan_leaves_out_what_gitignore_ignores_but_named_files() {

@@ -54,11 +54,13 @@
 //! catch real files would match. Those come and go within one save, whose
 //! changes the watchers count as one anyway (a burst).
 
+pub(crate) mod ignore;
+
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use super::ignore::Ignore;
+use ignore::Ignore;
 
 /// The names of the table above, skipped inside watched directories.
 const ALWAYS_SKIPPED: [&str; 17] = [

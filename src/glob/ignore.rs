@@ -35,7 +35,7 @@
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 
-use super::glob::{always_skipped, Glob};
+use super::{always_skipped, Glob};
 
 /// The `.gitignore` rules that concern one watched directory.
 #[derive(Debug, Clone)]

@@ -1,14 +1,15 @@
 //! The responses the server writes itself: error pages for protocol
 //! errors and for applications that fail.
 
-use crate::http::{encode_head, HeadParts};
+use super::{encode_head, reason_phrase, HeadParts};
+use crate::escape::html_escape;
 
 /// Werkzeug's 500 text, so a client (or a test) sees the same words.
 const INTERNAL_ERROR: &str = "The server encountered an internal error and was unable to complete your request. Either the server is overloaded or there is an error in the application.";
 
 /// Headers and HTML body for an error status.
 pub(crate) fn error_page(code: u16, detail: &str) -> (Vec<(String, String)>, Vec<u8>) {
-    let reason = crate::http::reason_phrase(code);
+    let reason = reason_phrase(code);
     let detail = if code == 500 { INTERNAL_ERROR } else { detail };
     let body = format!(
         "<!doctype html>\n<html lang=en>\n<title>{code} {reason}</title>\n<h1>{reason}</h1>\n<p>{}</p>\n",
@@ -25,7 +26,7 @@ pub(crate) fn error_page(code: u16, detail: &str) -> (Vec<(String, String)>, Vec
 /// `Connection: close`: for a client the server will not serve.
 pub(crate) fn error_response(code: u16, detail: &str) -> Vec<u8> {
     let (headers, body) = error_page(code, detail);
-    let status = format!("{code} {}", crate::http::reason_phrase(code));
+    let status = format!("{code} {}", reason_phrase(code));
     let mut out = Vec::with_capacity(256 + body.len());
     encode_head(
         &mut out,
@@ -39,22 +40,6 @@ pub(crate) fn error_response(code: u16, detail: &str) -> Vec<u8> {
         },
     );
     out.extend_from_slice(&body);
-    out
-}
-
-/// Escapes text for HTML element content and attribute values.
-pub(crate) fn html_escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#x27;"),
-            c => out.push(c),
-        }
-    }
     out
 }
 

@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use support::{quiet, run, Client, TestServer, GUARD};
+use support::{quiet, run, Client, TestServer, CHROMIUM, GUARD};
 use werk::middleware::StaticFiles;
 use werk::{App, Body, Environ, StartResponse};
 
@@ -34,8 +34,6 @@ const GZIPPED: &[u8] = &[
 const UNZIPPED: &str = "<html><body>zipped</body></html>";
 
 const TAG_START: &str = "<script src=\"/__werk/live.js?id=";
-
-const CHROMIUM: &str = "/usr/bin/chromium";
 
 /// `/page` (HTML with a length), `/stream` (HTML in chunks), `/plain`
 /// (the same bytes as `/page`, as text/plain), `/gzip` (compressed HTML);
@@ -710,18 +708,12 @@ impl Browser {
         let dir = Scratch::new(&format!("werk-{name}"));
         let stderr = File::create(dir.0.join("stderr")).unwrap();
         let child = Command::new(CHROMIUM)
-            .args([
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                &format!("--user-data-dir={}", dir.0.join("profile").display()),
-                url,
-            ])
+            .args(support::CHROMIUM_FLAGS)
+            .arg(format!(
+                "--user-data-dir={}",
+                dir.0.join("profile").display()
+            ))
+            .arg(url)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(stderr)

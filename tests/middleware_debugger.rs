@@ -6,7 +6,6 @@
 mod support;
 
 use std::process::Command;
-use std::time::Duration;
 
 use support::{contains, quiet, TestServer, GUARD};
 use werk::middleware::Debugger;
@@ -261,8 +260,7 @@ fn the_banner_says_who_gets_the_page_when_the_debugger_listens_beyond_loopback()
 /// under CI, which installs it, and skips elsewhere (`support::needs`).
 #[test]
 fn chromium_renders_the_page() {
-    let chromium = "/usr/bin/chromium";
-    if !support::needs(chromium, "chromium_renders_the_page") {
+    if !support::needs(support::CHROMIUM, "chromium_renders_the_page") {
         return;
     }
     let server = debugger_server();
@@ -270,23 +268,7 @@ fn chromium_renders_the_page() {
     let _ = std::fs::remove_dir_all(&profile);
     std::fs::create_dir_all(&profile).unwrap();
     let url = format!("http://127.0.0.1:{}/panic", server.addr.port());
-    let ran = support::run(
-        Command::new(chromium).args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            &format!("--user-data-dir={}", profile.display()),
-            "--dump-dom",
-            &url,
-        ]),
-        b"",
-        Duration::from_secs(60),
-    );
+    let ran = support::chromium_dom(&mut Command::new(support::CHROMIUM), &profile, &url);
     let _ = std::fs::remove_dir_all(&profile);
     let dom = ran.stdout_text();
     assert!(

@@ -424,24 +424,9 @@ impl Drop for Restore {
 /// NSS database is `home/.pki/nssdb`) and a new profile each time.
 fn chromium_dom(home: &Path, url: &str, run_no: usize) -> String {
     let profile = home.join(format!("chromium-profile-{run_no}"));
-    let ran = run(
-        Command::new("/usr/bin/chromium").env("HOME", home).args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            &format!("--user-data-dir={}", profile.display()),
-            "--dump-dom",
-            url,
-        ]),
-        b"",
-        Duration::from_secs(60),
-    );
-    ran.stdout_text()
+    let mut chromium = Command::new(support::CHROMIUM);
+    chromium.env("HOME", home);
+    support::chromium_dom(&mut chromium, &profile, url).stdout_text()
 }
 
 /// True if the NSS database in `dir` holds a certificate named
@@ -481,7 +466,7 @@ fn werk_trust_makes_curl_and_chromium_trust_local_https_and_uninstall_undoes_it(
     if !Path::new(ANCHORS).is_dir() {
         return support::skip(test, "this is not a Debian-like system store");
     }
-    if !needs("curl", test) || !needs("certutil", test) || !needs("/usr/bin/chromium", test) {
+    if !needs("curl", test) || !needs("certutil", test) || !needs(support::CHROMIUM, test) {
         return;
     }
     let _one_at_a_time = SYSTEM.lock().unwrap_or_else(|e| e.into_inner());
@@ -660,7 +645,7 @@ fn without_rights_werk_trust_prints_the_commands_and_exits_3() {
     }
     assert!(report.contains("needs root"), "{report}");
     assert_eq!(SystemState::now(), before, "the system store is untouched");
-    if support::have("certutil") && Path::new("/usr/bin/chromium").exists() {
+    if support::have("certutil") && Path::new(support::CHROMIUM).exists() {
         assert!(report.contains("Chromium's NSS database"), "{report}");
         assert!(report.contains("trusted now"), "{report}");
     }

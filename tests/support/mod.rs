@@ -698,3 +698,31 @@ pub fn rustls_get(
         .map_err(|e| format!("{e} (after {:?})", String::from_utf8_lossy(&response)))?;
     Ok(String::from_utf8_lossy(&response).into_owned())
 }
+
+/// Headless Chromium as the tests run it: Debian's package.
+pub const CHROMIUM: &str = "/usr/bin/chromium";
+
+/// The flags the tests give headless Chromium: no sandbox (CI runs as
+/// root), no GPU, no QUIC, nothing fetched in the background. The profile
+/// directory (`--user-data-dir`) is each test's own.
+pub const CHROMIUM_FLAGS: [&str; 8] = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+];
+
+/// The DOM headless Chromium shows for `url` (`--dump-dom`), with its
+/// profile in `profile`; `command` is [`CHROMIUM`] with what the test sets
+/// (its environment). At most 60 s.
+pub fn chromium_dom(command: &mut Command, profile: &std::path::Path, url: &str) -> Ran {
+    command
+        .args(CHROMIUM_FLAGS)
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(["--dump-dom", url]);
+    run(command, b"", Duration::from_secs(60))
+}

@@ -601,6 +601,33 @@ fn a_body_still_arriving_at_shutdown_is_answered() {
     stopping.join().unwrap().unwrap().unwrap();
 }
 
+/// A client that stops sending its body during a shutdown gets a 408
+/// before the grace ends, not a silent close when the process goes.
+#[test]
+fn a_body_abandoned_at_shutdown_gets_408_within_the_grace() {
+    let grace = Duration::from_secs(2);
+    let server = discard_server(quiet().shutdown_grace(grace));
+    let mut upload = slow_upload(server.addr, 10_000);
+    upload.write_all(&[b'u'; 300]).unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    let began = Instant::now();
+    let stopping = std::thread::spawn(move || server.stop());
+    upload.set_read_timeout(Some(GUARD)).unwrap();
+    let mut answer = String::new();
+    std::io::Read::read_to_string(&mut upload, &mut answer).unwrap();
+    let took = began.elapsed();
+    assert!(answer.starts_with("HTTP/1.1 408 "), "{answer}");
+    assert!(
+        answer.contains("request body not received in time"),
+        "{answer}"
+    );
+    assert!(
+        took < grace + Duration::from_secs(1),
+        "answered after {took:?}"
+    );
+    stopping.join().unwrap().unwrap().unwrap();
+}
+
 /// A chunked body of one-byte chunks is decoded once as it arrives, and
 /// its framing counts toward what is buffered: it is answered.
 #[test]

@@ -185,6 +185,11 @@ impl Conn {
         self.stream.set_write_timeout(timeout)
     }
 
+    /// How long one read may wait for the client from now on.
+    pub(crate) fn set_read_timeout(&self, timeout: std::time::Duration) -> io::Result<()> {
+        self.stream.set_read_timeout(timeout)
+    }
+
     /// The received bytes after the first `skip` not used yet.
     pub(crate) fn buf_after(&self, skip: usize) -> &[u8] {
         &self.buffered()[skip..]

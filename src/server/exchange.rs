@@ -216,6 +216,11 @@ impl State {
                 // The client went away or stalled: no point reusing it.
                 self.out.must_close = true;
             }
+            if self.body.error.is_none() && e.kind() == io::ErrorKind::TimedOut {
+                // As for a body awaited in the parker: the server answers
+                // 408 in place of the app's response, if none has started.
+                self.body.error = Some(HttpError::BodyTimeout);
+            }
         }
         result
     }

@@ -56,6 +56,10 @@ impl Plain {
         with_plain!(self, s => s.set_write_timeout(Some(timeout)))
     }
 
+    pub(crate) fn set_read_timeout(&self, timeout: Duration) -> io::Result<()> {
+        with_plain!(self, s => s.set_read_timeout(Some(timeout)))
+    }
+
     /// Writes what the socket has room for now of `first`, then `second`,
     /// in one `sendmsg`; returns the bytes taken (0: no room).
     pub(crate) fn write_now_pair(&self, first: &[u8], second: &[u8]) -> io::Result<usize> {
@@ -121,6 +125,11 @@ impl Stream {
     /// How long one write may wait for the client from now on.
     pub(crate) fn set_write_timeout(&self, timeout: std::time::Duration) -> io::Result<()> {
         self.plain().set_write_timeout(timeout)
+    }
+
+    /// How long one read may wait for the client from now on.
+    pub(crate) fn set_read_timeout(&self, timeout: std::time::Duration) -> io::Result<()> {
+        self.plain().set_read_timeout(timeout)
     }
 
     /// What can be read now: `Ok(None)` if nothing yet, `Ok(Some(0))` at

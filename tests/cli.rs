@@ -599,9 +599,9 @@ fn serve_files_lists_a_directory_and_keeps_dot_files() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// The command-line reference in the docs (the `werk serve` table and
-/// synopsis in docs/serving.md, the `werk run` synopsis in
-/// docs/reloader.md) and `werk --help` name the same flags.
+/// The command-line reference in the docs (the synopsis and the table of
+/// options and flags in docs/serving.md, the `werk run` synopsis in
+/// docs/reloader.md) and `werk --help` name the same commands and flags.
 #[test]
 fn the_docs_and_the_help_name_the_same_flags() {
     let root = env!("CARGO_MANIFEST_DIR");
@@ -624,14 +624,34 @@ fn the_docs_and_the_help_name_the_same_flags() {
         "## The `werk serve` command",
         "`cargo run -- serve`",
     );
-    let table = section("serving.md", "| flag | default | meaning |", "\n\n");
+    let table = section(
+        "serving.md",
+        "| Werkzeug | `Options` | `werk serve` |",
+        "\n\n",
+    );
     let run = section("reloader.md", "    werk run [--bin NAME]", "\n\n");
     let documented: std::collections::BTreeSet<String> =
         [flags(&serve), flags(&table), flags(&run)]
             .into_iter()
             .flatten()
             .collect();
-    let help = flags(&werk(&["--help"]).stdout_text());
+    let help_text = werk(&["--help"]).stdout_text();
+    let help = flags(&help_text);
+    // The commands: `werk NAME` at the start of a synopsis line.
+    let commands = |text: &str| -> std::collections::BTreeSet<String> {
+        text.lines()
+            .filter_map(|l| l.trim_start().strip_prefix("werk "))
+            .filter_map(|rest| rest.split_whitespace().next())
+            .filter(|w| !w.starts_with('-'))
+            .map(str::to_owned)
+            .collect()
+    };
+    let documented_commands = commands(&serve);
+    let help_commands = commands(&help_text);
+    assert_eq!(
+        documented_commands, help_commands,
+        "the commands of the synopsis in docs/serving.md and of werk --help"
+    );
     let undocumented: Vec<_> = help.difference(&documented).collect();
     let unknown: Vec<_> = documented.difference(&help).collect();
     assert!(

@@ -634,6 +634,39 @@ fn a_body_abandoned_at_shutdown_gets_408_within_the_grace() {
     stopping.join().unwrap().unwrap().unwrap();
 }
 
+/// A body still trickling in when the shutdown begins (a byte every 50 ms,
+/// so that no single read waits long) is cut off with a 408 before the
+/// grace ends, not when the process goes.
+#[test]
+fn a_body_trickling_at_shutdown_gets_408_within_the_grace() {
+    let grace = Duration::from_secs(2);
+    let server = discard_server(quiet().shutdown_grace(grace));
+    let mut upload = slow_upload(server.addr, 10_000);
+    upload.write_all(&[b'u'; 300]).unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    let mut trickle = upload.try_clone().unwrap();
+    let trickling = std::thread::spawn(move || {
+        let until = Instant::now() + GUARD;
+        while Instant::now() < until && trickle.write_all(b"u").is_ok() {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    });
+    let began = Instant::now();
+    let stopping = std::thread::spawn(move || server.stop());
+    upload.set_read_timeout(Some(GUARD)).unwrap();
+    let mut answer = String::new();
+    let _ = std::io::Read::read_to_string(&mut upload, &mut answer);
+    let took = began.elapsed();
+    let _ = upload.shutdown(std::net::Shutdown::Both);
+    assert!(answer.starts_with("HTTP/1.1 408 "), "{answer:?}");
+    assert!(
+        took < grace + Duration::from_secs(1),
+        "answered after {took:?}"
+    );
+    stopping.join().unwrap().unwrap().unwrap();
+    trickling.join().unwrap();
+}
+
 /// A chunked body of one-byte chunks is decoded once as it arrives, and
 /// its framing counts toward what is buffered: it is answered.
 #[test]

@@ -51,7 +51,7 @@ ALLOWED = {
     "pipeline": {"503-refused", "closed-after-announce", "closed-at-reload"},
     "newconn": {"503-refused"},
     "upload": {"503-refused", "closed-at-reload"},
-    "slowsend": {"503-refused", "408-timeout", "client-abandoned"},
+    "slowsend": {"503-refused", "408-timeout", "408-grace-over", "client-abandoned"},
     "slowread": {"503-refused", "client-abandoned", "cut-after-stall"},
     "reset": {"503-refused", "client-reset"},
     "panic": {"503-refused", "panic-cut", "closed-at-reload"},
@@ -89,6 +89,12 @@ class Run:
         """True if t falls within RELOAD_WINDOW after a change."""
         with self.lock:
             return any(tt - 0.05 <= t <= tt + RELOAD_WINDOW for tt in self.touches)
+
+    def outlived_a_grace(self, started, t):
+        """True if a request in flight at a change was still going when the
+        old child's shutdown grace ran out (it answers 408 then)."""
+        with self.lock:
+            return any(started <= tt + 1.0 and t >= tt + GRACE - 1.0 for tt in self.touches)
 
     def record(self, cls, outcome, started, detail=None):
         t = now()
@@ -800,6 +806,11 @@ def w_slowsend(run):
             continue
         r = conn.read_response("POST")
         conn.close()
+        if r.stage == "done" and r.status == 408 and run.outlived_a_grace(started, now()):
+            # Too slow to finish within the old child's grace: the server
+            # answers 408 before it goes, as it should.
+            run.record("slowsend", "408-grace-over", started)
+            continue
         if r.stage != "done":
             r.err += " (body sent over %.1f s, slow_head=%s chunked=%s, %d bytes)" % (
                 duration, slow_head, use_chunks, size)

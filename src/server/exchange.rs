@@ -15,8 +15,11 @@
 
 use std::io;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use super::conn::Conn;
+use super::shutdown::Shutdown;
+use super::Shared;
 use crate::http::{
     encode_chunk_size, encode_head, ChunkedDecoder, Framing, HeadParts, HttpError, RequestHead,
     ResponseFraming, Version, LAST_CHUNK,
@@ -67,6 +70,10 @@ pub(crate) struct RequestBody {
     left: BodyLeft,
     received: u64,
     limit: Option<u64>,
+    /// How long one read may wait for the client (`io_timeout`).
+    read_timeout: Duration,
+    /// At shutdown, reads wait no longer than its grace leaves.
+    shutdown: Arc<Shutdown>,
     /// The client waits for `100 Continue` before it sends the body.
     continue_pending: bool,
     /// Why reading the body failed; answered instead of the app's response
@@ -119,13 +126,7 @@ pub(crate) struct Exchange {
 }
 
 impl Exchange {
-    pub(crate) fn new(
-        mut conn: Conn,
-        head: &RequestHead,
-        limit: Option<u64>,
-        must_close: bool,
-        server: &'static str,
-    ) -> Exchange {
+    pub(crate) fn new(mut conn: Conn, head: &RequestHead, shared: &Shared) -> Exchange {
         let left = match head.framing {
             Framing::None => BodyLeft::Done,
             Framing::Length(n) => BodyLeft::Length(n),
@@ -139,7 +140,9 @@ impl Exchange {
                 body: RequestBody {
                     left,
                     received: 0,
-                    limit,
+                    limit: shared.config.limits.max_body,
+                    read_timeout: shared.config.io_timeout,
+                    shutdown: shared.shutdown.clone(),
                     continue_pending: head.expect_continue,
                     error: None,
                 },
@@ -148,7 +151,7 @@ impl Exchange {
                     version: head.version,
                     is_head: head.method == "HEAD",
                     keep_alive: false,
-                    must_close: head.close || must_close,
+                    must_close: head.close || shared.is_shutting_down(),
                     framing: ResponseFraming::NoBody,
                     sent: 0,
                     buf,
@@ -156,7 +159,7 @@ impl Exchange {
                     aborted: None,
                     blocked: false,
                     held,
-                    server,
+                    server: crate::SERVER_SOFTWARE,
                 },
             }),
         }
@@ -224,7 +227,9 @@ impl State {
                 conn.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
             }
         }
-        let result = self.read_body_inner(out);
+        let result = self
+            .wait_no_longer_than_the_shutdown()
+            .and_then(|()| self.read_body_inner(out));
         if let Err(e) = &result {
             if self.body.error.is_none() && e.kind() != io::ErrorKind::InvalidData {
                 // The client went away or stalled: no point reusing it.
@@ -237,6 +242,27 @@ impl State {
             }
         }
         result
+    }
+
+    /// Once the server is shutting down, bounds the next read by what the
+    /// grace leaves for reading (see [`Shutdown::body_reads_until`]): a
+    /// body still arriving at shutdown is read while there is time, and a
+    /// client that is too slow gets its 408 before the process ends. (A
+    /// per-read timeout alone would not do: a client that trickles a byte
+    /// at a time never lets a read time out.)
+    fn wait_no_longer_than_the_shutdown(&mut self) -> io::Result<()> {
+        let Some(until) = self.body.shutdown.body_reads_until() else {
+            return Ok(());
+        };
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the shutdown grace leaves no time to read the rest of the body",
+            ));
+        }
+        let conn = self.conn.as_mut().ok_or_else(gone)?;
+        conn.set_read_timeout(left.min(self.body.read_timeout))
     }
 
     fn read_body_inner(&mut self, out: &mut [u8]) -> io::Result<usize> {

@@ -305,22 +305,6 @@ fn next_request_is_here(conn: &Conn, shared: &Shared) -> bool {
     whole && !head.expect_continue && !reserved
 }
 
-/// At shutdown, a body's reads wait no longer than the grace has left
-/// (and at least [`LAST_READS`]), so that a client that stopped sending
-/// gets its 408 before the process ends, not a silent close.
-fn bound_reads_by_the_grace(conn: &Conn, shared: &Shared) {
-    let left = shared
-        .shutdown_deadline()
-        .saturating_duration_since(Instant::now())
-        .saturating_sub(LAST_READS)
-        .clamp(LAST_READS, shared.config.io_timeout);
-    let _ = conn.set_read_timeout(left);
-}
-
-/// The shortest wait for a body at shutdown, and the margin kept before
-/// the grace ends to answer.
-const LAST_READS: Duration = Duration::from_millis(250);
-
 /// Logs why a connection failed before a request was read, in one line,
 /// when it is worth saying (a failed TLS handshake, a plain HTTP request on
 /// the HTTPS port); a client that just went away is not.
@@ -432,16 +416,7 @@ fn handle_request(conn: Conn, mut head: RequestHead, shared: &Arc<Shared>) -> Op
     let names = conn.names.clone();
     let scheme = if conn.is_tls() { "https" } else { "http" };
     let client_cert = conn.peer_certificate_pem();
-    if shared.is_shutting_down() && head.framing != Framing::None {
-        bound_reads_by_the_grace(&conn, shared);
-    }
-    let exchange = Arc::new(Exchange::new(
-        conn,
-        &head,
-        shared.config.limits.max_body,
-        shared.is_shutting_down(),
-        crate::SERVER_SOFTWARE,
-    ));
+    let exchange = Arc::new(Exchange::new(conn, &head, shared));
     let request_line = RequestLine::take(&mut head);
     let mut vars = cgi_vars(head, &request_line, &names, crate::SERVER_SOFTWARE);
     if let Some(pem) = client_cert {

@@ -19,12 +19,12 @@ pub(crate) mod log;
 mod park;
 mod pool;
 mod scgi;
+mod shutdown;
 mod socket;
 
 use std::any::Any;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
@@ -83,10 +83,9 @@ pub(crate) struct Shared {
     pub live: Option<Arc<live::Live>>,
     /// Called once the listening sockets are closed at shutdown.
     pub after_accepting: Mutex<Option<Box<dyn FnOnce() + Send>>>,
-    shutting_down: AtomicBool,
     /// When the shutdown began: in-flight requests have `shutdown_grace`
     /// from then.
-    shutdown_began: std::sync::OnceLock<std::time::Instant>,
+    pub shutdown: Arc<shutdown::Shutdown>,
     stopped: (Mutex<bool>, Condvar),
     passed_through: Mutex<Option<Box<dyn Any + Send>>>,
     #[cfg(feature = "tls")]
@@ -125,21 +124,20 @@ impl Shared {
     }
 
     pub(crate) fn is_shutting_down(&self) -> bool {
-        self.shutting_down.load(Ordering::SeqCst)
+        self.shutdown.has_begun()
     }
 
     /// Until when in-flight requests may run at shutdown: `shutdown_grace`
     /// after it began.
     pub(crate) fn shutdown_deadline(&self) -> std::time::Instant {
-        *self.shutdown_began.get_or_init(std::time::Instant::now) + self.config.shutdown_grace
+        self.shutdown.deadline()
     }
 
     /// Starts a shutdown: no new connections; in-flight requests finish.
     fn begin_shutdown(&self) {
-        if self.shutting_down.swap(true, Ordering::SeqCst) {
+        if !self.shutdown.begin() {
             return;
         }
-        self.shutdown_began.get_or_init(std::time::Instant::now);
         // Open pages reconnect at once, to the server that comes next.
         if let Some(live) = &self.live {
             live.close();
@@ -279,9 +277,8 @@ fn assemble(
         log: Log::new(config.log_requests),
         pool: Pool::new(config.threads, config.max_threads),
         parker,
+        shutdown: Arc::new(shutdown::Shutdown::new(config.shutdown_grace)),
         config,
-        shutting_down: AtomicBool::new(false),
-        shutdown_began: std::sync::OnceLock::new(),
         stopped: (Mutex::new(false), Condvar::new()),
         passed_through: Mutex::new(None),
         #[cfg(feature = "tls")]

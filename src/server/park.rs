@@ -384,13 +384,19 @@ impl Parker {
         mut sockets: Vec<Socket>,
         io_timeout: Duration,
     ) -> std::io::Result<()> {
-        for (index, socket) in sockets.iter_mut().enumerate() {
+        for socket in &mut sockets {
             socket.prepare(io_timeout)?;
+        }
+        // In place before they are watched: a worker that hears of a
+        // connection (one may wait already) must find its listener, or
+        // the report is lost until the next sweep.
+        let mut listeners = self.lock_listeners();
+        *listeners = sockets;
+        for (index, socket) in listeners.iter().enumerate() {
             self.core
                 .poller
                 .add(socket.fd(), LISTENER | index as u64, Interest::Read)?;
         }
-        *self.lock_listeners() = sockets;
         Ok(())
     }
 

@@ -105,7 +105,7 @@ mkdir -p "$OUT" "$WORK/werk" "$WORK/project/src"
 # checkout during the run do not reach the loops (the copy keeps the files'
 # times, so cargo builds it again only when they changed).
 rm -rf "$WORK/werk.new" && mkdir "$WORK/werk.new"
-cp -a "$WERK_SRC/Cargo.toml" "$WERK_SRC/Cargo.lock" "$WERK_SRC/README.md" "$WERK_SRC/src" "$WORK/werk.new/"
+cp -a "$WERK_SRC/Cargo.toml" "$WERK_SRC/Cargo.lock" "$WERK_SRC/README.md" "$WERK_SRC/src" "$WERK_SRC/examples" "$WORK/werk.new/"
 # Files from `git archive` carry the commit's time: after a change of commit
 # they are made newer, so that cargo cannot take an older build for them.
 SOURCE_ID=${REV:-tree}

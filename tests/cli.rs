@@ -474,8 +474,9 @@ fn mistakes_name_the_cause_and_the_fix() {
     }
 }
 
-/// The keys of the Werkzeug page's own recipe (`openssl genrsa 1024`) and
-/// an encrypted key each get a message that says what to do.
+/// The keys of the Werkzeug page's own recipe (`openssl genrsa 1024`), an
+/// encrypted key and key types the TLS library cannot use each get a
+/// message that says what to do.
 #[test]
 fn refused_keys_say_how_to_make_a_good_one() {
     if !support::needs("openssl", "refused_keys_say_how_to_make_a_good_one") {
@@ -549,6 +550,54 @@ fn refused_keys_say_how_to_make_a_good_one() {
         err.contains("is encrypted") && err.contains("openssl pkey"),
         "{err}"
     );
+    // Key types the TLS library cannot sign with are named as such, in
+    // both of OpenSSL's EC key formats, not as a key that does not fit.
+    let unsupported = [
+        (
+            "p521",
+            &["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-521"][..],
+            "ECDSA P-521",
+        ),
+        ("ed448", &["-algorithm", "ED448"][..], "Ed448"),
+        (
+            "rsa5120",
+            &["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:5120"][..],
+            "RSA key of 5120 bits",
+        ),
+    ];
+    for (name, algorithm, says) in unsupported {
+        let key = path(&format!("{name}.key"));
+        let cert = path(&format!("{name}.crt"));
+        openssl(&[&["genpkey"][..], algorithm, &["-out", &key]].concat());
+        openssl(&[
+            "req",
+            "-new",
+            "-x509",
+            "-key",
+            &key,
+            "-out",
+            &cert,
+            "-days",
+            "1",
+            "-subj",
+            "/CN=localhost",
+        ]);
+        let mut keys = vec![key.clone()];
+        if name == "p521" {
+            let sec1 = path("p521.sec1.key");
+            openssl(&["ec", "-in", &key, "-out", &sec1]);
+            keys.push(sec1);
+        }
+        for key in keys {
+            let ran = werk(&["serve", "--port", "0", "--cert", &cert, "--key", &key]);
+            assert_eq!(ran.status.code(), Some(1), "{key}");
+            let err = ran.stderr_text();
+            assert!(
+                err.contains(says) && err.contains("does not support") && err.contains("P-256"),
+                "{key}: {err}"
+            );
+        }
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -34,11 +34,6 @@ use crate::procs::{describe, Children, Program, Stop};
 use crate::sys::process::Signal;
 use crate::Options;
 
-/// How long no further change must come before a save counts as done:
-/// editors write, rename and remove their scratch files within a few
-/// milliseconds.
-const QUIET: Duration = Duration::from_millis(20);
-
 /// How long an old process may take to stop accepting before the new
 /// one accepts anyway.
 const HANDOVER: Duration = Duration::from_secs(2);
@@ -67,7 +62,6 @@ pub(crate) fn run(host: &str, port: u16, run: Run, options: Options) -> i32 {
             return 1;
         }
     };
-    watch::set_quiet(QUIET);
     let settings = options.reloader.clone();
     let sources = Sources {
         cargo: run.cargo.clone(),

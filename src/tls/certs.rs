@@ -73,19 +73,55 @@ pub(crate) fn describe_key_error(
     else {
         return format!("certificate rejected: {err}");
     };
-    match rsa_bits(key) {
+    const NEW_PAIR: &str = "make a new pair with `openssl req -x509 -newkey rsa:2048 -nodes \
+                            -keyout dev.key -out dev.crt -days 365 -subj /CN=localhost`, or use \
+                            `werk devcert dev`";
+    let unsupported = |what: &str| {
+        format!(
+            "the key in {} is {what}, which werk's TLS library does not support (RSA of 2048 to \
+             4096 bits, ECDSA P-256 or P-384, and Ed25519 work): {NEW_PAIR}",
+            key_path.display()
+        )
+    };
+    let bits = rsa_bits(key);
+    if let Some(name) = unsupported_curve(key).filter(|_| bits.is_none()) {
+        return unsupported(name);
+    }
+    match bits {
         Some(bits) if bits < 2048 => format!(
             "the RSA key in {} has {bits} bits, and RSA keys under 2048 bits are refused as too \
-             weak: make a new pair with `openssl req -x509 -newkey rsa:2048 -nodes -keyout \
-             dev.key -out dev.crt -days 365 -subj /CN=localhost`, or use `werk devcert dev`",
+             weak: {NEW_PAIR}",
             key_path.display()
         ),
+        Some(bits) if bits > 4096 => unsupported(&format!("an RSA key of {bits} bits")),
         _ => format!(
             "the key in {} does not fit the certificate in {} ({err})",
             key_path.display(),
             cert.display()
         ),
     }
+}
+
+/// The name of a key type rustls's crypto provider cannot sign with
+/// (ECDSA P-521, Ed448), found by its object identifier in the key's DER
+/// (the algorithm of a PKCS#8 key, or the curve of a SEC1 key).
+fn unsupported_curve(key: &PrivateKeyDer<'_>) -> Option<&'static str> {
+    /// secp521r1, 1.3.132.0.35, and id-Ed448, 1.3.101.113, as DER.
+    const UNSUPPORTED: [(&[u8], &str); 2] = [
+        (
+            &[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x23],
+            "an ECDSA P-521 key",
+        ),
+        (&[0x06, 0x03, 0x2b, 0x65, 0x71], "an Ed448 key"),
+    ];
+    let der = key.secret_der();
+    // Near the start: in a SEC1 key the curve follows the private key
+    // (66 bytes for P-521); no further, into the public key.
+    let head = &der[..der.len().min(96)];
+    UNSUPPORTED
+        .iter()
+        .find(|(oid, _)| head.windows(oid.len()).any(|w| w == *oid))
+        .map(|&(_, name)| name)
 }
 
 /// True for a PEM key that needs a passphrase: PKCS#8 `ENCRYPTED PRIVATE

@@ -53,14 +53,16 @@ use std::collections::BTreeSet;
 use std::ffi::{OsStr, OsString};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::glob::Exclude;
 use crate::options::ReloaderType;
 
-/// How long no further change must come before a burst counts as over.
-pub(crate) const QUIET: Duration = Duration::from_millis(50);
+/// How long no further change must come before a burst counts as over:
+/// editors write, rename and remove their scratch files within a few
+/// milliseconds, and an executable still being written cannot be started
+/// (`ETXTBSY`: the reloader tries again), so a short wait is enough.
+pub(crate) const QUIET: Duration = Duration::from_millis(20);
 
 /// The longest a burst of changes may delay the restart.
 const MOST_SETTLE: Duration = Duration::from_secs(1);
@@ -115,24 +117,11 @@ impl Stamp {
     }
 }
 
-/// The quiet time this process waits for, in microseconds: [`QUIET`]
-/// unless [`set_quiet`] changed it.
-static QUIET_MICROS: AtomicU64 = AtomicU64::new(QUIET.as_micros() as u64);
-
-/// Sets how long no further change must come before a burst counts as
-/// over. `werk run` waits less than the reloader: its build takes far
-/// longer than any editor's save.
-#[cfg(feature = "cli")]
-pub(crate) fn set_quiet(quiet: Duration) {
-    QUIET_MICROS.store(quiet.as_micros() as u64, Ordering::Relaxed);
-}
-
 /// Waits out a burst: `more(quiet)` must return whether anything changed
 /// within that time; stops when nothing did, or after [`MOST_SETTLE`].
 pub(crate) fn settle(mut more: impl FnMut(Duration) -> bool) {
-    let quiet = Duration::from_micros(QUIET_MICROS.load(Ordering::Relaxed));
     let start = Instant::now();
-    while start.elapsed() < MOST_SETTLE && more(quiet) {}
+    while start.elapsed() < MOST_SETTLE && more(QUIET) {}
 }
 
 /// The directories a raw backend watches, and which entries of each

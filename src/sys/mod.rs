@@ -31,10 +31,12 @@ macro_rules! syscall {
     }};
 }
 
-#[cfg(any(target_os = "linux", target_os = "android"))]
+// `--cfg werk_force_poll` (in RUSTFLAGS) selects poll(2) on Linux too, so
+// that the backend of macOS and the BSDs runs under the test suite here.
+#[cfg(all(any(target_os = "linux", target_os = "android"), not(werk_force_poll)))]
 #[path = "epoll.rs"]
 mod poller;
-#[cfg(not(any(target_os = "linux", target_os = "android")))]
+#[cfg(any(not(any(target_os = "linux", target_os = "android")), werk_force_poll))]
 #[path = "poll.rs"]
 mod poller;
 

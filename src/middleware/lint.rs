@@ -2,31 +2,7 @@
 //! while it runs, and reports each broken rule as a warning line on
 //! `wsgi.errors` (Werkzeug's `LintMiddleware`).
 //!
-//! A warning line names the rule and where it is written down:
-//!
-//! ```text
-//! werk lint [start-twice]: start_response was called a second time without an error (PEP 3333, "The start_response() Callable")
-//! ```
-//!
-//! | rule                  | what it catches | source |
-//! |-----------------------|-----------------|--------|
-//! | `environ-key`         | `REQUEST_METHOD`, `SERVER_NAME`, `SERVER_PORT` or `SERVER_PROTOCOL` missing | PEP 3333 "environ Variables" |
-//! | `environ-slash`       | a non-empty `SCRIPT_NAME` or `PATH_INFO` not starting with `/` | PEP 3333 "environ Variables" |
-//! | `start-twice`         | `start_response` called again without an error | PEP 3333 "The start_response() Callable" |
-//! | `start-after-send`    | `start_response` with an error after the head was sent | PEP 3333 "The start_response() Callable" |
-//! | `no-start`            | `start_response` never called | PEP 3333 "The start_response() Callable" |
-//! | `body-before-start`   | body bytes before `start_response` | PEP 3333 "The start_response() Callable" |
-//! | `status`              | status not three digits, a space and a reason; code outside 200-599 (1xx is informational, never final); control characters | PEP 3333 "The start_response() Callable", RFC 9110 section 15 |
-//! | `header-name`         | a header name that is not a token | PEP 3333 "The start_response() Callable", RFC 9110 section 5.1 |
-//! | `header-value`        | a control character (CR, LF, ...) in a header value | PEP 3333 "The start_response() Callable" |
-//! | `header-status`       | a `Status` header (the CGI way to set the status) | RFC 3875 section 6.3.3 |
-//! | `hop-by-hop`          | `Connection`, `Transfer-Encoding`, ... from the application | PEP 3333 "Other HTTP Features" |
-//! | `etag`                | an unquoted `ETag`, or a weak one spelled `w/` | RFC 9110 section 8.8.3 |
-//! | `content-length`      | `Content-Length` and the bytes of the body differ | PEP 3333 "Handling the Content-Length Header" |
-//! | `no-body-status`      | a body (or a non-zero `Content-Length`) with 1xx or 204; a body or content headers with 304 | RFC 9110 sections 6.4.1, 15.3.5, 15.4.5 |
-//! | `head-body`           | body bytes for a HEAD request (the server drops them) | RFC 9110 section 9.3.2 |
-//! | `input-past-length`   | more of `wsgi.input` read than `CONTENT_LENGTH` says | PEP 3333 "Input and Error Streams" |
-//! | `body-unfinished`     | the body was closed before its iterator ended | PEP 3333 "Specification Details" |
+//! The rules are listed on [`Lint`].
 //!
 //! # What "closed" means in Rust
 //!
@@ -61,6 +37,32 @@ use crate::{App, Body, BodyChunks, Environ, Errors, Input, StartError, StartResp
 /// Checks the wrapped application against PEP 3333 and HTTP rules, and
 /// writes a warning line to `wsgi.errors` for each rule it breaks. The
 /// response itself is passed on unchanged.
+///
+/// A warning line names the rule and where it is written down:
+///
+/// ```text
+/// werk lint [start-twice]: start_response was called a second time without an error (PEP 3333, "The start_response() Callable")
+/// ```
+///
+/// | rule                  | what it catches | source |
+/// |-----------------------|-----------------|--------|
+/// | `environ-key`         | `REQUEST_METHOD`, `SERVER_NAME`, `SERVER_PORT` or `SERVER_PROTOCOL` missing | PEP 3333 "environ Variables" |
+/// | `environ-slash`       | a non-empty `SCRIPT_NAME` or `PATH_INFO` not starting with `/` | PEP 3333 "environ Variables" |
+/// | `start-twice`         | `start_response` called again without an error | PEP 3333 "The start_response() Callable" |
+/// | `start-after-send`    | `start_response` with an error after the head was sent | PEP 3333 "The start_response() Callable" |
+/// | `no-start`            | `start_response` never called | PEP 3333 "The start_response() Callable" |
+/// | `body-before-start`   | body bytes before `start_response` | PEP 3333 "The start_response() Callable" |
+/// | `status`              | status not three digits, a space and a reason; code outside 200-599 (1xx is informational, never final); control characters | PEP 3333 "The start_response() Callable", RFC 9110 section 15 |
+/// | `header-name`         | a header name that is not a token | PEP 3333 "The start_response() Callable", RFC 9110 section 5.1 |
+/// | `header-value`        | a control character (CR, LF, ...) in a header value | PEP 3333 "The start_response() Callable" |
+/// | `header-status`       | a `Status` header (the CGI way to set the status) | RFC 3875 section 6.3.3 |
+/// | `hop-by-hop`          | `Connection`, `Transfer-Encoding`, ... from the application | PEP 3333 "Other HTTP Features" |
+/// | `etag`                | an unquoted `ETag`, or a weak one spelled `w/` | RFC 9110 section 8.8.3 |
+/// | `content-length`      | `Content-Length` and the bytes of the body differ | PEP 3333 "Handling the Content-Length Header" |
+/// | `no-body-status`      | a body (or a non-zero `Content-Length`) with 1xx or 204; a body or content headers with 304 | RFC 9110 sections 6.4.1, 15.3.5, 15.4.5 |
+/// | `head-body`           | body bytes for a HEAD request (the server drops them) | RFC 9110 section 9.3.2 |
+/// | `input-past-length`   | more of `wsgi.input` read than `CONTENT_LENGTH` says (the server's input ends there, so only after a middleware changed one of them) | PEP 3333 "Input and Error Streams" |
+/// | `body-unfinished`     | the body was closed before its iterator ended (not for HEAD) | PEP 3333 "Specification Details" |
 ///
 /// ```
 /// use werk::middleware::Lint;

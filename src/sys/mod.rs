@@ -6,13 +6,31 @@
 //!   Linux and Android, `poll(2)` elsewhere), with the same methods on both;
 //! - [`recv_now`] and [`send_now`]: a read and a write that never block,
 //!   whatever the socket's mode; [`wait_writable`]: a short wait for room;
-//! - [`signals`]: SIGINT/SIGTERM delivered as bytes on a pipe;
+//! - [`signals`]: SIGINT/SIGTERM delivered as bytes on a socket pair;
 //! - [`process`]: a serving child (the reloader's, or one of
 //!   `Options::processes`), started with its descriptors at fixed numbers
 //!   and a parent-death signal;
 //! - [`local_time`]: the broken-down local time for log lines;
 //! - [`hostname`]: the machine's name, for the local certificate
 //!   authority's subject.
+//!
+//! The C calls, where they are, and why std's safe API does not serve:
+//!
+//! | calls | where | why |
+//! |---|---|---|
+//! | `epoll_create1`, `epoll_ctl`, `epoll_wait`, `eventfd` | `sys/epoll.rs` | readiness for many sockets |
+//! | `poll` (`POLLIN`, `POLLOUT`) | `sys/mod.rs` (`wait_readable`, `wait_writable`, `wait_any`), `sys/poll.rs` | short waits; the backend off Linux |
+//! | `recv(MSG_DONTWAIT)` | `sys/mod.rs` (`recv_now`) | read without waiting, leaving the blocking mode to body reads |
+//! | `sendmsg(MSG_DONTWAIT \| MSG_NOSIGNAL)` | `sys/mod.rs` (`send_now`) | buffer and body piece in one call, without waiting |
+//! | `sigaction`, `write` in the handler (errno kept) | `sys/signals.rs` | SIGINT and SIGTERM |
+//! | `localtime_r` | `sys/mod.rs` (`local_time`) | local time in the log, as Werkzeug |
+//! | `gethostname` | `sys/mod.rs` (`hostname`) | the local authority's subject (`user@host`) |
+//! | `socket`, `setsockopt`, `bind`, `listen` | `sys/socket.rs` (`listen_tcp`) | `IPV6_V6ONLY` before `bind`; a backlog of 1024 |
+//! | `fstat`, `getsockopt`, `getsockname`, `fcntl` | `sys/socket.rs` (`adopt_listener`, `set_cloexec`) | adopting `LISTEN_FDS` descriptors |
+//! | `setsockopt` (`TCP_NODELAY`, `SO_RCVTIMEO`, `SO_SNDTIMEO`, `TCP_DEFER_ACCEPT`) | `sys/socket.rs` (`set_inherited_options`) | once on the listener; std has no `TCP_DEFER_ACCEPT` |
+//! | `sendfile` | `sys/socket.rs` (`send_file`) | file bodies without a copy |
+//! | `getifaddrs` | `sys/socket.rs` (`interface_addrs`) | addresses for the banner and `werk doctor` |
+//! | `dup2`, `prctl(PR_SET_PDEATHSIG)`, `getppid` in `pre_exec`; `waitid(WNOWAIT)`, `kill` | `sys/process.rs` | fixed descriptor numbers, children that die with their parent, waiting without reaping |
 
 use std::io;
 use std::os::fd::RawFd;

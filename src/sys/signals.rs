@@ -1,4 +1,4 @@
-//! SIGINT and SIGTERM as bytes on a pipe (the self-pipe trick), so that an
+//! SIGINT and SIGTERM as bytes on a socket pair (the self-pipe trick), so that an
 //! ordinary thread, not a signal handler, decides what Ctrl-C does.
 
 use std::io::{self, Read};

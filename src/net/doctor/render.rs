@@ -277,8 +277,19 @@ impl Json {
     }
 }
 
-/// The report as one JSON object; the shape is described in
-/// `docs/doctor.md`.
+/// The report as one JSON object, keys in this order (`docs/doctor.md`,
+/// "JSON", is the user's summary). Keys may be added; these keep their
+/// meaning. A value that does not apply is `null`, never missing.
+///
+/// | key | contents |
+/// |---|---|
+/// | `host`, `port` | what was examined |
+/// | `resolution` | `order` (the resolver's answers), `error`, `hosts_lines` (`{line, text}`), `nsswitch_hosts`, `gai_conf` (non-comment lines; `null` without the file), `client_overrides` (`{client, who, order, note}`, `localhost` names only), `note` (the disagreement) |
+/// | `loopback` | `addresses` (`{interface, address}`), `bindv6only` (a number), `ipv6_available`, `ipv6_error`, `if_inet6`, `hosts_ipv6_unusable` |
+/// | `listeners_visible` | `false` when `/proc/net/tcp` cannot be read (every `listener` is then `null`: unknown) |
+/// | `addresses` | `address`, `family` (`ipv4`/`ipv6`), `listener` (`{socket, pid, process}`), `connect` (`{ok, ms, error, detail}`; `error`: `refused`, `timeout`, `unreachable`, `address_not_available`, `family_not_supported`, `other`), `http` (`{status, server, error}`, `null` when the connect failed; `error`: `timeout` or a message) |
+/// | `verdicts` | `client` (`browser`, `curl`, ...: the ids of `docs/doctor.md`), `label`, `outcome`, `attempts` (`{address, result, ms}`; `result`: `connected`, a connect `error`, or `gave_up`), `reached` (an address), `explanation` |
+/// | `fixes` | `{id, text}`, best first |
 pub(crate) fn render_json(facts: &Facts, verdicts: &[Verdict], fixes: &[Fix]) -> String {
     let r = &facts.resolution;
     let resolution = Json::Obj(vec![

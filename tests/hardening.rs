@@ -667,6 +667,32 @@ fn a_body_trickling_at_shutdown_gets_408_within_the_grace() {
     trickling.join().unwrap();
 }
 
+/// A body that arrived whole before the shutdown is read even late in
+/// the grace: only reads that must wait for the client are cut off.
+#[test]
+fn a_body_already_here_is_read_late_in_the_grace() {
+    fn late_reader(environ: &werk::Environ, start_response: werk::StartResponse) -> werk::Body {
+        std::thread::sleep(Duration::from_millis(1900));
+        let mut body = Vec::new();
+        let read = std::io::Read::read_to_end(&mut environ.input(), &mut body);
+        let _ = start_response.start("200 OK", [("Content-Type", "text/plain")]);
+        werk::Body::from(format!("{} {}", read.is_ok(), body.len()))
+    }
+    let server = TestServer::start(late_reader, quiet().shutdown_grace(Duration::from_secs(2)));
+    let mut client = std::net::TcpStream::connect(server.addr).unwrap();
+    client
+        .write_all(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n0123456789")
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    let stopping = std::thread::spawn(move || server.stop());
+    client.set_read_timeout(Some(GUARD)).unwrap();
+    let mut answer = String::new();
+    std::io::Read::read_to_string(&mut client, &mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200 "), "{answer}");
+    assert!(answer.ends_with("true 10"), "{answer}");
+    stopping.join().unwrap().unwrap().unwrap();
+}
+
 /// A chunked body of one-byte chunks is decoded once as it arrives, and
 /// its framing counts toward what is buffered: it is answered.
 #[test]

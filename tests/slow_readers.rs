@@ -506,3 +506,46 @@ print("ok")
         ran.stderr_text()
     );
 }
+
+/// Responses cut short at shutdown because their clients read nothing
+/// (over a Unix socket, whose buffer stays full) are dropped, not written
+/// with a blocking write: the server stops within its grace, not after an
+/// `io_timeout` per client.
+#[test]
+fn responses_cut_short_at_shutdown_do_not_hold_it() {
+    let path = std::env::temp_dir().join(format!("werk-cut-{}.sock", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    let file = DataFile::new("cut-short");
+    let grace = Duration::from_secs(1);
+    let server = werk::make_server(
+        &format!("unix://{}", path.display()),
+        0,
+        app(&file),
+        small_pool()
+            .io_timeout(Duration::from_secs(8))
+            .shutdown_grace(grace),
+    )
+    .expect("server");
+    let handle = server.handle();
+    let thread = std::thread::spawn(move || server.serve_forever());
+    let clients: Vec<UnixStream> = (0..3)
+        .map(|_| {
+            let mut s = UnixStream::connect(&path).unwrap();
+            s.write_all(&request_bytes("/bytes/4000000")).unwrap();
+            let mut one = [0u8; 1];
+            (&s).read_exact(&mut one).unwrap();
+            s
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let started = Instant::now();
+    handle.shutdown();
+    thread.join().unwrap().unwrap();
+    let took = started.elapsed();
+    drop(clients);
+    let _ = std::fs::remove_file(&path);
+    assert!(
+        took < grace + Duration::from_secs(3),
+        "stopped after {took:?}, grace {grace:?}, io_timeout 8 s"
+    );
+}

@@ -702,3 +702,30 @@ fn a_closing_response_ends_the_session_with_close_notify() {
         "{response}"
     );
 }
+
+/// A response framed by the close (HTTP/1.0, no length) that is cut short
+/// by a panic ends without close_notify, so that a TLS client sees the
+/// truncation instead of a body that looks whole.
+#[test]
+fn a_cut_short_response_ends_without_close_notify() {
+    let (cert, key) = devcert("cut-short");
+    let server = Running::start(
+        SslContext::Files {
+            cert: cert.clone(),
+            key,
+        },
+        Options::default(),
+    );
+    let read = support::rustls_get(
+        &cert,
+        "localhost",
+        server.addr,
+        "/stream/5?panic_at=2 HTTP/1.0",
+    );
+    let err = read.expect_err("a cut-short response must not end like a whole one");
+    assert!(err.contains("close_notify"), "{err}");
+    assert!(
+        err.contains("chunk"),
+        "the lines before the panic arrive: {err}"
+    );
+}

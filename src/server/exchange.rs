@@ -216,9 +216,9 @@ impl State {
             return Err(io::Error::new(io::ErrorKind::InvalidData, err));
         }
         if self.out.held > 0 && !self.start.head_sent {
-            // The responses before this request go first: the client may
-            // wait for them before it sends this body.
-            self.flush_with(Wait::Block)?;
+            // The responses before this request go first, if there is
+            // room: the client may wait for them before it sends the body.
+            self.flush_with(Wait::Now { spin_ms: 0 })?;
         }
         if self.body.continue_pending {
             self.body.continue_pending = false;
@@ -254,6 +254,11 @@ impl State {
         let Some(until) = self.body.shutdown.body_reads_until() else {
             return Ok(());
         };
+        let conn = self.conn.as_mut().ok_or_else(gone)?;
+        if !conn.buffered().is_empty() {
+            // Bytes that arrived already are read without waiting.
+            return Ok(());
+        }
         let left = until.saturating_duration_since(Instant::now());
         if left.is_zero() {
             return Err(io::Error::new(
@@ -261,7 +266,6 @@ impl State {
                 "the shutdown grace leaves no time to read the rest of the body",
             ));
         }
-        let conn = self.conn.as_mut().ok_or_else(gone)?;
         conn.set_read_timeout(left.min(self.body.read_timeout))
     }
 
@@ -369,9 +373,11 @@ impl State {
             && self.conn.as_ref().is_some_and(next_ready)
     }
 
-    /// Whether `buf` still starts with earlier responses.
-    pub(crate) fn holds_earlier_responses(&self) -> bool {
-        self.out.held > 0 && !self.out.buf.is_empty()
+    /// Drops the output that found no room: the response was cut short
+    /// and the connection closes, so nothing may wait to write it.
+    pub(crate) fn discard_unsent(&mut self) {
+        self.out.buf.clear();
+        self.out.held = 0;
     }
 
     /// Starts a file body of `len` bytes: the bytes the framing lets

@@ -266,11 +266,14 @@ fn body_allowance(expected: u64) -> Duration {
 fn linger_at_shutdown(mut conn: Conn) {
     conn.shutdown_write();
     let until = Instant::now() + super::park::LINGER_AT_SHUTDOWN;
+    let mut drained = 0;
     loop {
         match conn.fill_now() {
             Ok(Some(0)) | Err(_) => return,
+            Ok(Some(_)) if drained > super::park::LINGER_BYTES || Instant::now() >= until => return,
             Ok(Some(_)) => {
                 let len = conn.buffered().len();
+                drained += len;
                 conn.consume(len);
             }
             Ok(None) => {
@@ -392,7 +395,14 @@ fn close_gracefully(mut conn: Conn, client_may_send: bool, shared: &Arc<Shared>)
         return;
     }
     if shared.is_shutting_down() {
-        // The parker may be past watching anything by now.
+        if super::park::on_parker_thread() {
+            // Its shutdown loop lingers the entry while other responses
+            // go on.
+            conn.shutdown_write();
+            return shared.parker.linger_briefly(conn);
+        }
+        // A worker lingers itself: the parker may be past watching
+        // anything by now.
         return linger_at_shutdown(conn);
     }
     conn.shutdown_write();
@@ -574,15 +584,11 @@ impl Sending {
         }
         let mut state = self.exchange.lock();
         if state.out.aborted.is_some() {
-            // Cut short: what is buffered goes if there is room, no
-            // waiting; earlier responses held for this one are whole, and
-            // go in any case.
-            let wait = if state.holds_earlier_responses() {
-                Wait::Block
-            } else {
-                Wait::Now { spin_ms: 0 }
-            };
-            let _ = state.flush_with(wait);
+            // Cut short: what is buffered goes if there is room, never
+            // waiting (the client may be one that reads nothing); the rest
+            // is dropped with the connection.
+            let _ = state.flush_with(Wait::Now { spin_ms: 0 });
+            state.discard_unsent();
             return Progress::Done;
         }
         if !shared.is_shutting_down()
@@ -753,9 +759,15 @@ impl Sending {
         let mut state = self.exchange.lock();
         let keep = state.out.keep_alive && state.out.aborted.is_none() && state.drain_body();
         shared.log.request(&self.client, &self.line, state.out.code);
+        let cut_short = state.out.aborted.is_some();
         let mut conn = state.take_conn()?;
         let body_unread = state.body_unread();
         drop(state);
+        if cut_short && conn.is_tls() {
+            // No close_notify: over TLS it would tell the client that a
+            // response framed by the close ended normally.
+            return None;
+        }
         if keep {
             // Even at shutdown: the response said the connection stays,
             // so the client may be sending its next request already. The
@@ -764,9 +776,6 @@ impl Sending {
             conn.served += 1;
             Some(conn)
         } else {
-            if conn.flush_held().is_err() {
-                return None;
-            }
             close_gracefully(conn, body_unread, shared);
             None
         }

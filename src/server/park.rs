@@ -38,7 +38,7 @@ const SWEEP_EVERY: Duration = Duration::from_millis(100);
 const LINGER: Duration = Duration::from_secs(2);
 
 /// Bytes a closing connection may send that are read and dropped.
-const LINGER_BYTES: usize = 1024 * 1024;
+pub(crate) const LINGER_BYTES: usize = 1024 * 1024;
 
 /// Tokens of listening sockets: this bit and the listener's index. Slot
 /// tokens never have it (generations stay below 2^31).
@@ -325,10 +325,20 @@ impl Parker {
     /// shut: what the client still sends is read and dropped, for a while,
     /// so that it reads our response rather than a connection reset.
     pub(crate) fn linger(&self, conn: Conn) {
+        self.linger_for(conn, LINGER);
+    }
+
+    /// As [`Parker::linger`], for a moment only: at shutdown, on the
+    /// parker thread itself, which must not wait for one connection.
+    pub(crate) fn linger_briefly(&self, conn: Conn) {
+        self.linger_for(conn, LINGER_AT_SHUTDOWN);
+    }
+
+    fn linger_for(&self, conn: Conn, time: Duration) {
         let entry = Entry {
             conn,
             kind: Parked::Lingering,
-            deadline: Instant::now() + LINGER,
+            deadline: Instant::now() + time,
             drained: 0,
         };
         linger(entry, self);
@@ -570,6 +580,7 @@ pub(crate) fn serve_ready(ready: Ready, shared: &Arc<Shared>) {
 /// the shutdown their grace. (Readable connections are taken by idle
 /// workers themselves, in [`Parker::take_ready`].)
 pub(crate) fn run(shared: &Arc<Shared>) {
+    ON_PARKER_THREAD.with(|on| on.set(true));
     let parker = &shared.parker;
     let mut ready = Vec::new();
     let mut next_sweep = Instant::now() + SWEEP_EVERY;
@@ -726,6 +737,17 @@ pub(crate) fn run(shared: &Arc<Shared>) {
     }
     let parked = parker.core.lock().take_where(|_| true);
     parked.into_iter().for_each(close);
+}
+
+thread_local! {
+    /// True on the parker thread, which serves responses at shutdown.
+    static ON_PARKER_THREAD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// True when called on the parker thread: at shutdown it goes on with
+/// parked responses itself, and must not block on any one connection.
+pub(crate) fn on_parker_thread() -> bool {
+    ON_PARKER_THREAD.with(|on| on.get())
 }
 
 /// Closes a parked connection, reading first what the client sent: a

@@ -41,11 +41,12 @@ impl Shutdown {
     }
 
     /// Until when a request body may still be read, once the shutdown has
-    /// begun: [`LAST_READS`] before the deadline, so that a client that
-    /// stopped sending gets its 408 before the process ends.
+    /// begun: [`LAST_READS`] before the deadline (half the grace, if it is
+    /// shorter than twice that), so that a client that stopped sending
+    /// gets its 408 before the process ends.
     pub(crate) fn body_reads_until(&self) -> Option<Instant> {
         let began = self.began.get()?;
-        Some(*began + self.grace.saturating_sub(LAST_READS))
+        Some(*began + self.grace.saturating_sub(LAST_READS).max(self.grace / 2))
     }
 }
 
@@ -70,10 +71,13 @@ mod tests {
     }
 
     #[test]
-    fn a_grace_shorter_than_the_margin_ends_body_reads_at_once() {
-        let shutdown = Shutdown::new(Duration::from_millis(100));
+    fn a_short_grace_leaves_body_reads_half_of_it() {
+        let shutdown = Shutdown::new(Duration::from_millis(300));
         shutdown.begin();
         let began = shutdown.began.get().copied().unwrap();
-        assert_eq!(shutdown.body_reads_until(), Some(began));
+        assert_eq!(
+            shutdown.body_reads_until(),
+            Some(began + Duration::from_millis(150))
+        );
     }
 }

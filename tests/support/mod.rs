@@ -690,7 +690,13 @@ pub fn rustls_get(
     sock.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
     sock.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
     let mut tls = rustls::Stream::new(&mut conn, &mut sock);
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {name}\r\nConnection: close\r\n\r\n");
+    let request = if path.ends_with(" HTTP/1.0") {
+        // A request line's version given with the path: the response is
+        // then framed by the close, as HTTP/1.0 allows.
+        format!("GET {path}\r\nHost: {name}\r\n\r\n")
+    } else {
+        format!("GET {path} HTTP/1.1\r\nHost: {name}\r\nConnection: close\r\n\r\n")
+    };
     tls.write_all(request.as_bytes())
         .map_err(|e| e.to_string())?;
     let mut response = Vec::new();

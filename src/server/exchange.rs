@@ -373,6 +373,12 @@ impl State {
             && self.conn.as_ref().is_some_and(next_ready)
     }
 
+    /// Whether the buffer still starts with earlier responses, held for
+    /// this one ([`State::hold_for_next`]).
+    pub(crate) fn holds_earlier_responses(&self) -> bool {
+        self.out.held > 0
+    }
+
     /// Drops the output that found no room: the response was cut short
     /// and the connection closes, so nothing may wait to write it.
     pub(crate) fn discard_unsent(&mut self) {

@@ -706,6 +706,13 @@ impl Sending {
                     }
                 }
                 Source::Chunks(_) | Source::Reader(_) => {
+                    if state.holds_earlier_responses() {
+                        // A stream's next chunk may be long in coming (it
+                        // may wait for events): the answers held for this
+                        // response go now.
+                        state.flush_with(wait).map_err(Stop::Send)?;
+                        continue;
+                    }
                     drop(state);
                     let next = catch_unwind(AssertUnwindSafe(|| next_chunk(&mut self.source)))
                         .map_err(Stop::Panic)?;

@@ -11,6 +11,7 @@
 
 mod support;
 
+use std::io::Write;
 use std::time::{Duration, Instant};
 
 use support::{
@@ -176,6 +177,38 @@ print(data.count(b"HTTP/1.1 200 OK"), segs_in)
     // The handshake's SYN-ACK, the responses, perhaps an ACK: far fewer
     // than the 16 segments of one write per response.
     assert!(counts[1] <= 5, "{} segments for 16 responses", counts[1]);
+    server.stop();
+}
+
+/// An answer held for a pipelined request that follows goes out before
+/// that request's stream waits for its first chunk: a slow stream (a
+/// long poll, events) does not delay the answers before it.
+#[test]
+fn a_held_answer_does_not_wait_for_a_slow_stream() {
+    let server = TestServer::start(werk::apps::echo);
+    let mut stream = std::net::TcpStream::connect(server.addr).unwrap();
+    stream
+        .write_all(
+            b"GET /first HTTP/1.1\r\nHost: x\r\n\r\n\
+              GET /stream/1?delay_ms=3000 HTTP/1.1\r\nHost: x\r\n\r\n",
+        )
+        .unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let sent = Instant::now();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !String::from_utf8_lossy(&got).contains("/first") {
+        let n = std::io::Read::read(&mut stream, &mut buf).unwrap();
+        assert!(n > 0, "closed before the first answer");
+        got.extend_from_slice(&buf[..n]);
+    }
+    let waited = sent.elapsed();
+    assert!(
+        waited < Duration::from_millis(1500),
+        "the first answer waited {waited:?} for the stream's first chunk (3 s)"
+    );
     server.stop();
 }
 

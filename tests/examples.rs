@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use werk::{App, Options, ServerHandle};
 
@@ -960,18 +960,11 @@ impl Example {
     }
 
     fn wait_exit(&mut self) -> ExitStatus {
-        let deadline = Instant::now() + GUARD;
-        loop {
-            if let Some(status) = self.process.try_wait().expect("try_wait") {
-                return status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "still running after {GUARD:?}:\n{}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        let stderr = &self.stderr;
+        running::wait_for_exit(&mut self.process, || {
+            let log = stderr.lock().unwrap();
+            format!("still running after {GUARD:?}:\n{log}")
+        })
     }
 }
 

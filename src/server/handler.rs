@@ -257,36 +257,6 @@ fn body_allowance(expected: u64) -> Duration {
     Duration::from_secs(expected.div_ceil(MIN_BODY_RATE))
 }
 
-/// Closes a kept-alive connection at shutdown: a FIN, then what the
-/// client sends is read and dropped for [`LINGER_AT_SHUTDOWN`], so that a
-/// request crossing the close meets the end of the stream (and is sent
-/// again), not a reset.
-///
-/// [`LINGER_AT_SHUTDOWN`]: super::park::LINGER_AT_SHUTDOWN
-fn linger_at_shutdown(mut conn: Conn) {
-    conn.shutdown_write();
-    let until = Instant::now() + super::park::LINGER_AT_SHUTDOWN;
-    let mut drained = 0;
-    loop {
-        match conn.fill_now() {
-            Ok(Some(0)) | Err(_) => return,
-            Ok(Some(_)) if drained > super::park::LINGER_BYTES || Instant::now() >= until => return,
-            Ok(Some(_)) => {
-                let len = conn.buffered().len();
-                drained += len;
-                conn.consume(len);
-            }
-            Ok(None) => {
-                let left = until.saturating_duration_since(Instant::now());
-                let left_ms = left.as_millis() as i32;
-                if left_ms == 0 || !crate::sys::wait_readable(conn.fd(), left_ms).unwrap_or(false) {
-                    return;
-                }
-            }
-        }
-    }
-}
-
 /// Whether the connection's buffer holds the next request whole, one
 /// the application will be called for at once: a complete head with no
 /// body, or with all of its `Content-Length` body, not for a reserved
@@ -395,15 +365,7 @@ fn close_gracefully(mut conn: Conn, client_may_send: bool, shared: &Arc<Shared>)
         return;
     }
     if shared.is_shutting_down() {
-        if super::park::on_parker_thread() {
-            // Its shutdown loop lingers the entry while other responses
-            // go on.
-            conn.shutdown_write();
-            return shared.parker.linger_briefly(conn);
-        }
-        // A worker lingers itself: the parker may be past watching
-        // anything by now.
-        return linger_at_shutdown(conn);
+        return shared.parker.linger_at_shutdown(conn);
     }
     conn.shutdown_write();
     shared.parker.linger(conn);

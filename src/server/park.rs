@@ -38,7 +38,7 @@ const SWEEP_EVERY: Duration = Duration::from_millis(100);
 const LINGER: Duration = Duration::from_secs(2);
 
 /// Bytes a closing connection may send that are read and dropped.
-pub(crate) const LINGER_BYTES: usize = 1024 * 1024;
+const LINGER_BYTES: usize = 1024 * 1024;
 
 /// Tokens of listening sockets: this bit and the listener's index. Slot
 /// tokens never have it (generations stay below 2^31).
@@ -328,10 +328,36 @@ impl Parker {
         self.linger_for(conn, LINGER);
     }
 
-    /// As [`Parker::linger`], for a moment only: at shutdown, on the
-    /// parker thread itself, which must not wait for one connection.
-    pub(crate) fn linger_briefly(&self, conn: Conn) {
-        self.linger_for(conn, LINGER_AT_SHUTDOWN);
+    /// Closes a connection at shutdown: a FIN, then what the client sends
+    /// is read and dropped for [`LINGER_AT_SHUTDOWN`], so that a request
+    /// crossing the close meets the end of the stream (and is sent again),
+    /// not a reset. On the parker thread, which must not wait for one
+    /// connection, its shutdown loop lingers the entry; a worker lingers
+    /// itself, as the parker may be past watching anything by now.
+    pub(crate) fn linger_at_shutdown(&self, mut conn: Conn) {
+        conn.shutdown_write();
+        if on_parker_thread() {
+            return self.linger_for(conn, LINGER_AT_SHUTDOWN);
+        }
+        let until = Instant::now() + LINGER_AT_SHUTDOWN;
+        let mut drained = 0;
+        loop {
+            match conn.fill_now() {
+                Ok(Some(0)) | Err(_) => return,
+                Ok(Some(_)) if drained > LINGER_BYTES || Instant::now() >= until => return,
+                Ok(Some(_)) => {
+                    let len = conn.buffered().len();
+                    drained += len;
+                    conn.consume(len);
+                }
+                Ok(None) => {
+                    let left = until.saturating_duration_since(Instant::now()).as_millis() as i32;
+                    if left == 0 || !crate::sys::wait_readable(conn.fd(), left).unwrap_or(false) {
+                        return;
+                    }
+                }
+            }
+        }
     }
 
     fn linger_for(&self, conn: Conn, time: Duration) {
@@ -746,7 +772,7 @@ thread_local! {
 
 /// True when called on the parker thread: at shutdown it goes on with
 /// parked responses itself, and must not block on any one connection.
-pub(crate) fn on_parker_thread() -> bool {
+fn on_parker_thread() -> bool {
     ON_PARKER_THREAD.with(|on| on.get())
 }
 
@@ -767,7 +793,7 @@ fn close(mut entry: Entry) {
 /// How long a kept-alive connection closed at shutdown is read and dropped
 /// after its FIN: long enough for a request that crossed it on loopback or
 /// a LAN.
-pub(crate) const LINGER_AT_SHUTDOWN: Duration = Duration::from_millis(50);
+const LINGER_AT_SHUTDOWN: Duration = Duration::from_millis(50);
 
 /// How often the shutdown's last phase looks again at what it waits for.
 const SHUTDOWN_SLICE: Duration = Duration::from_millis(10);

@@ -109,18 +109,11 @@ impl Werk {
 
     /// Waits for the first process to exit.
     pub fn wait_exit(&mut self) -> ExitStatus {
-        let deadline = Instant::now() + GUARD;
-        loop {
-            if let Some(status) = self.first.try_wait().unwrap() {
-                return status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the first werk process did not exit:\n{}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        let stderr = &self.stderr;
+        wait_for_exit(&mut self.first, || {
+            let log = stderr.lock().unwrap();
+            format!("the first werk process did not exit:\n{log}")
+        })
     }
 
     /// Sends `signal` (`TERM`, `KILL`, ...) to the first process.
@@ -159,6 +152,19 @@ pub fn spawn(command: &mut Command) -> Child {
 }
 
 /// `kill -SIGNAL -- TARGET` (a process id, or `-PGID` for a group).
+/// Waits up to [`GUARD`] for `child` to exit; past it, fails with
+/// `why()`.
+pub fn wait_for_exit(child: &mut Child, why: impl Fn() -> String) -> ExitStatus {
+    let deadline = Instant::now() + GUARD;
+    loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            return status;
+        }
+        assert!(Instant::now() < deadline, "{}", why());
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 pub fn kill(signal: &str, target: &str) {
     let _ = Command::new("kill")
         .args([&format!("-{signal}"), "--", target])

@@ -17,7 +17,7 @@
 use std::io;
 use std::sync::{Arc, Mutex};
 
-use crate::model::{Responder, StartError, StartState};
+use crate::model::{Field, Fields, Responder, StartError, StartState};
 use crate::{App, Environ, StartResponse};
 
 /// What an application produced for one call.
@@ -73,8 +73,8 @@ impl Recorder {
 impl Responder for Recorder {
     fn start(
         &self,
-        status: String,
-        headers: Vec<(String, String)>,
+        status: Field,
+        headers: Fields,
         error: Option<String>,
     ) -> Result<(), StartError> {
         self.start
@@ -108,12 +108,12 @@ pub fn call(app: &impl App, environ: Environ) -> TestResponse {
     let _ = recorder.mark_sent();
     let start = recorder.start.lock().unwrap_or_else(|e| e.into_inner());
     let (status, headers) = match (&start.misuse, &start.head) {
-        (None, Some(head)) => (head.status.clone(), head.headers.clone()),
+        (None, Some(head)) => (head.status.to_string(), owned(&head.headers)),
         (misuse, head) => (
             "500 Internal Server Error".to_owned(),
             head.as_ref()
                 .filter(|_| misuse.is_none())
-                .map(|h| h.headers.clone())
+                .map(|h| owned(&h.headers))
                 .unwrap_or_default(),
         ),
     };
@@ -125,6 +125,11 @@ pub fn call(app: &impl App, environ: Environ) -> TestResponse {
         misuse: start.misuse.clone(),
         errors: errors.captured(),
     }
+}
+
+fn owned(headers: &[(Field, Field)]) -> Vec<(String, String)> {
+    let pairs = headers.iter();
+    pairs.map(|(k, v)| (k.to_string(), v.to_string())).collect()
 }
 
 #[cfg(test)]

@@ -22,7 +22,7 @@ fn warnings_for(app: impl App, environ: Environ) -> String {
     testing::call(&Lint::new(app), environ).errors
 }
 
-fn ok(sr: &StartResponse, headers: &[(&str, &str)]) {
+fn ok(sr: &StartResponse, headers: &[(&'static str, &'static str)]) {
     let _ = sr.start("200 OK", headers.iter().copied());
 }
 
@@ -60,7 +60,7 @@ fn a_clean_app_has_no_warnings() {
         }),
         Box::new(|environ: &Environ, sr: StartResponse| {
             let body = environ.input().read_all().unwrap();
-            ok(&sr, &[("Content-Length", &body.len().to_string())]);
+            let _ = sr.start("200 OK", [("Content-Length", body.len().to_string())]);
             Body::from(body)
         }),
         Box::new(|_: &Environ, sr: StartResponse| {

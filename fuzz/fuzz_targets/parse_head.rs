@@ -14,7 +14,7 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(Parsed::Complete(head)) = parse_head(data, &limits) {
         assert!(head.head_len <= data.len());
         assert!(head.head_len <= limits.max_head);
-        assert!(head.target.is_ascii(), "the target is kept ASCII");
+        assert!(head.target().is_ascii(), "the target is kept ASCII");
         // Parsing only the head's own bytes gives the same head: what
         // follows a head (a body, the next request) never changes it.
         let again = parse_head(&data[..head.head_len], &limits);

@@ -207,7 +207,7 @@ pub(crate) fn request_from_vars(
 /// SCRIPT_NAME prefix removed when it is there.
 fn path_from_uri(uri: &str, script_name: &str) -> String {
     let path = uri.split(['?', '#']).next().unwrap_or("");
-    let path = crate::model::decode_path(path);
+    let path = crate::model::decode_path(path).into_owned();
     match path.strip_prefix(script_name) {
         Some(rest) if !script_name.is_empty() && (rest.is_empty() || rest.starts_with('/')) => {
             rest.to_owned()

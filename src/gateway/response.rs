@@ -164,7 +164,7 @@ impl<T: Transport> State<T> {
             return;
         }
         let (headers, body) = crate::http::error_page(code, detail);
-        let status = format!("{code} {}", crate::http::reason_phrase(code));
+        let status = crate::http::status_of(code);
         self.start = StartState::default();
         if self.start.start(status, headers, None).is_ok()
             && self.ensure_head(Some(body.len() as u64)).is_ok()

@@ -1,24 +1,21 @@
 //! The responses the server writes itself: error pages for protocol
 //! errors and for applications that fail.
 
-use super::{encode_head, reason_phrase, HeadParts};
+use super::{encode_head, reason_phrase, Fields, HeadParts};
 use crate::escape::html_escape;
 
 /// Werkzeug's 500 text, so a client (or a test) sees the same words.
 const INTERNAL_ERROR: &str = "The server encountered an internal error and was unable to complete your request. Either the server is overloaded or there is an error in the application.";
 
 /// Headers and HTML body for an error status.
-pub(crate) fn error_page(code: u16, detail: &str) -> (Vec<(String, String)>, Vec<u8>) {
+pub(crate) fn error_page(code: u16, detail: &str) -> (Fields, Vec<u8>) {
     let reason = reason_phrase(code);
     let detail = if code == 500 { INTERNAL_ERROR } else { detail };
     let body = format!(
         "<!doctype html>\n<html lang=en>\n<title>{code} {reason}</title>\n<h1>{reason}</h1>\n<p>{}</p>\n",
         html_escape(detail)
     );
-    let headers = vec![(
-        "Content-Type".to_owned(),
-        "text/html; charset=utf-8".to_owned(),
-    )];
+    let headers = vec![("Content-Type".into(), "text/html; charset=utf-8".into())];
     (headers, body.into_bytes())
 }
 
@@ -26,7 +23,7 @@ pub(crate) fn error_page(code: u16, detail: &str) -> (Vec<(String, String)>, Vec
 /// `Connection: close`: for a client the server will not serve.
 pub(crate) fn error_response(code: u16, detail: &str) -> Vec<u8> {
     let (headers, body) = error_page(code, detail);
-    let status = format!("{code} {}", reason_phrase(code));
+    let status = super::status_of(code);
     let mut out = Vec::with_capacity(256 + body.len());
     encode_head(
         &mut out,

@@ -1,6 +1,8 @@
 //! Parsing a request head (RFC 9112 sections 2-3 and 6) into what the
 //! server needs: method, target, version, headers and body framing.
 
+use std::sync::Arc;
+
 use super::HttpError;
 
 /// The most header lines a request may carry (431 beyond), as CPython's
@@ -60,17 +62,19 @@ pub enum Framing {
 }
 
 /// A parsed request head.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// Its text (method, target, field names and values) is one shared
+/// string, copied once from the connection's buffer; the accessors borrow
+/// from it, and the server gives the environ pieces of it without copying
+/// again.
+#[derive(Debug, Clone)]
 pub struct RequestHead {
-    /// The method token, case preserved.
-    pub method: String,
-    /// The request target as sent; bytes outside visible ASCII are
-    /// percent-encoded so the string stays ASCII and nothing is lost.
-    pub target: String,
+    text: Arc<str>,
+    method: Span,
+    target: Span,
+    headers: Vec<(Span, Span)>,
     /// The request's version.
     pub version: Version,
-    /// Header fields in arrival order: name as sent, raw value.
-    pub headers: Vec<(String, Vec<u8>)>,
     /// How the body is delimited.
     pub framing: Framing,
     /// True when the connection must close after this request (HTTP/1.0
@@ -85,18 +89,145 @@ pub struct RequestHead {
     pub head_len: usize,
 }
 
+/// Where a piece of a head lies in its text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Span {
+    start: usize,
+    end: usize,
+}
+
 impl RequestHead {
+    /// The method token, case preserved.
+    pub fn method(&self) -> &str {
+        self.piece(self.method)
+    }
+
+    /// The request target as sent; bytes outside visible ASCII are
+    /// percent-encoded so the string stays ASCII and nothing is lost.
+    pub fn target(&self) -> &str {
+        self.piece(self.target)
+    }
+
+    /// Header fields in arrival order: the name as sent, the value as
+    /// text (UTF-8 when it is, otherwise ISO-8859-1, one char per byte, so
+    /// no byte is lost), without surrounding whitespace.
+    pub fn headers(&self) -> impl ExactSizeIterator<Item = (&str, &str)> + '_ {
+        let pieces = self.headers.iter();
+        pieces.map(|&(name, value)| (self.piece(name), self.piece(value)))
+    }
+
     /// The first value of the named header, compared case-insensitively.
-    pub fn header(&self, name: &str) -> Option<&[u8]> {
-        self.headers
-            .iter()
+    pub fn header(&self, name: &str) -> Option<&str> {
+        let mut fields = self.headers();
+        fields
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_slice())
+            .map(|(_, v)| v)
     }
 
     /// The request line as it is logged: `GET /path HTTP/1.1`.
     pub fn request_line(&self) -> String {
-        format!("{} {} {}", self.method, self.target, self.version.as_str())
+        format!(
+            "{} {} {}",
+            self.method(),
+            self.target(),
+            self.version.as_str()
+        )
+    }
+
+    /// The head's text, which every piece lies in.
+    pub(crate) fn text(&self) -> &Arc<str> {
+        &self.text
+    }
+
+    /// The spans of the method, the target, and each field's name and
+    /// value in [`RequestHead::text`].
+    pub(crate) fn spans(&self) -> (Span, Span, &[(Span, Span)]) {
+        (self.method, self.target, &self.headers)
+    }
+
+    fn piece(&self, span: Span) -> &str {
+        &self.text[span.start..span.end]
+    }
+}
+
+impl Span {
+    /// The byte range in the head's text.
+    pub(crate) fn range(self) -> std::ops::Range<usize> {
+        self.start..self.end
+    }
+}
+
+/// Two heads are equal when they say the same: method, target, fields in
+/// order, and what was read from them, wherever the pieces lie in the
+/// text (`: ` or `:` between a name and its value, say).
+impl PartialEq for RequestHead {
+    fn eq(&self, other: &RequestHead) -> bool {
+        self.method() == other.method()
+            && self.target() == other.target()
+            && self.headers().eq(other.headers())
+            && self.version == other.version
+            && self.framing == other.framing
+            && self.close == other.close
+            && self.expect_continue == other.expect_continue
+            && self.target_authority == other.target_authority
+            && self.head_len == other.head_len
+    }
+}
+
+impl Eq for RequestHead {}
+
+/// The text of a head and where its pieces lie: the head's bytes as they
+/// are when they are UTF-8 and the target is visible ASCII (nearly
+/// always), else the pieces rewritten one by one.
+fn head_text(
+    head: &[u8],
+    req: &httparse::Request<'_, '_>,
+) -> (Arc<str>, Span, Span, Vec<(Span, Span)>) {
+    let method = req.method.unwrap_or_default().as_bytes();
+    let target = req.path.unwrap_or_default().as_bytes();
+    let as_sent = std::str::from_utf8(head)
+        .ok()
+        .filter(|_| target.iter().all(u8::is_ascii_graphic));
+    if let Some(text) = as_sent {
+        let span = |piece: &[u8]| {
+            let start = piece.as_ptr() as usize - head.as_ptr() as usize;
+            Span {
+                start,
+                end: start + piece.len(),
+            }
+        };
+        let headers = req.headers.iter();
+        let headers = headers.map(|h| (span(h.name.as_bytes()), span(h.value)));
+        return (
+            Arc::from(text),
+            span(method),
+            span(target),
+            headers.collect(),
+        );
+    }
+    let mut text = String::with_capacity(head.len() + 16);
+    let mut push = |piece: &str| {
+        let start = text.len();
+        text.push_str(piece);
+        Span {
+            start,
+            end: text.len(),
+        }
+    };
+    let method = push(req.method.unwrap_or_default());
+    let target = push(&ascii_target(target));
+    let headers = req.headers.iter();
+    let headers = headers.map(|h| (push(h.name), push(&field_text(h.value))));
+    let headers = headers.collect();
+    (Arc::from(text), method, target, headers)
+}
+
+/// A field value as text: UTF-8 when it is, otherwise ISO-8859-1 (each
+/// byte one char), so that no byte is lost.
+fn field_text(value: &[u8]) -> std::borrow::Cow<'_, str> {
+    match std::str::from_utf8(value) {
+        Ok(text) => text.into(),
+        Err(_) => value.iter().map(|&b| b as char).collect::<String>().into(),
     }
 }
 
@@ -162,34 +293,28 @@ pub fn parse_head(buf: &[u8], limits: &Limits) -> Result<Parsed, HttpError> {
     };
     // A head that ends before the first byte over a limit lies within
     // both: its length is at most max_head, its target at most max_uri.
-    let method = req.method.unwrap_or_default().to_owned();
-    let raw_target = req.path.unwrap_or_default();
     let version = match req.version {
         Some(0) => Version::Http10,
         _ => Version::Http11,
     };
-    let target = ascii_target(raw_target.as_bytes());
-    let target_authority = check_target(&target)?;
-    if target == "*" && method != "OPTIONS" {
-        // RFC 9112 section 3.2.4: the asterisk form is for OPTIONS only.
-        return Err(HttpError::Malformed("the target * is for OPTIONS only"));
-    }
-    let headers: Vec<(String, Vec<u8>)> = req
-        .headers
-        .iter()
-        .map(|h| (h.name.to_owned(), h.value.to_vec()))
-        .collect();
+    let (text, method, target, headers) = head_text(&within[..head_len], &req);
     let mut head = RequestHead {
+        text,
         method,
         target,
-        version,
         headers,
+        version,
         framing: Framing::None,
         close: false,
         expect_continue: false,
-        target_authority,
+        target_authority: None,
         head_len,
     };
+    head.target_authority = check_target(head.target())?;
+    if head.target() == "*" && head.method() != "OPTIONS" {
+        // RFC 9112 section 3.2.4: the asterisk form is for OPTIONS only.
+        return Err(HttpError::Malformed("the target * is for OPTIONS only"));
+    }
     apply_headers(&mut head, limits)?;
     Ok(Parsed::Complete(head))
 }
@@ -428,8 +553,10 @@ fn apply_headers(head: &mut RequestHead, limits: &Limits) -> Result<(), HttpErro
     let mut hosts = 0usize;
     let mut keep_alive = false;
     let mut close = false;
-    for (name, value) in &head.headers {
-        let value = value.as_slice();
+    let mut expect_continue = false;
+    let version = head.version;
+    for (name, value) in head.headers() {
+        let value = value.as_bytes();
         if name.eq_ignore_ascii_case("content-length") {
             for part in value.split(|&b| b == b',') {
                 let n = parse_length(trim(part))?;
@@ -457,9 +584,9 @@ fn apply_headers(head: &mut RequestHead, limits: &Limits) -> Result<(), HttpErro
                 close |= token.eq_ignore_ascii_case(b"close");
                 keep_alive |= token.eq_ignore_ascii_case(b"keep-alive");
             }
-        } else if name.eq_ignore_ascii_case("expect") && head.version == Version::Http11 {
+        } else if name.eq_ignore_ascii_case("expect") && version == Version::Http11 {
             if trim(value).eq_ignore_ascii_case(b"100-continue") {
-                head.expect_continue = true;
+                expect_continue = true;
             } else {
                 return Err(HttpError::UnsupportedExpectation);
             }
@@ -489,9 +616,7 @@ fn apply_headers(head: &mut RequestHead, limits: &Limits) -> Result<(), HttpErro
             return Err(HttpError::BodyTooLarge);
         }
     }
-    if head.framing == Framing::None {
-        head.expect_continue = false;
-    }
+    head.expect_continue = expect_continue && head.framing != Framing::None;
     head.close = match head.version {
         Version::Http11 => close,
         Version::Http10 => close || !keep_alive,
@@ -591,8 +716,8 @@ mod tests {
     #[test]
     fn simple_get() {
         let head = parse(b"GET /a?b=1 HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
-        assert_eq!(head.method, "GET");
-        assert_eq!(head.target, "/a?b=1");
+        assert_eq!(head.method(), "GET");
+        assert_eq!(head.target(), "/a?b=1");
         assert_eq!(head.version, Version::Http11);
         assert_eq!(head.framing, Framing::None);
         assert!(!head.close);
@@ -680,7 +805,7 @@ mod tests {
     fn non_ascii_target_is_percent_encoded() {
         let head = parse(b"GET /caf\xc3\xa9 HTTP/1.1\r\nHost: x\r\n\r\n");
         if let Ok(head) = head {
-            assert_eq!(head.target, "/caf%C3%A9");
+            assert_eq!(head.target(), "/caf%C3%A9");
         }
     }
 

@@ -3,7 +3,15 @@
 //! breaking the stream (RFC 9112 sections 4, 5 and 7; PEP 3333 "The
 //! start_response() Callable").
 
+use std::borrow::Cow;
 use std::io::Write;
+
+/// A status line, header name or header value: borrowed when it is a
+/// literal (the app's or the server's), so fixed headers cost no copy.
+pub(crate) type Field = Cow<'static, str>;
+
+/// Response headers in the order they are sent.
+pub(crate) type Fields = Vec<(Field, Field)>;
 
 /// The zero-length chunk and empty trailer section that end a chunked body.
 pub(crate) const LAST_CHUNK: &[u8] = b"0\r\n\r\n";
@@ -25,7 +33,7 @@ pub(crate) enum ResponseFraming {
 #[derive(Debug)]
 pub(crate) struct HeadParts<'a> {
     pub status: &'a str,
-    pub headers: &'a [(String, String)],
+    pub headers: &'a [(Field, Field)],
     /// A Content-Length the server adds (the app gave none, the body's size
     /// is known).
     pub add_length: Option<u64>,
@@ -159,50 +167,71 @@ pub(crate) fn validate_header(name: &str, value: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// The status lines werk knows, `"200 OK"`: the code, a space, the
+/// reason phrase (RFC 9110 section 15).
+const STATUS_LINES: [&str; 38] = [
+    "100 Continue",
+    "101 Switching Protocols",
+    "200 OK",
+    "201 Created",
+    "202 Accepted",
+    "204 No Content",
+    "206 Partial Content",
+    "301 Moved Permanently",
+    "302 Found",
+    "303 See Other",
+    "304 Not Modified",
+    "307 Temporary Redirect",
+    "308 Permanent Redirect",
+    "400 Bad Request",
+    "401 Unauthorized",
+    "403 Forbidden",
+    "404 Not Found",
+    "405 Method Not Allowed",
+    "408 Request Timeout",
+    "409 Conflict",
+    "410 Gone",
+    "411 Length Required",
+    "412 Precondition Failed",
+    "413 Content Too Large",
+    "414 URI Too Long",
+    "415 Unsupported Media Type",
+    "416 Range Not Satisfiable",
+    "417 Expectation Failed",
+    "418 I'm a teapot",
+    "422 Unprocessable Content",
+    "429 Too Many Requests",
+    "431 Request Header Fields Too Large",
+    "500 Internal Server Error",
+    "501 Not Implemented",
+    "502 Bad Gateway",
+    "503 Service Unavailable",
+    "504 Gateway Timeout",
+    "505 HTTP Version Not Supported",
+];
+
 /// The standard reason phrase for a status code, for responses the server
 /// makes itself.
 pub(crate) fn reason_phrase(code: u16) -> &'static str {
-    match code {
-        100 => "Continue",
-        101 => "Switching Protocols",
-        200 => "OK",
-        201 => "Created",
-        202 => "Accepted",
-        204 => "No Content",
-        206 => "Partial Content",
-        301 => "Moved Permanently",
-        302 => "Found",
-        303 => "See Other",
-        304 => "Not Modified",
-        307 => "Temporary Redirect",
-        308 => "Permanent Redirect",
-        400 => "Bad Request",
-        401 => "Unauthorized",
-        403 => "Forbidden",
-        404 => "Not Found",
-        405 => "Method Not Allowed",
-        408 => "Request Timeout",
-        409 => "Conflict",
-        410 => "Gone",
-        411 => "Length Required",
-        412 => "Precondition Failed",
-        413 => "Content Too Large",
-        414 => "URI Too Long",
-        415 => "Unsupported Media Type",
-        416 => "Range Not Satisfiable",
-        417 => "Expectation Failed",
-        418 => "I'm a teapot",
-        422 => "Unprocessable Content",
-        429 => "Too Many Requests",
-        431 => "Request Header Fields Too Large",
-        500 => "Internal Server Error",
-        501 => "Not Implemented",
-        502 => "Bad Gateway",
-        503 => "Service Unavailable",
-        504 => "Gateway Timeout",
-        505 => "HTTP Version Not Supported",
-        _ => "Unknown",
+    status_line(code).map_or("Unknown", |line| &line[4..])
+}
+
+/// The status line for a response the server makes itself: `"404 Not
+/// Found"`, borrowed for the codes werk knows.
+pub(crate) fn status_of(code: u16) -> Field {
+    match status_line(code) {
+        Some(line) => Cow::Borrowed(line),
+        None => Cow::Owned(format!("{code} {}", reason_phrase(code))),
     }
+}
+
+/// The standard status line of `code`, if werk knows its reason phrase.
+pub(crate) fn status_line(code: u16) -> Option<&'static str> {
+    let digits = [code / 100, code / 10 % 10, code % 10].map(|d| b'0' + d as u8);
+    let line = STATUS_LINES
+        .iter()
+        .find(|line| line.as_bytes()[..3] == digits)?;
+    (code < 1000).then_some(*line)
 }
 
 #[cfg(test)]
@@ -211,7 +240,7 @@ mod tests {
 
     #[test]
     fn head_with_computed_length_and_close() {
-        let headers = vec![("Content-Type".to_owned(), "text/plain".to_owned())];
+        let headers: Fields = vec![("Content-Type".into(), "text/plain".into())];
         let mut out = Vec::new();
         encode_head(
             &mut out,
@@ -233,9 +262,9 @@ mod tests {
 
     #[test]
     fn app_date_and_server_are_not_doubled() {
-        let headers = vec![
-            ("server".to_owned(), "mine".to_owned()),
-            ("Date".to_owned(), "x".to_owned()),
+        let headers: Fields = vec![
+            ("server".into(), "mine".into()),
+            ("Date".into(), "x".into()),
         ];
         let mut out = Vec::new();
         encode_head(

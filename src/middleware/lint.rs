@@ -31,7 +31,7 @@ use std::fmt;
 use std::io::{self, Read, Write};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use crate::model::Responder;
+use crate::model::{Field, Fields, Responder};
 use crate::{App, Body, BodyChunks, Environ, Errors, Input, StartError, StartResponse};
 
 /// Checks the wrapped application against PEP 3333 and HTTP rules, and
@@ -135,7 +135,7 @@ impl<A: App> App for Lint<A> {
 struct State {
     starts: u32,
     code: Option<u16>,
-    headers: Vec<(String, String)>,
+    headers: Fields,
     content_length: Option<u64>,
     /// Body bytes were handed on (by `write` or the body).
     sending: bool,
@@ -186,7 +186,7 @@ impl Checks {
     }
 
     /// The checks of one `start_response` call, before it is passed on.
-    fn start(&self, status: &str, headers: &[(String, String)], with_error: bool) {
+    fn start(&self, status: &str, headers: &[(Field, Field)], with_error: bool) {
         let (starts, sending) = {
             let mut state = self.state();
             state.starts += 1;
@@ -318,7 +318,7 @@ impl Checks {
     }
 
     /// Records a head the server accepted.
-    fn started(&self, status: &str, headers: Vec<(String, String)>) {
+    fn started(&self, status: &str, headers: Fields) {
         let mut state = self.state();
         state.code = status.get(..3).and_then(|c| c.parse().ok());
         state.content_length = headers
@@ -429,8 +429,8 @@ struct LintResponder {
 impl Responder for LintResponder {
     fn start(
         &self,
-        status: String,
-        headers: Vec<(String, String)>,
+        status: Field,
+        headers: Fields,
         error: Option<String>,
     ) -> Result<(), StartError> {
         self.checks.start(&status, &headers, error.is_some());

@@ -598,7 +598,7 @@ fn body_or_error(body: std::io::Result<Body>) -> Body {
 /// A short plain-text answer.
 fn small(
     status: &str,
-    extra: &[(&str, String)],
+    extra: &[(&'static str, String)],
     text: String,
     start_response: StartResponse,
 ) -> Body {

@@ -290,16 +290,27 @@ impl fmt::Debug for Environ {
     }
 }
 
-/// An environ value. Most are made for the request; some are fixed text
-/// (`GATEWAY_INTERFACE`, the protocol) and some are the same for every
-/// request on a connection (its addresses), which are shared rather than
-/// copied each time.
-#[derive(Clone, PartialEq, Eq)]
+/// An environ value. Most are pieces of the request head's text, shared
+/// with it; some are fixed text (`GATEWAY_INTERFACE`, the protocol) and
+/// some are the same for every request on a connection (its addresses),
+/// shared rather than copied each time; the rest are made for the
+/// request.
+#[derive(Clone)]
 pub(crate) enum Text {
     Static(&'static str),
     Shared(Arc<str>),
+    /// A range of a shared text (a request head's).
+    Slice(Arc<str>, std::ops::Range<usize>),
     Owned(String),
 }
+
+impl PartialEq for Text {
+    fn eq(&self, other: &Text) -> bool {
+        **self == **other
+    }
+}
+
+impl Eq for Text {}
 
 impl Text {
     pub(crate) fn into_string(self) -> String {
@@ -317,6 +328,7 @@ impl std::ops::Deref for Text {
         match self {
             Text::Static(s) => s,
             Text::Shared(s) => s,
+            Text::Slice(s, range) => &s[range.clone()],
             Text::Owned(s) => s,
         }
     }
@@ -406,9 +418,9 @@ pub(crate) fn percent_encode_path(path: &str) -> String {
 /// PATH_INFO: leading slashes collapsed to one (as Werkzeug does for
 /// `//double-slash`), percent-escapes decoded, invalid UTF-8 replaced by
 /// U+FFFD; an empty path is `/` for absolute-form targets.
-pub(crate) fn decode_path(path: &str) -> String {
+pub(crate) fn decode_path(path: &str) -> Cow<'_, str> {
     if path == "*" || is_plain_path(path) {
-        return path.to_owned();
+        return Cow::Borrowed(path);
     }
     let trimmed = path.trim_start_matches('/');
     let path = if path.is_empty() {
@@ -416,11 +428,11 @@ pub(crate) fn decode_path(path: &str) -> String {
     } else {
         format!("/{trimmed}")
     };
-    String::from_utf8_lossy(&percent_decode(path.as_bytes())).into_owned()
+    Cow::Owned(String::from_utf8_lossy(&percent_decode(path.as_bytes())).into_owned())
 }
 
 /// A path that decoding would leave as it is: one leading slash, no
-/// escapes (the common case, which then costs one copy).
+/// escapes (the common case, which then costs no copy).
 fn is_plain_path(path: &str) -> bool {
     path.starts_with('/') && !path.starts_with("//") && !path.contains('%')
 }
@@ -451,14 +463,38 @@ pub(crate) fn percent_decode(input: &[u8]) -> Vec<u8> {
 /// or one over the server's size limit is an `InvalidData` error.
 #[derive(Clone)]
 pub struct Input {
-    stream: Arc<Mutex<dyn Read + Send>>,
+    stream: Stream,
+}
+
+/// What an [`Input`] reads from.
+#[derive(Clone)]
+enum Stream {
+    /// Any reader, behind a lock of its own.
+    Locked(Arc<Mutex<dyn Read + Send>>),
+    /// A reader that locks itself: the server's exchange, which already
+    /// holds the request's state behind one lock, so a request's input
+    /// costs no allocation of its own.
+    Shared(Arc<dyn SharedRead>),
+}
+
+/// A reader that several handles read through `&self`.
+pub(crate) trait SharedRead: Send + Sync {
+    /// Reads as [`Read::read`] does.
+    fn read_shared(&self, buf: &mut [u8]) -> io::Result<usize>;
 }
 
 impl Input {
     /// An input over any reader (the server's own, or bytes in a test).
     pub fn new(reader: impl Read + Send + 'static) -> Input {
         Input {
-            stream: Arc::new(Mutex::new(reader)),
+            stream: Stream::Locked(Arc::new(Mutex::new(reader))),
+        }
+    }
+
+    /// An input over a reader that locks itself.
+    pub(crate) fn shared(reader: Arc<dyn SharedRead>) -> Input {
+        Input {
+            stream: Stream::Shared(reader),
         }
     }
 
@@ -477,8 +513,13 @@ impl Input {
 
 impl Read for Input {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let mut stream = self.stream.lock().unwrap_or_else(|e| e.into_inner());
-        stream.read(buf)
+        match &self.stream {
+            Stream::Locked(stream) => {
+                let mut stream = stream.lock().unwrap_or_else(|e| e.into_inner());
+                stream.read(buf)
+            }
+            Stream::Shared(stream) => stream.read_shared(buf),
+        }
     }
 }
 

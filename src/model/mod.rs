@@ -17,8 +17,9 @@ pub(crate) mod body;
 mod environ;
 mod start_response;
 
+pub(crate) use crate::http::{Field, Fields};
 pub use body::{Body, BodyChunks};
-pub(crate) use environ::{decode_path, header_key, percent_encode_path, Text};
+pub(crate) use environ::{decode_path, header_key, percent_encode_path, SharedRead, Text};
 pub use environ::{Environ, EnvironBuilder, Errors, Extensions, Input};
 pub(crate) use start_response::{LockedResponse, Responder, ResponseWriter, StartState};
 pub use start_response::{StartError, StartResponse, WriteHandle};

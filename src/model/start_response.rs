@@ -2,19 +2,20 @@
 //! start_response() Callable"), with the rules both the server and the
 //! test double enforce.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::io;
 use std::sync::{Arc, MutexGuard};
 
-use crate::http::{validate_header, validate_status};
+use crate::http::{status_line, validate_header, validate_status, Field, Fields};
 
 /// What receives a response: the server's connection, or a test recorder.
 pub(crate) trait Responder: Send + Sync {
     /// Applies a `start_response` call (see [`StartState::start`]).
     fn start(
         &self,
-        status: String,
-        headers: Vec<(String, String)>,
+        status: Field,
+        headers: Fields,
         error: Option<String>,
     ) -> Result<(), StartError>;
 
@@ -53,8 +54,8 @@ pub(crate) trait ResponseWriter {
 impl<R: LockedResponse> Responder for R {
     fn start(
         &self,
-        status: String,
-        headers: Vec<(String, String)>,
+        status: Field,
+        headers: Fields,
         error: Option<String>,
     ) -> Result<(), StartError> {
         self.lock().start_state().start(status, headers, error)
@@ -71,9 +72,9 @@ impl<R: LockedResponse> Responder for R {
 /// The status and headers an application chose, checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct ResponseHead {
-    pub status: String,
+    pub status: Field,
     pub code: u16,
-    pub headers: Vec<(String, String)>,
+    pub headers: Fields,
     /// The app's Content-Length, if it gave one.
     pub content_length: Option<u64>,
 }
@@ -95,8 +96,8 @@ impl StartState {
     /// while nothing has been sent.
     pub fn start(
         &mut self,
-        status: String,
-        headers: Vec<(String, String)>,
+        status: Field,
+        headers: Fields,
         error: Option<String>,
     ) -> Result<(), StartError> {
         let result = self.check(&status, &headers, error.as_deref());
@@ -123,7 +124,7 @@ impl StartState {
     fn check(
         &self,
         status: &str,
-        headers: &[(String, String)],
+        headers: &[(Field, Field)],
         error: Option<&str>,
     ) -> Result<Option<u64>, StartError> {
         match (error, self.head_sent, self.head.is_some()) {
@@ -232,11 +233,11 @@ impl StartResponse {
     pub fn start<H, K, V>(&self, status: &str, headers: H) -> Result<WriteHandle, StartError>
     where
         H: IntoIterator<Item = (K, V)>,
-        K: Into<String>,
-        V: Into<String>,
+        K: Into<Field>,
+        V: Into<Field>,
     {
         self.responder
-            .start(status.to_owned(), collect(headers), None)?;
+            .start(status_text(status), collect(headers), None)?;
         Ok(self.write_handle())
     }
 
@@ -251,11 +252,14 @@ impl StartResponse {
     ) -> Result<WriteHandle, StartError>
     where
         H: IntoIterator<Item = (K, V)>,
-        K: Into<String>,
-        V: Into<String>,
+        K: Into<Field>,
+        V: Into<Field>,
     {
-        self.responder
-            .start(status.to_owned(), collect(headers), Some(error.to_string()))?;
+        self.responder.start(
+            status_text(status),
+            collect(headers),
+            Some(error.to_string()),
+        )?;
         Ok(self.write_handle())
     }
 
@@ -318,11 +322,21 @@ impl fmt::Debug for StartResponse {
     }
 }
 
-fn collect<H, K, V>(headers: H) -> Vec<(String, String)>
+/// The status as a [`Field`]: a standard status line (`"200 OK"`) is
+/// borrowed from the server's table, any other is copied.
+fn status_text(status: &str) -> Field {
+    let code = status.get(..3).and_then(|c| c.parse().ok());
+    match code.and_then(status_line) {
+        Some(line) if line == status => Cow::Borrowed(line),
+        _ => Cow::Owned(status.to_owned()),
+    }
+}
+
+fn collect<H, K, V>(headers: H) -> Fields
 where
     H: IntoIterator<Item = (K, V)>,
-    K: Into<String>,
-    V: Into<String>,
+    K: Into<Field>,
+    V: Into<Field>,
 {
     headers
         .into_iter()
@@ -342,12 +356,16 @@ where
 {
     fn start(
         &self,
-        status: String,
-        headers: Vec<(String, String)>,
+        status: Field,
+        headers: Fields,
         error: Option<String>,
     ) -> Result<(), StartError> {
-        let (status, headers) = (self.f)(status, headers);
-        self.inner.start(status, headers, error)
+        let headers = headers
+            .into_iter()
+            .map(|(k, v)| (k.into_owned(), v.into_owned()));
+        let (status, headers) = (self.f)(status.into_owned(), headers.collect());
+        let headers = headers.into_iter().map(|(k, v)| (k.into(), v.into()));
+        self.inner.start(status.into(), headers.collect(), error)
     }
 
     fn write(&self, data: &[u8]) -> io::Result<()> {
@@ -384,11 +402,8 @@ impl fmt::Debug for WriteHandle {
 mod tests {
     use super::*;
 
-    fn hdrs(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect()
+    fn hdrs(pairs: &[(&'static str, &'static str)]) -> Fields {
+        pairs.iter().map(|&(k, v)| (k.into(), v.into())).collect()
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::ops::Range;
 use std::sync::Arc;
 
 use super::conn::Names;
@@ -21,18 +22,17 @@ pub(crate) struct RequestLine {
     pub method: Text,
     /// The target as sent (ASCII, see [`RequestHead::target`]); shared
     /// with `REQUEST_URI` and `RAW_URI`.
-    pub target: Arc<str>,
+    pub target: Text,
     pub version: Version,
 }
 
 impl RequestLine {
-    /// Moves the method and target out of `head`, which is about to become
-    /// the environ.
-    pub(crate) fn take(head: &mut RequestHead) -> RequestLine {
-        let method = std::mem::take(&mut head.method);
+    /// The method and target of `head`, sharing its text.
+    pub(crate) fn of(head: &RequestHead) -> RequestLine {
+        let (method, target, _) = head.spans();
         RequestLine {
-            method: method_text(method),
-            target: Arc::from(std::mem::take(&mut head.target)),
+            method: method_text(head.method(), slice(head.text(), method.range())),
+            target: slice(head.text(), target.range()),
             version: head.version,
         }
     }
@@ -50,34 +50,53 @@ impl fmt::Display for RequestLine {
     }
 }
 
-/// The common methods as fixed text; others shared (the environ and the
-/// log both hold them).
-fn method_text(method: String) -> Text {
+/// The common methods as fixed text; others a piece of the head.
+fn method_text(method: &str, piece: Text) -> Text {
     const KNOWN: [&str; 7] = ["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"];
     match KNOWN.iter().find(|m| **m == method) {
         Some(m) => Text::Static(m),
-        None => Text::Shared(Arc::from(method)),
+        None => piece,
+    }
+}
+
+fn slice(text: &Arc<str>, range: Range<usize>) -> Text {
+    Text::Slice(text.clone(), range)
+}
+
+/// `piece` as a slice of the head's text when it lies in it (the path
+/// and query of the target do), else a copy.
+fn piece_of(text: &Arc<str>, piece: &str) -> Text {
+    let start = (piece.as_ptr() as usize).wrapping_sub(text.as_ptr() as usize);
+    match start.checked_add(piece.len()) {
+        Some(end) if end <= text.len() => slice(text, start..end),
+        _ => Text::Owned(piece.to_owned()),
     }
 }
 
 /// The CGI variables and `HTTP_*` headers for a request, from its line
-/// (taken out of the head first, [`RequestLine::take`]) and the rest of
-/// its head.
+/// ([`RequestLine::of`]) and its head.
 pub(crate) fn cgi_vars(
-    head: RequestHead,
+    head: &RequestHead,
     line: &RequestLine,
     names: &Names,
     software: &'static str,
 ) -> Vars {
+    let text = head.text();
     let (path, query) = split_target(&line.target);
-    let mut vars: Vars = Vec::with_capacity(14 + head.headers.len());
+    let mut vars: Vars = Vec::with_capacity(14 + head.headers().len());
     let mut push = |k: &'static str, v: Text| vars.push((Cow::Borrowed(k), v));
     push("REQUEST_METHOD", line.method.clone());
     push("SCRIPT_NAME", Text::Static(""));
-    push("PATH_INFO", Text::Owned(decode_path(path)));
-    push("QUERY_STRING", owned_unless_empty(query));
-    push("REQUEST_URI", Text::Shared(line.target.clone()));
-    push("RAW_URI", Text::Shared(line.target.clone()));
+    push(
+        "PATH_INFO",
+        match decode_path(path) {
+            Cow::Borrowed(path) => piece_of(text, path),
+            Cow::Owned(path) => Text::Owned(path),
+        },
+    );
+    push("QUERY_STRING", piece_of(text, query));
+    push("REQUEST_URI", line.target.clone());
+    push("RAW_URI", line.target.clone());
     push("SERVER_NAME", Text::Shared(names.server_name.clone()));
     push("SERVER_PORT", Text::Shared(names.server_port.clone()));
     push("SERVER_PROTOCOL", Text::Static(line.version.as_str()));
@@ -85,14 +104,16 @@ pub(crate) fn cgi_vars(
     push("GATEWAY_INTERFACE", Text::Static("CGI/1.1"));
     push("REMOTE_ADDR", Text::Shared(names.remote_addr.clone()));
     push("REMOTE_PORT", Text::Shared(names.remote_port.clone()));
-    for (name, value) in head.headers {
+    let (_, _, fields) = head.spans();
+    for &(name, value) in fields {
+        let name = &text[name.range()];
         // Werkzeug 2.3+ drops names with underscores: `X-Forwarded_For`
         // would otherwise collide with `X-Forwarded-For` in the environ.
         if name.contains('_') {
             continue;
         }
-        let key = header_key(&name);
-        let value = header_text(value);
+        let key = header_key(name);
+        let value = slice(text, value.range());
         match vars.iter_mut().find(|(k, _)| *k == key) {
             Some(slot) if key.starts_with("HTTP_") => {
                 let mut joined = std::mem::replace(&mut slot.1, Text::Static("")).into_string();
@@ -100,36 +121,23 @@ pub(crate) fn cgi_vars(
                 joined.push_str(&value);
                 slot.1 = Text::Owned(joined);
             }
-            Some(slot) => slot.1 = Text::Owned(value),
-            None => vars.push((key, Text::Owned(value))),
+            Some(slot) => slot.1 = value,
+            None => vars.push((key, value)),
         }
     }
-    if let Some(authority) = head.target_authority {
+    if let Some(authority) = &head.target_authority {
+        let authority = Text::Owned(authority.clone());
         match vars.iter_mut().find(|(k, _)| k == "HTTP_HOST") {
-            Some(slot) => slot.1 = Text::Owned(authority),
-            None => vars.push((Cow::Borrowed("HTTP_HOST"), Text::Owned(authority))),
+            Some(slot) => slot.1 = authority,
+            None => vars.push((Cow::Borrowed("HTTP_HOST"), authority)),
         }
     }
     vars
 }
 
-fn owned_unless_empty(s: &str) -> Text {
-    if s.is_empty() {
-        Text::Static("")
-    } else {
-        Text::Owned(s.to_owned())
-    }
-}
-
-/// A header value as text: UTF-8 when it is, otherwise ISO-8859-1 (each
-/// byte one char), so that no byte is lost.
-fn header_text(value: Vec<u8>) -> String {
-    String::from_utf8(value).unwrap_or_else(|e| e.as_bytes().iter().map(|&b| b as char).collect())
-}
-
 /// The PATH_INFO a request target gives the application.
 pub(crate) fn path_info_of(target: &str) -> String {
-    decode_path(split_target(target).0)
+    decode_path(split_target(target).0).into_owned()
 }
 
 /// The path and query of a request target, without any fragment.
@@ -158,14 +166,14 @@ mod tests {
     use crate::server::conn::{Local, Peer, ServerNames};
 
     fn vars_for(request: &[u8]) -> Vars {
-        let Parsed::Complete(mut head) = parse_head(request, &Limits::default()).unwrap() else {
+        let Parsed::Complete(head) = parse_head(request, &Limits::default()).unwrap() else {
             panic!("partial");
         };
         let local = Local::Ip("127.0.0.1:5000".parse().unwrap());
         let peer = Peer::Ip("127.0.0.1:40000".parse().unwrap());
         let names = Names::of(&peer, ServerNames::of(&local));
-        let line = RequestLine::take(&mut head);
-        cgi_vars(head, &line, &names, "werk/test")
+        let line = RequestLine::of(&head);
+        cgi_vars(&head, &line, &names, "werk/test")
     }
 
     fn get<'a>(vars: &'a Vars, key: &str) -> Option<&'a str> {

@@ -24,7 +24,7 @@ use crate::http::{
     encode_chunk_size, encode_head, ChunkedDecoder, Framing, HeadParts, HttpError, RequestHead,
     ResponseFraming, Version, LAST_CHUNK,
 };
-use crate::model::{LockedResponse, ResponseWriter, StartState};
+use crate::model::{Fields, LockedResponse, ResponseWriter, SharedRead, StartState};
 
 /// The most output a finished response may leave in the buffer for the
 /// next pipelined one: small answers are batched, large ones go at once.
@@ -149,7 +149,7 @@ impl Exchange {
                 start: StartState::default(),
                 out: Output {
                     version: head.version,
-                    is_head: head.method == "HEAD",
+                    is_head: head.method() == "HEAD",
                     keep_alive: false,
                     must_close: head.close || shared.is_shutting_down(),
                     framing: ResponseFraming::NoBody,
@@ -174,13 +174,10 @@ impl LockedResponse for Exchange {
     }
 }
 
-/// `wsgi.input` over an exchange.
-#[derive(Debug)]
-pub(crate) struct BodyReader(pub Arc<Exchange>);
-
-impl io::Read for BodyReader {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.0.lock().read_body(buf)
+/// `wsgi.input` reads the request body through the exchange.
+impl SharedRead for Exchange {
+    fn read_shared(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.lock().read_body(buf)
     }
 }
 
@@ -478,14 +475,14 @@ impl State {
     pub(crate) fn send_own_response(
         &mut self,
         code: u16,
-        headers: Vec<(String, String)>,
+        headers: Fields,
         body: &[u8],
         keep_alive: bool,
     ) -> io::Result<()> {
         if self.start.head_sent {
             return Ok(());
         }
-        let status = format!("{code} {}", crate::http::reason_phrase(code));
+        let status = crate::http::status_of(code);
         self.start.head = None;
         self.start.misuse = None;
         self.start

@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 
 use super::conn::Conn;
 use super::environ::{cgi_vars, RequestLine};
-use super::exchange::{BodyReader, Exchange, State, Wait, CLIENT_GONE};
+use super::exchange::{Exchange, State, Wait, CLIENT_GONE};
 use super::live::Answered;
 use super::Shared;
 use crate::http::{
@@ -197,7 +197,7 @@ enum Step {
 /// shutdown's grace, as it would for a large body.
 fn next_step(conn: &mut Conn, head: &RequestHead, shared: &Shared) -> Step {
     if shared.live.is_some() {
-        if let Some(path) = super::live::Live::reserved(&head.target) {
+        if let Some(path) = super::live::Live::reserved(head.target()) {
             return Step::Reserved(path);
         }
     }
@@ -274,7 +274,7 @@ fn next_request_is_here(conn: &Conn, shared: &Shared) -> bool {
         Framing::Length(n) => (buffered.len() - head.head_len) as u64 >= n,
         Framing::Chunked => false,
     };
-    let reserved = shared.live.is_some() && super::live::Live::reserved(&head.target).is_some();
+    let reserved = shared.live.is_some() && super::live::Live::reserved(head.target()).is_some();
     whole && !head.expect_continue && !reserved
 }
 
@@ -384,17 +384,17 @@ enum Stop {
 /// Runs the application for one request and sends the response. Returns
 /// the connection if it can carry another request (`None` also when the
 /// response waits in the parker for room to write).
-fn handle_request(conn: Conn, mut head: RequestHead, shared: &Arc<Shared>) -> Option<Conn> {
+fn handle_request(conn: Conn, head: RequestHead, shared: &Arc<Shared>) -> Option<Conn> {
     let names = conn.names.clone();
     let scheme = if conn.is_tls() { "https" } else { "http" };
     let client_cert = conn.peer_certificate_pem();
     let exchange = Arc::new(Exchange::new(conn, &head, shared));
-    let request_line = RequestLine::take(&mut head);
-    let mut vars = cgi_vars(head, &request_line, &names, crate::SERVER_SOFTWARE);
+    let request_line = RequestLine::of(&head);
+    let mut vars = cgi_vars(&head, &request_line, &names, crate::SERVER_SOFTWARE);
     if let Some(pem) = client_cert {
         vars.push(("SSL_CLIENT_CERT".into(), Text::Owned(pem)));
     }
-    let input = Input::new(BodyReader(exchange.clone()));
+    let input = Input::shared(exchange.clone());
     let mut environ = Environ::from_vars(vars, Text::Static(scheme), input);
     environ.set_process_model(true, shared.config.multiprocess, false);
     let start_response = StartResponse::new(exchange.clone());

@@ -181,13 +181,13 @@ impl Live {
 
     /// Answers a request for the reserved `path`.
     pub(crate) fn answer(&self, mut conn: Conn, head: &RequestHead, path: &str) -> Answered {
-        let is_head = head.method == "HEAD";
+        let is_head = head.method() == "HEAD";
         let reply = match path {
-            EVENTS if head.method == "GET" => {
+            EVENTS if head.method() == "GET" => {
                 self.open_stream(conn);
                 return Answered::Taken;
             }
-            SCRIPT if head.method == "GET" || is_head => Reply::script(),
+            SCRIPT if head.method() == "GET" || is_head => Reply::script(),
             EVENTS => Reply::not_allowed("GET", "GET only\n"),
             SCRIPT => Reply::not_allowed("GET, HEAD", "GET or HEAD only\n"),
             _ => Reply::status("404 Not Found", "not a path of werk's live reload\n"),

@@ -506,3 +506,42 @@ fn reexports_name_their_module() {
     assert_eq!(found["SslContext"], "tls");
     assert!(!found.contains_key("Config"));
 }
+
+/// build.rs names the systems with inotify and kqueue for the code
+/// (`cfg(werk_inotify)`, `cfg(werk_kqueue)`); Cargo.toml must give the
+/// same systems the `inotify` and `kqueue` dependencies, or a system would
+/// compile a watcher without its crate, or the crate without its watcher.
+#[test]
+fn the_watcher_systems_are_the_same_in_build_rs_and_cargo_toml() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let build = std::fs::read_to_string(root.join("build.rs")).expect("build.rs");
+    let manifest = std::fs::read_to_string(root.join("Cargo.toml")).expect("Cargo.toml");
+    for (constant, dependency) in [("INOTIFY", "inotify"), ("KQUEUE", "kqueue")] {
+        let line = build
+            .lines()
+            .find(|l| l.starts_with(&format!("const {constant}:")))
+            .unwrap_or_else(|| panic!("build.rs has no const {constant}"));
+        let in_build = quoted(line.split_once('=').map_or("", |(_, list)| list));
+        let table = manifest
+            .lines()
+            .zip(manifest.lines().skip(1))
+            .find(|(_, next)| next.starts_with(&format!("{dependency} =")))
+            .map(|(table, _)| table)
+            .unwrap_or_else(|| panic!("Cargo.toml has no target table for {dependency}"));
+        let in_manifest = quoted(table);
+        assert!(
+            !in_build.is_empty(),
+            "build.rs lists no system for {dependency}"
+        );
+        assert_eq!(
+            in_build, in_manifest,
+            "build.rs's {constant} and Cargo.toml's target table for {dependency} differ"
+        );
+    }
+}
+
+/// The double-quoted words of `text`.
+fn quoted(text: &str) -> BTreeSet<String> {
+    let words = text.split('"').skip(1).step_by(2);
+    words.map(str::to_owned).collect()
+}

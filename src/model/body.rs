@@ -1,6 +1,7 @@
 //! The response body: PEP 3333's returned iterable, with its `close()`.
 
 use std::borrow::Cow;
+use std::cell::RefCell;
 use std::fmt;
 use std::fs::File;
 use std::io::{self, Read};
@@ -286,16 +287,40 @@ pub(crate) fn next_chunk(source: &mut Source) -> Option<io::Result<Vec<u8>>> {
     }
 }
 
+/// The most a reader or file gives per chunk.
+const PIECE: usize = 64 * 1024;
+
+thread_local! {
+    /// Where [`read_piece`] reads before copying out what came: one
+    /// zeroed buffer per thread instead of a fresh 64 KiB per piece.
+    static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// One read of up to 64 KiB, as a chunk of exactly the bytes read.
 fn read_piece(reader: &mut dyn Read) -> io::Result<Vec<u8>> {
-    let mut buf = vec![0u8; 64 * 1024];
-    let n = loop {
-        match reader.read(&mut buf) {
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            other => break other?,
+    SCRATCH.with(|scratch| match scratch.try_borrow_mut() {
+        Ok(mut buf) => {
+            buf.resize(PIECE, 0);
+            let n = read_retrying(reader, &mut buf)?;
+            Ok(buf[..n].to_vec())
         }
-    };
-    buf.truncate(n);
-    Ok(buf)
+        // A reader that itself reads a body on this thread.
+        Err(_) => {
+            let mut buf = vec![0; PIECE];
+            let n = read_retrying(reader, &mut buf)?;
+            buf.truncate(n);
+            Ok(buf)
+        }
+    })
+}
+
+fn read_retrying(reader: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
+    loop {
+        match reader.read(buf) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            other => return other,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -332,6 +357,28 @@ mod tests {
         let data = vec![7u8; 200_000];
         let body = Body::from_reader(io::Cursor::new(data.clone()));
         assert_eq!(body.into_bytes().unwrap(), data);
+    }
+
+    /// A chunk is what one read gave, not the scratch buffer's size; a
+    /// reader that reads another body on the same thread gets its own.
+    #[test]
+    fn reader_chunks_are_each_read_even_nested() {
+        struct Nested(u8);
+        impl Read for Nested {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                if self.0 == 0 {
+                    return Ok(0);
+                }
+                self.0 -= 1;
+                let inner = Body::from_reader(io::Cursor::new(vec![b'x'; 3]));
+                let inner = inner.into_bytes()?;
+                buf[..inner.len()].copy_from_slice(&inner);
+                Ok(inner.len())
+            }
+        }
+        let chunks = Body::from_reader(Nested(2)).into_chunks();
+        let chunks: Vec<Vec<u8>> = chunks.map(Result::unwrap).collect();
+        assert_eq!(chunks, vec![b"xxx".to_vec(), b"xxx".to_vec()]);
     }
 
     #[test]

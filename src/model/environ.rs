@@ -194,9 +194,10 @@ impl Environ {
         &mut self.extensions
     }
 
-    /// `REQUEST_METHOD`.
+    /// `REQUEST_METHOD`; empty if a middleware removed it (every server
+    /// and the builder set it).
     pub fn method(&self) -> &str {
-        self.get("REQUEST_METHOD").unwrap_or("GET")
+        self.get("REQUEST_METHOD").unwrap_or("")
     }
 
     /// `PATH_INFO`, percent-decoded.

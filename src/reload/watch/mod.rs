@@ -22,29 +22,13 @@
 //! excluded ones, including directories created after `new` (the raw
 //! backends watch them from their first event on).
 
-#[cfg(any(target_os = "linux", target_os = "android"))]
+#[cfg(werk_inotify)]
 #[path = "inotify.rs"]
 mod raw;
-#[cfg(any(
-    target_os = "macos",
-    target_os = "ios",
-    target_os = "freebsd",
-    target_os = "openbsd",
-    target_os = "netbsd",
-    target_os = "dragonfly"
-))]
+#[cfg(werk_kqueue)]
 #[path = "kqueue.rs"]
 mod raw;
-#[cfg(not(any(
-    target_os = "linux",
-    target_os = "android",
-    target_os = "macos",
-    target_os = "ios",
-    target_os = "freebsd",
-    target_os = "openbsd",
-    target_os = "netbsd",
-    target_os = "dragonfly"
-)))]
+#[cfg(not(any(werk_inotify, werk_kqueue)))]
 #[path = "none.rs"]
 mod raw;
 mod stat;

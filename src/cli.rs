@@ -842,8 +842,8 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
             0
         }
         Command::Serve(args) => serve(&args),
-        Command::Run(args) => run(args),
-        Command::Doctor { host, port, json } => crate::net::doctor::run(&host, port, json),
+        Command::Run(args) => run_dev_loop(args),
+        Command::Doctor { host, port, json } => crate::net::doctor::examine(&host, port, json),
         Command::Cgi { app } => match apps::by_name(&app) {
             Some(app) => crate::cgi::run(app),
             None => 2,
@@ -900,7 +900,7 @@ fn devcert(_: &str, _: Option<&str>) -> i32 {
     2
 }
 
-fn run(args: RunArgs) -> i32 {
+fn run_dev_loop(args: RunArgs) -> i32 {
     let options = match args.serve.options() {
         Ok(options) => options.live_reload(args.live_reload),
         Err(e) => {
@@ -908,7 +908,7 @@ fn run(args: RunArgs) -> i32 {
             return 2;
         }
     };
-    let run = crate::reload::dev_loop::Run {
+    let project = crate::reload::dev_loop::Project {
         cargo: crate::reload::cargo::Cargo {
             manifest_path: args.manifest_path.map(Into::into),
             package: args.package,
@@ -921,7 +921,7 @@ fn run(args: RunArgs) -> i32 {
         },
         args: args.args.into_iter().map(Into::into).collect(),
     };
-    crate::reload::dev_loop::run(&args.serve.host, args.serve.port, run, options)
+    crate::reload::dev_loop::serve(&args.serve.host, args.serve.port, project, options)
 }
 
 fn serve(args: &ServeArgs) -> i32 {

@@ -203,14 +203,14 @@ pub(crate) fn run_in_processes(host: &str, port: u16, app: impl App, options: Op
         procs::prefork::serve(host, port, app, options)
     } else if options.use_reloader {
         #[cfg(feature = "reload")]
-        return reload::run(host, port, app, options);
+        return reload::serve_reloading(host, port, app, options);
         #[cfg(not(feature = "reload"))]
         {
             say!("use_reloader: this werk was built without its reload feature");
             1
         }
     } else {
-        procs::prefork::run(host, port, app, options)
+        procs::prefork::serve_in_processes(host, port, app, options)
     }
 }
 

@@ -101,7 +101,7 @@ impl<A: App> App for Lint<A> {
         let checks = Arc::new(Checks {
             errors: environ.errors(),
             is_head: environ.method() == "HEAD",
-            state: Mutex::new(State::default()),
+            seen: Mutex::new(Seen::default()),
         });
         checks.environ(environ);
         let mut inner = environ.clone();
@@ -118,8 +118,8 @@ impl<A: App> App for Lint<A> {
         let body = self.app.call(&inner, StartResponse::new(responder));
         match body.len() {
             Some(len) => {
-                checks.state().body_bytes = len;
-                checks.state().exhausted = true;
+                checks.seen().body_bytes = len;
+                checks.seen().exhausted = true;
                 body.on_close(move || checks.at_close())
             }
             None => Body::try_stream(LintChunks {
@@ -132,7 +132,7 @@ impl<A: App> App for Lint<A> {
 
 /// What the checks have seen of one request.
 #[derive(Debug, Default)]
-struct State {
+struct Seen {
     starts: u32,
     code: Option<u16>,
     headers: Fields,
@@ -149,12 +149,12 @@ struct State {
 struct Checks {
     errors: Errors,
     is_head: bool,
-    state: Mutex<State>,
+    seen: Mutex<Seen>,
 }
 
 impl Checks {
-    fn state(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    fn seen(&self) -> MutexGuard<'_, Seen> {
+        self.seen.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn warn(&self, rule: &str, message: &str, source: &str) {
@@ -188,7 +188,7 @@ impl Checks {
     /// The checks of one `start_response` call, before it is passed on.
     fn start(&self, status: &str, headers: &[(Field, Field)], with_error: bool) {
         let (starts, sending) = {
-            let mut state = self.state();
+            let mut state = self.seen();
             state.starts += 1;
             (state.starts, state.sending)
         };
@@ -319,7 +319,7 @@ impl Checks {
 
     /// Records a head the server accepted.
     fn started(&self, status: &str, headers: Fields) {
-        let mut state = self.state();
+        let mut state = self.seen();
         state.code = status.get(..3).and_then(|c| c.parse().ok());
         state.content_length = headers
             .iter()
@@ -331,7 +331,7 @@ impl Checks {
     /// Body bytes are about to go out (by `write` or from the body).
     fn sending(&self, written: u64, from_body: u64) {
         let started = {
-            let mut state = self.state();
+            let mut state = self.seen();
             state.written += written;
             state.body_bytes += from_body;
             let first = !state.sending;
@@ -349,7 +349,7 @@ impl Checks {
 
     /// The checks that need the whole response, when the body is closed.
     fn at_close(&self) {
-        let state = std::mem::take(&mut *self.state());
+        let state = std::mem::take(&mut *self.seen());
         let Some(code) = state.code else {
             if state.starts == 0 {
                 self.warn(
@@ -459,7 +459,7 @@ impl Iterator for LintChunks {
     fn next(&mut self) -> Option<io::Result<Vec<u8>>> {
         let next = self.chunks.as_mut()?.next();
         match &next {
-            None => self.checks.state().exhausted = true,
+            None => self.checks.seen().exhausted = true,
             Some(Ok(chunk)) if !chunk.is_empty() => self.checks.sending(0, chunk.len() as u64),
             Some(_) => {}
         }
@@ -488,7 +488,7 @@ impl Read for LintInput {
         let n = self.input.read(buf)?;
         self.read += n as u64;
         if let Some(limit) = self.limit.filter(|&limit| self.read > limit) {
-            let first = !std::mem::replace(&mut self.checks.state().input_warned, true);
+            let first = !std::mem::replace(&mut self.checks.seen().input_warned, true);
             if first {
                 self.checks.warn(
                     "input-past-length",

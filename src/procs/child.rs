@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::Stop;
+use super::Stoppable;
 
 /// How often a child checks that its parent is still there.
 const PARENT_CHECK: Duration = Duration::from_millis(500);
@@ -22,7 +22,7 @@ pub(crate) fn take_supervisor() -> Option<u32> {
 /// Stops `target` when the parent `supervisor` goes away (its process id
 /// is no longer our parent's): on systems without a parent-death signal,
 /// and as a second guard on Linux, where the kernel sends SIGTERM.
-pub(crate) fn watch_parent(supervisor: Option<u32>, target: impl Stop) -> std::io::Result<()> {
+pub(crate) fn watch_parent(supervisor: Option<u32>, target: impl Stoppable) -> std::io::Result<()> {
     let Some(supervisor) = supervisor else {
         return Ok(());
     };

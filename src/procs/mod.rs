@@ -28,7 +28,7 @@
 //! reaping children), `child.rs` the child's (who its parent is, noticing
 //! that it is gone). What SIGINT and SIGTERM do is the same in every
 //! process, here: [`handle_signals`] over whatever the process runs
-//! ([`Stop`]).
+//! ([`Stoppable`]).
 
 mod child;
 pub(crate) mod link;
@@ -134,7 +134,7 @@ pub(crate) fn make_server_or_say(
 
 /// What a stop request stops: the server in this process, or the child
 /// processes that serve.
-pub(crate) trait Stop: Send + 'static {
+pub(crate) trait Stoppable: Send + 'static {
     /// Begins an orderly stop: no new connection is accepted, and requests
     /// in progress finish. With `announce`, says so first (when there is
     /// something to wait for). False if nothing was running, so there is
@@ -149,7 +149,7 @@ pub(crate) trait Stop: Send + 'static {
     fn cleanup(&self) {}
 }
 
-impl Stop for ServerHandle {
+impl Stoppable for ServerHandle {
     fn stop(&self, announce: bool) -> bool {
         if announce {
             announce_shutdown();
@@ -172,7 +172,7 @@ fn announce_shutdown() {
 /// nothing: Ctrl-C reaches every process of the terminal's process group,
 /// and the parent answers it by sending each child SIGTERM, so the
 /// decision is made in one place.
-pub(crate) fn handle_signals(supervised: bool, target: impl Stop) -> std::io::Result<()> {
+pub(crate) fn handle_signals(supervised: bool, target: impl Stoppable) -> std::io::Result<()> {
     let mut signals = crate::sys::signals::install()?;
     std::thread::Builder::new()
         .name("werk-signals".into())

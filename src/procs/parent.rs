@@ -14,7 +14,7 @@ use std::process::{Child, Command, ExitStatus};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use super::Stop;
+use super::Stoppable;
 use crate::sys::process::{send_signal, signal_name, wait_for_exit, Handoff, Signal};
 
 /// How long a missing or busy executable is tried again.
@@ -117,13 +117,13 @@ pub(crate) fn running_exe() -> io::Result<PathBuf> {
 /// to clone.
 #[derive(Debug, Clone)]
 pub(crate) struct Children {
-    state: Arc<Mutex<State>>,
+    roster: Arc<Mutex<Roster>>,
     /// Unix socket files this process created, removed at the end.
     created_files: Arc<[PathBuf]>,
 }
 
 #[derive(Debug, Default)]
-struct State {
+struct Roster {
     /// The process ids of the children not reaped yet.
     running: Vec<u32>,
     /// The session is ending: no child starts any more.
@@ -133,7 +133,7 @@ struct State {
 impl Children {
     pub(crate) fn new(created_files: Vec<PathBuf>) -> Children {
         Children {
-            state: Arc::default(),
+            roster: Arc::default(),
             created_files: created_files.into(),
         }
     }
@@ -205,20 +205,20 @@ impl Children {
         self.lock().running.retain(|&p| p != pid);
     }
 
-    fn signal_all(state: &State, signal: Signal) {
+    fn signal_all(state: &Roster, signal: Signal) {
         for &pid in &state.running {
             let _ = send_signal(pid, signal);
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    fn lock(&self) -> MutexGuard<'_, Roster> {
+        self.roster.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
 /// A stop sends each child SIGTERM: it finishes its requests and exits.
 /// A second signal sends SIGKILL.
-impl Stop for Children {
+impl Stoppable for Children {
     fn stop(&self, announce: bool) -> bool {
         let mut state = self.lock();
         state.stopping = true;

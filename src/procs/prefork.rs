@@ -27,7 +27,7 @@ use std::process::{Child, ExitStatus};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use super::{Children, Program, Stop};
+use super::{Children, Program, Stoppable};
 use crate::{App, Options};
 
 /// The wait before replacing a process that ended, doubled for each end in
@@ -43,7 +43,7 @@ const STABLE: Duration = Duration::from_secs(10);
 
 /// The parent of `options.processes` serving processes: binds, prints the
 /// banner, serves nothing itself. Returns the exit status.
-pub(crate) fn run(host: &str, port: u16, app: impl App, options: Options) -> i32 {
+pub(crate) fn serve_in_processes(host: &str, port: u16, app: impl App, options: Options) -> i32 {
     let count = options.processes;
     let Some(server) = super::make_server_or_say(host, port, app, options) else {
         return 1;
@@ -62,7 +62,7 @@ pub(crate) fn run(host: &str, port: u16, app: impl App, options: Options) -> i32
         processes.children.remove_socket_files();
         return 1;
     }
-    processes.run()
+    processes.supervise()
 }
 
 /// One of the processes: serves on the sockets its parent passed until
@@ -165,7 +165,7 @@ impl Processes {
     /// Starts the processes, replaces those that end, and returns (0) when
     /// a stop has ended every one. Call it from the thread that lives as
     /// long as this process (the parent-death signal follows it).
-    pub(crate) fn run(self) -> i32 {
+    pub(crate) fn supervise(self) -> i32 {
         let now = Instant::now();
         let mut slots: Vec<Slot> = (0..self.count)
             .map(|_| Slot {
@@ -327,7 +327,7 @@ pub(crate) struct Stopper {
     wake: mpsc::Sender<Event>,
 }
 
-impl Stop for Stopper {
+impl Stoppable for Stopper {
     fn stop(&self, announce: bool) -> bool {
         let running = self.children.stop(announce);
         // The supervising loop may be waiting to replace a process.

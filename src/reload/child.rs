@@ -12,7 +12,7 @@ use std::time::{Duration, SystemTime};
 use super::watch::{self, Watched, Watcher};
 use crate::options::ReloaderType;
 use crate::procs::link::{self, Report};
-use crate::procs::{prefork, Stop};
+use crate::procs::{prefork, Stoppable};
 use crate::{App, Options};
 
 /// File times come from a clock that ticks every few milliseconds (a
@@ -65,7 +65,7 @@ impl Link {
 }
 
 /// The child's side of the protocol; returns the exit status.
-pub(super) fn run(host: &str, port: u16, app: impl App, options: Options) -> i32 {
+pub(super) fn serve_until_changed(host: &str, port: u16, app: impl App, options: Options) -> i32 {
     let link = Arc::new(Link::from_env());
     let settings = options.reloader.clone();
     let exclude = settings.exclude();
@@ -122,7 +122,7 @@ pub(super) fn run(host: &str, port: u16, app: impl App, options: Options) -> i32
         if let Some(parent) = link::to_parent() {
             parent.report(&Report::Ready(std::process::id()));
         }
-        processes.run()
+        processes.supervise()
     } else {
         if let Err(e) = watching.start(server.handle()) {
             return cannot_start(e);
@@ -160,7 +160,7 @@ struct Watching {
 impl Watching {
     /// Starts the threads that stop `target`: the watcher, the signals,
     /// and the check that the supervisor is still there.
-    fn start<S: Stop + Clone>(self, target: S) -> std::io::Result<()> {
+    fn start<S: Stoppable + Clone>(self, target: S) -> std::io::Result<()> {
         let (supervisor, changed_at) = (self.link.supervisor, self.link.changed_at);
         self.spawn(target.clone())?;
         crate::procs::handle_signals(supervisor.is_some(), target.clone())?;
@@ -174,7 +174,7 @@ impl Watching {
 
     /// The watcher thread: on a change, says so, reports the time to the
     /// supervisor, and stops `target`.
-    fn spawn(self, target: impl Stop) -> std::io::Result<()> {
+    fn spawn(self, target: impl Stoppable) -> std::io::Result<()> {
         let Watching {
             mut watcher,
             early,

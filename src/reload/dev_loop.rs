@@ -30,7 +30,7 @@ use super::served::{Event, Served, Stopper};
 use super::standby::{Down, Standby};
 use super::watch::{self, Watched, Watcher};
 use crate::procs::link::BuildState;
-use crate::procs::{describe, Children, Program, Stop};
+use crate::procs::{describe, Children, Program, Stoppable};
 use crate::sys::process::Signal;
 use crate::Options;
 
@@ -47,15 +47,15 @@ const SLOW_START: Duration = Duration::from_secs(10);
 
 /// What `werk run` was asked for, besides the server's options.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) struct Run {
+pub(crate) struct Project {
     pub cargo: Cargo,
     /// The program's arguments (after `--`).
     pub args: Vec<OsString>,
 }
 
 /// Runs the loop; returns the exit status.
-pub(crate) fn run(host: &str, port: u16, run: Run, options: Options) -> i32 {
-    let layout = match run.cargo.layout() {
+pub(crate) fn serve(host: &str, port: u16, project: Project, options: Options) -> i32 {
+    let layout = match project.cargo.layout() {
         Ok(layout) => layout,
         Err(e) => {
             say!("werk run: {e}");
@@ -64,7 +64,7 @@ pub(crate) fn run(host: &str, port: u16, run: Run, options: Options) -> i32 {
     };
     let settings = options.reloader.clone();
     let sources = Sources {
-        cargo: run.cargo.clone(),
+        cargo: project.cargo.clone(),
         settings: settings.clone(),
     };
     let watcher = match sources.open(&layout) {
@@ -97,10 +97,10 @@ pub(crate) fn run(host: &str, port: u16, run: Run, options: Options) -> i32 {
     let children = Children::new(created_files);
     let (events_tx, events) = crossbeam_channel::unbounded();
     let mut args = vec![OsString::from(&layout.bin)];
-    args.extend(run.args.iter().cloned());
+    args.extend(project.args.iter().cloned());
     let started = Program::new(PathBuf::from(&layout.bin), args, listeners).and_then(|program| {
         let dev_loop = DevLoop {
-            cargo: run.cargo,
+            cargo: project.cargo,
             layout,
             program,
             children: children.clone(),

@@ -112,11 +112,11 @@ impl ReloaderSettings {
 /// Runs `app` under the reloader: as the supervisor in the first process,
 /// as the server in the child. Returns the exit status for the process.
 #[cfg(feature = "reload")]
-pub(crate) fn run(host: &str, port: u16, app: impl App, options: Options) -> i32 {
+pub(crate) fn serve_reloading(host: &str, port: u16, app: impl App, options: Options) -> i32 {
     if crate::procs::is_running_from_reloader() {
-        child::run(host, port, app, options)
+        child::serve_until_changed(host, port, app, options)
     } else {
-        supervisor::run(host, port, app, options)
+        supervisor::supervise(host, port, app, options)
     }
 }
 

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant, SystemTime};
 use crossbeam_channel::Sender;
 
 use crate::procs::link::{self, BuildState, ParentEnd, Report};
-use crate::procs::{Children, Program, Stop, Tail};
+use crate::procs::{Children, Program, Stoppable, Tail};
 
 /// How long, after a child ended, its last words may take to arrive.
 const LAST_WORDS: Duration = Duration::from_millis(200);
@@ -209,7 +209,7 @@ impl Stopper {
     }
 }
 
-impl Stop for Stopper {
+impl Stoppable for Stopper {
     fn stop(&self, announce: bool) -> bool {
         self.children.stop(announce);
         let _ = self.events.send(Event::Stop);

@@ -18,7 +18,7 @@ use crate::procs::{describe, Children, Program};
 use crate::{App, Options};
 
 /// The supervisor's side of the protocol; returns the exit status.
-pub(super) fn run(host: &str, port: u16, app: impl App, options: Options) -> i32 {
+pub(super) fn supervise(host: &str, port: u16, app: impl App, options: Options) -> i32 {
     let settings = options.reloader.clone();
     // Resolved once, before a build can replace the file.
     let exe = match crate::procs::running_exe() {

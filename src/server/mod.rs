@@ -485,7 +485,7 @@ impl Server {
         let parker_shared = shared.clone();
         let parker = std::thread::Builder::new()
             .name("werk-parker".into())
-            .spawn(move || park::run(&parker_shared))?;
+            .spawn(move || park::parker_thread(&parker_shared))?;
 
         let (lock, cvar) = &shared.stopped;
         let mut stopped = lock.lock().unwrap_or_else(|e| e.into_inner());

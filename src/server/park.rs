@@ -605,7 +605,7 @@ pub(crate) fn serve_ready(ready: Ready, shared: &Arc<Shared>) {
 /// readiness queue any more, gives the connections accepted just before
 /// the shutdown their grace. (Readable connections are taken by idle
 /// workers themselves, in [`Parker::take_ready`].)
-pub(crate) fn run(shared: &Arc<Shared>) {
+pub(crate) fn parker_thread(shared: &Arc<Shared>) {
     ON_PARKER_THREAD.with(|on| on.set(true));
     let parker = &shared.parker;
     let mut ready = Vec::new();

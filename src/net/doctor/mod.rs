@@ -51,7 +51,7 @@ const V4: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 const V6: IpAddr = IpAddr::V6(Ipv6Addr::LOCALHOST);
 
 /// Runs the doctor and prints the report; returns the exit status.
-pub(crate) fn run(host: &str, port: u16, json: bool) -> i32 {
+pub(crate) fn examine(host: &str, port: u16, json: bool) -> i32 {
     let facts = gather(host, port);
     let verdicts = verdicts(&facts);
     let fixes = fixes(&facts, &verdicts);

@@ -76,9 +76,9 @@ pub(crate) struct Entry {
 /// reused; boxing them would allocate at every park.)
 #[derive(Debug)]
 #[allow(clippy::large_enum_variant)]
-enum Slot {
+enum Slot<E> {
     /// Waiting for the client.
-    Parked(Entry),
+    Parked(E),
     /// Held by a worker (or about to be parked); `reported`: the socket
     /// was reported readable meanwhile.
     Busy { reported: bool },
@@ -86,30 +86,42 @@ enum Slot {
 
 /// What became of a connection handed to [`Slots::park`].
 #[allow(clippy::large_enum_variant)]
-enum Parking {
+enum Parking<E> {
     Parked,
     /// It was reported readable while a worker held it: serve it again.
-    Readable(Entry),
+    Readable(E),
 }
 
 /// Registered connections, by token. A token is a slot index plus a
 /// generation, so a late readiness report can never reach the wrong
-/// connection.
-#[derive(Debug, Default)]
-struct Slots {
-    entries: Vec<Option<(u32, Slot)>>,
+/// connection. Generic over the entry, so that its rules are tested
+/// without sockets.
+#[derive(Debug)]
+struct Slots<E> {
+    entries: Vec<Option<(u32, Slot<E>)>>,
     free: Vec<usize>,
     generation: u32,
     /// Slots in the `Parked` state.
     parked: usize,
 }
 
-impl Slots {
+impl<E> Default for Slots<E> {
+    fn default() -> Slots<E> {
+        Slots {
+            entries: Vec::new(),
+            free: Vec::new(),
+            generation: 0,
+            parked: 0,
+        }
+    }
+}
+
+impl<E> Slots<E> {
     fn token(index: usize, gen: u32) -> u64 {
         (u64::from(gen) << 32) | index as u64
     }
 
-    fn slot(&mut self, token: u64) -> Option<&mut Slot> {
+    fn slot(&mut self, token: u64) -> Option<&mut Slot<E>> {
         let index = (token & 0xffff_ffff) as usize;
         let gen = (token >> 32) as u32;
         match self.entries.get_mut(index) {
@@ -133,11 +145,11 @@ impl Slots {
                 self.entries.len() - 1
             }
         };
-        Slots::token(index, gen)
+        Self::token(index, gen)
     }
 
     /// Parks a held connection, unless it was reported readable meanwhile.
-    fn park(&mut self, token: u64, entry: Entry) -> Parking {
+    fn park(&mut self, token: u64, entry: E) -> Parking<E> {
         let Some(slot) = self.slot(token) else {
             // Not ours (cannot happen while the registration lives): serve
             // it again rather than lose it.
@@ -158,7 +170,7 @@ impl Slots {
 
     /// Takes a parked connection reported readable; one held by a worker
     /// is marked instead.
-    fn take(&mut self, token: u64) -> Option<Entry> {
+    fn take(&mut self, token: u64) -> Option<E> {
         let slot = self.slot(token)?;
         match std::mem::replace(slot, Slot::Busy { reported: false }) {
             Slot::Parked(entry) => {
@@ -182,20 +194,20 @@ impl Slots {
     }
 
     /// Takes every parked connection `pick` chooses.
-    fn take_where(&mut self, pick: impl Fn(&Entry) -> bool) -> Vec<Entry> {
+    fn take_where(&mut self, pick: impl Fn(&E) -> bool) -> Vec<E> {
         let tokens: Vec<u64> = self
             .entries
             .iter()
             .enumerate()
             .filter_map(|(i, slot)| match slot {
-                Some((gen, Slot::Parked(e))) if pick(e) => Some(Slots::token(i, *gen)),
+                Some((gen, Slot::Parked(e))) if pick(e) => Some(Self::token(i, *gen)),
                 _ => None,
             })
             .collect();
         tokens.into_iter().filter_map(|t| self.take(t)).collect()
     }
 
-    fn any_parked(&self, pick: impl Fn(&Entry) -> bool) -> bool {
+    fn any_parked(&self, pick: impl Fn(&E) -> bool) -> bool {
         self.entries
             .iter()
             .flatten()
@@ -208,11 +220,11 @@ impl Slots {
 #[derive(Debug)]
 struct Core {
     poller: Poller,
-    slots: Mutex<Slots>,
+    slots: Mutex<Slots<Entry>>,
 }
 
 impl Core {
-    fn lock(&self) -> MutexGuard<'_, Slots> {
+    fn lock(&self) -> MutexGuard<'_, Slots<Entry>> {
         self.slots.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
@@ -642,9 +654,17 @@ pub(crate) fn parker_thread(shared: &Arc<Shared>) {
     // From here on only this thread takes readiness: a worker that took
     // a connection's readiness has also taken the connection.
     let until = Instant::now() + Duration::from_millis(500);
-    while shared.pool.waiting_for_ready() > 0 && Instant::now() < until {
+    while Instant::now() < until {
+        // One wake-up reaches one waiter, which passes it on; each that
+        // leaves signals the pool.
         parker.wake();
-        std::thread::sleep(Duration::from_millis(1));
+        let soon = until.min(Instant::now() + Duration::from_millis(10));
+        if shared
+            .pool
+            .wait_until(soon, |pool| pool.waiting_for_ready() == 0)
+        {
+            break;
+        }
     }
     // Shutdown. One connection parked just before, that has not sent its
     // first request yet, and one part way through a head, are requests in
@@ -849,5 +869,80 @@ fn expire(entry: Entry, shared: &Arc<Shared>) {
             crate::http::HttpError::BodyTimeout
         };
         super::handler::reject(entry.conn, late, shared);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_parked_entry_is_taken_once_by_its_token() {
+        let mut slots = Slots::default();
+        let token = slots.reserve();
+        assert!(matches!(slots.park(token, "a"), Parking::Parked));
+        assert_eq!(slots.parked, 1);
+        assert_eq!(slots.take(token), Some("a"));
+        assert_eq!(slots.parked, 0);
+        // Held by the worker that took it now: a second report marks it.
+        assert_eq!(slots.take(token), None);
+    }
+
+    #[test]
+    fn a_report_while_held_hands_the_entry_back_at_park() {
+        let mut slots = Slots::default();
+        let token = slots.reserve();
+        assert_eq!(slots.take(token), None, "held: the report is noted");
+        match slots.park(token, "b") {
+            Parking::Readable(entry) => assert_eq!(entry, "b"),
+            Parking::Parked => panic!("a connection reported readable was parked"),
+        }
+        assert_eq!(slots.parked, 0);
+        // The note is used up: the next park parks.
+        assert!(matches!(slots.park(token, "b"), Parking::Parked));
+    }
+
+    #[test]
+    fn a_freed_slot_is_reused_and_the_old_token_reaches_nothing() {
+        let mut slots = Slots::default();
+        let old = slots.reserve();
+        assert!(matches!(slots.park(old, 1), Parking::Parked));
+        assert_eq!(slots.take(old), Some(1));
+        slots.release(old);
+        let new = slots.reserve();
+        assert_eq!(new & 0xffff_ffff, old & 0xffff_ffff, "the index is reused");
+        assert_ne!(new, old, "with a new generation");
+        assert!(matches!(slots.park(new, 2), Parking::Parked));
+        assert_eq!(slots.take(old), None, "a late report for the old token");
+        slots.release(old);
+        assert_eq!(slots.take(new), Some(2), "the new entry is untouched");
+    }
+
+    #[test]
+    fn take_where_takes_only_the_picked_parked_entries() {
+        let mut slots = Slots::default();
+        let tokens: Vec<u64> = (0..5).map(|_| slots.reserve()).collect();
+        for (i, &t) in tokens.iter().enumerate().take(4) {
+            assert!(matches!(slots.park(t, i), Parking::Parked));
+        }
+        let mut even = slots.take_where(|&i| i % 2 == 0);
+        even.sort_unstable();
+        assert_eq!(even, vec![0, 2]);
+        assert!(slots.any_parked(|&i| i == 3));
+        assert!(!slots.any_parked(|&i| i == 4), "slot 4 is held, not parked");
+        assert_eq!(slots.parked, 2);
+    }
+
+    #[test]
+    fn tokens_never_look_like_a_listener() {
+        let mut slots: Slots<()> = Slots {
+            generation: u32::MAX - 1,
+            ..Slots::default()
+        };
+        for _ in 0..4 {
+            let token = slots.reserve();
+            assert_eq!(token & LISTENER, 0);
+            slots.release(token);
+        }
     }
 }

@@ -14,7 +14,7 @@
 //! on the channel wakes it through the parker's wake-up).
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -57,6 +57,9 @@ pub(crate) struct Pool {
     takes: AtomicU64,
     /// The count of takes [`Pool::grow_if_stuck`] last saw, and since when.
     progress: Mutex<(u64, Instant)>,
+    /// Signalled when a worker ends, and at shutdown when one stops
+    /// waiting for readiness: what [`Pool::wait_until`] waits for.
+    left: (Mutex<()>, Condvar),
 }
 
 impl Pool {
@@ -74,6 +77,7 @@ impl Pool {
             handles: Mutex::new(Vec::new()),
             takes: AtomicU64::new(0),
             progress: Mutex::new((0, Instant::now())),
+            left: (Mutex::new(()), Condvar::new()),
         }
     }
 
@@ -125,9 +129,10 @@ impl Pool {
             }
             progress.1.elapsed()
         };
-        if self.idle.load(Ordering::SeqCst) == 0 && since_take >= STUCK_AFTER {
-            let room = self.max.saturating_sub(self.running());
-            for _ in 0..waiting.clamp(1, GROW_AT_ONCE).min(room) {
+        let idle = self.idle.load(Ordering::SeqCst);
+        let start = workers_to_start(waiting, idle, since_take, self.running(), self.max);
+        if start > 0 {
+            for _ in 0..start {
                 self.spawn(shared, true);
             }
             self.note_take();
@@ -178,17 +183,39 @@ impl Pool {
     /// Waits for the workers, up to `grace`; false if some are still
     /// busy when it runs out.
     pub(crate) fn join(&self, grace: Duration) -> bool {
-        let deadline = std::time::Instant::now() + grace;
-        while self.running() > 0 {
-            if std::time::Instant::now() >= deadline {
-                return false;
-            }
-            std::thread::sleep(Duration::from_millis(10));
+        if !self.wait_until(Instant::now() + grace, |pool| pool.running() == 0) {
+            return false;
         }
         for handle in self.lock_handles().drain(..) {
             let _ = handle.join();
         }
         true
+    }
+
+    /// Waits until `done` holds or `deadline` passes; true if it holds.
+    /// `done` is checked again each time a worker ends, or stops waiting
+    /// for readiness at shutdown.
+    pub(crate) fn wait_until(&self, deadline: Instant, done: impl Fn(&Pool) -> bool) -> bool {
+        let mut guard = self.left.0.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            if done(self) {
+                return true;
+            }
+            let Some(left) = deadline.checked_duration_since(Instant::now()) else {
+                return false;
+            };
+            guard = match self.left.1.wait_timeout(guard, left) {
+                Ok((guard, _)) => guard,
+                Err(e) => e.into_inner().0,
+            };
+        }
+    }
+
+    /// Wakes [`Pool::wait_until`]; called after the count it waits on
+    /// changed, under its lock so the waiter cannot miss it.
+    fn signal_left(&self) {
+        let _guard = self.left.0.lock().unwrap_or_else(|e| e.into_inner());
+        self.left.1.notify_all();
     }
 
     fn lock_handles(&self) -> std::sync::MutexGuard<'_, Vec<JoinHandle<()>>> {
@@ -219,6 +246,7 @@ fn work(shared: &Arc<Shared>, extra: bool) {
         pool.in_wait.fetch_add(1, Ordering::SeqCst);
         if shared.is_shutting_down() || (extra && last_work.elapsed() >= EXTRA_IDLE) {
             pool.in_wait.fetch_sub(1, Ordering::SeqCst);
+            pool.signal_left();
             break;
         }
         pool.idle.fetch_add(1, Ordering::SeqCst);
@@ -229,6 +257,9 @@ fn work(shared: &Arc<Shared>, extra: bool) {
         });
         pool.idle.fetch_sub(1, Ordering::SeqCst);
         pool.in_wait.fetch_sub(1, Ordering::SeqCst);
+        if shared.is_shutting_down() {
+            pool.signal_left();
+        }
         if let Some(ready) = ready {
             pool.note_take();
             super::park::serve_ready(ready, shared);
@@ -244,4 +275,67 @@ fn work(shared: &Arc<Shared>, extra: bool) {
         }
     }
     pool.running.fetch_sub(1, Ordering::SeqCst);
+    pool.signal_left();
+}
+
+/// How many extra workers to start: none while a worker is idle or one
+/// took a connection within [`STUCK_AFTER`]; otherwise one per queued
+/// connection (at least one, at most [`GROW_AT_ONCE`]), within the room
+/// `max` leaves.
+fn workers_to_start(
+    queued: usize,
+    idle: usize,
+    since_take: Duration,
+    running: usize,
+    max: usize,
+) -> usize {
+    if idle > 0 || since_take < STUCK_AFTER {
+        return 0;
+    }
+    let room = max.saturating_sub(running);
+    queued.clamp(1, GROW_AT_ONCE).min(room)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const STUCK: Duration = STUCK_AFTER;
+
+    #[test]
+    fn a_pool_with_an_idle_worker_or_recent_progress_does_not_grow() {
+        assert_eq!(workers_to_start(5, 1, STUCK * 10, 4, 64), 0);
+        assert_eq!(workers_to_start(5, 0, STUCK / 2, 4, 64), 0);
+    }
+
+    #[test]
+    fn a_stuck_pool_grows_by_the_queue_within_bounds() {
+        // Nothing queued: readable parked connections or pending accepts.
+        assert_eq!(workers_to_start(0, 0, STUCK, 4, 64), 1);
+        assert_eq!(workers_to_start(3, 0, STUCK, 4, 64), 3);
+        assert_eq!(workers_to_start(100, 0, STUCK, 4, 64), GROW_AT_ONCE);
+        assert_eq!(workers_to_start(100, 0, STUCK, 61, 64), 3);
+        assert_eq!(workers_to_start(100, 0, STUCK, 64, 64), 0);
+    }
+
+    #[test]
+    fn wait_until_wakes_when_a_worker_leaves() {
+        let pool = Arc::new(Pool::new(1, 1));
+        pool.running.store(1, Ordering::SeqCst);
+        let leaving = pool.clone();
+        let worker = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(50));
+            leaving.running.fetch_sub(1, Ordering::SeqCst);
+            leaving.signal_left();
+        });
+        // Woken by the signal, well before the deadline: a missed signal
+        // would return only at the deadline.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        assert!(pool.wait_until(deadline, |p| p.running() == 0));
+        assert!(Instant::now() < deadline, "woken by the worker leaving");
+        worker.join().unwrap();
+        let soon = Instant::now() + Duration::from_millis(20);
+        pool.running.store(1, Ordering::SeqCst);
+        assert!(!pool.wait_until(soon, |p| p.running() == 0));
+    }
 }

@@ -125,7 +125,7 @@ Options for serve:
 ";
 
 /// The help for `werk TOPIC --help`, or all of it.
-pub fn help_text(topic: Option<&str>) -> String {
+pub(crate) fn help_text(topic: Option<&str>) -> String {
     let usage_line = |command: &str| {
         OVERVIEW
             .split("\n  werk ")
@@ -154,7 +154,7 @@ pub fn help_text(topic: Option<&str>) -> String {
 
 /// A command-line mistake.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UsageError(String);
+pub(crate) struct UsageError(String);
 
 impl fmt::Display for UsageError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -166,7 +166,7 @@ impl std::error::Error for UsageError {}
 
 /// What the command line asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Command {
+pub(crate) enum Command {
     /// Print the help text: all of it, or one command's.
     Help(Option<String>),
     /// Print the version.
@@ -208,7 +208,7 @@ pub enum Command {
 
 /// What `werk trust` does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TrustAction {
+pub(crate) enum TrustAction {
     /// Create the authority if needed and install it everywhere.
     Install,
     /// `--uninstall`: remove it from every store it was put in.
@@ -219,51 +219,51 @@ pub enum TrustAction {
 
 /// The arguments of `werk serve`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ServeArgs {
+pub(crate) struct ServeArgs {
     /// The built-in app's name.
-    pub app: String,
+    pub(crate) app: String,
     /// The directory `files` serves.
-    pub dir: Option<String>,
+    pub(crate) dir: Option<String>,
     /// The host to bind.
-    pub host: String,
+    pub(crate) host: String,
     /// The port to bind.
-    pub port: u16,
+    pub(crate) port: u16,
     /// Workers that always run.
-    pub threads: Option<usize>,
+    pub(crate) threads: Option<usize>,
     /// Most workers under load.
-    pub max_threads: Option<usize>,
+    pub(crate) max_threads: Option<usize>,
     /// Serving processes (`--processes`, at least 1).
-    pub processes: Option<std::num::NonZeroUsize>,
+    pub(crate) processes: Option<std::num::NonZeroUsize>,
     /// Largest request body.
-    pub max_body_size: Option<u64>,
+    pub(crate) max_body_size: Option<u64>,
     /// Let app panics propagate.
-    pub passthrough_errors: bool,
+    pub(crate) passthrough_errors: bool,
     /// No request log.
-    pub quiet: bool,
+    pub(crate) quiet: bool,
     /// `adhoc` or a certificate file.
-    pub cert: Option<String>,
+    pub(crate) cert: Option<String>,
     /// The key file for `cert`.
-    pub key: Option<String>,
+    pub(crate) key: Option<String>,
     /// `--static /URL=DIR`: URL prefixes and what they serve.
-    pub static_files: Vec<(String, String)>,
+    pub(crate) static_files: Vec<(String, String)>,
     /// `--debugger`.
-    pub debugger: bool,
+    pub(crate) debugger: bool,
     /// `--debugger-any-client`.
-    pub debugger_any_client: bool,
+    pub(crate) debugger_any_client: bool,
     /// `--scgi`: speak SCGI instead of HTTP.
-    pub scgi: bool,
+    pub(crate) scgi: bool,
     /// `--reload`.
-    pub reload: bool,
+    pub(crate) reload: bool,
     /// `--reloader-type`.
-    pub reloader_type: crate::ReloaderType,
+    pub(crate) reloader_type: crate::ReloaderType,
     /// `--reloader-interval`.
-    pub reloader_interval: Option<std::time::Duration>,
+    pub(crate) reloader_interval: Option<std::time::Duration>,
     /// `--extra-files`, split at `:`.
-    pub extra_files: Vec<String>,
+    pub(crate) extra_files: Vec<String>,
     /// `--exclude-patterns`, split at `:`.
-    pub exclude_patterns: Vec<String>,
+    pub(crate) exclude_patterns: Vec<String>,
     /// `--live-reload`.
-    pub live_reload: bool,
+    pub(crate) live_reload: bool,
 }
 
 impl Default for ServeArgs {
@@ -297,35 +297,35 @@ impl Default for ServeArgs {
 
 /// The arguments of `werk run`.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct RunArgs {
+pub(crate) struct RunArgs {
     /// The serve options that apply (host, port, certificate, watching,
     /// quiet).
-    pub serve: ServeArgs,
+    pub(crate) serve: ServeArgs,
     /// `--bin`.
-    pub bin: Option<String>,
+    pub(crate) bin: Option<String>,
     /// `-p`, `--package`.
-    pub package: Option<String>,
+    pub(crate) package: Option<String>,
     /// `--manifest-path`.
-    pub manifest_path: Option<String>,
+    pub(crate) manifest_path: Option<String>,
     /// `--release`.
-    pub release: bool,
+    pub(crate) release: bool,
     /// `--features`, each value split at commas and spaces.
-    pub features: Vec<String>,
+    pub(crate) features: Vec<String>,
     /// `--all-features`.
-    pub all_features: bool,
+    pub(crate) all_features: bool,
     /// `--no-default-features`.
-    pub no_default_features: bool,
+    pub(crate) no_default_features: bool,
     /// `--offline`.
-    pub offline: bool,
+    pub(crate) offline: bool,
     /// Not `--no-live-reload`.
-    pub live_reload: bool,
+    pub(crate) live_reload: bool,
     /// The program's arguments, after `--`.
-    pub args: Vec<String>,
+    pub(crate) args: Vec<String>,
 }
 
 impl ServeArgs {
     /// The server options these arguments give.
-    pub fn options(&self) -> Result<Options, UsageError> {
+    pub(crate) fn options(&self) -> Result<Options, UsageError> {
         let mut options = Options::default()
             .passthrough_errors(self.passthrough_errors)
             .log_requests(!self.quiet)
@@ -393,7 +393,7 @@ impl ServeArgs {
 }
 
 /// Parses the arguments after the program name.
-pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, UsageError> {
+pub(crate) fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, UsageError> {
     let mut words: Vec<String> = Vec::new();
     for arg in args {
         words.push(

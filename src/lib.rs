@@ -59,7 +59,10 @@ macro_rules! out {
 
 #[cfg(feature = "cli")]
 pub mod apps;
+/// The `werk` binary's command line: only [`cli::main`] is public, for
+/// `src/main.rs`; it is not part of the library.
 #[cfg(feature = "cli")]
+#[doc(hidden)]
 pub mod cli;
 mod error;
 mod escape;

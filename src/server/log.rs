@@ -2,7 +2,7 @@
 //! Werkzeug's format, coloured by status class only when standard error is
 //! a terminal (or `CLICOLOR_FORCE` is set, as a supervisor that reads a
 //! child's standard error through a pipe sets it) and `NO_COLOR` is not
-//! set (https://no-color.org).
+//! set (<https://no-color.org>).
 
 use std::io::{IsTerminal, Write};
 

@@ -176,7 +176,7 @@ impl Shared {
     }
 }
 
-/// A server that is bound but not yet serving; see [`make_server`].
+/// A server that is bound but not yet serving; see [`make_server`](crate::make_server).
 pub struct Server {
     sockets: Vec<accept::Socket>,
     listen: Vec<ListenAddr>,

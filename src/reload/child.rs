@@ -16,8 +16,7 @@ use crate::procs::{prefork, Stoppable};
 use crate::{App, Options};
 
 /// File times come from a clock that ticks every few milliseconds (a
-/// jiffy on Linux), so they may lag behind the write. The change that
-/// caused a restart is older than this by at least the coalescing window.
+/// jiffy on Linux), so they may lag behind the write.
 const CLOCK_SLACK: Duration = Duration::from_millis(15);
 
 /// What the supervisor told this child through its environment.
@@ -98,8 +97,8 @@ pub(super) fn serve_until_changed(host: &str, port: u16, app: impl App, options:
     // the executable.)
     let early = link
         .changed_at
-        .and(link.spawned_at)
-        .and_then(|since| changed_since(&watched, since));
+        .zip(link.spawned_at)
+        .and_then(|(change, spawned)| changed_since(&watched, change, spawned));
     let restart = Arc::new(AtomicBool::new(false));
     let watching = Watching {
         watcher,
@@ -196,16 +195,45 @@ impl Watching {
     }
 }
 
-/// The first watched file (the trees' contents are not looked at) whose
-/// modification time is after `since`, or close enough before it that the
-/// file system's coarse clock may have put a later write there.
-fn changed_since(watched: &[Watched], since: SystemTime) -> Option<PathBuf> {
-    let since = since - CLOCK_SLACK;
+/// The first watched file (the trees' contents are not looked at) written
+/// after the change that caused this start (`change`, in whole
+/// microseconds as the supervisor passed it) and after `spawned`, or
+/// close enough before `spawned` that the file system's coarse clock may
+/// have put a later write there.
+fn changed_since(watched: &[Watched], change: SystemTime, spawned: SystemTime) -> Option<PathBuf> {
+    let since = spawned - CLOCK_SLACK;
+    let change = crate::procs::to_micros(change);
     watched.iter().find_map(|w| match w {
         Watched::File(path) => std::fs::metadata(path)
             .and_then(|m| m.modified())
-            .is_ok_and(|mtime| mtime >= since)
+            .is_ok_and(|mtime| mtime >= since && crate::procs::to_micros(mtime) > change)
             .then(|| path.clone()),
         Watched::Tree(_) => None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_change_that_caused_the_start_is_not_seen_again() {
+        let path = std::env::temp_dir().join(format!("werk-child-{}.toml", std::process::id()));
+        std::fs::write(&path, "a = 1\n").unwrap();
+        let mtime = std::fs::metadata(&path).unwrap().modified().unwrap();
+        let watched = [Watched::File(path.clone())];
+        // Started just after the change it was started for.
+        let spawned = mtime + Duration::from_millis(5);
+        assert_eq!(changed_since(&watched, mtime, spawned), None);
+        // A write after that change, while the child started, is seen.
+        let earlier = mtime - Duration::from_millis(2);
+        assert_eq!(
+            changed_since(&watched, earlier, spawned),
+            Some(path.clone())
+        );
+        // One long before the start is not a change during it.
+        let late = mtime + CLOCK_SLACK + Duration::from_secs(1);
+        assert_eq!(changed_since(&watched, earlier, late), None);
+        let _ = std::fs::remove_file(path);
+    }
 }

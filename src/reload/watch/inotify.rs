@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use inotify::{EventMask, EventOwned, Inotify, WatchMask};
 
-use super::{settle, Plan, Watched};
+use super::{settle_writes, Plan, Watched};
 use crate::glob::Exclude;
 
 pub(crate) const NAME: &str = "inotify";
@@ -24,6 +24,7 @@ pub(crate) const NAME: &str = "inotify";
 /// changed (`touch`), created, deleted or renamed in or out, and the
 /// directory itself deleted or moved.
 const WATCH_MASK: WatchMask = WatchMask::MODIFY
+    .union(WatchMask::CLOSE_WRITE)
     .union(WatchMask::ATTRIB)
     .union(WatchMask::CREATE)
     .union(WatchMask::DELETE)
@@ -130,7 +131,7 @@ impl Watcher {
         } else {
             self.interval.as_millis().clamp(1, i32::MAX as u128) as i32
         };
-        let changed = loop {
+        let (changed, ended) = loop {
             match self.read(timeout) {
                 Ok(events) => {
                     let mut paths = events.iter().filter_map(|e| self.relevant(e));
@@ -138,25 +139,32 @@ impl Watcher {
                         .find(|p| p.exists())
                         .or_else(|| events.iter().find_map(|e| self.relevant(e)))
                     {
-                        break path;
+                        break (path, self.ends_a_write(&events));
                     }
                 }
                 Err(_) => std::thread::sleep(self.interval),
             }
             if let Some(path) = self.plan.appeared() {
-                break path;
+                break (path, false);
             }
         };
         let mut burst = vec![changed];
-        settle(|quiet| match self.read(quiet.as_millis() as i32) {
+        settle_writes(ended, |quiet| match self.read(quiet.as_millis() as i32) {
             Ok(events) if !events.is_empty() => {
                 burst.extend(events.iter().filter_map(|e| self.relevant(e)));
-                true
+                Some(self.ends_a_write(&events))
             }
-            _ => false,
+            _ => None,
         });
         let first = burst.iter().position(|p| p.exists()).unwrap_or(0);
         burst.swap_remove(first)
+    }
+
+    /// True if the last of `events` that concerns a watched path ended a
+    /// write: the file was closed after writing, or renamed into place.
+    fn ends_a_write(&self, events: &[EventOwned]) -> bool {
+        let relevant = events.iter().filter(|e| self.relevant(e).is_some());
+        last_ends_a_write(relevant.map(|e| e.mask))
     }
 
     /// Waits up to `timeout_ms` (-1: no limit) for events, follows the
@@ -219,6 +227,16 @@ fn relevant(
     }
 }
 
+/// True if the last of `masks` ended a write to a file: closed after
+/// writing, or renamed into place.
+fn last_ends_a_write(masks: impl DoubleEndedIterator<Item = EventMask>) -> bool {
+    let mut masks = masks;
+    masks.next_back().is_some_and(|mask| {
+        !mask.contains(EventMask::ISDIR)
+            && mask.intersects(EventMask::CLOSE_WRITE | EventMask::MOVED_TO)
+    })
+}
+
 /// Names the sysctl behind an inotify limit error.
 fn explain(err: io::Error, what: &str) -> io::Error {
     let (sysctl, hit) = match (what, err.raw_os_error()) {
@@ -261,6 +279,23 @@ mod tests {
         );
         let other = explain(io::Error::from_raw_os_error(libc::EACCES), "watches");
         assert!(other.to_string().starts_with("inotify failed"));
+    }
+
+    #[test]
+    fn a_close_after_writing_or_a_rename_into_place_ends_a_write() {
+        let ends = |masks: &[EventMask]| last_ends_a_write(masks.iter().copied());
+        assert!(ends(&[EventMask::MODIFY, EventMask::CLOSE_WRITE]));
+        assert!(ends(&[EventMask::MOVED_FROM, EventMask::MOVED_TO]));
+        assert!(
+            !ends(&[EventMask::CLOSE_WRITE, EventMask::MODIFY]),
+            "written again"
+        );
+        assert!(
+            !ends(&[EventMask::MOVED_TO | EventMask::ISDIR]),
+            "a directory"
+        );
+        assert!(!ends(&[EventMask::CREATE]), "its content may follow");
+        assert!(!ends(&[]));
     }
 
     fn scratch(name: &str) -> PathBuf {

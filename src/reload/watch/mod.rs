@@ -48,6 +48,13 @@ use crate::options::ReloaderType;
 /// (`ETXTBSY`: the reloader tries again), so a short wait is enough.
 pub(crate) const QUIET: Duration = Duration::from_millis(20);
 
+/// How long the burst may go on once its last change ended a write (the
+/// writer closed the file, or a rename put the new file in place): what
+/// follows such a save (an editor removing its backup, a tool writing
+/// again) comes within a few milliseconds. Where the watcher cannot tell
+/// (kqueue, stat), the wait is [`QUIET`].
+pub(crate) const QUIET_AFTER_WRITE: Duration = Duration::from_millis(10);
+
 /// The longest a burst of changes may delay the restart.
 const MOST_SETTLE: Duration = Duration::from_secs(1);
 
@@ -104,8 +111,23 @@ impl Stamp {
 /// Waits out a burst: `more(quiet)` must return whether anything changed
 /// within that time; stops when nothing did, or after [`MOST_SETTLE`].
 pub(crate) fn settle(mut more: impl FnMut(Duration) -> bool) {
+    settle_writes(false, |quiet| more(quiet).then_some(false));
+}
+
+/// Waits out a burst whose changes say whether they ended a write:
+/// `ended` for the changes so far; `more(quiet)` returns `None` when
+/// nothing changed within `quiet`, else whether the last change ended a
+/// write. Waits [`QUIET_AFTER_WRITE`] after such a change, [`QUIET`]
+/// after any other; stops after [`MOST_SETTLE`] in any case.
+pub(crate) fn settle_writes(mut ended: bool, mut more: impl FnMut(Duration) -> Option<bool>) {
     let start = Instant::now();
-    while start.elapsed() < MOST_SETTLE && more(QUIET) {}
+    while start.elapsed() < MOST_SETTLE {
+        let quiet = if ended { QUIET_AFTER_WRITE } else { QUIET };
+        match more(quiet) {
+            Some(last_ended) => ended = last_ended,
+            None => return,
+        }
+    }
 }
 
 /// The directories a raw backend watches, and which entries of each
@@ -442,6 +464,18 @@ mod tests {
             assert_eq!(relevant(scratch_name), None, "{scratch_name}");
         }
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_burst_whose_last_change_ended_a_write_waits_less() {
+        let mut asked = Vec::new();
+        let mut answers = [Some(false), Some(true), Some(false), Some(true), None].into_iter();
+        settle_writes(true, |quiet| {
+            asked.push(quiet);
+            answers.next().unwrap()
+        });
+        let (short, long) = (QUIET_AFTER_WRITE, QUIET);
+        assert_eq!(asked, [short, long, short, long, short]);
     }
 
     #[test]

@@ -25,6 +25,7 @@ set -euo pipefail
 [[ -n "${WERK_BIN:-}" ]] && WERK_BIN=$(realpath -m -- "$WERK_BIN")
 [[ -n "${OUT:-}" ]] && OUT=$(realpath -m -- "$OUT")
 BENCH=$(cd "$(dirname "$0")" && pwd)
+. "$BENCH/lib.sh"
 ROOT=$(cd "$BENCH/.." && pwd)
 cd "$BENCH"
 
@@ -66,10 +67,7 @@ start() {  # PREFIX-WORDS... -- CMD ; runs in its own process group
 }
 stop() {
   [[ -n "$SRV_PID" ]] || return 0
-  kill -TERM -- "-$SRV_PID" 2>/dev/null || true
-  local i; for i in $(seq 100); do kill -0 "$SRV_PID" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL -- "-$SRV_PID" 2>/dev/null || true
-  wait "$SRV_PID" 2>/dev/null || true
+  stop_group "$SRV_PID" 10
   SRV_PID=""
 }
 trap stop EXIT

@@ -28,6 +28,7 @@
 set -euo pipefail
 
 BENCH=$(cd "$(dirname "$0")" && pwd)
+. "$BENCH/lib.sh"
 ROOT=$(cd "$BENCH/.." && pwd)
 COMMAND="$0${*:+ $*}"
 for var in REPEAT SETTLE_MIN SETTLE_MAX MAX_WAIT PYTHON WERK_BIN; do
@@ -71,12 +72,9 @@ mkdir -p "$OUT"
 DIR=$(mktemp -d /tmp/werk-reload.XXXXXX)
 SRV_PID="" CLIENT_PID=""
 stop() {  # SIGTERM to the server's process group, SIGKILL after 5 s
-  if [[ -n "$CLIENT_PID" ]]; then kill "$CLIENT_PID" 2>/dev/null || true; wait "$CLIENT_PID" 2>/dev/null || true; CLIENT_PID=""; fi
+  stop_client "$CLIENT_PID"; CLIENT_PID=""
   [[ -n "$SRV_PID" ]] || return 0
-  kill -TERM -- "-$SRV_PID" 2>/dev/null || true
-  local i; for i in $(seq 50); do kill -0 -- "-$SRV_PID" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL -- "-$SRV_PID" 2>/dev/null || true
-  wait "$SRV_PID" 2>/dev/null || true
+  stop_group "$SRV_PID" 5
   SRV_PID=""
 }
 trap 'stop; rm -rf "$DIR"' EXIT
@@ -177,7 +175,6 @@ for i in range(1, repeat + 1):
         time.sleep(0.002)
 EOF
 
-free_port() { "$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
 server_argv() {  # NAME PORT FILE: sets ARGV
   case "$1" in

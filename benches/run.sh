@@ -31,6 +31,7 @@ set -euo pipefail
 [[ -n "${WERK_BIN:-}" ]] && WERK_BIN=$(realpath -m -- "$WERK_BIN")
 [[ -n "${OUT:-}" ]] && OUT=$(realpath -m -- "$OUT")
 BENCH=$(cd "$(dirname "$0")" && pwd)
+. "$BENCH/lib.sh"
 ROOT=$(cd "$BENCH/.." && pwd)
 cd "$BENCH"
 
@@ -224,11 +225,7 @@ start_server() {  # CMD LOG
 
 stop_server() {
   [[ -n "$SRV_PID" ]] || return 0
-  kill -TERM -- "-$SRV_PID" 2>/dev/null || true
-  local i
-  for i in $(seq 50); do kill -0 "$SRV_PID" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL -- "-$SRV_PID" 2>/dev/null || true
-  wait "$SRV_PID" 2>/dev/null || true
+  stop_group "$SRV_PID" 5
   SRV_PID=""
 }
 trap stop_server EXIT

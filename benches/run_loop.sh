@@ -43,6 +43,7 @@
 set -euo pipefail
 
 BENCH=$(cd "$(dirname "$0")" && pwd)
+. "$BENCH/lib.sh"
 ROOT=$(cd "$BENCH/.." && pwd)
 COMMAND="$0${*:+ $*}"
 for var in EDITS PAUSE_MIN PAUSE_MAX EDIT_TIMEOUT KEEPALIVE WAIT_LOAD WERK_BIN WERK_REV; do
@@ -134,12 +135,9 @@ echo "== building the project (werk and its dependencies the first time)" >&2
 
 SRV_PID="" CLIENT_PID="" PORT=""
 stop() {  # SIGTERM to the loop's process group, SIGKILL after 5 s
-  if [[ -n "$CLIENT_PID" ]]; then kill "$CLIENT_PID" 2>/dev/null || true; wait "$CLIENT_PID" 2>/dev/null || true; CLIENT_PID=""; fi
+  stop_client "$CLIENT_PID"; CLIENT_PID=""
   [[ -n "$SRV_PID" ]] || return 0
-  kill -TERM -- "-$SRV_PID" 2>/dev/null || true
-  local i; for i in $(seq 50); do kill -0 -- "-$SRV_PID" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL -- "-$SRV_PID" 2>/dev/null || true
-  wait "$SRV_PID" 2>/dev/null || true
+  stop_group "$SRV_PID" 5
   SRV_PID=""
 }
 trap 'stop' EXIT
@@ -153,7 +151,6 @@ tcp_aborts() {
                     else for (i = 1; i <= NF; i++) if (n[i] ~ /^TCPAbortOn(Close|Data)$/) print n[i], $i }' /proc/net/netstat
 }
 
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
 loop_argv() {  # NAME PORT: sets ARGV
   case "$1" in

@@ -53,6 +53,7 @@
 set -euo pipefail
 
 BENCH=$(cd "$(dirname "$0")" && pwd)
+. "$BENCH/lib.sh"
 ROOT=$(cd "$BENCH/.." && pwd)
 case "${1:-}" in
   -h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; exit 0 ;;
@@ -98,15 +99,13 @@ WATCHED=$DIR/watched.txt
 echo "watched by the soak" > "$WATCHED"
 SRV_PID="" CLIENT_PID=""
 stop() {  # SIGTERM to the server's process group, SIGKILL after 15 s
-  if [[ -n "$CLIENT_PID" ]]; then kill "$CLIENT_PID" 2>/dev/null || true; wait "$CLIENT_PID" 2>/dev/null || true; CLIENT_PID=""; fi
+  stop_client "$CLIENT_PID"; CLIENT_PID=""
   [[ -n "$SRV_PID" ]] || return 0
-  kill -TERM -- "-$SRV_PID" 2>/dev/null || true
-  local i; for i in $(seq 150); do kill -0 -- "-$SRV_PID" 2>/dev/null || break; sleep 0.1; done
-  if kill -0 -- "-$SRV_PID" 2>/dev/null; then
+  stop_group "$SRV_PID" 15
+  if [[ $STOP_KILLED == 1 ]]; then
     echo "!! the server's process group outlived SIGTERM by 15 s: SIGKILL" | tee -a "$OUT/stop.txt" >&2
-    kill -KILL -- "-$SRV_PID" 2>/dev/null || true
   fi
-  wait "$SRV_PID" 2>/dev/null && SRV_STATUS=0 || SRV_STATUS=$?
+  SRV_STATUS=$STOP_STATUS
   SRV_PID=""
 }
 trap 'stop; rm -rf "$DIR"' EXIT

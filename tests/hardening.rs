@@ -223,13 +223,10 @@ fn the_debugger_page_is_for_local_clients_and_known_hosts() {
                 remote.text()
             );
         }
-        None => {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "no address other than loopback to test from, and CI must run this check"
-            );
-            eprintln!("the_debugger_page_is_for_local_clients: no address other than loopback here; skipped that part");
-        }
+        None => support::skip(
+            "the_debugger_page_is_for_local_clients, its part from another address",
+            "this machine has no address other than loopback",
+        ),
     }
     handle.shutdown();
     thread.join().unwrap().unwrap();

@@ -4,13 +4,20 @@
 //! - [`Client`]: a raw HTTP/1.1 client over one TCP connection whose every
 //!   read has a timeout, and the [`Response`]s it parses (Content-Length,
 //!   chunked and close-delimited bodies, interim responses, pipelining);
-//! - [`EchoEnviron`]: the echo app's JSON answer, read.
+//! - [`Json`]: a JSON reader, and [`EchoEnviron`] on it for the echo
+//!   app's answer;
+//! - [`needs`] and [`skip`]: the programs a test needs (curl, python3,
+//!   openssl, ...). Under CI (`CI` set; `.ci/run` installs them) a missing
+//!   program fails the test, elsewhere the test says on standard error
+//!   that it skips and why.
 //!
 //! It does not depend on werk, so werk is built once for each test crate,
 //! with that crate's features.
 
 mod client;
 mod json;
+mod programs;
 
 pub use client::{contains, find, Client, Response, IO_TIMEOUT};
 pub use json::{EchoEnviron, Json};
+pub use programs::{have, needs, skip, under_ci};

@@ -19,7 +19,9 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 #[allow(unused_imports)] // each test binary uses a part
-pub use werk_test_support::{contains, find, Client, Response, IO_TIMEOUT};
+pub use werk_test_support::{
+    contains, find, have, needs, skip, under_ci, Client, Json, Response, IO_TIMEOUT,
+};
 
 /// A generous upper bound for a whole scenario: only a guard against hangs.
 pub const GUARD: Duration = Duration::from_secs(20);
@@ -230,53 +232,6 @@ fn reader_thread(mut pipe: impl Read + Send + 'static) -> mpsc::Receiver<Vec<u8>
         let _ = tx.send(out);
     });
     rx
-}
-
-/// True if `program` runs here: `program --version` succeeds (`openssl
-/// version` for openssl, which has no `--version`; for NSS's certutil,
-/// which exits with 1 for every probe, starting at all is enough).
-pub fn have(program: &str) -> bool {
-    let probe = match program {
-        "openssl" => "version",
-        "certutil" => "-H",
-        _ => "--version",
-    };
-    let status = Command::new(program)
-        .arg(probe)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
-    match program {
-        "certutil" => status.is_ok(),
-        _ => status.is_ok_and(|s| s.success()),
-    }
-}
-
-/// True under CI (`CI` set), where `.ci/run` has installed every program
-/// the tests use.
-pub fn under_ci() -> bool {
-    std::env::var_os("CI").is_some()
-}
-
-/// For a test (or a named part of one) that cannot run here because of
-/// `why`: under CI it fails, naming the reason, since CI must run every
-/// test; elsewhere it says on standard error that it skips and why. The
-/// caller then returns (or leaves the part out).
-pub fn skip(test: &str, why: &str) {
-    assert!(!under_ci(), "{test}: CI must run this test, but {why}");
-    eprintln!("{test}: skipped, {why}");
-}
-
-/// True if `program` runs here. When it does not, a test that needs it
-/// fails under CI (`CI` set), which installs it, and elsewhere says on
-/// standard error that it skips and why.
-pub fn needs(program: &str, test: &str) -> bool {
-    let found = have(program);
-    if !found {
-        skip(test, &format!("{program} is not installed"));
-    }
-    found
 }
 
 /// Runs a Python script with `python3 -c`, the server's port as its

@@ -11,7 +11,7 @@
 
 #![allow(dead_code)]
 
-use std::io::{self, Read, Write};
+use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::process::{Command, Output, Stdio};
 use std::thread::JoinHandle;
@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use werk::{App, Body, Environ, Options, ServerHandle, StartResponse};
 #[allow(unused_imports)] // each test binary uses a part
-pub use werk_test_support::{find, Client, EchoEnviron, Json, Response, IO_TIMEOUT};
+pub use werk_test_support::{find, needs, Client, EchoEnviron, Json, Response, IO_TIMEOUT};
 
 /// The longest an external client (curl, python3) may run.
 pub const CHILD_TIMEOUT: Duration = Duration::from_secs(30);
@@ -182,40 +182,6 @@ pub fn ignores_body(_environ: &Environ, start_response: StartResponse) -> Body {
 
 // ---------------------------------------------------------------------------
 // External clients
-
-/// Why `program --version` does not run here, or `None` if it does.
-fn missing(program: &str) -> Option<String> {
-    match Command::new(program)
-        .arg("--version")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-    {
-        Ok(status) if status.success() => None,
-        Ok(status) => Some(format!("`{program} --version` failed ({status})")),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            Some(format!("{program} is not installed"))
-        }
-        Err(e) => Some(format!("{program} cannot be run ({e})")),
-    }
-}
-
-/// True if `program`, a client that `test` (or a named part of it) needs,
-/// runs here. When it does not, the test fails under CI (`CI` set), whose
-/// `.ci/run` installs it; elsewhere it says on standard error that it
-/// skips and why, and the caller returns (or leaves the part out).
-pub fn needs(program: &str, test: &str) -> bool {
-    let Some(why) = missing(program) else {
-        return true;
-    };
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "{test}: CI must run this test, but {why}"
-    );
-    eprintln!("{test}: skipped, {why}");
-    false
-}
 
 /// Runs `program` with `args`, feeding `stdin`, and kills it if it runs
 /// longer than [`CHILD_TIMEOUT`].

@@ -6,10 +6,10 @@
 //!   chunked and close-delimited bodies, interim responses, pipelining);
 //! - [`Json`]: a JSON reader, and [`EchoEnviron`] on it for the echo
 //!   app's answer;
-//! - [`needs`] and [`skip`]: the programs a test needs (curl, python3,
-//!   openssl, ...). Under CI (`CI` set; `.ci/run` installs them) a missing
-//!   program fails the test, elsewhere the test says on standard error
-//!   that it skips and why.
+//! - [`needs`], [`skip`] and [`run`]: the programs a test needs (curl,
+//!   python3, openssl, ...). Under CI (`CI` set; `.ci/run` installs them)
+//!   a missing program fails the test, elsewhere the test says on
+//!   standard error that it skips and why.
 //!
 //! It does not depend on werk, so werk is built once for each test crate,
 //! with that crate's features.
@@ -20,4 +20,4 @@ mod programs;
 
 pub use client::{contains, find, Client, Response, IO_TIMEOUT};
 pub use json::{EchoEnviron, Json};
-pub use programs::{have, needs, skip, under_ci};
+pub use programs::{have, needs, run, skip, under_ci, Ran};

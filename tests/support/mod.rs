@@ -13,14 +13,13 @@
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Command, ExitStatus, Stdio};
-use std::sync::mpsc;
+use std::process::Command;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 #[allow(unused_imports)] // each test binary uses a part
 pub use werk_test_support::{
-    contains, find, have, needs, skip, under_ci, Client, Json, Response, IO_TIMEOUT,
+    contains, find, have, needs, run, skip, under_ci, Client, Json, Ran, Response, IO_TIMEOUT,
 };
 
 /// A generous upper bound for a whole scenario: only a guard against hangs.
@@ -162,76 +161,6 @@ pub fn join_all<T>(threads: Vec<JoinHandle<T>>, limit: Duration, what: &str) -> 
         }
     }
     out
-}
-
-/// What an external program did.
-#[derive(Debug)]
-pub struct Ran {
-    pub status: ExitStatus,
-    pub stdout: Vec<u8>,
-    pub stderr: Vec<u8>,
-}
-
-impl Ran {
-    pub fn stdout_text(&self) -> String {
-        String::from_utf8_lossy(&self.stdout).into_owned()
-    }
-
-    pub fn stderr_text(&self) -> String {
-        String::from_utf8_lossy(&self.stderr).into_owned()
-    }
-}
-
-/// Runs a program with `stdin` as its input, killing it if it takes longer
-/// than `limit` (and then panicking with what it printed).
-pub fn run(command: &mut Command, stdin: &[u8], limit: Duration) -> Ran {
-    let mut child = command
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {command:?}: {e}"));
-    let mut input = child.stdin.take().unwrap();
-    let data = stdin.to_vec();
-    let writer = std::thread::spawn(move || {
-        let _ = input.write_all(&data);
-    });
-    let stdout = reader_thread(child.stdout.take().unwrap());
-    let stderr = reader_thread(child.stderr.take().unwrap());
-    let deadline = Instant::now() + limit;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("try_wait") {
-            break status;
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            let out = stdout.recv_timeout(IO_TIMEOUT).unwrap_or_default();
-            let err = stderr.recv_timeout(IO_TIMEOUT).unwrap_or_default();
-            panic!(
-                "{command:?} did not finish within {limit:?}\nstdout: {}\nstderr: {}",
-                String::from_utf8_lossy(&out),
-                String::from_utf8_lossy(&err)
-            );
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    let _ = writer.join();
-    Ran {
-        status,
-        stdout: stdout.recv_timeout(IO_TIMEOUT).unwrap_or_default(),
-        stderr: stderr.recv_timeout(IO_TIMEOUT).unwrap_or_default(),
-    }
-}
-
-fn reader_thread(mut pipe: impl Read + Send + 'static) -> mpsc::Receiver<Vec<u8>> {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut out = Vec::new();
-        let _ = pipe.read_to_end(&mut out);
-        let _ = tx.send(out);
-    });
-    rx
 }
 
 /// Runs a Python script with `python3 -c`, the server's port as its

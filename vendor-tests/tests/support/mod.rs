@@ -11,15 +11,14 @@
 
 #![allow(dead_code)]
 
-use std::io::{Read, Write};
 use std::net::SocketAddr;
-use std::process::{Command, Output, Stdio};
+use std::process::Command;
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use werk::{App, Body, Environ, Options, ServerHandle, StartResponse};
 #[allow(unused_imports)] // each test binary uses a part
-pub use werk_test_support::{find, needs, Client, EchoEnviron, Json, Response, IO_TIMEOUT};
+pub use werk_test_support::{find, needs, Client, EchoEnviron, Json, Ran, Response, IO_TIMEOUT};
 
 /// The longest an external client (curl, python3) may run.
 pub const CHILD_TIMEOUT: Duration = Duration::from_secs(30);
@@ -185,72 +184,31 @@ pub fn ignores_body(_environ: &Environ, start_response: StartResponse) -> Body {
 
 /// Runs `program` with `args`, feeding `stdin`, and kills it if it runs
 /// longer than [`CHILD_TIMEOUT`].
-pub fn run(program: &str, args: &[&str], stdin: &[u8]) -> Output {
-    let mut child = Command::new(program)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
-    let mut input = child.stdin.take().expect("stdin");
-    let data = stdin.to_vec();
-    let writer = std::thread::spawn(move || {
-        let _ = input.write_all(&data);
-    });
-    let mut stdout = child.stdout.take().expect("stdout");
-    let mut stderr = child.stderr.take().expect("stderr");
-    let out_reader = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = stdout.read_to_end(&mut v);
-        v
-    });
-    let err_reader = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = stderr.read_to_end(&mut v);
-        v
-    });
-    let deadline = Instant::now() + CHILD_TIMEOUT;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait for the child") {
-            break status;
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{program} {args:?} ran longer than {CHILD_TIMEOUT:?} and was killed");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let _ = writer.join();
-    Output {
-        status,
-        stdout: out_reader.join().unwrap_or_default(),
-        stderr: err_reader.join().unwrap_or_default(),
-    }
+pub fn run(program: &str, args: &[&str], stdin: &[u8]) -> Ran {
+    werk_test_support::run(Command::new(program).args(args), stdin, CHILD_TIMEOUT)
 }
 
 /// Runs curl with `-sS --max-time 10 --noproxy *` before `args` (so an
 /// environment proxy never intercepts loopback requests).
-pub fn curl(args: &[&str]) -> Output {
+pub fn curl(args: &[&str]) -> Ran {
     curl_with_stdin(args, b"")
 }
 
-pub fn curl_with_stdin(args: &[&str], stdin: &[u8]) -> Output {
+pub fn curl_with_stdin(args: &[&str], stdin: &[u8]) -> Ran {
     let mut all = vec!["-sS", "--max-time", "10", "--noproxy", "*"];
     all.extend_from_slice(args);
     run("curl", &all, stdin)
 }
 
 /// Runs a Python script (`python3 -c`) with `args` as `sys.argv[1:]`.
-pub fn python(script: &str, args: &[&str]) -> Output {
+pub fn python(script: &str, args: &[&str]) -> Ran {
     let mut all = vec!["-c", script];
     all.extend_from_slice(args);
     run("python3", &all, b"")
 }
 
 /// Text of a child's stdout, stderr and status, for assertion messages.
-pub fn describe_output(output: &Output) -> String {
+pub fn describe_output(output: &Ran) -> String {
     format!(
         "status {}\n--- stdout\n{}\n--- stderr\n{}",
         output.status,

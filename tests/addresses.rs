@@ -76,12 +76,14 @@ fn tcp(addr: SocketAddr) -> std::io::Result<TcpStream> {
     Ok(stream)
 }
 
-/// The value of a string entry in the echo app's JSON.
-fn json_str(response: &str, key: &str) -> Option<String> {
-    let needle = format!("\"{key}\": \"");
-    let start = response.find(&needle)? + needle.len();
-    let end = response[start..].find('"')? + start;
-    Some(response[start..end].to_owned())
+/// The value of a string entry in the echo app's JSON, given a whole
+/// response or its body.
+fn json_str(text: &str, key: &str) -> Option<String> {
+    let body = text.split_once("\r\n\r\n").map_or(text, |(_, body)| body);
+    match &support::Json::parse(body).ok()?[key] {
+        support::Json::Str(s) => Some(s.clone()),
+        _ => None,
+    }
 }
 
 fn ipv6_loopback() -> bool {

@@ -309,9 +309,7 @@ fn check_log_without_colour(no_color: Option<&str>) {
     assert_eq!(c.get("/status/404").status, 404);
     assert_eq!(c.get("/status/500").status, 500);
     c.send(b"BROKEN\r\n\r\n");
-    let bad = c
-        .try_read_response("GET")
-        .expect("a response to a bad request");
+    let bad = c.try_read_response().expect("a response to a bad request");
     assert_eq!(bad.status, 400);
 
     let line = werk.wait_line(GUARD, |l| l.contains("\"GET /x HTTP/1.1\""));
@@ -370,7 +368,7 @@ fn sigint_lets_the_request_in_flight_finish_then_exits_0() {
     let signalled = Instant::now();
     werk.signal(libc::SIGINT);
 
-    let r = c.read_response("GET");
+    let r = c.read_response();
     eprintln!(
         "in-flight response completed {:?} after SIGINT",
         signalled.elapsed()
@@ -382,7 +380,7 @@ fn sigint_lets_the_request_in_flight_finish_then_exits_0() {
         r.text()
     );
     assert!(r.text().ends_with("}\n"));
-    let r = streaming.read_response("GET");
+    let r = streaming.read_response();
     let want: String = (0..8).map(|i| format!("{{\"chunk\": {i}}}\n")).collect();
     assert_eq!(r.text(), want, "the stream in flight ends properly");
 

@@ -165,7 +165,7 @@ fn pages_get_the_tag_and_a_length_that_matches_it() {
     assert_eq!(head.header("content-length"), Some(length.as_str()));
 
     let streamed = client.get("/stream");
-    assert!(streamed.chunked, "{:?}", streamed.headers);
+    assert!(streamed.chunked(), "{:?}", streamed.headers);
     assert_eq!(streamed.header("content-length"), None);
     assert_eq!(streamed.text(), tagged_stream(&id));
 
@@ -394,7 +394,7 @@ fn the_server_answers_its_own_paths() {
         let r = client.request(method, target, &[], b"");
         assert_eq!(r.status, status, "{method} {target}");
         assert_eq!(r.header("allow"), allow, "{method} {target}");
-        assert!(!r.closes(), "{method} {target}: {:?}", r.headers);
+        assert!(!r.says_close(), "{method} {target}: {:?}", r.headers);
     }
     assert_eq!(client.get("/page").text(), tagged_page(&id));
 
@@ -402,7 +402,7 @@ fn the_server_answers_its_own_paths() {
     let mut old = server.connect();
     for _ in 0..2 {
         old.send(b"GET /__werk/live.js HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
-        let r = old.read_response("GET");
+        let r = old.read_response();
         assert_eq!(r.status, 200);
         assert_eq!(
             r.header("connection"),
@@ -417,7 +417,7 @@ fn the_server_answers_its_own_paths() {
     let r = posting.request("POST", "/__werk/live", &[], b"x=1");
     assert_eq!(r.status, 405);
     assert_eq!(r.header("allow"), Some("GET"));
-    assert!(r.closes(), "{:?}", r.headers);
+    assert!(r.says_close(), "{:?}", r.headers);
     assert!(posting.closed_by_server());
 
     let mut events = server.connect();
@@ -547,7 +547,7 @@ fn two_hundred_open_streams_leave_the_workers_free() {
                     client.stream.set_read_timeout(guard).unwrap();
                     client.send_request("GET", "/page", &[], b"");
                     let r = client
-                        .try_read_response("GET")
+                        .try_read_response()
                         .unwrap_or_else(|e| panic!("request {t}.{i}: {e}"));
                     assert_eq!(r.status, 200, "request {t}.{i}");
                     assert_eq!(r.text(), page, "request {t}.{i}");

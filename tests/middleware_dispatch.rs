@@ -318,7 +318,7 @@ fn proxy_fix_over_a_socket() {
 fn with_host(server: &TestServer, host: &str, path: &str) -> Response {
     let mut client = server.connect();
     client.send(format!("GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n").as_bytes());
-    client.read_response("GET")
+    client.read_response()
 }
 
 fn named(name: &'static str) -> impl Fn(&Environ, StartResponse) -> Body {

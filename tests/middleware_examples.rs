@@ -33,7 +33,7 @@ mod virtual_hosts;
 fn with_host(server: &TestServer, host: &str) -> Response {
     let mut client = server.connect();
     client.send(format!("GET / HTTP/1.1\r\nHost: {host}\r\n\r\n").as_bytes());
-    client.read_response("GET")
+    client.read_response()
 }
 
 #[test]

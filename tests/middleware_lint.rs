@@ -345,7 +345,7 @@ fn over_sockets_responses_pass_unchanged() {
     let server = TestServer::start(app, quiet());
     let mut client = server.connect();
     let r = client.get("/stream");
-    assert_eq!((r.text().as_str(), r.chunked), ("abc", true));
+    assert_eq!((r.text().as_str(), r.chunked()), ("abc", true));
     let r = client.get("/file");
     let size = std::fs::metadata(file!()).unwrap().len();
     assert_eq!(r.header("content-length"), Some(size.to_string().as_str()));

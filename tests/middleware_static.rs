@@ -344,7 +344,7 @@ fn no_way_out_of_the_directory() {
     for target in attempts {
         let mut client = server.connect();
         client.send(format!("GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").as_bytes());
-        let r = client.read_response("GET");
+        let r = client.read_response();
         let text = r.text();
         assert!(
             !text.contains("TOP SECRET") && !text.contains("root:"),

@@ -20,7 +20,9 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::support::{assert_same_bytes, pattern, skip, Client, Response, INTERNAL_ERROR_TEXT};
+use crate::support::{
+    assert_same_bytes, pattern, skip, Client, Json, Response, INTERNAL_ERROR_TEXT,
+};
 
 /// How long a server may take to start listening.
 pub const START_LIMIT: Duration = Duration::from_secs(10);
@@ -281,35 +283,17 @@ pub fn write_cgi_wrapper(path: &Path) {
     fs::set_permissions(path, fs::Permissions::from_mode(0o755)).expect("chmod the wrapper");
 }
 
-/// The value of `key` in the echo app's one-line JSON object: a string
-/// (unescaped), or the literal text of a number or boolean.
+/// The value of `key` in the echo app's JSON object: a string, or the
+/// text of a number or boolean; `None` if it is absent (or `json` is not
+/// JSON).
 pub fn json_field(json: &str, key: &str) -> Option<String> {
-    let needle = format!("\"{key}\": ");
-    let start = json.find(&needle)? + needle.len();
-    let rest = &json[start..];
-    let Some(body) = rest.strip_prefix('"') else {
-        let end = rest.find([',', '}']).unwrap_or(rest.len());
-        return Some(rest[..end].trim().to_owned());
-    };
-    let mut out = String::new();
-    let mut chars = body.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '"' => return Some(out),
-            '\\' => match chars.next()? {
-                'n' => out.push('\n'),
-                'r' => out.push('\r'),
-                't' => out.push('\t'),
-                'u' => {
-                    let hex: String = chars.by_ref().take(4).collect();
-                    out.push(char::from_u32(u32::from_str_radix(&hex, 16).ok()?)?);
-                }
-                other => out.push(other),
-            },
-            c => out.push(c),
-        }
+    match &Json::parse(json).ok()?[key] {
+        Json::Null => None,
+        Json::Str(s) => Some(s.clone()),
+        Json::Bool(b) => Some(b.to_string()),
+        Json::Num(n) => Some(n.to_string()),
+        other => Some(format!("{other:?}")),
     }
-    None
 }
 
 /// Where the echo app is reachable behind a web server, and what its

@@ -23,8 +23,13 @@ fn assert_rejected(server: &TestServer, request: &[u8], status: u16) -> Response
     // The server may answer and close before it reads everything.
     let _ = client.send_lenient(request);
     let response = client
-        .try_read_response(false)
+        .try_read_response()
         .unwrap_or_else(|e| panic!("request {shown:?}: no response: {e}"));
+    assert_eq!(
+        response.interim,
+        [],
+        "request {shown:?}: the refusal comes first"
+    );
     assert_eq!(
         response.status,
         status,
@@ -373,7 +378,7 @@ fn unfinished_head_times_out_with_408() {
     let mut client = server.connect();
     let started = Instant::now();
     client.send(b"GET / HTTP/1.1\r\nHost: localhost\r\n");
-    let response = client.read_final();
+    let response = client.read_response();
     let waited = started.elapsed();
     assert_eq!(response.status, 408, "{}", response.describe());
     assert!(response.says_close());
@@ -405,7 +410,7 @@ fn trickled_head_times_out_with_408() {
             std::thread::sleep(Duration::from_millis(50));
         }
     });
-    let response = client.read_final();
+    let response = client.read_response();
     let waited = started.elapsed();
     assert_eq!(response.status, 408, "{}", response.describe());
     assert!(
@@ -467,7 +472,7 @@ fn many_bad_requests_at_once() {
                     _ => b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: foo\r\n\r\n",
                 };
                 client.send(request);
-                let response = client.read_final();
+                let response = client.read_response();
                 client.expect_closed();
                 response.status
             })

@@ -61,14 +61,14 @@ fn keep_alive_serves_several_requests_on_one_connection() {
     let my_port = client.local_addr().port().to_string();
 
     client.send(get_request("/first").as_bytes());
-    let response = client.read_final();
+    let response = client.read_response();
     assert_kept_alive(&response);
     let env = response.environ();
     assert_eq!(env.str("PATH_INFO"), "/first");
     assert_eq!(env.str("REMOTE_PORT"), my_port);
 
     client.send(b"POST /second HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\n\r\nhello");
-    let response = client.read_final();
+    let response = client.read_response();
     assert_kept_alive(&response);
     let env = response.environ();
     assert_eq!(env.str("PATH_INFO"), "/second");
@@ -76,18 +76,18 @@ fn keep_alive_serves_several_requests_on_one_connection() {
     assert_eq!(env.str("REMOTE_PORT"), my_port);
 
     client.send(get_request("/bytes/30").as_bytes());
-    let response = client.read_final();
+    let response = client.read_response();
     assert_kept_alive(&response);
     assert_eq!(response.body, b"abcdefghijklmnopqrstuvwxyzabcd");
 
     client.send(get_request("/status/418").as_bytes());
-    let response = client.read_final();
+    let response = client.read_response();
     assert_kept_alive(&response);
     assert_eq!(response.status, 418);
     assert_eq!(response.reason, "I'm a teapot");
 
     client.send(get_request("/last").as_bytes());
-    let env = client.read_final().environ();
+    let env = client.read_response().environ();
     assert_eq!(env.str("REMOTE_PORT"), my_port);
     server.stop();
 }
@@ -102,13 +102,13 @@ fn keep_alive_after_an_unread_small_body() {
         b"POST / HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1000\r\n\r\n".to_vec();
     request.extend(std::iter::repeat_n(b'x', 1000));
     client.send(&request);
-    let response = client.read_final();
+    let response = client.read_response();
     assert_eq!(response.status, 200);
     assert_kept_alive(&response);
     // Had the body not been dropped, this would be parsed as part of it
     // or as garbage after it.
     client.send(get_request("/next").as_bytes());
-    let response = client.read_final();
+    let response = client.read_response();
     assert_eq!(response.status, 200, "{}", response.describe());
     assert_eq!(response.text(), "ignored");
     server.stop();
@@ -122,7 +122,7 @@ fn keep_alive_timeout_closes_an_idle_connection() {
     );
     let mut client = server.connect();
     client.send(get_request("/").as_bytes());
-    let response = client.read_final();
+    let response = client.read_response();
     assert_kept_alive(&response);
     let idle_since = Instant::now();
     client.expect_closed();
@@ -229,20 +229,20 @@ fn pipelined_requests_are_answered_in_order() {
     batch.extend_from_slice(get_request("/last?x=1").as_bytes());
     client.send(&batch);
 
-    let r = client.read_final();
+    let r = client.read_response();
     assert_eq!((r.status, r.body.as_slice()), (200, &b"abc"[..]));
-    let r = client.read_final();
+    let r = client.read_response();
     assert_eq!((r.status, r.body.as_slice()), (200, &b"hello"[..]));
     assert_eq!(r.header("content-type"), Some("text/plain"));
     let r = client.read_head_response();
     assert_eq!(r.status, 200);
     assert_eq!(r.header("content-length"), Some("5"));
-    let env = client.read_final().environ();
+    let env = client.read_response().environ();
     assert_eq!(env.str("PATH_INFO"), "/one");
     assert_eq!(env.num("body_length"), 3);
-    let r = client.read_final();
+    let r = client.read_response();
     assert_eq!(r.status, 404);
-    let r = client.read_final();
+    let r = client.read_response();
     assert_kept_alive(&r);
     let env = r.environ();
     assert_eq!(env.str("PATH_INFO"), "/last");
@@ -257,7 +257,7 @@ fn http10_streamed_body_is_close_delimited() {
     let server = TestServer::start(echo);
     let mut client = server.connect();
     client.send(b"GET /stream/3 HTTP/1.0\r\n\r\n");
-    let response = client.read_final();
+    let response = client.read_response();
     assert_eq!(response.status, 200);
     assert!(response.says_close(), "{}", response.describe());
     assert_eq!(response.header("transfer-encoding"), None);
@@ -275,7 +275,7 @@ fn http10_keep_alive_is_honoured_with_a_length() {
     let server = TestServer::start(echo);
     let mut client = server.connect();
     client.send(b"GET /bytes/10 HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
-    let response = client.read_final();
+    let response = client.read_response();
     assert_eq!(response.status, 200);
     assert!(
         response.has_token("connection", "keep-alive"),
@@ -287,7 +287,7 @@ fn http10_keep_alive_is_honoured_with_a_length() {
 
     // A response whose length the server computes keeps it alive too.
     client.send(b"GET /again HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n");
-    let response = client.read_final();
+    let response = client.read_response();
     assert!(response.has_token("connection", "keep-alive"));
     assert!(response.header("content-length").is_some());
     let env = response.environ();
@@ -296,7 +296,7 @@ fn http10_keep_alive_is_honoured_with_a_length() {
 
     // Without keep-alive, HTTP/1.0 closes after the response.
     client.send(b"GET /bytes/3 HTTP/1.0\r\n\r\n");
-    let response = client.read_final();
+    let response = client.read_response();
     assert_eq!(response.body, b"abc");
     assert!(response.says_close(), "{}", response.describe());
     client.expect_closed();
@@ -310,7 +310,7 @@ fn http10_keep_alive_without_a_length_closes() {
     let server = TestServer::start(echo);
     let mut client = server.connect();
     client.send(b"GET /stream/2 HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
-    let response = client.read_final();
+    let response = client.read_response();
     assert_eq!(response.status, 200);
     assert!(response.says_close(), "{}", response.describe());
     assert_eq!(response.header("transfer-encoding"), None);
@@ -330,7 +330,7 @@ fn chunked_request_body_with_extensions_and_trailers() {
             .to_vec();
     request.extend_from_slice(body);
     client.send(&request);
-    let response = client.read_final();
+    let response = client.read_response();
     assert_eq!(response.status, 200, "{}", response.describe());
     assert_eq!(response.text(), "hello world, chunked!");
     assert_eq!(response.header("content-type"), Some("text/plain"));
@@ -340,14 +340,14 @@ fn chunked_request_body_with_extensions_and_trailers() {
         b"POST / HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: Chunked\r\n\r\n".to_vec();
     request.extend_from_slice(body);
     client.send(&request);
-    let response = client.read_final();
+    let response = client.read_response();
     assert_kept_alive(&response);
     let env = response.environ();
     assert_eq!(env.num("body_length"), 21);
     assert!(env.bool("wsgi.input_terminated"));
     // The trailer was read, not taken as the next request.
     client.send(get_request("/after").as_bytes());
-    assert_eq!(client.read_final().environ().str("PATH_INFO"), "/after");
+    assert_eq!(client.read_response().environ().str("PATH_INFO"), "/after");
     server.stop();
 }
 
@@ -368,7 +368,7 @@ fn chunked_request_body_sent_slowly() {
         std::thread::sleep(Duration::from_millis(30));
         client.send(piece);
     }
-    let env = client.read_final().environ();
+    let env = client.read_response().environ();
     assert_eq!(env.num("body_length"), 7);
     server.stop();
 }
@@ -378,7 +378,7 @@ fn response_without_length_is_chunked_on_http11() {
     let server = TestServer::start(echo);
     let mut client = server.connect();
     client.send(get_request("/stream/3").as_bytes());
-    let response = client.read_final();
+    let response = client.read_response();
     assert_eq!(response.status, 200);
     assert_eq!(response.header("transfer-encoding"), Some("chunked"));
     assert_eq!(response.header("content-length"), None);
@@ -396,13 +396,13 @@ fn response_without_length_is_chunked_on_http11() {
 
     // The legacy write handle: no length either, so chunked as well.
     client.send(get_request("/write").as_bytes());
-    let response = client.read_final();
+    let response = client.read_response();
     assert_eq!(response.header("transfer-encoding"), Some("chunked"));
     assert_eq!(response.environ().str("PATH_INFO"), "/write");
 
     // The connection is still in step after chunked responses.
     client.send(get_request("/").as_bytes());
-    assert_eq!(client.read_final().status, 200);
+    assert_eq!(client.read_response().status, 200);
     server.stop();
 }
 
@@ -442,7 +442,7 @@ fn large_request_body_is_echoed_intact() {
         writer.send(head.as_bytes());
         writer.send(&sender_body);
     });
-    let response = client.read_final();
+    let response = client.read_response();
     sender.join().expect("sender");
     assert_eq!(response.status, 200);
     assert_eq!(
@@ -467,11 +467,11 @@ fn expect_100_continue_is_sent_when_the_app_reads() {
             )
             .as_bytes(),
         );
-        let interim = client.read_response();
+        let interim = client.read_next();
         assert_eq!(interim.status, 100, "{path}: {}", interim.describe());
         assert_eq!(interim.raw, b"HTTP/1.1 100 Continue\r\n\r\n");
         client.send(b"hello world");
-        let response = client.read_response();
+        let response = client.read_next();
         assert_eq!(response.status, status, "{}", response.describe());
         assert_kept_alive(&response);
         if path == "/echo" {
@@ -493,7 +493,7 @@ fn expect_100_continue_is_not_sent_when_the_app_does_not_read() {
     client.send(
         b"PUT /upload HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100000\r\nExpect: 100-continue\r\n\r\n",
     );
-    let response = client.read_response();
+    let response = client.read_next();
     assert_eq!(
         response.status,
         200,
@@ -530,7 +530,7 @@ fn expect_100_continue_lets_the_app_refuse_the_body() {
     client.send(
         b"POST / HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5000\r\nExpect: 100-continue\r\n\r\n",
     );
-    let response = client.read_response();
+    let response = client.read_next();
     assert_eq!(response.status, 413, "{}", response.describe());
     assert_eq!(response.text(), "too large");
     assert!(response.says_close());
@@ -540,9 +540,9 @@ fn expect_100_continue_lets_the_app_refuse_the_body() {
     client.send(
         b"POST / HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n",
     );
-    assert_eq!(client.read_response().status, 100);
+    assert_eq!(client.read_next().status, 100);
     client.send(b"small");
-    let response = client.read_response();
+    let response = client.read_next();
     assert_eq!(response.status, 200);
     assert_eq!(response.text(), "small");
     server.stop();
@@ -586,7 +586,7 @@ fn head_has_no_body_and_the_headers_of_get() {
     let server = TestServer::start(fixed);
     let mut client = server.connect();
     client.send(get_request("/").as_bytes());
-    let get = client.read_final();
+    let get = client.read_response();
     client.send(b"HEAD / HTTP/1.1\r\nHost: localhost\r\n\r\n");
     let head = client.read_head_response();
     assert_eq!(head.status, get.status);
@@ -597,7 +597,7 @@ fn head_has_no_body_and_the_headers_of_get() {
     assert_eq!(head.header("content-length"), Some("10"));
     assert!(head.raw.ends_with(b"\r\n\r\n"));
     client.send(get_request("/").as_bytes());
-    let after = client.read_final();
+    let after = client.read_response();
     assert_eq!(after.body, b"0123456789", "{}", after.describe());
     drop(client);
 
@@ -608,7 +608,7 @@ fn head_has_no_body_and_the_headers_of_get() {
     client.send(b"HEAD /bytes/100 HTTP/1.1\r\nHost: localhost\r\n\r\n");
     let head = client.read_head_response();
     client.send(get_request("/bytes/100").as_bytes());
-    let get = client.read_final();
+    let get = client.read_response();
     assert_eq!(get.body.len(), 100);
     assert_eq!(
         without(&head.headers, &["date"]),
@@ -618,7 +618,7 @@ fn head_has_no_body_and_the_headers_of_get() {
     client.send(b"HEAD /stream/3 HTTP/1.1\r\nHost: localhost\r\n\r\n");
     let head = client.read_head_response();
     client.send(get_request("/stream/3").as_bytes());
-    let get = client.read_final();
+    let get = client.read_response();
     assert_eq!(head.status, 200);
     assert_eq!(get.body.len(), 39);
     assert_eq!(
@@ -626,7 +626,7 @@ fn head_has_no_body_and_the_headers_of_get() {
         without(&get.headers, &["date", "transfer-encoding"])
     );
     client.send(get_request("/").as_bytes());
-    assert_eq!(client.read_final().status, 200);
+    assert_eq!(client.read_response().status, 200);
     server.stop();
 }
 
@@ -643,7 +643,7 @@ fn connection_close_from_the_client() {
     let server = TestServer::start(echo);
     let mut client = server.connect();
     client.send(b"GET /bytes/4 HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
-    let response = client.read_final();
+    let response = client.read_response();
     assert_eq!(response.body, b"abcd");
     assert!(response.says_close(), "{}", response.describe());
     client.expect_closed();
@@ -651,7 +651,7 @@ fn connection_close_from_the_client() {
     // Also for a streamed body: chunked, then the close.
     let mut client = server.connect();
     client.send(b"GET /stream/2 HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
-    let response = client.read_final();
+    let response = client.read_response();
     assert!(response.says_close(), "{}", response.describe());
     assert_eq!(response.text(), "{\"chunk\": 0}\n{\"chunk\": 1}\n");
     client.expect_closed();
@@ -670,7 +670,7 @@ fn connection_close_from_the_server() {
     client.send(
         format!("POST / HTTP/1.1\r\nHost: localhost\r\nContent-Length: {len}\r\n\r\n").as_bytes(),
     );
-    let response = client.read_final();
+    let response = client.read_response();
     assert_eq!(response.status, 200);
     assert!(response.says_close(), "{}", response.describe());
     let _ = client.send_lenient(&vec![b'x'; len]);
@@ -706,7 +706,7 @@ fn no_body_statuses() {
     let mut client = server.connect();
     for path in ["/status/204", "/status/304"] {
         client.send(get_request(path).as_bytes());
-        let response = client.read_final();
+        let response = client.read_response();
         assert!(response.raw.ends_with(b"\r\n\r\n"));
         assert_eq!(response.header("transfer-encoding"), None, "{path}");
         assert!(
@@ -716,7 +716,7 @@ fn no_body_statuses() {
         );
     }
     client.send(get_request("/bytes/2").as_bytes());
-    assert_eq!(client.read_final().body, b"ab");
+    assert_eq!(client.read_response().body, b"ab");
     server.stop();
 }
 

@@ -202,14 +202,14 @@ fn test_broken_app() {
     let server = TestServer::start(divide_app);
     let mut client = server.connect();
     client.send(get_request("/crash").as_bytes());
-    let response = client.read_final();
+    let response = client.read_response();
     assert_eq!(response.status, 500, "{}", response.describe());
     assert!(response.text().contains("Internal Server Error"));
     // werk keeps the connection after a 500 page (Werkzeug closes every
     // connection); whichever it does, it must say so.
     if !response.says_close() {
         client.send(get_request("/").as_bytes());
-        let next = client.read_final();
+        let next = client.read_response();
         assert_eq!(next.status, 200, "{}", next.describe());
         assert_eq!(next.text(), "fine");
     }
@@ -307,7 +307,7 @@ fn test_port_is_int() {
 
     let mut client = Client::connect(addr);
     client.send(get_request("/").as_bytes());
-    let env = client.read_final().environ();
+    let env = client.read_response().environ();
     assert_eq!(env.str("SERVER_PORT"), port.to_string());
 
     handle.shutdown();
@@ -370,7 +370,7 @@ fn test_chunked_request_without_length() {
     let mut request = head("/").into_bytes();
     request.extend_from_slice(&chunked(&body, 128));
     client.send(&request);
-    let env = client.read_final().environ();
+    let env = client.read_response().environ();
     assert_eq!(env.str("HTTP_TRANSFER_ENCODING"), "chunked");
     assert!(!env.has("CONTENT_LENGTH"), "{:?}", env.0);
     assert_eq!(
@@ -386,7 +386,7 @@ fn test_chunked_request_without_length() {
     let mut request = head("/echo").into_bytes();
     request.extend_from_slice(&chunked(&body, 128));
     client.send(&request);
-    let response = client.read_final();
+    let response = client.read_response();
     assert_eq!(response.status, 200, "{}", response.describe());
     assert_eq!(response.body, body, "the de-chunked body differs");
     let text = response.text();
@@ -414,7 +414,7 @@ fn test_chunked_request_with_length() {
         request.extend_from_slice(&chunked(&body, 128));
         let mut client = server.connect();
         let _ = client.send_lenient(&request);
-        let response = client.read_final();
+        let response = client.read_response();
         assert_eq!(
             response.status,
             400,
@@ -509,7 +509,7 @@ fn test_multiline_header_folding() {
     ] {
         let mut client = server.connect();
         client.send(request.as_bytes());
-        let response = client.read_final();
+        let response = client.read_response();
         assert_eq!(response.status, 400, "{request:?}: {}", response.describe());
         assert!(response.says_close(), "{}", response.describe());
         client.expect_closed();
@@ -579,7 +579,9 @@ fn test_streaming_chunked_truncation() {
     // `0\r\n\r\n`.
     let mut client = server.connect();
     client.send(get_request("/crash").as_bytes());
-    let raw = client.read_to_end();
+    let raw = client
+        .read_to_end()
+        .expect("the server closes the connection");
     let text = String::from_utf8_lossy(&raw).into_owned();
     assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text:?}");
     assert!(
@@ -629,7 +631,7 @@ fn test_streaming_close_response() {
     let server = TestServer::start(streaming_app);
     let mut client = server.connect();
     client.send(b"GET / HTTP/1.0\r\n\r\n");
-    let response = client.read_final();
+    let response = client.read_response();
     assert_eq!(response.status, 200, "{}", response.describe());
     assert!(response.says_close(), "{}", response.describe());
     assert_eq!(response.header("content-length"), None);
@@ -646,7 +648,7 @@ fn test_streaming_close_response_crash() {
     let server = TestServer::start(streaming_app);
     let mut client = server.connect();
     client.send(b"GET /crash HTTP/1.0\r\n\r\n");
-    let response = client.read_final();
+    let response = client.read_response();
     assert_eq!(response.status, 200, "{}", response.describe());
     assert!(response.says_close(), "{}", response.describe());
     assert!(response.close_delimited);
@@ -696,7 +698,9 @@ fn test_wrong_protocol() {
     for _ in 0..3 {
         let mut client = server.connect();
         client.send(&client_hello());
-        let answer = client.read_to_end();
+        let answer = client
+            .read_to_end()
+            .expect("the server closes the connection");
         assert!(
             answer.is_empty(),
             "no HTTP answer to a ClientHello: {:?}",

@@ -22,8 +22,6 @@
 //!   while nothing was sent; it says what to log.
 //! - Every reason a response does not end properly is a [`Cut`].
 
-#![allow(dead_code)]
-
 use std::any::Any;
 use std::fmt;
 use std::io;

@@ -47,13 +47,10 @@ pub(crate) const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
 /// The form a response takes on its way out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Dialect {
-    /// HTTP/1.x to a client: `HTTP/1.1 200 OK` with `Server` and `Date`;
-    /// Content-Length, chunked (HTTP/1.1) or close-delimited (HTTP/1.0);
-    /// the connection kept or closed.
-    Http {
-        version: Version,
-        server: &'static str,
-    },
+    /// HTTP/1.x to a client of this version: `HTTP/1.1 200 OK` with
+    /// `Server` and `Date`; Content-Length, chunked (HTTP/1.1) or
+    /// close-delimited (HTTP/1.0); the connection kept or closed.
+    Http(Version),
     /// CGI-style to a web server (RFC 3875 section 6): `Status: 200 OK`;
     /// the web server owns the framing, so the body ends where the output
     /// ends.
@@ -100,7 +97,7 @@ pub(crate) enum Cut {
     /// The client, or the web server in front, stopped reading.
     ClientGone,
     /// `start_response` was misused (its message).
-    Misuse(String),
+    Misuse(Box<str>),
     /// The application produced a body before calling `start_response`.
     NotStarted,
     /// Reading the request body failed; the server answers that instead.
@@ -304,7 +301,7 @@ impl Reply {
         }
         if let Some(misuse) = &self.start.misuse {
             if self.dialect != Dialect::Record {
-                return Err(Cut::Misuse(misuse.clone()));
+                return Err(Cut::Misuse(misuse.as_str().into()));
             }
         }
         let Some(head) = self.start.head.take() else {
@@ -317,10 +314,12 @@ impl Reply {
             (Some(n), _) => (ResponseFraming::Length(n), None),
             (None, Some(n)) if !bodiless_status => (ResponseFraming::Length(n), Some(n)),
             (None, _) if no_body => (ResponseFraming::NoBody, None),
-            (None, _) if self.speaks(Version::Http11) => (ResponseFraming::Chunked, None),
+            (None, _) if self.dialect == Dialect::Http(Version::Http11) => {
+                (ResponseFraming::Chunked, None)
+            }
             (None, _) => (ResponseFraming::CloseDelimited, None),
         };
-        let keep_alive = matches!(self.dialect, Dialect::Http { .. })
+        let keep_alive = matches!(self.dialect, Dialect::Http(_))
             && !self.must_close
             && framing != ResponseFraming::CloseDelimited
             && unread.drainable();
@@ -338,19 +337,13 @@ impl Reply {
             chunked: framing == ResponseFraming::Chunked,
             connection_close: match (keep_alive, self.dialect) {
                 (false, _) => Some(true),
-                (
-                    true,
-                    Dialect::Http {
-                        version: Version::Http10,
-                        ..
-                    },
-                ) => Some(false),
+                (true, Dialect::Http(Version::Http10)) => Some(false),
                 (true, _) => None,
             },
-            server: "",
+            server: crate::SERVER_SOFTWARE,
         };
         match self.dialect {
-            Dialect::Http { server, .. } => encode_head(out, &HeadParts { server, ..parts }),
+            Dialect::Http(_) => encode_head(out, &parts),
             Dialect::Cgi => encode_cgi_head(out, head.code, &parts),
             Dialect::Record => {}
         }
@@ -359,17 +352,13 @@ impl Reply {
         Ok(())
     }
 
-    fn speaks(&self, version: Version) -> bool {
-        matches!(self.dialect, Dialect::Http { version: v, .. } if v == version)
-    }
-
     /// A misuse of `start_response` once the head is out (a second call,
     /// or `start_with_error` too late): the response the client is getting
     /// is wrong, so it must not end properly.
     fn cut_if_misused(&mut self) {
         if self.start.head_sent && self.cut.is_none() && self.dialect != Dialect::Record {
             if let Some(misuse) = &self.start.misuse {
-                self.cut_short(Cut::Misuse(misuse.clone()));
+                self.cut_short(Cut::Misuse(misuse.as_str().into()));
             }
         }
     }
@@ -553,14 +542,8 @@ impl Reply {
 mod tests {
     use super::*;
 
-    const HTTP11: Dialect = Dialect::Http {
-        version: Version::Http11,
-        server: "werk/test",
-    };
-    const HTTP10: Dialect = Dialect::Http {
-        version: Version::Http10,
-        server: "werk/test",
-    };
+    const HTTP11: Dialect = Dialect::Http(Version::Http11);
+    const HTTP10: Dialect = Dialect::Http(Version::Http10);
 
     /// A reply whose app called `start_response(status, headers)`.
     fn started(dialect: Dialect, is_head: bool, status: &str, headers: &[(&str, &str)]) -> Reply {
@@ -608,9 +591,10 @@ mod tests {
     fn known_length_becomes_content_length() {
         let mut reply = started(HTTP11, false, "200 OK", &[("X", "1")]);
         let head = head_of(&mut reply, Some(5), Unread::Nothing);
+        let server = crate::SERVER_SOFTWARE;
         assert_eq!(
             head,
-            "HTTP/1.1 200 OK\nServer: werk/test\nX: 1\nContent-Length: 5\n\n"
+            format!("HTTP/1.1 200 OK\nServer: {server}\nX: 1\nContent-Length: 5\n\n")
         );
         assert!(reply.keep_alive());
         assert_eq!(reply.code(), 200);

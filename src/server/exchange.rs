@@ -109,10 +109,7 @@ impl Exchange {
         };
         let buf = conn.take_write_buffer();
         let held = buf.len();
-        let dialect = Dialect::Http {
-            version: head.version,
-            server: crate::SERVER_SOFTWARE,
-        };
+        let dialect = Dialect::Http(head.version);
         let must_close = head.close || shared.is_shutting_down();
         Exchange {
             state: Mutex::new(State {

@@ -821,6 +821,27 @@ mod tests {
     }
 
     #[test]
+    fn no_error_page_once_the_head_is_out() {
+        let mut reply = started(HTTP11, false, "200 OK", &[]);
+        head_of(&mut reply, None, Unread::Nothing);
+        let mut out = Vec::new();
+        reply.answer_instead(500, "late", true, Unread::Nothing, &mut out);
+        assert!(out.is_empty());
+        assert_eq!(reply.code(), 200);
+    }
+
+    #[test]
+    fn an_error_page_to_head_has_its_length_and_no_body() {
+        let mut reply = Reply::new(HTTP11, true, false);
+        let mut out = Vec::new();
+        reply.answer_instead(404, "gone", false, Unread::Nothing, &mut out);
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.starts_with("HTTP/1.1 404 Not Found\r\n"), "{text}");
+        assert!(text.contains("Content-Length: "), "{text}");
+        assert!(text.ends_with("Connection: close\r\n\r\n"), "{text}");
+    }
+
+    #[test]
     fn conclude_ends_properly() {
         let mut reply = started(HTTP11, false, "200 OK", &[]);
         head_of(&mut reply, None, Unread::Nothing);

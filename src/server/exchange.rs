@@ -12,6 +12,10 @@
 //! stops producing body bytes, and the connection waits in the parker for
 //! room, holding no worker. The application's legacy `write` cannot be
 //! suspended, so it waits for the client (up to `io_timeout` per write).
+//!
+//! What to write (the head, the framing, whether the connection stays,
+//! how the response ends) is the [`Reply`]'s to say; this module reads
+//! the request body and writes the bytes.
 
 use std::io;
 use std::sync::{Arc, Mutex, MutexGuard};

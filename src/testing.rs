@@ -15,9 +15,10 @@
 //! ```
 
 use std::io;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 
-use crate::model::{Field, Fields, Responder, StartError, StartState};
+use crate::model::reply::{Dialect, Reply, Unread};
+use crate::model::{Field, Fields, Responder, StartError};
 use crate::{App, Environ, StartResponse};
 
 /// What an application produced for one call.
@@ -51,21 +52,29 @@ impl TestResponse {
     }
 }
 
-#[derive(Default)]
-struct Recorder {
-    start: Mutex<StartState>,
-    body: Mutex<Vec<u8>>,
+/// The response as it is recorded, in [`Dialect::Record`].
+struct Recording {
+    reply: Reply,
+    body: Vec<u8>,
 }
 
+struct Recorder(Mutex<Recording>);
+
 impl Recorder {
-    fn mark_sent(&self) -> io::Result<()> {
-        let mut start = self.start.lock().unwrap_or_else(|e| e.into_inner());
-        if start.head.is_none() {
-            let msg = "the application produced a body before calling start_response";
-            start.misuse.get_or_insert_with(|| msg.to_owned());
-            return Err(io::Error::other(msg));
+    fn lock(&self) -> MutexGuard<'_, Recording> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Recording {
+    /// The head is "sent" before the first body bytes: refused, and
+    /// recorded as a misuse, if `start_response` was not called.
+    fn mark_sent(&mut self) -> io::Result<()> {
+        if let Err(cut) = self.reply.head(None, Unread::Nothing, &mut self.body) {
+            let misuse = &mut self.reply.start.misuse;
+            misuse.get_or_insert_with(|| cut.to_string());
+            return Err(cut.into());
         }
-        start.head_sent = true;
         Ok(())
     }
 }
@@ -77,18 +86,16 @@ impl Responder for Recorder {
         headers: Fields,
         error: Option<String>,
     ) -> Result<(), StartError> {
-        self.start
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .start(status, headers, error)
+        self.lock().reply.start.start(status, headers, error)
     }
 
     fn write(&self, data: &[u8]) -> io::Result<()> {
-        self.mark_sent()?;
-        self.body
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .extend_from_slice(data);
+        let mut recording = self.lock();
+        recording.mark_sent()?;
+        let Recording { reply, body } = &mut *recording;
+        let len = reply.begin_piece(data.len() as u64, body)?;
+        body.extend_from_slice(&data[..len as usize]);
+        reply.end_piece(len, body)?;
         Ok(())
     }
 }
@@ -96,7 +103,11 @@ impl Responder for Recorder {
 /// Calls `app` with `environ` and collects the whole response. A panic in
 /// the app propagates to the test.
 pub fn call(app: &impl App, environ: Environ) -> TestResponse {
-    let recorder = Arc::new(Recorder::default());
+    let recording = Recording {
+        reply: Reply::new(Dialect::Record, false, false),
+        body: Vec::new(),
+    };
+    let recorder = Arc::new(Recorder(Mutex::new(recording)));
     let errors = environ.errors();
     let body = app.call(&environ, StartResponse::new(recorder.clone()));
     for chunk in body.into_chunks() {
@@ -105,8 +116,9 @@ pub fn call(app: &impl App, environ: Environ) -> TestResponse {
             _ => break,
         }
     }
-    let _ = recorder.mark_sent();
-    let start = recorder.start.lock().unwrap_or_else(|e| e.into_inner());
+    let mut recording = recorder.lock();
+    let _ = recording.mark_sent();
+    let start = &recording.reply.start;
     let (status, headers) = match (&start.misuse, &start.head) {
         (None, Some(head)) => (head.status.to_string(), owned(&head.headers)),
         (misuse, head) => (
@@ -117,12 +129,12 @@ pub fn call(app: &impl App, environ: Environ) -> TestResponse {
                 .unwrap_or_default(),
         ),
     };
-    let body = std::mem::take(&mut *recorder.body.lock().unwrap_or_else(|e| e.into_inner()));
+    let misuse = start.misuse.clone();
     TestResponse {
         status,
         headers,
-        body,
-        misuse: start.misuse.clone(),
+        body: std::mem::take(&mut recording.body),
+        misuse,
         errors: errors.captured(),
     }
 }

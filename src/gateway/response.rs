@@ -15,6 +15,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::model::body::{next_chunk, Source};
+use crate::model::reply::{Cut, Dialect, Reply, Stop, Unread, WRITE_BUFFER};
 use crate::model::{LockedResponse, ResponseWriter, StartState};
 use crate::{App, Body, Environ, StartResponse};
 
@@ -26,12 +27,6 @@ pub(crate) trait Transport: Send + 'static {
     /// Writes all of `data`.
     fn write_all(&mut self, data: &[u8]) -> io::Result<()>;
 }
-
-/// Why a response stopped when the web server stopped reading.
-const CLIENT_GONE: &str = "the web server stopped reading the response";
-
-/// Bytes of response buffered before they are written out.
-const WRITE_BUFFER: usize = 64 * 1024;
 
 /// The state the environ's input, `start_response`, the `write` handle and
 /// the response writer share while the application runs.
@@ -51,35 +46,22 @@ pub(crate) struct State<T> {
     io: Option<T>,
     /// Request body bytes not read yet.
     body_left: u64,
-    start: StartState,
-    is_head: bool,
-    /// The response has no body (HEAD, 1xx, 204, 304).
-    no_body: bool,
-    /// The Content-Length the response announced, if any.
-    length: Option<u64>,
-    sent: u64,
+    /// The response, in [`Dialect::Cgi`].
+    reply: Reply,
+    /// Response bytes not written yet.
     buf: Vec<u8>,
-    /// The status code sent, for the log (0 until sent).
-    code: u16,
-    /// Why the response was cut short.
-    aborted: Option<String>,
 }
 
 impl<T: Transport> Gateway<T> {
     /// A gateway for one request whose body is `content_length` bytes.
     pub(crate) fn new(io: T, content_length: u64, method: &str) -> Arc<Gateway<T>> {
+        let is_head = method.eq_ignore_ascii_case("HEAD");
         Arc::new(Gateway {
             state: Mutex::new(State {
                 io: Some(io),
                 body_left: content_length,
-                start: StartState::default(),
-                is_head: method.eq_ignore_ascii_case("HEAD"),
-                no_body: false,
-                length: None,
-                sent: 0,
+                reply: Reply::new(Dialect::Cgi, is_head, true),
                 buf: Vec::new(),
-                code: 0,
-                aborted: None,
             }),
         })
     }
@@ -118,8 +100,8 @@ impl<T: Transport> io::Read for GatewayInput<T> {
     }
 }
 
-fn stopped(why: &str) -> io::Error {
-    io::Error::other(why.to_owned())
+fn request_over() -> io::Error {
+    io::Error::new(io::ErrorKind::NotConnected, "the request is over")
 }
 
 impl<T: Transport> State<T> {
@@ -130,10 +112,7 @@ impl<T: Transport> State<T> {
         let want = out
             .len()
             .min(usize::try_from(self.body_left).unwrap_or(usize::MAX));
-        let io = self
-            .io
-            .as_mut()
-            .ok_or_else(|| stopped("the request is over"))?;
+        let io = self.io.as_mut().ok_or_else(request_over)?;
         let n = loop {
             match io.read(&mut out[..want]) {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -152,102 +131,22 @@ impl<T: Transport> State<T> {
         self.body_left -= n as u64;
         Ok(n)
     }
-
-    fn abort(&mut self, why: &str) {
-        self.aborted.get_or_insert_with(|| why.to_owned());
-    }
-
-    /// A response the gateway makes itself (an error page), if nothing was
-    /// sent yet.
-    fn send_own_response(&mut self, code: u16, detail: &str) {
-        if self.start.head_sent {
-            return;
-        }
-        let (headers, body) = crate::http::error_page(code, detail);
-        let status = crate::http::status_of(code);
-        self.start = StartState::default();
-        if self.start.start(status, headers, None).is_ok()
-            && self.ensure_head(Some(body.len() as u64)).is_ok()
-        {
-            let _ = self.write_body(&body);
-        }
-    }
 }
 
 impl<T: Transport> ResponseWriter for State<T> {
     fn start_state(&mut self) -> &mut StartState {
-        &mut self.start
+        &mut self.reply.start
     }
 
-    /// Sends the head if it is not out yet; `body_len` is the body's size
-    /// when known (it becomes Content-Length if the app gave none). Fails,
-    /// without sending, if `start_response` was misused or never called.
+    /// Queues the head if it is not out yet (see [`Reply::head`]).
     fn ensure_head(&mut self, body_len: Option<u64>) -> io::Result<()> {
-        if self.start.head_sent {
-            return Ok(());
-        }
-        if let Some(misuse) = &self.start.misuse {
-            return Err(stopped(misuse));
-        }
-        let Some(head) = self.start.head.take() else {
-            return Err(stopped(
-                "the application produced a body before calling start_response",
-            ));
-        };
-        let bodiless_status = head.code < 200 || head.code == 204 || head.code == 304;
-        self.no_body = self.is_head || bodiless_status;
-        self.length = head
-            .content_length
-            .or(body_len.filter(|_| !bodiless_status));
-        self.code = head.code;
-        let out = &mut self.buf;
-        out.extend_from_slice(b"Status: ");
-        out.extend_from_slice(head.status.as_bytes());
-        if !head.status.contains(' ') {
-            out.push(b' ');
-            out.extend_from_slice(crate::http::reason_phrase(head.code).as_bytes());
-        }
-        out.extend_from_slice(b"\r\n");
-        for (name, value) in &head.headers {
-            out.extend_from_slice(name.as_bytes());
-            out.extend_from_slice(b": ");
-            out.extend_from_slice(value.as_bytes());
-            out.extend_from_slice(b"\r\n");
-        }
-        if let (None, Some(n)) = (head.content_length, self.length) {
-            out.extend_from_slice(format!("Content-Length: {n}\r\n").as_bytes());
-        }
-        out.extend_from_slice(b"\r\n");
-        self.start.head_sent = true;
-        self.start.head = Some(head);
-        Ok(())
+        Ok(self.reply.head(body_len, Unread::Nothing, &mut self.buf)?)
     }
 
     fn write_body(&mut self, data: &[u8]) -> io::Result<()> {
-        if self.start.head_sent && self.aborted.is_none() {
-            if let Some(misuse) = self.start.misuse.clone() {
-                self.abort(&misuse);
-            }
-        }
-        if let Some(why) = &self.aborted {
-            return Err(stopped(why));
-        }
-        if self.no_body {
-            return Ok(());
-        }
-        if let Some(len) = self.length {
-            let room = len - self.sent;
-            if data.len() as u64 > room {
-                self.buf.extend_from_slice(&data[..room as usize]);
-                self.sent = len;
-                let why =
-                    format!("the application sent more than its Content-Length of {len} bytes");
-                self.abort(&why);
-                return Err(stopped(&why));
-            }
-        }
-        self.buf.extend_from_slice(data);
-        self.sent += data.len() as u64;
+        let len = self.reply.begin_piece(data.len() as u64, &mut self.buf)?;
+        self.buf.extend_from_slice(&data[..len as usize]);
+        self.reply.end_piece(len, &mut self.buf)?;
         if self.buf.len() >= WRITE_BUFFER {
             self.flush()?;
         }
@@ -258,14 +157,11 @@ impl<T: Transport> ResponseWriter for State<T> {
         if self.buf.is_empty() {
             return Ok(());
         }
-        let io = self
-            .io
-            .as_mut()
-            .ok_or_else(|| stopped("the request is over"))?;
+        let io = self.io.as_mut().ok_or_else(request_over)?;
         let result = io.write_all(&self.buf);
         self.buf.clear();
         if result.is_err() {
-            self.aborted.get_or_insert_with(|| CLIENT_GONE.to_owned());
+            self.reply.cut_short(Cut::ClientGone);
         }
         result
     }
@@ -276,7 +172,10 @@ impl<T: Transport> ResponseWriter for State<T> {
 pub(crate) fn refuse<T: Transport>(io: T, code: u16, detail: &str) -> T {
     let gateway = Gateway::new(io, 0, "GET");
     let mut state = gateway.lock();
-    state.send_own_response(code, detail);
+    let state = &mut *state;
+    state
+        .reply
+        .answer_instead(code, detail, false, Unread::Nothing, &mut state.buf);
     let _ = state.flush();
     state.io.take().expect("the transport is still there")
 }
@@ -300,13 +199,6 @@ impl std::fmt::Debug for Outcome {
     }
 }
 
-/// Why sending a response stopped early.
-enum Stop {
-    Panic(Box<dyn Any + Send>),
-    Body(io::Error),
-    Send(io::Error),
-}
-
 /// Calls `app` with `environ` and writes its response through `gateway`,
 /// all but what is still buffered: [`Gateway::finish`] sends that. A
 /// panic becomes a 500 (or, with `passthrough`, is handed back in the
@@ -326,67 +218,21 @@ pub(crate) fn call<T: Transport>(
     };
     drop(environ);
     let mut state = gateway.lock();
-    let mut outcome = Outcome {
-        code: 0,
-        errors: Vec::new(),
-        panic: None,
-    };
-    if state.start.head_sent && state.aborted.is_none() {
-        if let Some(misuse) = state.start.misuse.clone() {
-            state.abort(&misuse);
-        }
+    let state = &mut *state;
+    let ending = state
+        .reply
+        .conclude(stop, passthrough, None, Unread::Nothing, &mut state.buf);
+    Outcome {
+        code: state.reply.code(),
+        errors: ending.errors,
+        panic: ending.panic,
     }
-    match stop {
-        None => {
-            if let (Some(len), None) = (state.length, &state.aborted) {
-                if state.sent < len && !state.no_body {
-                    let sent = state.sent;
-                    state.abort(&format!(
-                        "the application sent {sent} of the {len} bytes its Content-Length announced"
-                    ));
-                }
-            }
-        }
-        Some(Stop::Panic(payload)) => {
-            outcome.errors.push(format!(
-                "the application panicked: {}",
-                crate::model::panic_message(&*payload)
-            ));
-            if passthrough {
-                state.abort("passthrough_errors");
-                outcome.panic = Some(payload);
-            } else if !state.start.head_sent {
-                state.send_own_response(500, "application panicked");
-            } else {
-                state.abort("the application panicked while sending the body");
-            }
-        }
-        Some(Stop::Body(err)) => {
-            outcome.errors.push(format!("the body failed: {err}"));
-            if state.start.head_sent {
-                state.abort("the body failed");
-            } else {
-                state.send_own_response(500, "the body failed");
-            }
-        }
-        Some(Stop::Send(err)) if !state.start.head_sent => {
-            outcome.errors.push(err.to_string());
-            state.send_own_response(500, &err.to_string());
-        }
-        Some(Stop::Send(_)) => {}
-    }
-    if let Some(why) = state.aborted.clone() {
-        if why != CLIENT_GONE && !outcome.errors.iter().any(|e| e.contains(&why)) {
-            outcome.errors.push(why);
-        }
-    }
-    outcome.code = state.code;
-    outcome
 }
 
 /// Sends the body the application returned, flushing each chunk (PEP 3333
-/// "Buffering and Streaming"). For HEAD only the first chunk is produced,
-/// so an app that calls start_response lazily still can.
+/// "Buffering and Streaming"). For a response without a body only the
+/// first chunk is produced, so an app that calls start_response lazily
+/// still can.
 fn send_body<T: Transport>(gateway: &Gateway<T>, mut body: Body) -> Result<(), Stop> {
     let len = body.len();
     let mut source = body.take_source();
@@ -404,7 +250,7 @@ fn send_body<T: Transport>(gateway: &Gateway<T>, mut body: Body) -> Result<(), S
             };
             let mut state = gateway.lock();
             state.ensure_head(None).map_err(Stop::Send)?;
-            if state.no_body {
+            if !state.reply.has_body() {
                 break;
             }
             state

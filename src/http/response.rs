@@ -71,12 +71,7 @@ pub(crate) fn encode_head(out: &mut Vec<u8>, parts: &HeadParts<'_>) {
         super::date::append_http_date_now(out);
         out.extend_from_slice(b"\r\n");
     }
-    for (name, value) in parts.headers {
-        out.extend_from_slice(name.as_bytes());
-        out.extend_from_slice(b": ");
-        out.extend_from_slice(value.as_bytes());
-        out.extend_from_slice(b"\r\n");
-    }
+    encode_fields(out, parts.headers);
     if let Some(len) = parts.add_length {
         out.extend_from_slice(b"Content-Length: ");
         let _ = write!(out, "{len}");
@@ -91,6 +86,35 @@ pub(crate) fn encode_head(out: &mut Vec<u8>, parts: &HeadParts<'_>) {
         None => {}
     }
     out.extend_from_slice(b"\r\n");
+}
+
+/// Appends a CGI response head (RFC 3875 section 6): `Status:` with the
+/// status (its standard reason phrase when it has none), the headers, a
+/// Content-Length the server adds, and the blank line. The web server in
+/// front writes the HTTP head from it.
+pub(crate) fn encode_cgi_head(out: &mut Vec<u8>, code: u16, parts: &HeadParts<'_>) {
+    out.extend_from_slice(b"Status: ");
+    out.extend_from_slice(parts.status.as_bytes());
+    if !parts.status.contains(' ') {
+        out.push(b' ');
+        out.extend_from_slice(reason_phrase(code).as_bytes());
+    }
+    out.extend_from_slice(b"\r\n");
+    encode_fields(out, parts.headers);
+    if let Some(len) = parts.add_length {
+        let _ = write!(out, "Content-Length: {len}\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Appends header fields, one `Name: value` line each.
+fn encode_fields(out: &mut Vec<u8>, headers: &[(Field, Field)]) {
+    for (name, value) in headers {
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
 }
 
 /// Appends the size line that starts a chunk of `len` bytes.

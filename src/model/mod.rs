@@ -15,6 +15,7 @@ use std::any::Any;
 
 pub(crate) mod body;
 mod environ;
+pub(crate) mod reply;
 mod start_response;
 
 pub(crate) use crate::http::{Field, Fields};

@@ -12,6 +12,10 @@
 //! stops producing body bytes, and the connection waits in the parker for
 //! room, holding no worker. The application's legacy `write` cannot be
 //! suspended, so it waits for the client (up to `io_timeout` per write).
+//!
+//! What to write (the head, the framing, whether the connection stays,
+//! how the response ends) is the [`Reply`]'s to say; this module reads
+//! the request body and writes the bytes.
 
 use std::io;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -20,25 +24,13 @@ use std::time::{Duration, Instant};
 use super::conn::Conn;
 use super::shutdown::Shutdown;
 use super::Shared;
-use crate::http::{
-    encode_chunk_size, encode_head, ChunkedDecoder, Framing, HeadParts, HttpError, RequestHead,
-    ResponseFraming, Version, LAST_CHUNK,
-};
-use crate::model::{Fields, LockedResponse, ResponseWriter, SharedRead, StartState};
+use crate::http::{ChunkedDecoder, Framing, HttpError, RequestHead};
+use crate::model::reply::{Cut, Dialect, Reply, Unread, CONTINUE, DRAIN_LIMIT, WRITE_BUFFER};
+use crate::model::{LockedResponse, ResponseWriter, SharedRead, StartState};
 
 /// The most output a finished response may leave in the buffer for the
 /// next pipelined one: small answers are batched, large ones go at once.
 const HOLD_LIMIT: usize = 16 * 1024;
-
-/// Unread request body a worker reads and drops so the connection can be
-/// reused; a larger remainder closes the connection instead.
-pub(crate) const DRAIN_LIMIT: u64 = 64 * 1024;
-
-/// Why a response stopped when the client closed its side.
-pub(crate) const CLIENT_GONE: &str = "client went away";
-
-/// Bytes of response buffered before they are written out.
-const WRITE_BUFFER: usize = 64 * 1024;
 
 /// A piece of body at least this large is written from the app's buffer
 /// rather than copied into ours.
@@ -81,31 +73,17 @@ pub(crate) struct RequestBody {
     pub error: Option<HttpError>,
 }
 
-/// The response as it goes out.
+/// The response's bytes on their way out.
 #[derive(Debug)]
 pub(crate) struct Output {
-    version: Version,
-    is_head: bool,
-    /// The connection may stay open after this response (decided when the
-    /// head is sent).
-    pub keep_alive: bool,
-    /// The client or the server asked to close after this request.
-    must_close: bool,
-    framing: ResponseFraming,
-    sent: u64,
-    buf: Vec<u8>,
-    /// The status code on the wire, for the log (0 until sent).
-    pub code: u16,
-    /// Why the response was cut short; the connection closes without a
-    /// proper end so the client sees the failure.
-    pub aborted: Option<String>,
+    /// What the [`Reply`] wrote and the socket has not taken yet.
+    pub buf: Vec<u8>,
     /// The last write found the socket full: `buf` (and, over TLS, the
     /// session) holds output that waits for room.
     blocked: bool,
     /// Bytes at the start of `buf` that are earlier responses, held for
     /// this pipelined request (see [`State::hold_for_next`]).
     held: usize,
-    server: &'static str,
 }
 
 /// Everything about one request/response exchange.
@@ -115,7 +93,8 @@ pub(crate) struct State {
     /// handles the app kept past that point find `None`.
     pub conn: Option<Conn>,
     pub body: RequestBody,
-    pub start: StartState,
+    /// The response's rules: head, framing, keep-alive, how it ends.
+    pub reply: Reply,
     pub out: Output,
 }
 
@@ -134,6 +113,8 @@ impl Exchange {
         };
         let buf = conn.take_write_buffer();
         let held = buf.len();
+        let dialect = Dialect::Http(head.version);
+        let must_close = head.close || shared.is_shutting_down();
         Exchange {
             state: Mutex::new(State {
                 conn: Some(conn),
@@ -146,20 +127,11 @@ impl Exchange {
                     continue_pending: head.expect_continue,
                     error: None,
                 },
-                start: StartState::default(),
+                reply: Reply::new(dialect, head.method() == "HEAD", must_close),
                 out: Output {
-                    version: head.version,
-                    is_head: head.method() == "HEAD",
-                    keep_alive: false,
-                    must_close: head.close || shared.is_shutting_down(),
-                    framing: ResponseFraming::NoBody,
-                    sent: 0,
                     buf,
-                    code: 0,
-                    aborted: None,
                     blocked: false,
                     held,
-                    server: crate::SERVER_SOFTWARE,
                 },
             }),
         }
@@ -185,11 +157,6 @@ fn gone() -> io::Error {
     io::Error::new(io::ErrorKind::NotConnected, "the request is over")
 }
 
-/// Stops sending: the response was replaced or cut short.
-pub(crate) fn stopped(why: &str) -> io::Error {
-    io::Error::other(why.to_owned())
-}
-
 impl State {
     /// Takes the connection back when the exchange is over, with the write
     /// buffer for its next response.
@@ -197,11 +164,6 @@ impl State {
         let mut conn = self.conn.take()?;
         conn.keep_write_buffer(std::mem::take(&mut self.out.buf));
         Some(conn)
-    }
-
-    /// True for a HEAD request: the response has headers only.
-    pub(crate) fn out_is_head(&self) -> bool {
-        self.out.is_head
     }
 
     /// Reads request body bytes into `out`: 0 at the end of the body.
@@ -212,16 +174,16 @@ impl State {
         if let Some(err) = self.body.error {
             return Err(io::Error::new(io::ErrorKind::InvalidData, err));
         }
-        if self.out.held > 0 && !self.start.head_sent {
+        if self.out.held > 0 && !self.reply.head_sent() {
             // The responses before this request go first, if there is
             // room: the client may wait for them before it sends the body.
             self.flush_with(Wait::Now { spin_ms: 0 })?;
         }
         if self.body.continue_pending {
             self.body.continue_pending = false;
-            if !self.start.head_sent {
+            if self.reply.may_continue() {
                 let conn = self.conn.as_mut().ok_or_else(gone)?;
-                conn.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
+                conn.write_all(CONTINUE)?;
             }
         }
         let result = self
@@ -230,7 +192,7 @@ impl State {
         if let Err(e) = &result {
             if self.body.error.is_none() && e.kind() != io::ErrorKind::InvalidData {
                 // The client went away or stalled: no point reusing it.
-                self.out.must_close = true;
+                self.reply.close_after();
             }
             if self.body.error.is_none() && e.kind() == io::ErrorKind::TimedOut {
                 // As for a body awaited in the parker: the server answers
@@ -362,8 +324,7 @@ impl State {
     /// sent requests in. Only a complete response on a connection that
     /// stays open, while little is buffered.
     pub(crate) fn hold_for_next(&self, next_ready: impl FnOnce(&Conn) -> bool) -> bool {
-        self.out.keep_alive
-            && self.out.aborted.is_none()
+        self.reply.keep_alive()
             && !self.out.blocked
             && self.out.buf.len() <= HOLD_LIMIT
             && !self.body_unread()
@@ -384,21 +345,9 @@ impl State {
     }
 
     /// Starts a file body of `len` bytes: the bytes the framing lets
-    /// through (the app's Content-Length may be smaller: the file is cut
-    /// there, as a range would be; nothing for HEAD). Counted as sent.
+    /// through (see [`Reply::begin_file`]).
     pub(crate) fn begin_file(&mut self, len: u64) -> u64 {
-        let len = match self.out.framing {
-            ResponseFraming::NoBody => return 0,
-            ResponseFraming::Length(total) => len.min(total - self.out.sent),
-            _ => len,
-        };
-        if self.out.framing == ResponseFraming::Chunked && len > 0 {
-            // Only reached when the head went out before the app returned
-            // the file (the legacy write); frame it as one chunk.
-            encode_chunk_size(&mut self.out.buf, len as usize);
-        }
-        self.out.sent += len;
-        len
+        self.reply.begin_file(len, &mut self.out.buf)
     }
 
     /// Sends file bytes with `sendfile` after what is buffered, as far as
@@ -429,9 +378,8 @@ impl State {
                 return Ok(true);
             }
             if !step.blocked {
-                let why = "the file was shorter than its size when the response started";
-                self.abort(why);
-                return Err(stopped(why));
+                self.reply.cut_short(Cut::FileShort);
+                return Err(Cut::FileShort.into());
             }
             match wait_for_room(conn, deadline) {
                 Ok(true) => {}
@@ -444,65 +392,6 @@ impl State {
         }
     }
 
-    /// Ends the body: the last chunk, or a check that Content-Length was
-    /// met. Does not flush.
-    pub(crate) fn finish(&mut self) {
-        if self.out.aborted.is_some() {
-            return;
-        }
-        match self.out.framing {
-            ResponseFraming::Chunked => self.out.buf.extend_from_slice(LAST_CHUNK),
-            ResponseFraming::Length(len) if self.out.sent < len => {
-                let sent = self.out.sent;
-                self.abort(&format!(
-                    "the application sent {sent} of the {len} bytes its Content-Length announced"
-                ));
-            }
-            _ => {}
-        }
-    }
-
-    /// Cuts the response short: nothing more is sent and the connection
-    /// closes without the body's proper end.
-    pub(crate) fn abort(&mut self, why: &str) {
-        self.out.keep_alive = false;
-        self.out.aborted.get_or_insert_with(|| why.to_owned());
-    }
-
-    /// Sends a complete response the server makes itself (an error page),
-    /// if the head is not out yet, and closes the connection after it
-    /// unless `keep_alive` allows otherwise.
-    pub(crate) fn send_own_response(
-        &mut self,
-        code: u16,
-        headers: Fields,
-        body: &[u8],
-        keep_alive: bool,
-    ) -> io::Result<()> {
-        if self.start.head_sent {
-            return Ok(());
-        }
-        let status = crate::http::status_of(code);
-        self.start.head = None;
-        self.start.misuse = None;
-        self.start
-            .start(status, headers, Some("server response".to_owned()))
-            .map_err(io::Error::other)?;
-        if !keep_alive {
-            self.out.must_close = true;
-        }
-        let saved_error = self.body.error.take();
-        let result = self.ensure_head(Some(body.len() as u64));
-        self.body.error = saved_error;
-        result?;
-        // Queued only: the caller sends it (and may have to wait for room).
-        let len = self.begin_piece(body.len() as u64)?;
-        self.out.buf.extend_from_slice(&body[..len as usize]);
-        self.end_piece(len)?;
-        self.finish();
-        Ok(())
-    }
-
     /// True when output waits for room in the socket: the sender stops
     /// producing body bytes until [`State::flush_with`] has sent it.
     pub(crate) fn is_blocked(&self) -> bool {
@@ -510,35 +399,10 @@ impl State {
     }
 
     /// Starts a piece of body of `len` bytes with the framing chosen for
-    /// the head; returns how many of them to [`put`](State::put) (fewer
-    /// past the app's Content-Length, which cuts the response short; none
-    /// for a response without a body). Counted as sent.
+    /// the head; returns how many of them to [`put`](State::put) (see
+    /// [`Reply::begin_piece`]). Counted as sent.
     pub(crate) fn begin_piece(&mut self, len: u64) -> io::Result<u64> {
-        if self.start.head_sent && self.out.aborted.is_none() {
-            if let Some(misuse) = self.start.misuse.clone() {
-                self.abort(&misuse);
-            }
-        }
-        if let Some(why) = &self.out.aborted {
-            return Err(stopped(why));
-        }
-        let len = match self.out.framing {
-            ResponseFraming::NoBody => return Ok(0),
-            ResponseFraming::Length(total) if len > total - self.out.sent => {
-                let room = total - self.out.sent;
-                self.abort(&format!(
-                    "the application sent more than its Content-Length of {total} bytes"
-                ));
-                room
-            }
-            ResponseFraming::Chunked if len > 0 => {
-                encode_chunk_size(&mut self.out.buf, len as usize);
-                len
-            }
-            _ => len,
-        };
-        self.out.sent += len;
-        Ok(len)
+        Ok(self.reply.begin_piece(len, &mut self.out.buf)?)
     }
 
     /// Sends (or buffers) bytes of the piece begun with
@@ -560,13 +424,7 @@ impl State {
     /// Ends the piece begun with [`begin_piece`](State::begin_piece) of
     /// `len` bytes; fails if it overflowed the app's Content-Length.
     pub(crate) fn end_piece(&mut self, len: u64) -> io::Result<()> {
-        if self.out.framing == ResponseFraming::Chunked && len > 0 {
-            self.out.buf.extend_from_slice(b"\r\n");
-        }
-        match &self.out.aborted {
-            Some(why) => Err(stopped(why)),
-            None => Ok(()),
-        }
+        Ok(self.reply.end_piece(len, &mut self.out.buf)?)
     }
 
     /// Writes out everything buffered, waiting for the client or not.
@@ -580,69 +438,22 @@ impl State {
 
 impl ResponseWriter for State {
     fn start_state(&mut self) -> &mut StartState {
-        &mut self.start
+        &mut self.reply.start
     }
 
-    /// Sends the head if it is not out yet. `body_len` is the body's size
-    /// when the server knows it (it becomes Content-Length if the app gave
-    /// none). Fails, without sending, if `start_response` was misused or
-    /// never called: the caller answers with a 500 instead.
+    /// Sends the head if it is not out yet (see [`Reply::head`]). Fails,
+    /// without sending, if reading the request body failed, or
+    /// `start_response` was misused or never called: the caller answers
+    /// with an error page instead.
     fn ensure_head(&mut self, body_len: Option<u64>) -> io::Result<()> {
-        if self.start.head_sent {
+        if self.reply.head_sent() {
             return Ok(());
         }
         if let Some(err) = self.body.error {
-            return Err(stopped(&format!("request body error: {err}")));
+            return Err(Cut::RequestBody(err).into());
         }
-        if let Some(misuse) = &self.start.misuse {
-            return Err(stopped(misuse));
-        }
-        let Some(head) = self.start.head.take() else {
-            return Err(stopped(
-                "the application produced a body before calling start_response",
-            ));
-        };
-        let no_body = self.out.is_head || head.code < 200 || head.code == 204 || head.code == 304;
-        let (framing, add_length) = match (head.content_length, body_len) {
-            (Some(n), _) => (ResponseFraming::Length(n), None),
-            (None, Some(n)) if !(head.code < 200 || head.code == 204 || head.code == 304) => {
-                (ResponseFraming::Length(n), Some(n))
-            }
-            (None, _) if no_body => (ResponseFraming::NoBody, None),
-            (None, _) if self.out.version == Version::Http11 => (ResponseFraming::Chunked, None),
-            (None, _) => (ResponseFraming::CloseDelimited, None),
-        };
-        let keep_alive = !self.out.must_close
-            && framing != ResponseFraming::CloseDelimited
-            && !self.body.continue_pending_with_body()
-            && self.body.drainable();
-        let chunked = framing == ResponseFraming::Chunked;
-        self.out.framing = if no_body {
-            ResponseFraming::NoBody
-        } else {
-            framing
-        };
-        self.out.keep_alive = keep_alive;
-        self.out.code = head.code;
-        let connection_close = match (keep_alive, self.out.version) {
-            (false, _) => Some(true),
-            (true, Version::Http10) => Some(false),
-            (true, Version::Http11) => None,
-        };
-        encode_head(
-            &mut self.out.buf,
-            &HeadParts {
-                status: &head.status,
-                headers: &head.headers,
-                add_length,
-                chunked,
-                connection_close,
-                server: self.out.server,
-            },
-        );
-        self.start.head_sent = true;
-        self.start.head = Some(head);
-        Ok(())
+        let unread = self.body.unread();
+        Ok(self.reply.head(body_len, unread, &mut self.out.buf)?)
     }
 
     /// Queues body bytes with the framing chosen for the head; writes
@@ -723,11 +534,8 @@ impl State {
     /// Notes that a write failed: the client is gone (or timed out), and
     /// the response ends there.
     fn client_gone(&mut self, e: io::Error) -> io::Error {
-        self.out.keep_alive = false;
         self.out.blocked = false;
-        self.out
-            .aborted
-            .get_or_insert_with(|| CLIENT_GONE.to_owned());
+        self.reply.cut_short(Cut::ClientGone);
         e
     }
 }
@@ -752,16 +560,13 @@ fn wait_for_room(conn: &Conn, deadline: Option<std::time::Instant>) -> io::Resul
 }
 
 impl RequestBody {
-    fn continue_pending_with_body(&self) -> bool {
-        self.continue_pending && !matches!(self.left, BodyLeft::Done)
-    }
-
-    /// True if what is left of the body is small enough to read and drop.
-    fn drainable(&self) -> bool {
+    /// What is left to read, as the response's keep-alive decision needs it.
+    pub(crate) fn unread(&self) -> Unread {
         match &self.left {
-            BodyLeft::Done => true,
-            BodyLeft::Length(left) => *left <= DRAIN_LIMIT,
-            BodyLeft::Chunked(_) => false,
+            BodyLeft::Done => Unread::Nothing,
+            _ if self.continue_pending => Unread::AwaitingContinue,
+            BodyLeft::Length(left) => Unread::Bytes(*left),
+            BodyLeft::Chunked(_) => Unread::Chunked,
         }
     }
 }

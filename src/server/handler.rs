@@ -19,25 +19,20 @@
 //! `Sending`, holding no worker; the worker that takes it when it is
 //! writable goes on where the last one stopped.
 
-use std::any::Any;
 use std::borrow::Cow;
-use std::io;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::conn::Conn;
 use super::environ::{cgi_vars, RequestLine};
-use super::exchange::{Exchange, State, Wait, CLIENT_GONE};
+use super::exchange::{Exchange, State, Wait};
 use super::live::Answered;
 use super::Shared;
-use crate::http::{
-    error_page, error_response, parse_head, Framing, HttpError, Parsed, RequestHead,
-};
+use crate::http::{error_response, parse_head, Framing, HttpError, Parsed, RequestHead};
 use crate::model::body::{next_chunk, Source};
-use crate::model::{
-    panic_message, Environ, Input, LockedResponse, ResponseWriter, StartResponse, Text,
-};
+use crate::model::reply::{Cut, Stop};
+use crate::model::{Environ, Input, LockedResponse, ResponseWriter, StartResponse, Text};
 
 /// Serves requests on `conn` until it must wait for the client (then it
 /// is parked) or close. A connection with a response under way (parked
@@ -371,16 +366,6 @@ fn close_gracefully(mut conn: Conn, client_may_send: bool, shared: &Arc<Shared>)
     shared.parker.linger(conn);
 }
 
-/// Why sending a response stopped early.
-enum Stop {
-    /// The application panicked (in the call or while producing the body).
-    Panic(Box<dyn Any + Send>),
-    /// The body iterator returned an error.
-    Body(io::Error),
-    /// The head could not be sent (misuse, body error) or the write failed.
-    Send(io::Error),
-}
-
 /// Runs the application for one request and sends the response. Returns
 /// the connection if it can carry another request (`None` also when the
 /// response waits in the parker for room to write).
@@ -402,7 +387,7 @@ fn handle_request(conn: Conn, head: RequestHead, shared: &Arc<Shared>) -> Option
     let called = catch_unwind(AssertUnwindSafe(|| {
         shared.app.call(&environ, start_response)
     }));
-    let is_head = exchange.lock().out_is_head();
+    let is_head = exchange.lock().reply.is_head();
     let mut sending = Box::new(Sending {
         exchange,
         environ: Some(environ),
@@ -463,7 +448,7 @@ pub(crate) struct Sending {
     stage: Stage,
     /// Cut the response short, for this reason (the client read nothing
     /// for `io_timeout`, or the shutdown grace is over).
-    cut: Option<String>,
+    cut: Option<Cut>,
     client: Arc<str>,
     line: RequestLine,
 }
@@ -514,7 +499,7 @@ enum Progress {
 impl Sending {
     /// Cuts the response short the next time it goes on: nothing more is
     /// sent, and the connection closes.
-    pub(crate) fn cut_short(&mut self, why: String) {
+    pub(crate) fn cut_short(&mut self, why: Cut) {
         self.cut.get_or_insert(why);
     }
 
@@ -523,7 +508,7 @@ impl Sending {
     fn step(&mut self, spin_ms: i32, shared: &Shared) -> Progress {
         let cut = self.cut.take();
         if let Some(why) = &cut {
-            self.exchange.lock().abort(why);
+            self.exchange.lock().reply.cut_short(why.clone());
             if self.stage == Stage::Concluded {
                 shared.log.error(&format!(
                     "Error on request \"{}\" from {}: {why}",
@@ -545,7 +530,7 @@ impl Sending {
             self.conclude_body(stop, shared);
         }
         let mut state = self.exchange.lock();
-        if state.out.aborted.is_some() {
+        if state.reply.cut().is_some() {
             // Cut short: what is buffered goes if there is room, never
             // waiting (the client may be one that reads nothing); the rest
             // is dropped with the connection.
@@ -660,10 +645,8 @@ impl Sending {
                         }
                         Some(Err(e)) => return Err(Stop::Body(e)),
                         None => {
-                            let why =
-                                "the file was shorter than its size when the response started";
-                            self.exchange.lock().abort(why);
-                            return Err(Stop::Send(super::exchange::stopped(why)));
+                            self.exchange.lock().reply.cut_short(Cut::FileShort);
+                            return Err(Stop::Send(Cut::FileShort.into()));
                         }
                     }
                 }
@@ -726,9 +709,11 @@ impl Sending {
     /// request logged, and the connection kept for another or closed.
     fn finish(self, shared: &Arc<Shared>) -> Option<Conn> {
         let mut state = self.exchange.lock();
-        let keep = state.out.keep_alive && state.out.aborted.is_none() && state.drain_body();
-        shared.log.request(&self.client, &self.line, state.out.code);
-        let cut_short = state.out.aborted.is_some();
+        let keep = state.reply.keep_alive() && state.drain_body();
+        shared
+            .log
+            .request(&self.client, &self.line, state.reply.code());
+        let cut_short = state.reply.cut().is_some();
         let mut conn = state.take_conn()?;
         let body_unread = state.body_unread();
         drop(state);
@@ -751,11 +736,6 @@ impl Sending {
     }
 }
 
-/// Why a response that waited for room is cut short once the server has
-/// stopped waiting for anything.
-pub(crate) const SERVER_STOPPED: &str =
-    "the shutdown grace period is over; the response was cut short";
-
 /// Goes on with a response until it is out (then returns the connection
 /// if it can carry another request) or the socket is full: then the
 /// connection waits in the parker, with the response, until it is
@@ -773,7 +753,7 @@ fn proceed(mut sending: Box<Sending>, shared: &Arc<Shared>) -> Option<Conn> {
             Progress::Done => return sending.finish(shared),
             Progress::Blocked if shared.parker.is_finished() => {
                 // No one would resume it: the server is stopping.
-                sending.cut_short(SERVER_STOPPED.to_owned());
+                sending.cut_short(Cut::GraceOver);
                 continue;
             }
             Progress::Blocked => {}
@@ -787,8 +767,10 @@ fn proceed(mut sending: Box<Sending>, shared: &Arc<Shared>) -> Option<Conn> {
     }
 }
 
-/// Settles the response after the app and its body are done: the proper
-/// end, an error page in its place, or a cut-short connection.
+/// Settles the response after the app and its body are done (see
+/// [`Reply::conclude`](crate::model::reply::Reply::conclude)): the proper
+/// end, an error page in its place, or a cut-short connection; logs what
+/// went wrong.
 fn conclude(
     state: &mut State,
     stop: Option<Stop>,
@@ -796,69 +778,25 @@ fn conclude(
     client: &str,
     line: &RequestLine,
 ) {
-    let log = &shared.log;
-    if state.start.head_sent && state.out.aborted.is_none() {
-        // start_with_error too late, or a second start: the response the
-        // client is getting is wrong, so it must not end properly.
-        if let Some(misuse) = state.start.misuse.clone() {
-            state.abort(&misuse);
-        }
+    let unread = state.body.unread();
+    let passthrough = shared.config.passthrough_errors;
+    let ending = state.reply.conclude(
+        stop,
+        passthrough,
+        state.body.error,
+        unread,
+        &mut state.out.buf,
+    );
+    if let Some(err) = ending.refused {
+        let message = format!("code {}, message {err}", err.status());
+        shared.log.client_error(client, &message);
     }
-    let explained = matches!(stop, Some(Stop::Panic(_) | Stop::Body(_)));
-    match stop {
-        None => state.finish(),
-        Some(Stop::Panic(payload)) => {
-            log.error(&format!(
-                "Error on request \"{line}\" from {client}: the application panicked: {}",
-                panic_message(&*payload)
-            ));
-            if shared.config.passthrough_errors {
-                state.abort("passthrough_errors");
-                shared.pass_through(payload);
-            } else if !state.start.head_sent {
-                send_error(state, 500, "application panicked");
-            } else {
-                state.abort("the application panicked while sending the body");
-            }
-        }
-        Some(Stop::Body(_) | Stop::Send(_))
-            if !state.start.head_sent && state.body.error.is_some() =>
-        {
-            // The app stopped because the request body was refused (too
-            // large, bad chunking): answer with that status.
-            let body_err = state.body.error.unwrap_or(HttpError::BadChunk);
-            log.client_error(
-                client,
-                &format!("code {}, message {body_err}", body_err.status()),
-            );
-            send_error(state, body_err.status(), &body_err.to_string());
-        }
-        Some(Stop::Body(err)) => {
-            log.error(&format!(
-                "Error on request \"{line}\" from {client}: the body failed: {err}"
-            ));
-            if state.start.head_sent {
-                state.abort("the body failed");
-            } else {
-                send_error(state, 500, "the body failed");
-            }
-        }
-        Some(Stop::Send(err)) if !state.start.head_sent => {
-            log.error(&format!("Error on request \"{line}\" from {client}: {err}"));
-            send_error(state, 500, &err.to_string());
-        }
-        Some(Stop::Send(_)) => {}
+    for error in &ending.errors {
+        shared.log.error(&format!(
+            "Error on request \"{line}\" from {client}: {error}"
+        ));
     }
-    if !explained {
-        if let Some(why) = state.out.aborted.as_deref().filter(|w| *w != CLIENT_GONE) {
-            log.error(&format!("Error on request \"{line}\" from {client}: {why}"));
-        }
+    if let Some(payload) = ending.panic {
+        shared.pass_through(payload);
     }
-}
-
-/// Replaces the response with an error page (nothing was sent yet).
-fn send_error(state: &mut State, code: u16, detail: &str) {
-    let (headers, body) = error_page(code, detail);
-    let keep_alive = code == 500;
-    let _ = state.send_own_response(code, headers, &body, keep_alive);
 }

@@ -29,6 +29,7 @@ use crossbeam_channel::{Receiver, Sender};
 use super::accept::Socket;
 use super::conn::Conn;
 use super::Shared;
+use crate::model::reply::Cut;
 use crate::sys::{Interest, Poller};
 
 /// How often deadlines are checked.
@@ -777,7 +778,7 @@ pub(crate) fn parker_thread(shared: &Arc<Shared>) {
     for entry in writing {
         let mut conn = entry.conn;
         if let Some(sending) = conn.sending.as_mut() {
-            sending.cut_short(super::handler::SERVER_STOPPED.to_owned());
+            sending.cut_short(Cut::GraceOver);
         }
         super::handler::serve(conn, shared);
     }
@@ -849,10 +850,7 @@ fn expire(entry: Entry, shared: &Arc<Shared>) {
     if entry.kind == Parked::Writing {
         let mut conn = entry.conn;
         if let Some(sending) = conn.sending.as_mut() {
-            sending.cut_short(format!(
-                "the client read nothing for {} s (io_timeout); the response was cut short",
-                shared.config.io_timeout.as_secs_f64()
-            ));
+            sending.cut_short(Cut::ClientIdle(shared.config.io_timeout));
         }
         if shared.is_shutting_down() {
             super::handler::serve(conn, shared);

@@ -7,7 +7,7 @@ use std::os::fd::RawFd;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 pub(crate) use super::socket::Stream;
 pub(crate) use crate::net::Plain;
@@ -109,6 +109,58 @@ impl Names {
     }
 }
 
+/// The clock of the request arriving on a connection: a head must arrive
+/// within `head_timeout` of its first byte; a body awaited before the
+/// application runs gets an allowance on top (docs/serving.md,
+/// timeouts). Stopped when the request is whole.
+#[derive(Debug, Default)]
+pub(crate) struct Arrival {
+    started: Option<Instant>,
+    body_allowance: Duration,
+    /// How far an awaited chunked body has been decoded.
+    pub body_scan: Option<BodyScan>,
+}
+
+impl Arrival {
+    /// Starts the clock, if it is not running, and says when it started.
+    pub(crate) fn start(&mut self) -> Instant {
+        *self.started.get_or_insert_with(Instant::now)
+    }
+
+    /// True while a request is part way in.
+    pub(crate) fn is_running(&self) -> bool {
+        self.started.is_some()
+    }
+
+    /// The request's body is awaited too, with `allowance` on top of the
+    /// head's time.
+    pub(crate) fn await_body(&mut self, allowance: Duration) {
+        self.start();
+        self.body_allowance = allowance;
+    }
+
+    /// True once a body is awaited (its allowance given).
+    pub(crate) fn awaits_body(&self) -> bool {
+        !self.body_allowance.is_zero()
+    }
+
+    /// When the request must be whole, if the clock runs.
+    pub(crate) fn deadline(&self, head_timeout: Duration) -> Option<Instant> {
+        Some(self.started? + head_timeout + self.body_allowance)
+    }
+
+    /// True if the request took longer than it may.
+    pub(crate) fn is_late(&self, head_timeout: Duration) -> bool {
+        self.deadline(head_timeout)
+            .is_some_and(|deadline| Instant::now() >= deadline)
+    }
+
+    /// The request is whole: the clock stops, ready for the next one.
+    pub(crate) fn stop(&mut self) {
+        *self = Arrival::default();
+    }
+}
+
 /// A chunked request body awaited before the application runs: the
 /// decoder's state and what it has read so far, so that each new read is
 /// decoded once.
@@ -134,15 +186,10 @@ pub(crate) struct Conn {
     pub names: Names,
     /// Received bytes; `buf.data[buf.start..buf.end]` is not used yet.
     buf: ReadBuf,
-    /// When the first byte of the head being read arrived.
-    pub head_started: Option<Instant>,
-    /// How much longer than a head the request may take to arrive: the
-    /// allowance of a body awaited before the app runs.
-    pub body_allowance: std::time::Duration,
-    /// How far an awaited chunked body has been decoded.
-    pub body_scan: Option<BodyScan>,
+    /// The request being read: since when, and until when.
+    pub arrival: Arrival,
     /// Requests served on this connection so far.
-    pub served: u64,
+    served: u64,
     /// The response buffer, kept between requests so that a response
     /// head does not allocate.
     write_buffer: Vec<u8>,
@@ -167,9 +214,7 @@ impl Conn {
             names: Names::of(&peer, server),
             peer,
             buf: ReadBuf::default(),
-            head_started: None,
-            body_allowance: std::time::Duration::ZERO,
-            body_scan: None,
+            arrival: Arrival::default(),
             served: 0,
             write_buffer: Vec::new(),
             drained: false,
@@ -177,17 +222,27 @@ impl Conn {
         }
     }
 
+    /// Requests served on this connection so far.
+    pub(crate) fn served(&self) -> u64 {
+        self.served
+    }
+
+    /// Counts a request served.
+    pub(crate) fn count_served(&mut self) {
+        self.served += 1;
+    }
+
     pub(crate) fn fd(&self) -> RawFd {
         self.stream.fd()
     }
 
     /// How long one write may wait for the client from now on.
-    pub(crate) fn set_write_timeout(&self, timeout: std::time::Duration) -> io::Result<()> {
+    pub(crate) fn set_write_timeout(&self, timeout: Duration) -> io::Result<()> {
         self.stream.set_write_timeout(timeout)
     }
 
     /// How long one read may wait for the client from now on.
-    pub(crate) fn set_read_timeout(&self, timeout: std::time::Duration) -> io::Result<()> {
+    pub(crate) fn set_read_timeout(&self, timeout: Duration) -> io::Result<()> {
         self.stream.set_read_timeout(timeout)
     }
 
@@ -571,5 +626,30 @@ mod read_buffer_tests {
         fill_with(&mut small, READ_CHUNK / 2).unwrap();
         drop(hog);
         fill_with(&mut late, 4 * READ_CHUNK).unwrap();
+    }
+}
+
+#[cfg(test)]
+mod arrival_tests {
+    use super::Arrival;
+    use std::time::Duration;
+
+    #[test]
+    fn an_arrival_runs_from_the_first_byte_and_an_awaited_body_extends_it() {
+        let mut arrival = Arrival::default();
+        let head = Duration::from_secs(10);
+        assert!(!arrival.is_running());
+        assert_eq!(arrival.deadline(head), None);
+        let started = arrival.start();
+        assert_eq!(arrival.start(), started, "a running clock keeps its start");
+        assert_eq!(arrival.deadline(head), Some(started + head));
+        assert!(!arrival.awaits_body() && !arrival.is_late(head));
+        assert!(arrival.is_late(Duration::ZERO));
+        arrival.await_body(Duration::from_secs(3));
+        assert!(arrival.awaits_body());
+        let later = started + head + Duration::from_secs(3);
+        assert_eq!(arrival.deadline(head), Some(later));
+        arrival.stop();
+        assert!(!arrival.is_running() && !arrival.awaits_body());
     }
 }

@@ -53,7 +53,8 @@ pub(crate) fn serve(mut conn: Conn, shared: &Arc<Shared>) {
     // Served because it is new or became readable.
     conn.mark_readable();
     loop {
-        if conn.served == 0 && !conn.is_tls() && crate::http::is_tls_client_hello(conn.buffered()) {
+        if conn.served() == 0 && !conn.is_tls() && crate::http::is_tls_client_hello(conn.buffered())
+        {
             return tls_on_plain_port(conn, shared);
         }
         if !conn.buffered().is_empty() {
@@ -81,16 +82,13 @@ pub(crate) fn serve(mut conn: Conn, shared: &Arc<Shared>) {
                     Step::AwaitBody(expected) => {
                         // The body arrives before the app is called: wait
                         // for it here, where waiting holds no worker.
-                        let started = *conn.head_started.get_or_insert_with(Instant::now);
-                        conn.body_allowance = body_allowance(expected);
-                        if started.elapsed() >= shared.config.head_timeout + conn.body_allowance {
+                        conn.arrival.await_body(body_allowance(expected));
+                        if conn.arrival.is_late(shared.config.head_timeout) {
                             return reject(conn, HttpError::BodyTimeout, shared);
                         }
                     }
                     Step::Run => {
-                        conn.head_started = None;
-                        conn.body_allowance = Duration::ZERO;
-                        conn.body_scan = None;
+                        conn.arrival.stop();
                         conn.consume(head.head_len);
                         match handle_request(conn, head, shared) {
                             Some(next) => conn = next,
@@ -100,8 +98,8 @@ pub(crate) fn serve(mut conn: Conn, shared: &Arc<Shared>) {
                     }
                 },
                 Ok(Parsed::Partial) => {
-                    let started = *conn.head_started.get_or_insert_with(Instant::now);
-                    if started.elapsed() >= shared.config.head_timeout {
+                    conn.arrival.start();
+                    if conn.arrival.is_late(shared.config.head_timeout) {
                         return reject(conn, HttpError::HeadTimeout, shared);
                     }
                 }
@@ -129,7 +127,7 @@ pub(crate) fn serve(mut conn: Conn, shared: &Arc<Shared>) {
                 // that has not sent its first request yet (accepted just
                 // before the shutdown) or is part way through a head is a
                 // request in flight: it gets a short grace to arrive.
-                if conn.served > 0 && conn.head_started.is_none() {
+                if conn.served() > 0 && !conn.arrival.is_running() {
                     // A request may be crossing the close: FIN first.
                     return close_gracefully(conn, true, shared);
                 }
@@ -141,7 +139,7 @@ pub(crate) fn serve(mut conn: Conn, shared: &Arc<Shared>) {
                 conn.mark_readable();
             }
             Ok(None) => {
-                if conn.head_started.is_none() && shared.pool.is_quiet(shared) {
+                if !conn.arrival.is_running() && shared.pool.is_quiet(shared) {
                     // A client on a kept-alive connection usually sends its
                     // next request at once: wait a moment before the round
                     // trip through the parker, if no one else needs us.
@@ -152,7 +150,7 @@ pub(crate) fn serve(mut conn: Conn, shared: &Arc<Shared>) {
                 }
                 if conn.is_handshaking() {
                     // A TLS handshake under way is bounded like a head.
-                    conn.head_started.get_or_insert_with(Instant::now);
+                    conn.arrival.start();
                 }
                 match shared.parker.park(conn) {
                     None => return,
@@ -225,7 +223,7 @@ fn body_to_wait_for(conn: &mut Conn, head: &RequestHead, shared: &Shared) -> Opt
             if arrived as u64 > BUFFERED_BODY + BUFFERED_BODY / 4 {
                 return None;
             }
-            let mut scan = conn.body_scan.take().unwrap_or_default();
+            let mut scan = conn.arrival.body_scan.take().unwrap_or_default();
             let body = &conn.buf_after(head.head_len)[scan.scanned..];
             let mut at = 0;
             while at < body.len() && !scan.decoder.is_done() {
@@ -241,7 +239,7 @@ fn body_to_wait_for(conn: &mut Conn, head: &RequestHead, shared: &Shared) -> Opt
             }
             scan.scanned += at;
             let waiting = !scan.decoder.is_done() && within_limit(scan.data);
-            conn.body_scan = Some(scan);
+            conn.arrival.body_scan = Some(scan);
             waiting.then_some(BUFFERED_BODY)
         }
     }
@@ -727,7 +725,7 @@ impl Sending {
             // so the client may be sending its next request already. The
             // serve loop answers one that is here, and closes with a FIN
             // and a linger otherwise.
-            conn.served += 1;
+            conn.count_served();
             Some(conn)
         } else {
             close_gracefully(conn, body_unread, shared);

@@ -311,16 +311,13 @@ impl Parker {
     }
 
     /// Hands `conn`, waiting for a request (`PartialHead` once part of a
-    /// head, or a TLS handshake, has begun: `head_started`; else `Idle`),
+    /// head, or a TLS handshake, has begun: its arrival runs; else `Idle`),
     /// to the parker until it is readable or times out. The caller read
     /// until its socket was empty. Returns it if it was reported readable
     /// while the caller held it, marked so: serve it again.
     pub(crate) fn park(&self, conn: Conn) -> Option<Conn> {
-        let (kind, deadline) = match conn.head_started {
-            Some(started) => (
-                Parked::PartialHead,
-                started + self.head_timeout + conn.body_allowance,
-            ),
+        let (kind, deadline) = match conn.arrival.deadline(self.head_timeout) {
+            Some(deadline) => (Parked::PartialHead, deadline),
             None => (Parked::Idle, Instant::now() + self.idle_timeout),
         };
         let entry = Entry {
@@ -684,7 +681,7 @@ pub(crate) fn parker_thread(shared: &Arc<Shared>) {
     let awaiting = parker
         .core
         .lock()
-        .take_where(|e| e.kind == Parked::PartialHead && !e.conn.body_allowance.is_zero());
+        .take_where(|e| e.kind == Parked::PartialHead && e.conn.arrival.awaits_body());
     for entry in awaiting {
         shared.pool.queue(entry.conn);
         parker.wake();
@@ -694,7 +691,7 @@ pub(crate) fn parker_thread(shared: &Arc<Shared>) {
     let owed = |e: &Entry| match e.kind {
         Parked::PartialHead | Parked::Writing => true,
         Parked::Idle => {
-            (e.conn.served == 0 && e.deadline + grace >= now + parker.idle_timeout)
+            (e.conn.served() == 0 && e.deadline + grace >= now + parker.idle_timeout)
                 || crate::sys::wait_readable(e.conn.fd(), 0).unwrap_or(false)
         }
         Parked::Lingering => false,
@@ -861,10 +858,10 @@ fn expire(entry: Entry, shared: &Arc<Shared>) {
         return;
     }
     if entry.kind == Parked::PartialHead {
-        let late = if entry.conn.body_allowance.is_zero() {
-            crate::http::HttpError::HeadTimeout
-        } else {
+        let late = if entry.conn.arrival.awaits_body() {
             crate::http::HttpError::BodyTimeout
+        } else {
+            crate::http::HttpError::HeadTimeout
         };
         super::handler::reject(entry.conn, late, shared);
     }

@@ -51,8 +51,8 @@ pub(crate) fn serve(mut conn: Conn, shared: &Arc<Shared>) {
             match parse_head(conn.buffered(), shared.config.limits.max_head) {
                 Ok(Parsed::Complete(head)) => return handle(conn, head, shared),
                 Ok(Parsed::Partial) => {
-                    let started = *conn.head_started.get_or_insert_with(Instant::now);
-                    if started.elapsed() >= shared.config.head_timeout {
+                    conn.arrival.start();
+                    if conn.arrival.is_late(shared.config.head_timeout) {
                         let why = "the web server did not send a whole SCGI head in time";
                         return refuse(conn, 408, why, shared);
                     }
@@ -98,7 +98,7 @@ pub(crate) fn serve(mut conn: Conn, shared: &Arc<Shared>) {
 
 /// Runs the application for a complete head and closes the connection.
 fn handle(mut conn: Conn, head: ScgiHead, shared: &Arc<Shared>) {
-    conn.head_started = None;
+    conn.arrival.stop();
     conn.consume(head.head_len);
     let request = match crate::gateway::request_from_vars(head.vars) {
         Ok(request) => request,

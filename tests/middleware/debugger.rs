@@ -3,7 +3,7 @@
 //! `Options::use_debugger`, the banner's warning, and the page as headless
 //! Chromium renders it.
 
-mod support;
+use crate::support;
 
 use std::process::Command;
 
@@ -87,10 +87,10 @@ fn a_panic_becomes_an_html_page_for_browsers() {
     );
     // The app's own frames are marked, with file:line and their source.
     assert!(
-        page.contains("<li class=app><div class=fn>middleware_debugger::explode</div>"),
+        page.contains("<li class=app><div class=fn>middleware::debugger::explode</div>"),
         "{page}"
     );
-    assert!(page.contains("tests/middleware_debugger.rs:"), "{page}");
+    assert!(page.contains("tests/middleware/debugger.rs:"), "{page}");
     assert!(
         page.contains("<span class=here>"),
         "the panicking line is shown: {page}"
@@ -120,10 +120,10 @@ fn curl_gets_plain_text() {
         assert!(text.contains("request: GET /panic HTTP/1.1"), "{text}");
         let marked = text
             .lines()
-            .find(|l| l.contains("middleware_debugger::explode"))
+            .find(|l| l.contains("middleware::debugger::explode"))
             .unwrap_or_else(|| panic!("no frame of explode: {text}"));
         assert!(marked.starts_with('>'), "app frames are marked: {marked}");
-        assert!(text.contains("at ") && text.contains("middleware_debugger.rs:"));
+        assert!(text.contains("at ") && text.contains("middleware/debugger.rs:"));
         assert!(!text.contains("<html"));
     }
 }
@@ -277,5 +277,5 @@ fn chromium_renders_the_page() {
         ran.stderr_text()
     );
     assert!(dom.contains("class=\"app\""), "{dom}");
-    assert!(dom.contains("middleware_debugger::explode"), "{dom}");
+    assert!(dom.contains("middleware::debugger::explode"), "{dom}");
 }

@@ -2,7 +2,7 @@
 //! `ProxyFix` (every case of Werkzeug's `test_proxy_fix`, by its id),
 //! `HostDispatch` and `TrustedHosts`; each also over a real socket.
 
-mod support;
+use crate::support;
 
 use support::{quiet, Response, TestServer};
 use werk::middleware::{

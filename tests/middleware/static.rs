@@ -3,7 +3,7 @@
 //! static_files`, and every way out of the exported directory a request
 //! path can try.
 
-mod support;
+use crate::support;
 
 use std::fs;
 use std::os::unix::fs::symlink;

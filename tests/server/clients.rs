@@ -2,7 +2,7 @@
 //! whose client is not installed fails under CI, which installs it, and
 //! elsewhere says that it skips (see `support::needs`).
 
-mod support;
+use crate::support;
 
 use std::process::Command;
 

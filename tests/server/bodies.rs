@@ -2,7 +2,7 @@
 //! Content-Length kept in both directions, bodiless responses, and large
 //! uploads streamed through echo's `/echo` and counted by its `/discard`.
 
-mod support;
+use crate::support;
 
 use std::fs::File;
 use std::io::{Cursor, Seek, SeekFrom, Write};

@@ -3,7 +3,7 @@
 //! real sockets, responses pass unchanged while a body cut short by the
 //! client is reported.
 
-mod support;
+use crate::support;
 
 use std::io::{Read, Write};
 use std::sync::{Arc, Mutex};

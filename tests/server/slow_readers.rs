@@ -12,7 +12,7 @@
 //! The responses are larger than what the kernel buffers for a connection
 //! (a few MiB over loopback TCP), so that their writes do block.
 
-mod support;
+use crate::support;
 
 use std::io::{self, Read, Write};
 use std::net::TcpStream;

@@ -5,7 +5,7 @@
 //! Durations are printed (see them with `--nocapture`) but only checked
 //! against generous bounds that catch hangs, never against tight timings.
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 

@@ -2,7 +2,7 @@
 //! terminal must not do to the server: each case over a real socket or a
 //! real process, with the status it must get.
 
-mod support;
+use crate::support;
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};

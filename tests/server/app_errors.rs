@@ -3,7 +3,7 @@
 //! cut short once it was, close callbacks run exactly once, and
 //! `passthrough_errors` re-raising the panic out of `serve_forever`.
 
-mod support;
+use crate::support;
 
 use std::io::Write;
 use std::sync::atomic::{AtomicUsize, Ordering};

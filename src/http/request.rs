@@ -176,6 +176,9 @@ impl PartialEq for RequestHead {
 
 impl Eq for RequestHead {}
 
+/// Where a head's method, target and fields lie in its text.
+type Pieces = (Span, Span, Vec<(Span, Span)>);
+
 /// The text of a head and where its pieces lie: the head's bytes as they
 /// are when they are UTF-8 and the target is visible ASCII (nearly
 /// always), else the pieces rewritten one by one.
@@ -188,22 +191,23 @@ fn head_text(
     let as_sent = std::str::from_utf8(head)
         .ok()
         .filter(|_| target.iter().all(u8::is_ascii_graphic));
+    // Where a piece httparse returned lies in `head` (it borrows from it).
+    let span = |piece: &[u8]| {
+        let start = (piece.as_ptr() as usize).wrapping_sub(head.as_ptr() as usize);
+        let end = start.checked_add(piece.len())?;
+        (end <= head.len()).then_some(Span { start, end })
+    };
+    let spans = || -> Option<Pieces> {
+        let mut headers = Vec::with_capacity(req.headers.len());
+        for h in req.headers.iter() {
+            headers.push((span(h.name.as_bytes())?, span(h.value)?));
+        }
+        Some((span(method)?, span(target)?, headers))
+    };
     if let Some(text) = as_sent {
-        let span = |piece: &[u8]| {
-            let start = piece.as_ptr() as usize - head.as_ptr() as usize;
-            Span {
-                start,
-                end: start + piece.len(),
-            }
-        };
-        let headers = req.headers.iter();
-        let headers = headers.map(|h| (span(h.name.as_bytes()), span(h.value)));
-        return (
-            Arc::from(text),
-            span(method),
-            span(target),
-            headers.collect(),
-        );
+        if let Some((method, target, headers)) = spans() {
+            return (Arc::from(text), method, target, headers);
+        }
     }
     let mut text = String::with_capacity(head.len() + 16);
     let mut push = |piece: &str| {

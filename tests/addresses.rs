@@ -192,11 +192,17 @@ impl Drop for ChildGuard {
     }
 }
 
-/// Retries `connect` until the child serves, up to the timeout.
+/// Retries `connect` until the child serves, up to the timeout. The
+/// listener is ours, so a connection is accepted into its backlog at
+/// once; its answer may wait for the child to start (a cold first start
+/// of a debug build under load can take seconds), so the read may take
+/// until the deadline too.
 fn get_when_ready(addr: SocketAddr, path: &str) -> String {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         if let Ok(stream) = tcp(addr) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            stream.set_read_timeout(Some(left.max(TIMEOUT))).unwrap();
             let response = get(stream, path);
             if !response.is_empty() {
                 return response;

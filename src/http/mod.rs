@@ -21,7 +21,7 @@ pub(crate) use request::valid_host;
 pub(crate) use request::{content_length, is_tls_client_hello, split_absolute};
 pub use request::{parse_head, Framing, Limits, Parsed, RequestHead, Version};
 pub(crate) use response::{
-    encode_cgi_head, encode_chunk_size, encode_head, is_hop_by_hop, reason_phrase, status_line,
-    status_of, validate_header, validate_status, Field, Fields, HeadParts, ResponseFraming,
-    LAST_CHUNK,
+    encode_cgi_head, encode_chunk_size, encode_head, is_hop_by_hop, is_token, reason_phrase,
+    status_line, status_of, validate_header, validate_status, Field, Fields, HeadParts,
+    ResponseFraming, LAST_CHUNK,
 };

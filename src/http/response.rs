@@ -167,15 +167,33 @@ pub(crate) fn is_hop_by_hop(name: &str) -> bool {
     HOP_BY_HOP.iter().any(|h| name.eq_ignore_ascii_case(h))
 }
 
+/// The bytes of a token (RFC 9110 section 5.6.2: `tchar`), as a table:
+/// checking every header of every response, a lookup per byte is the
+/// cheap way.
+const TOKEN: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_alphanumeric()
+            || matches!(
+                c,
+                b'!' | b'#'..=b'\'' | b'*' | b'+' | b'-' | b'.' | b'^' | b'_' | b'`' | b'|' | b'~'
+            );
+        b += 1;
+    }
+    table
+};
+
+/// True if `name` is a token: a header name, a method.
+pub(crate) fn is_token(name: &str) -> bool {
+    !name.is_empty() && name.bytes().all(|b| TOKEN[b as usize])
+}
+
 /// Checks an application header: a token name, a value without CR, LF or
 /// other control characters (HTAB allowed), and not hop-by-hop.
 pub(crate) fn validate_header(name: &str, value: &str) -> Result<(), String> {
-    const TCHAR: &[u8] = b"!#$%&'*+-.^_`|~";
-    let name_ok = !name.is_empty()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || TCHAR.contains(&b));
-    if !name_ok {
+    if !is_token(name) {
         return Err(format!("header name {name:?} is not a valid token"));
     }
     if value.bytes().any(|b| b != b'\t' && (b.is_ascii_control())) {
@@ -261,6 +279,22 @@ pub(crate) fn status_line(code: u16) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_token_is_tchar_bytes_only() {
+        const TCHAR: &[u8] = b"!#$%&'*+-.^_`|~";
+        for b in 0..=255u8 {
+            let text = [b];
+            let Ok(one) = std::str::from_utf8(&text) else {
+                continue;
+            };
+            let want = b.is_ascii_alphanumeric() || TCHAR.contains(&b);
+            assert_eq!(is_token(one), want, "byte {b:#04x}");
+        }
+        assert!(!is_token(""));
+        assert!(is_token("X-Request-Id"));
+        assert!(!is_token("Bad Name") && !is_token("caf\u{e9}"));
+    }
 
     #[test]
     fn head_with_computed_length_and_close() {

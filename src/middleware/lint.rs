@@ -261,12 +261,7 @@ impl Checks {
     }
 
     fn header(&self, name: &str, value: &str) {
-        const TCHAR: &[u8] = b"!#$%&'*+-.^_`|~";
-        let token = !name.is_empty()
-            && name
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || TCHAR.contains(&b));
-        if !token {
+        if !crate::http::is_token(name) {
             self.warn(
                 "header-name",
                 &format!("the header name {name:?} is not a token"),

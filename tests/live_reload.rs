@@ -299,9 +299,6 @@ fn curl_reads_pages_to_their_length() {
 
 #[test]
 fn python_reads_pages_to_their_length() {
-    if !support::needs("python3", "python_reads_pages_to_their_length") {
-        return;
-    }
     let server = live_server();
     let id = server_id(&server);
     let script = r#"
@@ -318,14 +315,10 @@ for method, path in [("GET", "/page"), ("HEAD", "/page"), ("GET", "/stream"),
     print("|".join([method, path, str(r.status), str(r.getheader("Content-Length")),
                     str(r.getheader("Transfer-Encoding")), body.decode()]))
 "#;
-    let ran = support::python(script, server.addr.port()).expect("python3 is installed");
-    assert!(
-        ran.status.success(),
-        "python failed ({:?})\nstdout: {}\nstderr: {}",
-        ran.status,
-        ran.stdout_text(),
-        ran.stderr_text()
-    );
+    let test = "python_reads_pages_to_their_length";
+    let Some(out) = support::python_ok(test, script, server.addr.port()) else {
+        return;
+    };
     let page = tagged_page(&id);
     let stream = tagged_stream(&id);
     let want = [
@@ -335,7 +328,6 @@ for method, path in [("GET", "/page"), ("HEAD", "/page"), ("GET", "/stream"),
         format!("GET|/plain|200|{}|None|{PAGE}", PAGE.len()),
         format!("GET|/page|200|{}|None|{page}", page.len()),
     ];
-    let out = ran.stdout_text();
     assert_eq!(out.lines().collect::<Vec<_>>(), want, "{out}");
 }
 

@@ -16,19 +16,8 @@ fn echo_server() -> TestServer {
 /// stdout, or `None` if python3 is missing (see `support::needs`; `test`
 /// names the test in that message).
 fn python(script: &str, test: &str) -> Option<String> {
-    if !needs("python3", test) {
-        return None;
-    }
     let server = echo_server();
-    let ran = support::python(script, server.addr.port()).expect("python3 is installed");
-    assert!(
-        ran.status.success(),
-        "python failed ({:?})\nstdout: {}\nstderr: {}",
-        ran.status,
-        ran.stdout_text(),
-        ran.stderr_text()
-    );
-    Some(ran.stdout_text())
+    support::python_ok(test, script, server.addr.port())
 }
 
 #[test]

@@ -167,7 +167,25 @@ pub fn join_all<T>(threads: Vec<JoinHandle<T>>, limit: Duration, what: &str) -> 
 /// argument; `None` if python3 is not installed, which fails under CI (see
 /// [`needs`]). A test checks [`needs`] first, with its own name.
 pub fn python(script: &str, port: u16) -> Option<Ran> {
-    if !needs("python3", "a test over python3") {
+    python_for("a test over python3", script, port)
+}
+
+/// [`python`] for the test named `test` (named in the skip message),
+/// asserting that the script succeeded; its standard output.
+pub fn python_ok(test: &str, script: &str, port: u16) -> Option<String> {
+    let ran = python_for(test, script, port)?;
+    assert!(
+        ran.status.success(),
+        "python failed ({:?})\nstdout: {}\nstderr: {}",
+        ran.status,
+        ran.stdout_text(),
+        ran.stderr_text()
+    );
+    Some(ran.stdout_text())
+}
+
+fn python_for(test: &str, script: &str, port: u16) -> Option<Ran> {
+    if !needs("python3", test) {
         return None;
     }
     Some(run(

@@ -392,6 +392,7 @@ transfers() {  # SERVER PORT
   record "$server" transfer size_mib "$SIZE_MIB"
   local up_url down_url rep res a b t rate
   read -r up_url down_url < <(transfer_urls "$server" "$port" "$bytes")
+  if wants download; then same_download_bytes "$server" "$port"; fi
   for rep in $(seq "$REPS"); do
     if wants upload; then
       # -T streams the file with a Content-Length; 'Expect:' turns off 100-continue
@@ -412,6 +413,20 @@ transfers() {  # SERVER PORT
       timed_download "$server" download "$rep" "$down_url" "$bytes"
     fi
   done
+}
+
+# same_download_bytes SERVER PORT: every server's download is the same
+# bytes (byte i is 'a' + i % 26), so the transfers compare like for like;
+# checked once, on a short download, outside the timing
+same_download_bytes() {
+  local n=1000003 want got
+  want=$("$PY" -c "import sys; sys.stdout.buffer.write(bytes(97 + i % 26 for i in range($n)))" | md5sum)
+  read -r _ down_url < <(transfer_urls "$1" "$2" "$n")
+  got=$("${ON_CLIENT[@]}" curl -sS --max-time 30 "$down_url" | md5sum)
+  if [[ "$got" != "$want" ]]; then
+    echo "   download: $1 does not send the pattern (md5 $got, want $want)"
+    record "$1" download same_bytes no
+  fi
 }
 
 # static_file SERVER PORT: the static file with curl, REPS times

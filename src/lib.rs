@@ -91,7 +91,7 @@ mod tls;
 pub use error::Error;
 pub use gateway::{cgi, Protocol};
 pub use model::{
-    App, Body, BodyChunks, Environ, EnvironBuilder, Errors, Extensions, Input, StartError,
+    App, Body, BodyChunks, Chunk, Environ, EnvironBuilder, Errors, Extensions, Input, StartError,
     StartResponse, WriteHandle,
 };
 pub use options::{Options, ReloaderType};

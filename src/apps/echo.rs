@@ -17,7 +17,7 @@ use std::io::{Read, Write};
 use std::time::Duration;
 
 use super::json::{object, Value};
-use crate::{Body, Environ, StartResponse};
+use crate::{Body, Chunk, Environ, StartResponse};
 
 /// The echo app; see the module documentation for its routes.
 pub fn echo(environ: &Environ, start_response: StartResponse) -> Body {
@@ -153,12 +153,12 @@ fn bytes(start_response: StartResponse, n: u64) -> Body {
         let start = p * PIECE;
         let len = ((start + PIECE).min(n) - start) as usize;
         let offset = (start % 26) as usize;
-        pattern()[offset..offset + len].to_vec()
+        Chunk::from(&pattern()[offset..offset + len])
     }))
 }
 
 /// The alphabet repeated over one piece and a little more, so any piece
-/// of `/bytes/<n>` is a copy of a slice of it.
+/// of `/bytes/<n>` is a slice of it, sent without a copy.
 fn pattern() -> &'static [u8] {
     static PATTERN: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
     PATTERN.get_or_init(|| (0..64 * 1024 + 26).map(|i| b'a' + (i % 26) as u8).collect())

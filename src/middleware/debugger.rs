@@ -41,7 +41,7 @@ use std::sync::Once;
 
 use crate::escape::html_escape;
 use crate::model::panic_message;
-use crate::{App, Body, BodyChunks, Environ, Errors, StartResponse};
+use crate::{App, Body, BodyChunks, Chunk, Environ, Errors, StartResponse};
 
 /// Catches panics in the wrapped application, in its call and while its
 /// body is produced, and answers `500` with a page that shows the panic
@@ -192,7 +192,7 @@ impl<A: App> App for Debugger<A> {
             }),
             Err(caught) => match request.answer(caught) {
                 Ok(page) => Body::from(page),
-                Err(e) => Body::try_stream([Err::<Vec<u8>, _>(e)]),
+                Err(e) => Body::try_stream([Err::<Chunk, _>(e)]),
             },
         }
     }
@@ -234,7 +234,7 @@ impl Request {
     /// once the head was sent (the server then cuts the response short,
     /// so the client does not take it for complete). Resumes the panic
     /// with `passthrough_errors`.
-    fn answer(&self, caught: Caught) -> io::Result<Vec<u8>> {
+    fn answer(&self, caught: Caught) -> io::Result<Chunk> {
         if self.passthrough {
             resume_unwind(caught.payload);
         }
@@ -261,7 +261,7 @@ impl Request {
             &report.message,
         );
         match replaced {
-            Ok(_) => Ok(page.into_bytes()),
+            Ok(_) => Ok(Chunk::from(page)),
             Err(_) => {
                 let why = "the application panicked after the response head was sent, so the debugger cannot show its page; the response is cut short";
                 let _ = writeln!(errors, "werk debugger: {why}");
@@ -279,9 +279,9 @@ struct GuardedChunks {
 }
 
 impl Iterator for GuardedChunks {
-    type Item = io::Result<Vec<u8>>;
+    type Item = io::Result<Chunk>;
 
-    fn next(&mut self) -> Option<io::Result<Vec<u8>>> {
+    fn next(&mut self) -> Option<io::Result<Chunk>> {
         let chunks = self.chunks.as_mut()?;
         match guarded(|| chunks.next()) {
             Ok(next) => next,

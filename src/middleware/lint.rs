@@ -32,7 +32,7 @@ use std::io::{self, Read, Write};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::model::{Field, Fields, Responder};
-use crate::{App, Body, BodyChunks, Environ, Errors, Input, StartError, StartResponse};
+use crate::{App, Body, BodyChunks, Chunk, Environ, Errors, Input, StartError, StartResponse};
 
 /// Checks the wrapped application against PEP 3333 and HTTP rules, and
 /// writes a warning line to `wsgi.errors` for each rule it breaks. The
@@ -449,9 +449,9 @@ struct LintChunks {
 }
 
 impl Iterator for LintChunks {
-    type Item = io::Result<Vec<u8>>;
+    type Item = io::Result<Chunk>;
 
-    fn next(&mut self) -> Option<io::Result<Vec<u8>>> {
+    fn next(&mut self) -> Option<io::Result<Chunk>> {
         let next = self.chunks.as_mut()?.next();
         match &next {
             None => self.checks.seen().exhausted = true,

@@ -47,7 +47,7 @@ use std::time::UNIX_EPOCH;
 
 use crate::http::date::{http_date, parse_http_date};
 use crate::model::percent_encode_path;
-use crate::{App, Body, Environ, StartResponse};
+use crate::{App, Body, Chunk, Environ, StartResponse};
 
 /// Serves files under URL prefixes, and passes every other request to the
 /// wrapped application.
@@ -592,7 +592,7 @@ fn serve(path: &Path, environ: &Environ, start_response: StartResponse) -> Body 
 /// A file body, or one that fails at once (the server then cuts the
 /// response short, so the client does not take it for complete).
 fn body_or_error(body: std::io::Result<Body>) -> Body {
-    body.unwrap_or_else(|e| Body::try_stream([Err::<Vec<u8>, _>(e)]))
+    body.unwrap_or_else(|e| Body::try_stream([Err::<Chunk, _>(e)]))
 }
 
 /// A short plain-text answer.

@@ -6,11 +6,13 @@ use std::fmt;
 use std::fs::File;
 use std::io::{self, Read};
 
+use super::Chunk;
+
 /// A callback run when the body is closed.
 type Closer = Box<dyn FnOnce() + Send>;
 
 /// An iterator of chunks as a body holds it.
-type ChunkIter = Box<dyn Iterator<Item = io::Result<Vec<u8>>> + Send>;
+type ChunkIter = Box<dyn Iterator<Item = io::Result<Chunk>> + Send>;
 
 /// Where the body's bytes come from.
 pub(crate) enum Source {
@@ -49,11 +51,13 @@ impl Body {
     }
 
     /// A body streamed from an iterator of chunks; empty chunks are skipped.
+    /// A chunk is anything that becomes a [`Chunk`]: owned bytes or text,
+    /// or static bytes, which are sent without a copy.
     pub fn stream<I, C>(chunks: I) -> Body
     where
         I: IntoIterator<Item = C>,
         I::IntoIter: Send + 'static,
-        C: Into<Vec<u8>>,
+        C: Into<Chunk>,
     {
         Body::with_source(Source::Chunks(Box::new(
             chunks.into_iter().map(|c| Ok(c.into())),
@@ -66,7 +70,7 @@ impl Body {
     where
         I: IntoIterator<Item = io::Result<C>>,
         I::IntoIter: Send + 'static,
-        C: Into<Vec<u8>>,
+        C: Into<Chunk>,
     {
         Body::with_source(Source::Chunks(Box::new(
             chunks.into_iter().map(|c| c.map(Into::into)),
@@ -221,6 +225,12 @@ impl From<Vec<u8>> for Body {
     }
 }
 
+impl From<Chunk> for Body {
+    fn from(chunk: Chunk) -> Body {
+        Body::with_source(Source::Bytes(chunk.into_cow()))
+    }
+}
+
 /// A [`Body`] as an iterator of chunks; see [`Body::into_chunks`].
 pub struct BodyChunks {
     source: Source,
@@ -228,9 +238,9 @@ pub struct BodyChunks {
 }
 
 impl Iterator for BodyChunks {
-    type Item = io::Result<Vec<u8>>;
+    type Item = io::Result<Chunk>;
 
-    fn next(&mut self) -> Option<io::Result<Vec<u8>>> {
+    fn next(&mut self) -> Option<io::Result<Chunk>> {
         next_chunk(&mut self.source)
     }
 }
@@ -249,14 +259,14 @@ impl fmt::Debug for BodyChunks {
 
 /// The next non-empty chunk of a source, reading readers and files in
 /// 64 KiB pieces.
-pub(crate) fn next_chunk(source: &mut Source) -> Option<io::Result<Vec<u8>>> {
+pub(crate) fn next_chunk(source: &mut Source) -> Option<io::Result<Chunk>> {
     loop {
         let chunk = match source {
             Source::Empty => return None,
             Source::Bytes(bytes) => {
-                let bytes = std::mem::take(bytes).into_owned();
+                let bytes = std::mem::take(bytes);
                 *source = Source::Empty;
-                Ok(bytes)
+                Ok(Chunk::from(bytes))
             }
             Source::Chunks(iter) => match iter.next() {
                 Some(chunk) => chunk,
@@ -297,19 +307,19 @@ thread_local! {
 }
 
 /// One read of up to 64 KiB, as a chunk of exactly the bytes read.
-fn read_piece(reader: &mut dyn Read) -> io::Result<Vec<u8>> {
+fn read_piece(reader: &mut dyn Read) -> io::Result<Chunk> {
     SCRATCH.with(|scratch| match scratch.try_borrow_mut() {
         Ok(mut buf) => {
             buf.resize(PIECE, 0);
             let n = read_retrying(reader, &mut buf)?;
-            Ok(buf[..n].to_vec())
+            Ok(Chunk::from(buf[..n].to_vec()))
         }
         // A reader that itself reads a body on this thread.
         Err(_) => {
             let mut buf = vec![0; PIECE];
             let n = read_retrying(reader, &mut buf)?;
             buf.truncate(n);
-            Ok(buf)
+            Ok(Chunk::from(buf))
         }
     })
 }
@@ -347,9 +357,26 @@ mod tests {
         let body = Body::stream(["a", "", "b"]).on_close(move || {
             c.fetch_add(1, Ordering::SeqCst);
         });
-        let chunks: Vec<Vec<u8>> = body.into_chunks().map(Result::unwrap).collect();
-        assert_eq!(chunks, vec![b"a".to_vec(), b"b".to_vec()]);
+        let chunks: Vec<Chunk> = body.into_chunks().map(Result::unwrap).collect();
+        assert_eq!(chunks, [Chunk::from("a"), Chunk::from("b")]);
         assert_eq!(count.load(Ordering::SeqCst), 1);
+    }
+
+    /// Static chunks and static bytes reach the sender as the same
+    /// memory, not copies.
+    #[test]
+    fn static_chunks_pass_through_uncopied() {
+        static BLOCK: &[u8] = b"precomputed";
+        let mut chunks = Body::stream([&BLOCK[..3], &BLOCK[3..]]).into_chunks();
+        let first = chunks.next().unwrap().unwrap();
+        assert!(first.is_borrowed());
+        assert_eq!(first.as_ptr(), BLOCK.as_ptr());
+        assert_eq!(
+            chunks.next().unwrap().unwrap().as_ptr(),
+            BLOCK[3..].as_ptr()
+        );
+        let whole = Body::from(BLOCK).into_chunks().next().unwrap().unwrap();
+        assert_eq!(whole.as_ptr(), BLOCK.as_ptr());
     }
 
     #[test]
@@ -377,8 +404,8 @@ mod tests {
             }
         }
         let chunks = Body::from_reader(Nested(2)).into_chunks();
-        let chunks: Vec<Vec<u8>> = chunks.map(Result::unwrap).collect();
-        assert_eq!(chunks, vec![b"xxx".to_vec(), b"xxx".to_vec()]);
+        let chunks: Vec<Chunk> = chunks.map(Result::unwrap).collect();
+        assert_eq!(chunks, [Chunk::from("xxx"), Chunk::from("xxx")]);
     }
 
     #[test]

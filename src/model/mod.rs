@@ -14,12 +14,14 @@
 use std::any::Any;
 
 pub(crate) mod body;
+mod chunk;
 mod environ;
 pub(crate) mod reply;
 mod start_response;
 
 pub(crate) use crate::http::{Field, Fields};
 pub use body::{Body, BodyChunks};
+pub use chunk::Chunk;
 pub(crate) use environ::{decode_path, header_key, percent_encode_path, SharedRead, Text};
 pub use environ::{Environ, EnvironBuilder, Errors, Extensions, Input};
 pub(crate) use start_response::{LockedResponse, Responder, ResponseWriter, StartState};

@@ -676,7 +676,7 @@ impl Sending {
                     }
                     let end = state.begin_piece(chunk.len() as u64).map_err(Stop::Send)?;
                     self.piece = Some(Piece {
-                        data: Cow::Owned(chunk),
+                        data: chunk.into_cow(),
                         at: 0,
                         end: end as usize,
                         flush: true,

@@ -27,7 +27,7 @@ use std::io::Read;
 use std::sync::{Arc, Mutex};
 
 use crate::model::body::Source;
-use crate::{App, Body, Environ, StartResponse};
+use crate::{App, Body, Chunk, Environ, StartResponse};
 
 /// The live-reload middleware.
 #[derive(Debug)]
@@ -156,7 +156,7 @@ fn with_tag(source: Source, tag: &str) -> Source {
             Source::Reader(Box::new(reader.chain(std::io::Cursor::new(tag.to_owned()))))
         }
         Source::Chunks(chunks) => {
-            let tail = std::iter::once(Ok(tag.as_bytes().to_vec()));
+            let tail = std::iter::once(Ok(Chunk::from(tag.as_bytes().to_vec())));
             Source::Chunks(Box::new(chunks.chain(tail)))
         }
     }
@@ -176,7 +176,7 @@ fn append_if_decided(source: Source, tag: Arc<str>, decided: Arc<Mutex<Option<bo
             None => {
                 done = true;
                 let inject = *decided.lock().unwrap_or_else(|e| e.into_inner()) == Some(true);
-                inject.then(|| Ok(tag.as_bytes().to_vec()))
+                inject.then(|| Ok(Chunk::from(tag.as_bytes().to_vec())))
             }
         }
     })))

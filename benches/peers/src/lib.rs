@@ -6,7 +6,7 @@
 //! |---|---|
 //! | `GET /` (and any other path) | 200 `text/plain` `Hello, World!` with Content-Length |
 //! | `POST /upload` | reads the body to the end, discards it, answers the byte count |
-//! | `GET /download?bytes=N` | N zero bytes (default 100 MiB) with Content-Length |
+//! | `GET /download?bytes=N` | N bytes of [`pattern`] (default 100 MiB) with Content-Length, as werk's `/bytes/N` sends them |
 //! | `GET /files/NAME` | the file NAME in the directory `FILES_DIR` (environment) with Content-Length; 404 if there is none |
 //!
 //! `peer-copy` (the static-file ceiling) and `werk-alloc` (werk under a
@@ -14,12 +14,34 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::OnceLock;
 
 /// The body of `GET /`.
 pub const HELLO: &[u8] = b"Hello, World!";
 
 /// `/download` without `bytes=`.
 pub const DEFAULT_DOWNLOAD: u64 = 100 * 1024 * 1024;
+
+/// How many bytes of the download each frame or write carries, as in
+/// werk's `/bytes/N`.
+pub const PIECE: usize = 64 * 1024;
+
+/// The precomputed block every download is sent from: the alphabet
+/// repeated (byte i of a download is `b'a' + i % 26`), one piece and 26
+/// bytes long so that any piece is a slice of it. werk's echo app builds
+/// the same block.
+pub fn pattern() -> &'static [u8] {
+    static PATTERN: OnceLock<Vec<u8>> = OnceLock::new();
+    PATTERN.get_or_init(|| (0..PIECE + 26).map(|i| b'a' + (i % 26) as u8).collect())
+}
+
+/// The download's bytes from `start`, at most one piece and no further
+/// than `end`, borrowed from [`pattern`].
+pub fn piece(start: u64, end: u64) -> &'static [u8] {
+    let len = (end - start).min(PIECE as u64) as usize;
+    let offset = (start % 26) as usize;
+    &pattern()[offset..offset + len]
+}
 
 /// The routes, decided from the method and the request target.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -18,20 +18,19 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
-use werk_bench_peers::{env_count, file_path, listen_addr, Route, HELLO};
+use werk_bench_peers::{env_count, file_path, listen_addr, piece, Route, HELLO};
 
 type Reply = Response<BoxBody<Bytes, std::io::Error>>;
 
-/// One static block of zeros that every download frame points into.
-static ZERO_BLOCK: [u8; 64 * 1024] = [0; 64 * 1024];
-
-/// A body of `left` zero bytes with an exact size (hyper then sends
-/// Content-Length), produced as frames that borrow [`ZERO_BLOCK`].
-struct ZeroBody {
-    left: u64,
+/// The download: bytes `at..end` of the pattern with an exact size (hyper
+/// then sends Content-Length), produced as frames that borrow the
+/// precomputed block.
+struct PatternBody {
+    at: u64,
+    end: u64,
 }
 
-impl hyper::body::Body for ZeroBody {
+impl hyper::body::Body for PatternBody {
     type Data = Bytes;
     type Error = Infallible;
 
@@ -39,22 +38,20 @@ impl hyper::body::Body for ZeroBody {
         mut self: Pin<&mut Self>,
         _: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
-        if self.left == 0 {
+        if self.at == self.end {
             return Poll::Ready(None);
         }
-        let take = self.left.min(ZERO_BLOCK.len() as u64) as usize;
-        self.left -= take as u64;
-        Poll::Ready(Some(Ok(Frame::data(Bytes::from_static(
-            &ZERO_BLOCK[..take],
-        )))))
+        let data = piece(self.at, self.end);
+        self.at += data.len() as u64;
+        Poll::Ready(Some(Ok(Frame::data(Bytes::from_static(data)))))
     }
 
     fn is_end_stream(&self) -> bool {
-        self.left == 0
+        self.at == self.end
     }
 
     fn size_hint(&self) -> SizeHint {
-        SizeHint::with_exact(self.left)
+        SizeHint::with_exact(self.end - self.at)
     }
 }
 
@@ -138,7 +135,7 @@ async fn route(req: Request<Incoming>) -> Result<Reply, hyper::Error> {
         Route::Download(n) => Ok(Response::builder()
             .header("content-type", "application/octet-stream")
             .body(
-                ZeroBody { left: n }
+                PatternBody { at: 0, end: n }
                     .map_err(|e: Infallible| match e {})
                     .boxed(),
             )

@@ -7,10 +7,27 @@ use std::io::{self, Read};
 use std::sync::Arc;
 
 use tiny_http::{Header, Response, Server, StatusCode};
-use werk_bench_peers::{env_count, file_path, listen_addr, Route, HELLO};
+use werk_bench_peers::{env_count, file_path, listen_addr, piece, Route, HELLO};
 
 fn header(text: &str) -> Header {
     text.parse().expect("static header is valid")
+}
+
+/// The download: bytes `at..end` of the pattern, copied into whatever
+/// buffer tiny_http reads with (it takes a `Read`, not borrowed chunks).
+struct PatternReader {
+    at: u64,
+    end: u64,
+}
+
+impl Read for PatternReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let data = piece(self.at, self.end);
+        let n = data.len().min(buf.len());
+        buf[..n].copy_from_slice(&data[..n]);
+        self.at += n as u64;
+        Ok(n)
+    }
 }
 
 fn answer(mut request: tiny_http::Request) -> io::Result<()> {
@@ -30,7 +47,7 @@ fn answer(mut request: tiny_http::Request) -> io::Result<()> {
             request.respond(Response::new(
                 StatusCode(200),
                 vec![header("Content-Type: application/octet-stream")],
-                io::repeat(0).take(n),
+                PatternReader { at: 0, end: n },
                 size,
                 None,
             ))

@@ -420,7 +420,7 @@ transfers() {  # SERVER PORT
 # checked once, on a short download, outside the timing
 same_download_bytes() {
   local n=1000003 want got
-  want=$("$PY" -c "import sys; sys.stdout.buffer.write(bytes(97 + i % 26 for i in range($n)))" | md5sum)
+  want=$(python3 -c "import sys; sys.stdout.buffer.write(bytes(97 + i % 26 for i in range($n)))" | md5sum)
   read -r _ down_url < <(transfer_urls "$1" "$2" "$n")
   got=$("${ON_CLIENT[@]}" curl -sS --max-time 30 "$down_url" | md5sum)
   if [[ "$got" != "$want" ]]; then

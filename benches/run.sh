@@ -419,10 +419,10 @@ transfers() {  # SERVER PORT
 # bytes (byte i is 'a' + i % 26), so the transfers compare like for like;
 # checked once, on a short download, outside the timing
 same_download_bytes() {
-  local n=1000003 want got
+  local n=1000003 want got url
   want=$(python3 -c "import sys; sys.stdout.buffer.write(bytes(97 + i % 26 for i in range($n)))" | md5sum)
-  read -r _ down_url < <(transfer_urls "$1" "$2" "$n")
-  got=$("${ON_CLIENT[@]}" curl -sS --max-time 30 "$down_url" | md5sum)
+  read -r _ url < <(transfer_urls "$1" "$2" "$n")
+  got=$("${ON_CLIENT[@]}" curl -sS --max-time 30 "$url" | md5sum)
   if [[ "$got" != "$want" ]]; then
     echo "   download: $1 does not send the pattern (md5 $got, want $want)"
     record "$1" download same_bytes no

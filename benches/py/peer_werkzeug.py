@@ -2,7 +2,8 @@
 
     GET  /                   200 text/plain "Hello, World!" (Content-Length)
     POST /upload             reads the body, discards it, answers the byte count
-    GET  /download?bytes=N   N zero bytes (default 100 MiB), Content-Length
+    GET  /download?bytes=N   N bytes of the pattern (byte i is 'a' + i % 26, as
+                             werk's /bytes/N), default 100 MiB, Content-Length
     GET  /files/NAME         the file NAME in the directory $FILES_DIR, through
                              werkzeug.wsgi.wrap_file (reads of 256 KiB), 404
                              if there is none
@@ -17,14 +18,20 @@ import os
 import sys
 
 HELLO = b"Hello, World!"
-BLOCK = bytes(64 * 1024)
+PIECE = 64 * 1024
+# A whole piece starts at one of 26 offsets into the alphabet: each is
+# precomputed (WSGI wants bytes, so no memoryview slices).
+PIECES = [bytes(97 + (o + i) % 26 for i in range(PIECE)) for o in range(26)]
 DEFAULT_DOWNLOAD = 100 * 1024 * 1024
 
 
-def zeros(n):
-    while n > 0:
-        piece = BLOCK if n >= len(BLOCK) else BLOCK[:n]
-        n -= len(piece)
+def pattern(n):
+    start = 0
+    while start < n:
+        piece = PIECES[start % 26]
+        if n - start < PIECE:
+            piece = piece[: n - start]
+        start += len(piece)
         yield piece
 
 
@@ -74,7 +81,7 @@ def app(environ, start_response):
     if method in ("GET", "HEAD") and path == "/download":
         n = query_bytes(environ.get("QUERY_STRING", ""))
         start_response("200 OK", [("Content-Type", "application/octet-stream"), ("Content-Length", str(n))])
-        return zeros(n)
+        return pattern(n)
     start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(HELLO)))])
     return [HELLO]
 

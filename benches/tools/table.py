@@ -219,8 +219,8 @@ def transfer_table(data, servers):
         print(f"### Transfers ({sizes(data, servers, 'transfer')} MiB with curl, MiB/s: median (min–max) "
               f"over every repetition)\n")
         print("Upload: the server reads the body, discards it and answers the byte count (werk: the echo "
-              "app's `/discard`). Download: bytes the server generates (werk: `/bytes/N`, the "
-              "alphabet; the peers: zeros).\n")
+              "app's `/discard`). Download: the alphabet repeated, sent from a precomputed block "
+              "(werk: `/bytes/N`), checked to be the same bytes for every server.\n")
         print("| server | upload | download | peak RSS |")
         print("|---|---:|---:|---:|")
         for sv, cells, rss in rows:

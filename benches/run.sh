@@ -14,7 +14,8 @@
 #      every server start takes the next one)  PIN (1: server on CPU PIN_SERVER=1,
 #      client on PIN_CLIENT=0, wrk -t1; 0: nothing pinned, wrk -t2)
 #      SCENARIOS (see --list)  IDLE (64 idle connections)  DEPTH (16 pipelined)
-#      SIZE_MIB (50, upload/download)  STATIC_MIB (100, static)  REPS (3, transfers)
+#      SIZE_MIB (50, upload/download)  PIECE_KIB (64: the download is sent in pieces
+#      of this size, at most 1024)  STATIC_MIB (100, static)  REPS (3, transfers)
 #      STARTS (10 starts per server, startup)  STARTUP_POLL (0.0005 s)
 #      IDLE_CONNS (1024, idle1024)  ALLOC_N (10000, allocs)  ALLOC_ROUNDS (3)
 #      WAIT_LOAD (1.0: wait until the 1-minute load average is below it before
@@ -47,6 +48,7 @@ SCENARIOS=${SCENARIOS:-$ALL_SCENARIOS}
 IDLE=${IDLE:-64}
 DEPTH=${DEPTH:-16}
 SIZE_MIB=${SIZE_MIB:-50}
+PIECE_KIB=${PIECE_KIB:-64}
 STATIC_MIB=${STATIC_MIB:-100}
 REPS=${REPS:-3}
 STARTS=${STARTS:-10}
@@ -90,7 +92,8 @@ scenarios (wrk -t$WRK_THREADS, --timeout 2s, ${DURATION}s each unless said):
   starve                  $IDLE idle keep-alive conns + a fresh request; $IDLE silent conns + a
                           fresh request (tools/idleconns.py check)
   upload download         ${SIZE_MIB} MiB with curl, $REPS times each: upload = the server reads,
-                          discards and answers the count; download = bytes it generates
+                          discards and answers the count; download = the alphabet from a
+                          precomputed block, in ${PIECE_KIB} KiB pieces (the same for every server)
   static                  a ${STATIC_MIB} MiB file from disk (page cache) with curl, $REPS times
   allocs                  werk only: heap allocations per request, keep-alive and new
                           connection (werk-alloc, tools/allocs.py, $ALLOC_N requests)
@@ -208,10 +211,10 @@ server_cmd() {
 # reads and discards the upload and answers the byte count, and generates
 # the download
 transfer_urls() {
-  local name=$1 port=$2 bytes=$3 base="http://$HOST:$2"
+  local name=$1 port=$2 bytes=$3 base="http://$HOST:$2" piece=$((PIECE_KIB * 1024))
   case "$name" in
-    werk|werk-t*) echo "$base/discard $base/bytes/$bytes" ;;
-    *)            echo "$base/upload $base/download?bytes=$bytes" ;;
+    werk|werk-t*) echo "$base/discard $base/bytes/$bytes?piece=$piece" ;;
+    *)            echo "$base/upload $base/download?bytes=$bytes&piece=$piece" ;;
   esac
 }
 
@@ -390,6 +393,7 @@ transfers() {  # SERVER PORT
   local blob="$OUT/blob-${SIZE_MIB}mib.bin"
   blob "$blob" "$bytes"
   record "$server" transfer size_mib "$SIZE_MIB"
+  record "$server" transfer piece_kib "$PIECE_KIB"
   local up_url down_url rep res a b t rate
   read -r up_url down_url < <(transfer_urls "$server" "$port" "$bytes")
   if wants download; then same_download_bytes "$server" "$port"; fi
@@ -581,7 +585,7 @@ mkdir -p "$RUN_DIR/raw"
   echo "werkzeug=$("$PY" -c 'import werkzeug.serving, importlib.metadata as m; print(m.version("werkzeug"))' 2>/dev/null || echo '-')"
   echo "pin=$PIN server=${PIN_SERVER:-any} client=${PIN_CLIENT:-any} wrk_threads=$WRK_THREADS"
   echo "runs=$RUNS duration=$DURATION warmup=$WARMUP idle=$IDLE depth=$DEPTH"
-  echo "size_mib=$SIZE_MIB static_mib=$STATIC_MIB reps=$REPS starts=$STARTS startup_poll=$STARTUP_POLL idle_conns=$IDLE_CONNS alloc_n=$ALLOC_N alloc_rounds=$ALLOC_ROUNDS"
+  echo "size_mib=$SIZE_MIB piece_kib=$PIECE_KIB static_mib=$STATIC_MIB reps=$REPS starts=$STARTS startup_poll=$STARTUP_POLL idle_conns=$IDLE_CONNS alloc_n=$ALLOC_N alloc_rounds=$ALLOC_ROUNDS"
   echo "werk_alloc=$WERK_ALLOC"
   echo "servers=${SERVERS[*]}"
   echo "scenarios=$SCENARIOS"

@@ -2,8 +2,10 @@
 
     GET  /                   200 text/plain "Hello, World!" (Content-Length)
     POST /upload             reads the body, discards it, answers the byte count
-    GET  /download?bytes=N   N bytes of the pattern (byte i is 'a' + i % 26, as
-                             werk's /bytes/N), default 100 MiB, Content-Length
+    GET  /download?bytes=N&piece=K
+                             N bytes of the pattern (byte i is 'a' + i % 26, as
+                             werk's /bytes/N), default 100 MiB, Content-Length,
+                             in pieces of K bytes (64 KiB, at most 1 MiB)
     GET  /files/NAME         the file NAME in the directory $FILES_DIR, through
                              werkzeug.wsgi.wrap_file (reads of 256 KiB), 404
                              if there is none
@@ -19,28 +21,34 @@ import sys
 
 HELLO = b"Hello, World!"
 PIECE = 64 * 1024
-# A whole piece starts at one of 26 offsets into the alphabet: each is
-# precomputed (WSGI wants bytes, so no memoryview slices).
-PIECES = [bytes(97 + (o + i) % 26 for i in range(PIECE)) for o in range(26)]
+MAX_PIECE = 1024 * 1024
 DEFAULT_DOWNLOAD = 100 * 1024 * 1024
+# The alphabet over the largest piece and 26 bytes: any piece is a slice.
+PATTERN = bytes(97 + i % 26 for i in range(MAX_PIECE + 26))
+# WSGI wants bytes, not memoryview slices: a whole piece starts at one of
+# 26 offsets, each sliced once per piece size and kept.
+_pieces = {}
 
 
-def pattern(n):
+def pattern(n, size):
     start = 0
     while start < n:
-        piece = PIECES[start % 26]
-        if n - start < PIECE:
+        offset = start % 26
+        piece = _pieces.get((offset, size))
+        if piece is None:
+            piece = _pieces[(offset, size)] = PATTERN[offset:offset + size]
+        if n - start < size:
             piece = piece[: n - start]
         start += len(piece)
         yield piece
 
 
-def query_bytes(query):
+def query_number(query, name, default):
     for pair in query.split("&"):
         key, _, value = pair.partition("=")
-        if key == "bytes" and value.isdigit():
+        if key == name and value.isdigit():
             return int(value)
-    return DEFAULT_DOWNLOAD
+    return default
 
 
 def file_path(name):
@@ -79,9 +87,11 @@ def app(environ, start_response):
         start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
         return [body]
     if method in ("GET", "HEAD") and path == "/download":
-        n = query_bytes(environ.get("QUERY_STRING", ""))
+        query = environ.get("QUERY_STRING", "")
+        n = query_number(query, "bytes", DEFAULT_DOWNLOAD)
+        size = min(max(query_number(query, "piece", PIECE), 1), MAX_PIECE)
         start_response("200 OK", [("Content-Type", "application/octet-stream"), ("Content-Length", str(n))])
-        return pattern(n)
+        return pattern(n, size)
     start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(HELLO)))])
     return [HELLO]
 

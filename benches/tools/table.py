@@ -204,8 +204,8 @@ def rate_cell(m):
             + (f", {fails} failed" if fails else ""))
 
 
-def sizes(data, servers, scenario):
-    got = sorted({v for sv in servers for v in data.get((sv, scenario), {}).get("size_mib", [])}, key=num)
+def sizes(data, servers, scenario, key="size_mib"):
+    got = sorted({v for sv in servers for v in data.get((sv, scenario), {}).get(key, [])}, key=num)
     return "/".join(got) if got else "?"
 
 
@@ -219,7 +219,8 @@ def transfer_table(data, servers):
         print(f"### Transfers ({sizes(data, servers, 'transfer')} MiB with curl, MiB/s: median (min–max) "
               f"over every repetition)\n")
         print("Upload: the server reads the body, discards it and answers the byte count (werk: the echo "
-              "app's `/discard`). Download: the alphabet repeated, sent from a precomputed block "
+              "app's `/discard`). Download: the alphabet repeated, sent from a precomputed block in "
+              f"{sizes(data, servers, 'transfer', 'piece_kib')} KiB pieces "
               "(werk: `/bytes/N`), checked to be the same bytes for every server.\n")
         print("| server | upload | download | peak RSS |")
         print("|---|---:|---:|---:|")

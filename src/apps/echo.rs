@@ -7,7 +7,7 @@
 //! | `/echo` | the request body, streamed back; Content-Type copied (else `application/octet-stream`); Content-Length as the request's, if it had one |
 //! | `/discard` | the request body read to its end and dropped; 200 `text/plain`, the byte count as decimal text (400 with the count so far if reading fails) |
 //! | `/status/<code>` | that status with the JSON body (none for 204 and 304) |
-//! | `/bytes/<n>` | n bytes, byte i = `b'a' + i % 26`, with Content-Length |
+//! | `/bytes/<n>` | n bytes, byte i = `b'a' + i % 26`, with Content-Length, streamed in chunks of 64 KiB (`?piece=K` bytes, up to 1 MiB) borrowed from one precomputed block |
 //! | `/stream/<n>` | n lines `{"chunk": i}`, no Content-Length, each flushed; `?delay_ms=D` sleeps before each; `?panic_at=K` panics after K |
 //! | `/sleep/<ms>` | sleeps, then the JSON body |
 //! | `/panic` | panics before `start_response` |
@@ -31,7 +31,7 @@ pub fn echo(environ: &Environ, start_response: StartResponse) -> Body {
         ("status", Ok(code)) if (100..=599).contains(&code) => {
             status(environ, start_response, code as u16)
         }
-        ("bytes", Ok(n)) => bytes(start_response, n),
+        ("bytes", Ok(n)) => bytes(environ, start_response, n),
         ("stream", Ok(n)) => stream(environ, start_response, n),
         ("sleep", Ok(ms)) => {
             std::thread::sleep(Duration::from_millis(ms));
@@ -136,7 +136,7 @@ fn discard(environ: &Environ, start_response: StartResponse) -> Body {
     Body::from(text)
 }
 
-fn bytes(start_response: StartResponse, n: u64) -> Body {
+fn bytes(environ: &Environ, start_response: StartResponse, n: u64) -> Body {
     let _ = start_response.start(
         "200 OK",
         [
@@ -147,34 +147,42 @@ fn bytes(start_response: StartResponse, n: u64) -> Body {
             ("Content-Length".to_owned(), n.to_string()),
         ],
     );
-    const PIECE: u64 = 64 * 1024;
-    let pieces = n.div_ceil(PIECE);
-    Body::stream((0..pieces).map(move |p| {
-        let start = p * PIECE;
-        let len = ((start + PIECE).min(n) - start) as usize;
+    let piece = query_param(environ, "piece").map_or(64 * 1024, |k| k.clamp(1, MAX_PIECE));
+    Body::stream((0..n.div_ceil(piece)).map(move |p| {
+        let start = p * piece;
+        let len = ((start + piece).min(n) - start) as usize;
         let offset = (start % 26) as usize;
         Chunk::from(&pattern()[offset..offset + len])
     }))
 }
 
-/// The alphabet repeated over one piece and a little more, so any piece
-/// of `/bytes/<n>` is a slice of it, sent without a copy.
+/// The largest chunk `/bytes/<n>?piece=K` sends.
+const MAX_PIECE: u64 = 1024 * 1024;
+
+/// The alphabet repeated over the largest piece and a little more, so any
+/// piece of `/bytes/<n>` is a slice of it, sent without a copy.
 fn pattern() -> &'static [u8] {
     static PATTERN: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
-    PATTERN.get_or_init(|| (0..64 * 1024 + 26).map(|i| b'a' + (i % 26) as u8).collect())
+    PATTERN.get_or_init(|| {
+        (0..MAX_PIECE as usize + 26)
+            .map(|i| b'a' + (i % 26) as u8)
+            .collect()
+    })
+}
+
+/// The number `name=N` of the query string, if there is one.
+fn query_param(environ: &Environ, name: &str) -> Option<u64> {
+    environ
+        .query_string()
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .find(|(k, _)| *k == name)
+        .and_then(|(_, v)| v.parse().ok())
 }
 
 fn stream(environ: &Environ, start_response: StartResponse, n: u64) -> Body {
-    let query = environ.query_string();
-    let param = |name: &str| -> Option<u64> {
-        query
-            .split('&')
-            .filter_map(|kv| kv.split_once('='))
-            .find(|(k, _)| *k == name)
-            .and_then(|(_, v)| v.parse().ok())
-    };
-    let delay = param("delay_ms").map(Duration::from_millis);
-    let panic_at = param("panic_at");
+    let delay = query_param(environ, "delay_ms").map(Duration::from_millis);
+    let panic_at = query_param(environ, "panic_at");
     let _ = start_response.start("200 OK", [("Content-Type", "application/x-ndjson")]);
     Body::stream((0..n).map(move |i| {
         if panic_at == Some(i) {
@@ -227,6 +235,30 @@ mod tests {
             .iter()
             .enumerate()
             .all(|(i, &b)| b == b'a' + (i % 26) as u8));
+    }
+
+    /// `?piece=K` changes how the bytes are cut into chunks, not the bytes.
+    #[test]
+    fn bytes_in_pieces_of_any_size() {
+        let whole = call(&echo, Environ::builder().path("/bytes/3000000").build()).body;
+        for (piece, want) in [("7", 7), ("1048576", 1 << 20), ("99999999", 1 << 20)] {
+            let sizes = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+            let seen = sizes.clone();
+            let measured = move |environ: &Environ, start_response: StartResponse| {
+                let seen = seen.clone();
+                let chunks = echo(environ, start_response).into_chunks();
+                Body::try_stream(chunks.inspect(move |c| {
+                    seen.lock().unwrap().push(c.as_ref().map_or(0, |c| c.len()));
+                }))
+            };
+            let environ = Environ::builder()
+                .path("/bytes/3000000")
+                .query(&format!("piece={piece}"))
+                .build();
+            let body = call(&measured, environ).body;
+            assert!(body == whole, "piece={piece}");
+            assert_eq!(sizes.lock().unwrap()[0], want, "piece={piece}");
+        }
     }
 
     #[test]

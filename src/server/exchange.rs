@@ -421,6 +421,22 @@ impl State {
         Ok(())
     }
 
+    /// Sends bytes of the piece begun with
+    /// [`begin_piece`](State::begin_piece) straight from the caller's
+    /// memory, as many as the socket takes now (a few are buffered
+    /// instead); returns how many were taken. The rest stay with the
+    /// caller, uncopied, and the output is blocked until there is room.
+    pub(crate) fn put_some(&mut self, data: &[u8], wait: Wait) -> io::Result<usize> {
+        if self.out.blocked {
+            return Ok(0);
+        }
+        if data.len() < DIRECT_WRITE {
+            self.put(data, wait)?;
+            return Ok(data.len());
+        }
+        self.send_part(data, wait)
+    }
+
     /// Ends the piece begun with [`begin_piece`](State::begin_piece) of
     /// `len` bytes; fails if it overflowed the app's Content-Length.
     pub(crate) fn end_piece(&mut self, len: u64) -> io::Result<()> {
@@ -476,6 +492,17 @@ impl State {
     /// ([`Wait::Now`]). A failure means the client is gone and the
     /// response ends there.
     fn send(&mut self, more: &[u8], wait: Wait) -> io::Result<()> {
+        let taken = self.send_part(more, wait)?;
+        self.out.buf.extend_from_slice(&more[taken..]);
+        Ok(())
+    }
+
+    /// Like [`send`](State::send), but what the socket has no room for
+    /// of `more` stays with the caller: returns how many bytes of it were
+    /// sent (all of them with [`Wait::Block`]). With [`Wait::Now`] the
+    /// wait for room restarts whenever the client took some, so a client
+    /// reading at full speed keeps its worker and a stalled one does not.
+    fn send_part(&mut self, more: &[u8], wait: Wait) -> io::Result<usize> {
         let conn = self.conn.as_mut().ok_or_else(gone)?;
         let spin_ms = match wait {
             Wait::Block => {
@@ -483,14 +510,14 @@ impl State {
                 self.out.buf.clear();
                 self.out.held = 0;
                 self.out.blocked = false;
-                return result.map_err(|e| self.client_gone(e));
+                return result.map(|()| more.len()).map_err(|e| self.client_gone(e));
             }
             Wait::Now { spin_ms } => spin_ms,
         };
         let buf = &self.out.buf;
         let total = buf.len() + more.len();
         let mut done = 0;
-        let deadline = spin_deadline(spin_ms);
+        let mut deadline = spin_deadline(spin_ms);
         let result = loop {
             let (first, second) = if done < buf.len() {
                 (&buf[done..], more)
@@ -498,7 +525,11 @@ impl State {
                 (&[][..], &more[done - buf.len()..])
             };
             match conn.write_now_pair(first, second) {
-                Ok(n) => done += n,
+                Ok(0) => {}
+                Ok(n) => {
+                    done += n;
+                    deadline = spin_deadline(spin_ms);
+                }
                 Err(e) => break Err(e),
             }
             if done == total {
@@ -519,9 +550,8 @@ impl State {
                 let kept = done.min(self.out.buf.len());
                 self.out.buf.drain(..kept);
                 self.out.held = self.out.held.saturating_sub(kept);
-                self.out.buf.extend_from_slice(&more[done - kept..]);
                 self.out.blocked = !all_sent;
-                Ok(())
+                Ok(done - kept)
             }
             Err(e) => {
                 self.out.buf.clear();

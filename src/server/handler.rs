@@ -418,11 +418,6 @@ fn handle_request(conn: Conn, head: RequestHead, shared: &Arc<Shared>) -> Option
 /// the parker. (A busy pool parks at once.)
 const WRITE_SPIN_MS: i32 = 5;
 
-/// Bytes of an in-memory body, or of a large chunk, handed to the socket
-/// per step: what it has no room for is copied and kept, at most this
-/// much (beside the buffered head or chunk framing).
-const SLICE: usize = 64 * 1024;
-
 /// A response on its way out: what the worker holds between writes, and
 /// what waits with a parked connection ([`Conn::sending`]) until its
 /// socket is writable.
@@ -569,11 +564,9 @@ impl Sending {
             }
             if let Some(piece) = &mut self.piece {
                 if piece.at < piece.end {
-                    let to = (piece.at + SLICE).min(piece.end);
-                    state
-                        .put(&piece.data[piece.at..to], wait)
+                    piece.at += state
+                        .put_some(&piece.data[piece.at..piece.end], wait)
                         .map_err(Stop::Send)?;
-                    piece.at = to;
                     continue;
                 }
                 let (end, flush) = (piece.end as u64, piece.flush);

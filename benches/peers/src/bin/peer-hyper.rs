@@ -28,6 +28,7 @@ type Reply = Response<BoxBody<Bytes, std::io::Error>>;
 struct PatternBody {
     at: u64,
     end: u64,
+    piece: u64,
 }
 
 impl hyper::body::Body for PatternBody {
@@ -41,7 +42,7 @@ impl hyper::body::Body for PatternBody {
         if self.at == self.end {
             return Poll::Ready(None);
         }
-        let data = piece(self.at, self.end);
+        let data = piece(self.at, self.end, self.piece);
         self.at += data.len() as u64;
         Poll::Ready(Some(Ok(Frame::data(Bytes::from_static(data)))))
     }
@@ -132,12 +133,16 @@ async fn route(req: Request<Incoming>) -> Result<Reply, hyper::Error> {
             }
             Ok(plain(Bytes::from(total.to_string())))
         }
-        Route::Download(n) => Ok(Response::builder()
+        Route::Download(n, size) => Ok(Response::builder()
             .header("content-type", "application/octet-stream")
             .body(
-                PatternBody { at: 0, end: n }
-                    .map_err(|e: Infallible| match e {})
-                    .boxed(),
+                PatternBody {
+                    at: 0,
+                    end: n,
+                    piece: size,
+                }
+                .map_err(|e: Infallible| match e {})
+                .boxed(),
             )
             .expect("static response parts are valid")),
         Route::File(name) => Ok(file(name)),

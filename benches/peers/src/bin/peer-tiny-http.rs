@@ -18,11 +18,12 @@ fn header(text: &str) -> Header {
 struct PatternReader {
     at: u64,
     end: u64,
+    piece: u64,
 }
 
 impl Read for PatternReader {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let data = piece(self.at, self.end);
+        let data = piece(self.at, self.end, self.piece);
         let n = data.len().min(buf.len());
         buf[..n].copy_from_slice(&data[..n]);
         self.at += n as u64;
@@ -42,12 +43,16 @@ fn answer(mut request: tiny_http::Request) -> io::Result<()> {
                     .with_header(header("Content-Type: text/plain")),
             )
         }
-        Route::Download(n) => {
+        Route::Download(n, piece) => {
             let size = usize::try_from(n).ok();
             request.respond(Response::new(
                 StatusCode(200),
                 vec![header("Content-Type: application/octet-stream")],
-                PatternReader { at: 0, end: n },
+                PatternReader {
+                    at: 0,
+                    end: n,
+                    piece,
+                },
                 size,
                 None,
             ))

@@ -262,6 +262,15 @@ peak_rss_kb() {
   echo "$total"
 }
 
+# server_cpu_ns: CPU time the server's threads have used, in ns (schedstat's
+# first field, per thread; exact where /proc/PID/stat counts 10 ms ticks)
+server_cpu_ns() {
+  cat /proc/"$SRV_PID"/task/*/schedstat 2>/dev/null | awk '{ s += $1 } END { printf "%.0f", s }'
+}
+
+# cpu_ms SINCE_NS: the server's CPU time since SINCE_NS, in ms
+cpu_ms() { awk -v a="$1" -v b="$(server_cpu_ns)" 'BEGIN { printf "%.1f", (b - a) / 1e6 }'; }
+
 # the server process itself (below setsid/taskset/bash -c exec, it is SRV_PID)
 server_alive() { kill -0 "$SRV_PID" 2>/dev/null; }
 
@@ -394,11 +403,12 @@ transfers() {  # SERVER PORT
   blob "$blob" "$bytes"
   record "$server" transfer size_mib "$SIZE_MIB"
   record "$server" transfer piece_kib "$PIECE_KIB"
-  local up_url down_url rep res a b t rate
+  local up_url down_url rep res a b t rate cpu0
   read -r up_url down_url < <(transfer_urls "$server" "$port" "$bytes")
   if wants download; then same_download_bytes "$server" "$port"; fi
   for rep in $(seq "$REPS"); do
     if wants upload; then
+      cpu0=$(server_cpu_ns)
       # -T streams the file with a Content-Length; 'Expect:' turns off 100-continue
       res=$(timeout 60 "${ON_CLIENT[@]}" curl -sS --max-time 30 -X POST -T "$blob" -H 'Expect:' \
             -H 'Content-Type: application/octet-stream' -o "$RUN_DIR/raw/upload.reply" \
@@ -411,6 +421,7 @@ transfers() {  # SERVER PORT
       fi
       [[ "$rate" == FAIL ]] && echo "   upload failed: $res"
       record "$server" upload "mibs.$rep" "$rate"
+      record "$server" upload "cpu_ms.$rep" "$(cpu_ms "$cpu0")"
       echo "   upload      rep $rep: $rate MiB/s"
     fi
     if wants download; then
@@ -447,13 +458,15 @@ static_file() {
 # timed_download SERVER SCENARIO REP URL BYTES: one download with curl,
 # recorded in MiB/s (FAIL unless a 200 with exactly BYTES)
 timed_download() {
-  local server=$1 sc=$2 rep=$3 url=$4 bytes=$5 res a b t rate=FAIL
+  local server=$1 sc=$2 rep=$3 url=$4 bytes=$5 res a b t rate=FAIL cpu0
+  cpu0=$(server_cpu_ns)
   res=$(timeout 60 "${ON_CLIENT[@]}" curl -sS --max-time 30 -o /dev/null \
         -w '%{http_code} %{size_download} %{time_total}' "$url" 2>&1 || echo "failed 0 0")
   read -r a b t <<< "$res"
   if [[ "$a" == 200 && "$b" == "$bytes" ]]; then rate=$(mib_per_s "$bytes" "$t"); fi
   if [[ "$rate" == FAIL ]]; then echo "   $sc failed: $res"; fi
   record "$server" "$sc" "mibs.$rep" "$rate"
+  record "$server" "$sc" "cpu_ms.$rep" "$(cpu_ms "$cpu0")"
   printf '   %-11s rep %s: %s MiB/s\n' "$sc" "$rep" "$rate"
 }
 

@@ -204,6 +204,12 @@ def rate_cell(m):
             + (f", {fails} failed" if fails else ""))
 
 
+def cpu_cell(m):
+    """The server's CPU time per repetition, median in ms."""
+    x = med([v for k, vs in m.items() if k.startswith("cpu_ms.") for v in vs])
+    return "—" if x is None else f"{x:.1f}"
+
+
 def sizes(data, servers, scenario, key="size_mib"):
     got = sorted({v for sv in servers for v in data.get((sv, scenario), {}).get(key, [])}, key=num)
     return "/".join(got) if got else "?"
@@ -213,7 +219,8 @@ def transfer_table(data, servers):
     rows = []
     for sv in servers:
         cells = [rate_cell(data.get((sv, kind), {})) for kind in ("upload", "download")]
-        if cells != ["—", "—"]:
+        cells += [cpu_cell(data.get((sv, kind), {})) for kind in ("upload", "download")]
+        if cells[:2] != ["—", "—"]:
             rows.append((sv, cells, med(data.get((sv, "transfer"), {}).get("rss_kb"))))
     if rows:
         print(f"### Transfers ({sizes(data, servers, 'transfer')} MiB with curl, MiB/s: median (min–max) "
@@ -222,10 +229,10 @@ def transfer_table(data, servers):
               "app's `/discard`). Download: the alphabet repeated, sent from a precomputed block in "
               f"{sizes(data, servers, 'transfer', 'piece_kib')} KiB pieces "
               "(werk: `/bytes/N`), checked to be the same bytes for every server.\n")
-        print("| server | upload | download | peak RSS |")
-        print("|---|---:|---:|---:|")
+        print("| server | upload | download | server CPU ms per upload / download (median) | peak RSS |")
+        print("|---|---:|---:|---:|---:|")
         for sv, cells, rss in rows:
-            print(f"| {sv} | {cells[0]} | {cells[1]} | {fmt_mib(rss)} |")
+            print(f"| {sv} | {cells[0]} | {cells[1]} | {cells[2]} / {cells[3]} | {fmt_mib(rss)} |")
         print()
 
 

@@ -4,7 +4,7 @@
 #   benches/profile.sh [SERVER...]        default: werk hyper tiny_http
 #
 # For each server (the `GET /` hello route):
-#   1. CPU per request: a pinned `wrk -t1 -c16` run of DURATION seconds while
+#   1. CPU per request: a pinned `wrk -t1 -cCONNS` run of DURATION seconds while
 #      the server's user and system CPU time (/proc/PID/stat) and its context
 #      switches (`perf stat -e task-clock,context-switches`) are read;
 #   2. system calls per request: `strace -c -f` attached while tools/reqloop.py
@@ -17,7 +17,7 @@
 # Hardware counters (`perf stat -e instructions`) are not available in this
 # VM, hence valgrind for instructions.
 #
-# Env: N (5000)  STRACE_N (2000)  DURATION (5)  PORT (19400)  TOP (25)
+# Env: N (5000)  STRACE_N (2000)  DURATION (5)  CONNS (16)  PORT (19400)  TOP (25)
 #      WERK_BIN (a werk binary; default target/release/werk)  OUT (benches/results)
 #      SKIP_BUILD (1: build nothing)  STEPS ("cpu strace callgrind")
 set -euo pipefail
@@ -32,6 +32,7 @@ cd "$BENCH"
 N=${N:-5000}
 STRACE_N=${STRACE_N:-2000}
 DURATION=${DURATION:-5}
+CONNS=${CONNS:-16}
 NEXT_PORT=${PORT:-19400}
 TOP=${TOP:-25}
 STEPS=${STEPS:-"cpu strace callgrind"}
@@ -93,7 +94,7 @@ for server in "${SERVERS[@]}"; do
       -o "$OUT/$server.perf" -- sleep "$((DURATION + 1))" &
     perf_pid=$!
     sleep 0.3
-    timeout $((DURATION + 20)) taskset -c 0 wrk -t1 -c16 -d"${DURATION}s" "http://$HOST:$port/" > "$OUT/$server.cpu.wrk"
+    timeout $((DURATION + 20)) taskset -c 0 wrk -t1 -c"$CONNS" -d"${DURATION}s" "http://$HOST:$port/" > "$OUT/$server.cpu.wrk"
     wait "$perf_pid" || true
     read -r u1 s1 < <(cpu_ticks "$SRV_PID")
     reqs=$(awk '/ requests in / {print $1}' "$OUT/$server.cpu.wrk")

@@ -173,9 +173,30 @@ pub(crate) struct BodyScan {
     pub data: u64,
 }
 
-/// One accepted connection.
+/// One accepted connection: its state, boxed, so that handing the
+/// connection between the pool, the exchange and the parker moves a
+/// pointer rather than some 300 bytes. Fields read through
+/// [`ConnState`].
 #[derive(Debug)]
-pub(crate) struct Conn {
+pub(crate) struct Conn(Box<ConnState>);
+
+impl std::ops::Deref for Conn {
+    type Target = ConnState;
+
+    fn deref(&self) -> &ConnState {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Conn {
+    fn deref_mut(&mut self) -> &mut ConnState {
+        &mut self.0
+    }
+}
+
+/// What a [`Conn`] holds.
+#[derive(Debug)]
+pub(crate) struct ConnState {
     /// Its place in the parker, once it has waited there. First, so that
     /// it is dropped before the socket closes.
     pub registration: Option<super::park::Registration>,
@@ -208,7 +229,7 @@ impl Conn {
             Peer::Ip(p) => Peer::Ip(unmap(p)),
             local => local,
         };
-        Conn {
+        Conn(Box::new(ConnState {
             registration: None,
             stream,
             names: Names::of(&peer, server),
@@ -219,7 +240,7 @@ impl Conn {
             write_buffer: Vec::new(),
             drained: false,
             sending: None,
-        }
+        }))
     }
 
     /// Requests served on this connection so far.
@@ -270,8 +291,13 @@ impl Conn {
     /// Reads what the kernel holds now, without waiting: `Ok(None)` if
     /// nothing, `Ok(Some(0))` at end of stream.
     pub(crate) fn fill_now(&mut self) -> io::Result<Option<usize>> {
-        let (stream, drained) = (&mut self.stream, &mut self.drained);
-        self.buf.fill(|b| {
+        let ConnState {
+            stream,
+            drained,
+            buf,
+            ..
+        } = &mut *self.0;
+        buf.fill(|b| {
             let read = stream.read_now(b);
             *drained = stream.is_plain() && matches!(read, Ok(Some(n)) if n < b.len());
             read
@@ -281,14 +307,18 @@ impl Conn {
     /// Reads at least one byte, waiting up to the socket's read timeout;
     /// 0 at end of stream.
     pub(crate) fn fill_blocking(&mut self) -> io::Result<usize> {
-        let (stream, drained) = (&mut self.stream, &mut self.drained);
-        self.buf
-            .fill(|b| {
-                let read = read_retrying(stream, b);
-                *drained = stream.is_plain() && matches!(read, Ok(n) if n < b.len());
-                read.map(Some)
-            })
-            .map(|n| n.unwrap_or(0))
+        let ConnState {
+            stream,
+            drained,
+            buf,
+            ..
+        } = &mut *self.0;
+        buf.fill(|b| {
+            let read = read_retrying(stream, b);
+            *drained = stream.is_plain() && matches!(read, Ok(n) if n < b.len());
+            read.map(Some)
+        })
+        .map(|n| n.unwrap_or(0))
     }
 
     /// True when nothing is buffered and the last read suggests the socket

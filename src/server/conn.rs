@@ -291,34 +291,33 @@ impl Conn {
     /// Reads what the kernel holds now, without waiting: `Ok(None)` if
     /// nothing, `Ok(Some(0))` at end of stream.
     pub(crate) fn fill_now(&mut self) -> io::Result<Option<usize>> {
-        let ConnState {
-            stream,
-            drained,
-            buf,
-            ..
-        } = &mut *self.0;
-        buf.fill(|b| {
-            let read = stream.read_now(b);
-            *drained = stream.is_plain() && matches!(read, Ok(Some(n)) if n < b.len());
-            read
-        })
+        self.fill_by(|stream, room| stream.read_now(room))
     }
 
     /// Reads at least one byte, waiting up to the socket's read timeout;
     /// 0 at end of stream.
     pub(crate) fn fill_blocking(&mut self) -> io::Result<usize> {
+        self.fill_by(|stream, room| read_retrying(stream, room).map(Some))
+            .map(|n| n.unwrap_or(0))
+    }
+
+    /// One read into the buffer by `read`, noting whether it left a plain
+    /// socket drained (it gave less than there was room for).
+    fn fill_by(
+        &mut self,
+        read: impl FnOnce(&mut Stream, &mut [u8]) -> io::Result<Option<usize>>,
+    ) -> io::Result<Option<usize>> {
         let ConnState {
             stream,
             drained,
             buf,
             ..
         } = &mut *self.0;
-        buf.fill(|b| {
-            let read = read_retrying(stream, b);
-            *drained = stream.is_plain() && matches!(read, Ok(n) if n < b.len());
-            read.map(Some)
+        buf.fill(|room| {
+            let got = read(stream, room);
+            *drained = stream.is_plain() && matches!(got, Ok(Some(n)) if n < room.len());
+            got
         })
-        .map(|n| n.unwrap_or(0))
     }
 
     /// True when nothing is buffered and the last read suggests the socket

@@ -352,6 +352,10 @@ impl DevLoop {
 
     /// Starts `cargo build` on a thread; its outcome comes as an event.
     fn start_build(&mut self, path: Option<PathBuf>, changed_at: SystemTime) {
+        // A reload whose new process already accepts, while its old one
+        // still finishes, is reported now: its timeline gives way to this
+        // build's, and every reload gets its line.
+        self.print_timeline(None);
         let seen_at = SystemTime::now();
         if let Some(path) = &path {
             say!(" * Detected change in '{}', building", path.display());
@@ -655,7 +659,9 @@ impl DevLoop {
     }
 
     /// Prints the reload's timeline in one line, once the old process is
-    /// gone (`gone`), or as soon as the new one accepts if there was none.
+    /// gone (`gone`), or as soon as the new one accepts if there was none
+    /// (or another change comes first). Nothing before the new process
+    /// accepts.
     fn print_timeline(&mut self, gone: Option<Instant>) {
         let Some(t) = &self.reload else { return };
         let (Some(spawned), Some(ready), Some(accepting)) = (t.spawned, t.ready, t.accepting)

@@ -245,14 +245,21 @@ fn serves_two_inherited_sockets(env: &str) {
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
-    // SAFETY: dup2 is async-signal-safe; it places the two listeners at
-    // descriptors 3 and 4 (without close-on-exec) in the child only.
+    // SAFETY: fcntl and dup2 are async-signal-safe; they place the two
+    // listeners at descriptors 3 and 4 (without close-on-exec) in the
+    // child only. Both are first copied above 10, so that placing one
+    // cannot overwrite the other when a listener already is 3 or 4.
     unsafe {
         command.pre_exec(move || {
-            for (i, &fd) in fds.iter().enumerate() {
-                let target = 3 + i as i32;
-                let moved = libc::fcntl(fd, libc::F_DUPFD, 10);
-                if moved < 0 || libc::dup2(moved, target) < 0 {
+            let mut moved = [0; 2];
+            for (copy, &fd) in moved.iter_mut().zip(&fds) {
+                *copy = libc::fcntl(fd, libc::F_DUPFD, 10);
+                if *copy < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            for (target, &copy) in (3..).zip(&moved) {
+                if libc::dup2(copy, target) < 0 {
                     return Err(std::io::Error::last_os_error());
                 }
             }

@@ -219,6 +219,8 @@ def transfer_table(data, servers):
     rows = []
     for sv in servers:
         cells = [rate_cell(data.get((sv, kind), {})) for kind in ("upload", "download")]
+        if "no" in data.get((sv, "download"), {}).get("same_bytes", []):
+            cells[1] += " (not the pattern's bytes)"
         cells += [cpu_cell(data.get((sv, kind), {})) for kind in ("upload", "download")]
         if cells[:2] != ["—", "—"]:
             rows.append((sv, cells, med(data.get((sv, "transfer"), {}).get("rss_kb"))))

@@ -10,8 +10,16 @@ use std::ops::Deref;
 ///
 /// Owned bytes (`Vec<u8>`, `String`) are moved in; static bytes
 /// (`&'static [u8]`, `&'static str`, `include_bytes!`) are borrowed, so a
-/// body streamed from a precomputed buffer is never copied on its way to
-/// the socket. A chunk reads as a byte slice.
+/// body streamed from a precomputed buffer is written to the socket from
+/// where it lies (pieces under 16 KiB are gathered into one write with
+/// the head or framing first). A chunk reads as a byte slice.
+///
+/// `Body::stream` took `Into<Vec<u8>>` before `Chunk` existed; a type
+/// that only converts into a `Vec<u8>` (such as `bytes::Bytes`) now
+/// needs `Vec::from` first, and code that read [`BodyChunks`] items as
+/// `Vec<u8>` calls [`Chunk::into_vec`].
+///
+/// [`BodyChunks`]: crate::BodyChunks
 ///
 /// ```
 /// use werk::Chunk;
@@ -55,6 +63,18 @@ impl AsRef<[u8]> for Chunk {
     }
 }
 
+impl PartialEq<[u8]> for Chunk {
+    fn eq(&self, other: &[u8]) -> bool {
+        *self.0 == *other
+    }
+}
+
+impl PartialEq<&[u8]> for Chunk {
+    fn eq(&self, other: &&[u8]) -> bool {
+        *self.0 == **other
+    }
+}
+
 impl fmt::Debug for Chunk {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Chunk({:?})", String::from_utf8_lossy(&self.0))
@@ -76,6 +96,12 @@ impl From<String> for Chunk {
 impl From<Box<[u8]>> for Chunk {
     fn from(bytes: Box<[u8]>) -> Chunk {
         Chunk(Cow::Owned(bytes.into_vec()))
+    }
+}
+
+impl From<Box<str>> for Chunk {
+    fn from(text: Box<str>) -> Chunk {
+        Chunk::from(String::from(text))
     }
 }
 
@@ -136,6 +162,7 @@ mod tests {
         assert_eq!(borrowed.as_ptr(), BLOCK.as_ptr());
         assert!(Chunk::from(&BLOCK).is_borrowed());
         assert!(Chunk::from(Cow::Borrowed("x")).is_borrowed());
+        assert_eq!(Chunk::from(Box::<str>::from("ab")), &b"ab"[..]);
 
         let owned = vec![1u8, 2, 3];
         let at = owned.as_ptr();

@@ -194,6 +194,13 @@ impl std::ops::DerefMut for Conn {
     }
 }
 
+/// Whether a read of `n` bytes into `room` left the socket empty: it gave
+/// less than there was room for. Only a plain socket says so; TLS may
+/// hold decrypted bytes back.
+fn drained_by(stream: &Stream, n: usize, room: usize) -> bool {
+    stream.is_plain() && n < room
+}
+
 /// What a [`Conn`] holds.
 #[derive(Debug)]
 pub(crate) struct ConnState {
@@ -315,7 +322,7 @@ impl Conn {
         } = &mut *self.0;
         buf.fill(|room| {
             let got = read(stream, room);
-            *drained = stream.is_plain() && matches!(got, Ok(Some(n)) if n < room.len());
+            *drained = matches!(got, Ok(Some(n)) if drained_by(stream, n, room.len()));
             got
         })
     }
@@ -345,7 +352,7 @@ impl Conn {
             return Ok(n);
         }
         let read = read_retrying(&mut self.stream, out);
-        self.drained = self.stream.is_plain() && matches!(read, Ok(n) if n < out.len());
+        self.drained = matches!(read, Ok(n) if drained_by(&self.stream, n, out.len()));
         read
     }
 

@@ -427,12 +427,12 @@ impl State {
     /// instead); returns how many were taken. The rest stay with the
     /// caller, uncopied, and the output is blocked until there is room.
     pub(crate) fn put_some(&mut self, data: &[u8], wait: Wait) -> io::Result<usize> {
-        if self.out.blocked {
-            return Ok(0);
-        }
-        if data.len() < DIRECT_WRITE {
+        if data.len() < DIRECT_WRITE || wait == Wait::Block {
             self.put(data, wait)?;
             return Ok(data.len());
+        }
+        if self.out.blocked {
+            return Ok(0);
         }
         self.send_part(data, wait)
     }
@@ -500,8 +500,12 @@ impl State {
     /// Like [`send`](State::send), but what the socket has no room for
     /// of `more` stays with the caller: returns how many bytes of it were
     /// sent (all of them with [`Wait::Block`]). With [`Wait::Now`] the
-    /// wait for room restarts whenever the client took some, so a client
-    /// reading at full speed keeps its worker and a stalled one does not.
+    /// wait for room restarts after each write that made progress, so a
+    /// client reading at full speed keeps its worker and a stalled one
+    /// does not; all the waits of one call stay within [`SPIN_ROUNDS`]
+    /// times the spin, so a client that keeps making a little room does
+    /// not hold a worker the pool may need (the response parks, and the
+    /// pool is asked again when it resumes).
     fn send_part(&mut self, more: &[u8], wait: Wait) -> io::Result<usize> {
         let conn = self.conn.as_mut().ok_or_else(gone)?;
         let spin_ms = match wait {
@@ -517,7 +521,8 @@ impl State {
         let buf = &self.out.buf;
         let total = buf.len() + more.len();
         let mut done = 0;
-        let mut deadline = spin_deadline(spin_ms);
+        let cap = spin_deadline(spin_ms.saturating_mul(SPIN_ROUNDS));
+        let mut deadline = cap;
         let result = loop {
             let (first, second) = if done < buf.len() {
                 (&buf[done..], more)
@@ -528,7 +533,7 @@ impl State {
                 Ok(0) => {}
                 Ok(n) => {
                     done += n;
-                    deadline = spin_deadline(spin_ms);
+                    deadline = spin_deadline(spin_ms).min(cap);
                 }
                 Err(e) => break Err(e),
             }
@@ -569,6 +574,10 @@ impl State {
         e
     }
 }
+
+/// How many spins' worth of waiting for room one send may take in all,
+/// each restarted by progress.
+const SPIN_ROUNDS: i32 = 10;
 
 /// Until when a write may wait for room before its rest is kept: `None`
 /// when it may not wait at all.

@@ -40,7 +40,7 @@ use crate::model::{Environ, Input, LockedResponse, ResponseWriter, StartResponse
 pub(crate) fn serve(mut conn: Conn, shared: &Arc<Shared>) {
     if let Some(sending) = conn.sending.take() {
         sending.exchange.lock().conn = Some(conn);
-        match proceed(sending, shared) {
+        match proceed(*sending, shared) {
             Some(next) => conn = next,
             None => return,
         }
@@ -386,7 +386,7 @@ fn handle_request(conn: Conn, head: RequestHead, shared: &Arc<Shared>) -> Option
         shared.app.call(&environ, start_response)
     }));
     let is_head = exchange.lock().reply.is_head();
-    let mut sending = Box::new(Sending {
+    let mut sending = Sending {
         exchange,
         environ: Some(environ),
         body: None,
@@ -400,7 +400,7 @@ fn handle_request(conn: Conn, head: RequestHead, shared: &Arc<Shared>) -> Option
         cut: None,
         client: names.remote_addr,
         line: request_line,
-    });
+    };
     match called {
         Ok(mut body) => {
             sending.body_len = body.len();
@@ -731,7 +731,7 @@ impl Sending {
 /// if it can carry another request) or the socket is full: then the
 /// connection waits in the parker, with the response, until it is
 /// writable, and a worker that takes it goes on (see [`serve`]).
-fn proceed(mut sending: Box<Sending>, shared: &Arc<Shared>) -> Option<Conn> {
+fn proceed(mut sending: Sending, shared: &Arc<Shared>) -> Option<Conn> {
     loop {
         // Wait a moment for room only if another worker is free for the
         // rest of the work.
@@ -750,10 +750,11 @@ fn proceed(mut sending: Box<Sending>, shared: &Arc<Shared>) -> Option<Conn> {
             Progress::Blocked => {}
         }
         let mut conn = sending.exchange.lock().conn.take()?;
-        conn.sending = Some(sending);
+        // Boxed only to wait: most responses never do.
+        conn.sending = Some(Box::new(sending));
         let mut writable = shared.parker.park_writing(conn)?;
         // Room was made while we held it: go on at once.
-        sending = writable.sending.take()?;
+        sending = *writable.sending.take()?;
         sending.exchange.lock().conn = Some(writable);
     }
 }

@@ -710,3 +710,39 @@ fn the_docs_and_the_help_name_the_same_flags() {
         "in the docs, not in werk --help: {unknown:?}"
     );
 }
+
+/// A server at rest with a kept-alive connection sleeps: its threads wake
+/// for their periodic checks (about ten times a second each), not every
+/// few milliseconds while a connection waits in the parker.
+#[cfg(target_os = "linux")]
+#[test]
+fn an_idle_server_with_a_kept_alive_connection_sleeps() {
+    let mut werk = Werk::start(&["--quiet"], None);
+    let mut client = Client::connect(werk.address());
+    assert_eq!(client.get("/").status, 200);
+    std::thread::sleep(Duration::from_millis(300));
+    let before = wakeups(werk.child.id());
+    std::thread::sleep(Duration::from_secs(1));
+    let woke = wakeups(werk.child.id()) - before;
+    assert!(
+        woke < 80,
+        "the server's threads woke {woke} times in a second at rest"
+    );
+    assert_eq!(client.get("/").status, 200, "the connection still serves");
+}
+
+/// How many times the threads of process `pid` have waited and woken
+/// (their voluntary context switches).
+#[cfg(target_os = "linux")]
+fn wakeups(pid: u32) -> u64 {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .expect("the server's threads")
+        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("status")).ok())
+        .filter_map(|status| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
+                .and_then(|n| n.trim().parse::<u64>().ok())
+        })
+        .sum()
+}

@@ -109,16 +109,20 @@ impl Pool {
     /// perhaps readable, or not accepted yet) while no worker is idle and
     /// none has taken or accepted a connection for [`STUCK_AFTER`]: one
     /// per queued connection (at least one, at most [`GROW_AT_ONCE`]), up
-    /// to the limit. Returns true while connections wait, so the parker
-    /// checks again soon.
+    /// to the limit. Returns true while connections wait and every worker
+    /// is busy, so the parker checks again soon; an idle worker takes
+    /// whatever becomes ready, so a server at rest with kept-alive
+    /// connections is not woken every few milliseconds.
     pub(crate) fn grow_if_stuck(&self, shared: &Arc<Shared>) -> bool {
+        if self.idle.load(Ordering::SeqCst) > 0 {
+            return false;
+        }
         let waiting = self.tx.len();
         // Parked connections may be readable with no worker free to take
         // them (the readiness queue cannot be counted without taking it);
         // with every worker busy, new ones wait on the listeners.
         let parked = shared.parker.len();
-        let all_busy = self.idle.load(Ordering::SeqCst) == 0;
-        if waiting == 0 && parked == 0 && !(all_busy && shared.parker.connections_pending()) {
+        if waiting == 0 && parked == 0 && !shared.parker.connections_pending() {
             return false;
         }
         let takes = self.takes.load(Ordering::Relaxed);

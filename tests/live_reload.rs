@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use support::{quiet, run, Client, TestServer, CHROMIUM, GUARD};
+use support::{quiet, Client, TestServer, CHROMIUM, GUARD};
 use werk::middleware::StaticFiles;
 use werk::{App, Body, Environ, StartResponse};
 
@@ -227,23 +227,7 @@ fn static_html_files_get_the_tag_and_lose_their_validators() {
 }
 
 fn curl(args: &[&str]) -> Option<support::Ran> {
-    if !support::needs("curl", "curl_reads_pages_to_their_length") {
-        return None;
-    }
-    let ran = run(
-        Command::new("curl")
-            .args(["--http1.1", "--silent", "--show-error", "--max-time", "20"])
-            .args(args),
-        b"",
-        GUARD,
-    );
-    assert!(
-        ran.status.success(),
-        "curl {args:?} failed ({:?}): {}",
-        ran.status,
-        ran.stderr_text()
-    );
-    Some(ran)
+    support::needs("curl", "curl_reads_pages_to_their_length").then(|| support::curl_ok(args, b""))
 }
 
 #[test]

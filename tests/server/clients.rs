@@ -4,9 +4,7 @@
 
 use crate::support;
 
-use std::process::Command;
-
-use support::{needs, pattern, run, TestServer, GUARD};
+use support::{needs, pattern, TestServer};
 
 fn echo_server() -> TestServer {
     TestServer::start(werk::apps::echo, support::quiet())
@@ -100,25 +98,6 @@ print("ok")
     assert_eq!(out.trim(), "ok", "{out}");
 }
 
-/// Runs curl with `args`, `stdin` as its input, and checks that it
-/// succeeded. A test calls `needs("curl", ..)` first.
-fn curl(args: &[&str], stdin: &[u8]) -> support::Ran {
-    let ran = run(
-        Command::new("curl")
-            .args(["--http1.1", "--silent", "--show-error", "--max-time", "20"])
-            .args(args),
-        stdin,
-        GUARD,
-    );
-    assert!(
-        ran.status.success(),
-        "curl {args:?} failed ({:?}): {}",
-        ran.status,
-        ran.stderr_text()
-    );
-    ran
-}
-
 #[test]
 fn curl_get_over_http_1_1() {
     if !needs("curl", "curl_get_over_http_1_1") {
@@ -126,13 +105,13 @@ fn curl_get_over_http_1_1() {
     }
     let server = echo_server();
     let url = format!("http://{}/bytes/100000", server.addr);
-    let ran = curl(&[&url, &url], b"");
+    let ran = support::curl_ok(&[&url, &url], b"");
     let want: Vec<u8> = (0..200_000u32)
         .map(|i| b'a' + (i % 100_000 % 26) as u8)
         .collect();
     support::assert_same_bytes(&ran.stdout, &want, "two GETs of /bytes/100000");
     // Both on one connection.
-    let ran = curl(&["--verbose", "--output", "/dev/null", &url, &url], b"");
+    let ran = support::curl_ok(&["--verbose", "--output", "/dev/null", &url, &url], b"");
     let err = ran.stderr_text();
     assert!(err.contains("Re-using existing connection"), "{err}");
 }
@@ -148,7 +127,7 @@ fn curl_upload_from_stdin_uses_100_continue_and_chunked() {
     let server = echo_server();
     let url = format!("http://{}/echo", server.addr);
     let data = pattern(3 * 1024 * 1024 + 17, 9);
-    let ran = curl(&["--verbose", "-T", "-", &url], &data);
+    let ran = support::curl_ok(&["--verbose", "-T", "-", &url], &data);
     let err = ran.stderr_text();
     assert!(err.contains("> Transfer-Encoding: chunked"), "{err}");
     assert!(err.contains("> Expect: 100-continue"), "{err}");
@@ -169,7 +148,7 @@ fn curl_head_request() {
         ("/", None),
     ] {
         let url = format!("http://{}{path}", server.addr);
-        let ran = curl(&["-I", &url], b"");
+        let ran = support::curl_ok(&["-I", &url], b"");
         let out = ran.stdout_text().to_ascii_lowercase();
         assert!(out.starts_with("http/1.1 200 ok\r\n"), "{path}: {out}");
         assert!(out.ends_with("\r\n\r\n"), "{path}: only a head: {out:?}");

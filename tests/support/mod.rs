@@ -184,6 +184,25 @@ pub fn python_ok(test: &str, script: &str, port: u16) -> Option<String> {
     Some(ran.stdout_text())
 }
 
+/// Runs `curl --http1.1` with `args` and `stdin` and asserts it
+/// succeeded; the caller has checked that curl is installed ([`needs`]).
+pub fn curl_ok(args: &[&str], stdin: &[u8]) -> Ran {
+    let ran = run(
+        Command::new("curl")
+            .args(["--http1.1", "--silent", "--show-error", "--max-time", "20"])
+            .args(args),
+        stdin,
+        GUARD,
+    );
+    assert!(
+        ran.status.success(),
+        "curl {args:?} failed ({:?}): {}",
+        ran.status,
+        ran.stderr_text()
+    );
+    ran
+}
+
 fn python_for(test: &str, script: &str, port: u16) -> Option<Ran> {
     if !needs("python3", test) {
         return None;

@@ -14,6 +14,7 @@
 #      every server start takes the next one)  PIN (1: server on CPU PIN_SERVER=1,
 #      client on PIN_CLIENT=0, wrk -t1; 0: nothing pinned, wrk -t2)
 #      SCENARIOS (see --list)  IDLE (64 idle connections)  DEPTH (16 pipelined)
+#      NEIGHBOUR_S (1 s of CPU-bound neighbours, neighbour16)
 #      SIZE_MIB (50, upload/download)  PIECE_KIB (64: the download is sent in pieces
 #      of this size, at most 1024)  STATIC_MIB (100, static)  REPS (3, transfers)
 #      STARTS (10 starts per server, startup)  STARTUP_POLL (0.0005 s)
@@ -37,7 +38,7 @@ ROOT=$(cd "$BENCH/.." && pwd)
 cd "$BENCH"
 
 ALL_SERVERS="werk hyper tiny_http werkzeug"
-ALL_SCENARIOS="ka1 ka16 ka256 ka1024 close16 pipe16 idle64ka16 starve upload download static allocs startup idle1024"
+ALL_SCENARIOS="ka1 ka16 ka256 ka1024 close16 pipe16 idle64ka16 neighbour16 starve upload download static allocs startup idle1024"
 
 RUNS=${RUNS:-1}
 DURATION=${DURATION:-10}
@@ -56,6 +57,7 @@ STARTUP_POLL=${STARTUP_POLL:-0.0005}
 IDLE_CONNS=${IDLE_CONNS:-1024}
 ALLOC_N=${ALLOC_N:-10000}
 ALLOC_ROUNDS=${ALLOC_ROUNDS:-3}
+NEIGHBOUR_S=${NEIGHBOUR_S:-1}
 WAIT_LOAD=${WAIT_LOAD:-1.0}
 WAIT_LOAD_MAX=${WAIT_LOAD_MAX:-2400}
 STARTUP_TIMEOUT=${STARTUP_TIMEOUT:-60}
@@ -89,6 +91,8 @@ scenarios (wrk -t$WRK_THREADS, --timeout 2s, ${DURATION}s each unless said):
   pipe16                  16 connections, $DEPTH requests pipelined per write (lua/pipeline.lua)
   idle64ka16              $IDLE idle keep-alive connections held open during a 16-connection
                           load; then each idle one sends a request
+  neighbour16             a 16-connection load with two CPU-bound programs on the server's core
+                          for ${NEIGHBOUR_S} s (a build beside the server), then ka16 measured
   starve                  $IDLE idle keep-alive conns + a fresh request; $IDLE silent conns + a
                           fresh request (tools/idleconns.py check)
   upload download         ${SIZE_MIB} MiB with curl, $REPS times each: upload = the server reads,
@@ -384,6 +388,25 @@ scenario() {  # SERVER SCENARIO PORT
       for kv in $(tail -n1 "$held"); do
         if [[ "$kv" == *=* ]]; then record "$server" "$sc" "${kv%%=*}" "${kv#*=}"; fi
       done
+      ;;
+    neighbour16)
+      # The load runs throughout; two spinning programs share the server's
+      # core (all cores when unpinned) for a moment, then leave. What the
+      # server is left with (its threads, say) is what the run measures.
+      timeout $((NEIGHBOUR_S + 20)) "${ON_CLIENT[@]}" wrk -t"$WRK_THREADS" -c16 \
+        -d"$((NEIGHBOUR_S + 1))s" "http://$HOST:$port/" > /dev/null 2>&1 &
+      local loader=$! spinners=() i
+      sleep 0.5
+      for i in $(seq $(( ${#ON_SERVER[@]} ? 2 : 2 * $(nproc) ))); do
+        "${ON_SERVER[@]}" timeout "$NEIGHBOUR_S" sh -c 'while :; do :; done' &
+        spinners+=($!)
+      done
+      wait "${spinners[@]}" || true
+      wait "$loader" || true
+      run_wrk "$server" "$sc" "$port" -t"$WRK_THREADS" -c16
+      local threads; threads=$(ls "/proc/$SRV_PID/task" 2>/dev/null | wc -l)
+      record "$server" "$sc" threads "$threads"
+      echo "   $sc threads after: $threads"
       ;;
     starve)
       local line

@@ -731,6 +731,110 @@ fn an_idle_server_with_a_kept_alive_connection_sleeps() {
     assert_eq!(client.get("/").status, 200, "the connection still serves");
 }
 
+/// A server whose CPU other programs take (a build on the same cores)
+/// keeps its workers: its one worker, kept from the CPU for milliseconds
+/// at a time while clients wait, is starved, not held by a request, and
+/// more workers on the same CPU would only lengthen every request's wait
+/// for as long as the load lasts. (Before this was told apart, two
+/// spinning threads beside a loaded server started four more workers.)
+#[cfg(target_os = "linux")]
+#[test]
+fn a_server_kept_from_its_cpu_does_not_start_more_workers() {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    let allowed = affinity_of_this_thread();
+    let cpu = (0..libc::CPU_SETSIZE as usize)
+        .rev()
+        // SAFETY: `cpu` is below CPU_SETSIZE, the set's size.
+        .find(|&cpu| unsafe { libc::CPU_ISSET(cpu, &allowed) })
+        .expect("some CPU is allowed");
+    // The child inherits this thread's CPUs: one, so one worker.
+    pin_this_thread(cpu);
+    let mut werk = Werk::start(&["--quiet"], None);
+    set_affinity_of_this_thread(&allowed);
+    let addr = werk.address();
+    let pid = werk.child.id();
+    // Threads take their names as they start, maybe after the banner.
+    let deadline = Instant::now() + GUARD;
+    while workers(pid) == 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(workers(pid), 1, "one CPU, one worker");
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let served = Arc::new(AtomicUsize::new(0));
+    let clients: Vec<_> = (0..16)
+        .map(|_| {
+            let (stop, served) = (stop.clone(), served.clone());
+            std::thread::spawn(move || {
+                let mut client = Client::connect(addr);
+                while !stop.load(Ordering::Relaxed) {
+                    assert_eq!(client.get("/").status, 200);
+                    served.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let hogs: Vec<_> = (0..2)
+        .map(|_| {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                pin_this_thread(cpu);
+                while !stop.load(Ordering::Relaxed) {
+                    std::hint::spin_loop();
+                }
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(1500));
+    stop.store(true, Ordering::Relaxed);
+    for thread in clients.into_iter().chain(hogs) {
+        thread.join().unwrap();
+    }
+    assert!(
+        served.load(Ordering::Relaxed) > 100,
+        "the clients were served"
+    );
+    assert_eq!(workers(pid), 1, "no worker started for a starved pool");
+}
+
+/// The worker threads of process `pid`.
+#[cfg(target_os = "linux")]
+fn workers(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .expect("the server's threads")
+        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
+        .filter(|name| name.starts_with("werk-worker"))
+        .count()
+}
+
+#[cfg(target_os = "linux")]
+fn affinity_of_this_thread() -> libc::cpu_set_t {
+    // SAFETY: an all-zero cpu_set_t is a valid empty set, which
+    // sched_getaffinity fills for the calling thread.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    let rc = unsafe { libc::sched_getaffinity(0, std::mem::size_of_val(&set), &mut set) };
+    assert_eq!(rc, 0, "sched_getaffinity");
+    set
+}
+
+#[cfg(target_os = "linux")]
+fn pin_this_thread(cpu: usize) {
+    // SAFETY: as above; CPU_SET stays within the set for cpu < CPU_SETSIZE.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    unsafe { libc::CPU_SET(cpu, &mut set) };
+    set_affinity_of_this_thread(&set);
+}
+
+#[cfg(target_os = "linux")]
+fn set_affinity_of_this_thread(set: &libc::cpu_set_t) {
+    // SAFETY: `set` is a valid cpu_set_t of the size given.
+    let rc = unsafe { libc::sched_setaffinity(0, std::mem::size_of_val(set), set) };
+    assert_eq!(rc, 0, "sched_setaffinity");
+}
+
 /// How many times the threads of process `pid` have waited and woken
 /// (their voluntary context switches).
 #[cfg(target_os = "linux")]

@@ -13,7 +13,7 @@ import argparse
 import statistics
 from collections import OrderedDict, defaultdict
 
-WRK_SCENARIOS = ["ka1", "ka16", "ka256", "ka1024", "close16", "pipe16", "idle64ka16"]
+WRK_SCENARIOS = ["ka1", "ka16", "ka256", "ka1024", "close16", "pipe16", "idle64ka16", "neighbour16"]
 
 # A run is "clean" when other work took less than this share (%) of the
 # server's core, and of wrk's core, during the scenario; cells use the clean

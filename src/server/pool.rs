@@ -8,7 +8,12 @@
 //! clients, slow apps or long streaming responses), more workers start,
 //! up to `max_threads`; such extra workers end after a while without work.
 //! A pool that is merely busy with quick requests does not grow: more
-//! threads would not add CPU. Idle keep-alive connections never hold a
+//! threads would not add CPU. Nor does a pool whose workers other programs
+//! keep from the CPU (a build on the same cores): where the kernel says
+//! how long each worker waited for a CPU (Linux), a pool whose every
+//! worker waited for most of the last check's interval is starved, not
+//! stuck, and more workers would only share the same CPU, lengthening
+//! every request's wait for as long as the load lasts. Idle keep-alive connections never hold a
 //! worker: they wait in the parker, and an idle worker waits on the
 //! parker's readiness set and on this channel at once (a connection queued
 //! on the channel wakes it through the parker's wake-up).
@@ -22,6 +27,7 @@ use crossbeam_channel::{Receiver, Sender};
 
 use super::conn::Conn;
 use super::Shared;
+use crate::sys::sched::{Sample, Watch};
 
 /// How long an extra worker waits for work before it ends.
 const EXTRA_IDLE: Duration = Duration::from_secs(10);
@@ -55,8 +61,11 @@ pub(crate) struct Pool {
     /// Connections taken by workers so far: counted on the hot path, where
     /// reading the clock would cost more.
     takes: AtomicU64,
-    /// The count of takes [`Pool::grow_if_stuck`] last saw, and since when.
-    progress: Mutex<(u64, Instant)>,
+    /// What [`Pool::grow_if_stuck`] saw last.
+    progress: Mutex<Progress>,
+    /// The running workers, where the kernel lets them be looked at:
+    /// what tells a held pool from a starved one.
+    watches: Mutex<Vec<Watch>>,
     /// Signalled when a worker ends, and at shutdown when one stops
     /// waiting for readiness: what [`Pool::wait_until`] waits for.
     left: (Mutex<()>, Condvar),
@@ -76,7 +85,8 @@ impl Pool {
             max: max.max(min.max(1)),
             handles: Mutex::new(Vec::new()),
             takes: AtomicU64::new(0),
-            progress: Mutex::new((0, Instant::now())),
+            progress: Mutex::new(Progress::at(0)),
+            watches: Mutex::new(Vec::new()),
             left: (Mutex::new(()), Condvar::new()),
         }
     }
@@ -109,13 +119,22 @@ impl Pool {
     /// perhaps readable, or not accepted yet) while no worker is idle and
     /// none has taken or accepted a connection for [`STUCK_AFTER`]: one
     /// per queued connection (at least one, at most [`GROW_AT_ONCE`]), up
-    /// to the limit. Returns true while connections wait and every worker
-    /// is busy, so the parker checks again soon; an idle worker takes
-    /// whatever becomes ready, so a server at rest with kept-alive
+    /// to the limit, unless the workers were starved of CPU rather than
+    /// held (see [`Pool::kept_from_cpu`]). Returns true while every
+    /// worker is busy, so the parker checks again soon; an idle worker
+    /// takes whatever becomes ready, so a server at rest with kept-alive
     /// connections is not woken every few milliseconds.
     pub(crate) fn grow_if_stuck(&self, shared: &Arc<Shared>) -> bool {
         if self.idle.load(Ordering::SeqCst) > 0 {
             return false;
+        }
+        let takes = self.takes.load(Ordering::Relaxed);
+        let mut progress = self.progress.lock().unwrap_or_else(|e| e.into_inner());
+        if progress.takes != takes {
+            // Progress since the last check: the common case under load,
+            // settled without a lock on the parker or a system call.
+            *progress = Progress::at(takes);
+            return true;
         }
         let waiting = self.tx.len();
         // Parked connections may be readable with no worker free to take
@@ -125,23 +144,47 @@ impl Pool {
         if waiting == 0 && parked == 0 && !shared.parker.connections_pending() {
             return false;
         }
-        let takes = self.takes.load(Ordering::Relaxed);
-        let since_take = {
-            let mut progress = self.progress.lock().unwrap_or_else(|e| e.into_inner());
-            if progress.0 != takes {
-                *progress = (takes, Instant::now());
-            }
-            progress.1.elapsed()
-        };
         let idle = self.idle.load(Ordering::SeqCst);
+        let since_take = progress.since.elapsed();
         let start = workers_to_start(waiting, idle, since_take, self.running(), self.max);
-        if start > 0 {
-            for _ in 0..start {
-                self.spawn(shared, true);
-            }
-            self.note_take();
+        if start == 0 || self.kept_from_cpu(&mut progress) {
+            return true;
         }
+        drop(progress);
+        for _ in 0..start {
+            self.spawn(shared, true);
+        }
+        self.note_take();
         true
+    }
+
+    /// Whether workers that took nothing for [`STUCK_AFTER`] were kept
+    /// from the CPU by other work rather than held by their requests.
+    /// Told over one more check: the first call looks at the workers
+    /// (and says yes, to wait for the next), the next compares. Where
+    /// workers cannot be looked at, no: the pool grows at once, as a
+    /// stuck pool must.
+    fn kept_from_cpu(&self, progress: &mut Progress) -> bool {
+        let now = self.look_at_workers();
+        if now.is_empty() {
+            return false;
+        }
+        match progress.looks.replace((Instant::now(), now)) {
+            None => true,
+            Some((at, before)) => {
+                let (_, now) = progress.looks.as_ref().expect("just set");
+                starved(&before, now, at.elapsed())
+            }
+        }
+    }
+
+    /// A look at each running worker.
+    fn look_at_workers(&self) -> Vec<(Watch, Sample)> {
+        let watches = self.lock_watches().clone();
+        watches
+            .into_iter()
+            .filter_map(|watch| Some((watch, watch.sample()?)))
+            .collect()
     }
 
     /// Counts a connection taken (or accepted) by a worker: the pool is
@@ -222,6 +265,10 @@ impl Pool {
         self.left.1.notify_all();
     }
 
+    fn lock_watches(&self) -> std::sync::MutexGuard<'_, Vec<Watch>> {
+        self.watches.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     fn lock_handles(&self) -> std::sync::MutexGuard<'_, Vec<JoinHandle<()>>> {
         self.handles.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -231,6 +278,10 @@ impl Pool {
 /// parked one, serve it, repeat.
 fn work(shared: &Arc<Shared>, extra: bool) {
     let pool = &shared.pool;
+    let watch = Watch::this_thread();
+    if let Some(watch) = watch {
+        pool.lock_watches().push(watch);
+    }
     let mut last_work = Instant::now();
     loop {
         if let Ok(conn) = pool.rx.try_recv() {
@@ -278,8 +329,55 @@ fn work(shared: &Arc<Shared>, extra: bool) {
             super::handler::serve(conn, shared);
         }
     }
+    if let Some(watch) = watch {
+        pool.lock_watches().retain(|&w| w != watch);
+    }
     pool.running.fetch_sub(1, Ordering::SeqCst);
     pool.signal_left();
+}
+
+/// What the growth check remembers from one run to the next.
+#[derive(Debug)]
+struct Progress {
+    /// The count of takes last seen, and since when.
+    takes: u64,
+    since: Instant,
+    /// A look at the workers, and when, once the pool has gone
+    /// [`STUCK_AFTER`] without a take.
+    looks: Option<(Instant, Vec<(Watch, Sample)>)>,
+}
+
+impl Progress {
+    fn at(takes: u64) -> Progress {
+        Progress {
+            takes,
+            since: Instant::now(),
+            looks: None,
+        }
+    }
+}
+
+/// Whether every worker looked at in both `before` and `now` (`elapsed`
+/// apart) was kept from the CPU: runnable, yet given less than half of
+/// that time. A worker that used most of it (computing a long answer) or
+/// slept throughout (in an app, say, or blocked on a slow client) is held
+/// by its request, and one such worker is reason enough to grow. A worker
+/// asleep at one look and runnable at the other is not told yet. False
+/// when no worker is in both.
+fn starved<W: PartialEq>(before: &[(W, Sample)], now: &[(W, Sample)], elapsed: Duration) -> bool {
+    let mut compared = 0;
+    for (worker, seen) in now {
+        let Some((_, earlier)) = before.iter().find(|(w, _)| w == worker) else {
+            continue;
+        };
+        compared += 1;
+        let computing = seen.ran.saturating_sub(earlier.ran) >= elapsed / 2;
+        let asleep = !earlier.runnable && !seen.runnable;
+        if computing || asleep {
+            return false;
+        }
+    }
+    compared > 0
 }
 
 /// How many extra workers to start: none while a worker is idle or one
@@ -320,6 +418,33 @@ mod tests {
         assert_eq!(workers_to_start(100, 0, STUCK, 4, 64), GROW_AT_ONCE);
         assert_eq!(workers_to_start(100, 0, STUCK, 61, 64), 3);
         assert_eq!(workers_to_start(100, 0, STUCK, 64, 64), 0);
+    }
+
+    fn look(ran_ms: u64, runnable: bool) -> Sample {
+        let ran = Duration::from_millis(ran_ms);
+        Sample { ran, runnable }
+    }
+
+    #[test]
+    fn a_pool_is_starved_when_its_runnable_workers_got_little_cpu() {
+        let ten = Duration::from_millis(10);
+        let before = [(1, look(100, true)), (2, look(100, true))];
+        let runnable = [(1, look(102, true)), (2, look(101, true))];
+        assert!(starved(&before, &runnable, ten));
+        // One worker that computed most of the time is held.
+        let computing = [(1, look(102, true)), (2, look(107, true))];
+        assert!(!starved(&before, &computing, ten));
+        // One asleep at both looks (in the app, say) is held; asleep at
+        // one look only is not told yet.
+        let asleep_before = [(1, look(100, true)), (2, look(100, false))];
+        let asleep_now = [(1, look(101, true)), (2, look(100, false))];
+        assert!(!starved(&asleep_before, &asleep_now, ten));
+        assert!(starved(&before, &asleep_now, ten));
+        // Workers not in both looks are not compared; with none in both,
+        // nothing is known.
+        let changed = [(1, look(101, true)), (3, look(0, false))];
+        assert!(starved(&before, &changed, ten));
+        assert!(!starved(&before, &[(3, look(0, false))], ten));
     }
 
     #[test]

@@ -58,6 +58,7 @@ IDLE_CONNS=${IDLE_CONNS:-1024}
 ALLOC_N=${ALLOC_N:-10000}
 ALLOC_ROUNDS=${ALLOC_ROUNDS:-3}
 NEIGHBOUR_S=${NEIGHBOUR_S:-1}
+NEIGHBOURS=${NEIGHBOURS:-2}
 WAIT_LOAD=${WAIT_LOAD:-1.0}
 WAIT_LOAD_MAX=${WAIT_LOAD_MAX:-2400}
 STARTUP_TIMEOUT=${STARTUP_TIMEOUT:-60}
@@ -225,8 +226,19 @@ transfer_urls() {
 SRV_PID=""
 
 start_server() {  # CMD LOG
-  # setsid: the server leads its own process group, stopped as a group
-  setsid "${ON_SERVER[@]}" bash -c "exec $1" > "$2" 2>&1 < /dev/null &
+  # setsid: the server leads its own process group, stopped as a group.
+  # With neighbour16, a line on $NEIGHBOUR_FIFO starts the neighbours in the
+  # server's session, on its CPUs: in one scheduling group (autogroup) with
+  # it, so that they compete with its threads one for one, as a build does
+  # in the same container or where there are no autogroups. (From another
+  # session they would only share the CPU between sessions.)
+  local hook=""
+  if [[ -n "${NEIGHBOUR_FIFO:-}" ]]; then
+    local n=$NEIGHBOURS; [[ "$PIN" == 1 ]] || n=$((NEIGHBOURS * $(nproc)))
+    hook="(read -r _ < '$NEIGHBOUR_FIFO' && for i in \$(seq $n); do"
+    hook="$hook timeout $NEIGHBOUR_S sh -c 'while :; do :; done' & done; wait) & "
+  fi
+  setsid "${ON_SERVER[@]}" bash -c "$hook exec $1" > "$2" 2>&1 < /dev/null &
   SRV_PID=$!
 }
 
@@ -390,18 +402,14 @@ scenario() {  # SERVER SCENARIO PORT
       done
       ;;
     neighbour16)
-      # The load runs throughout; two spinning programs share the server's
-      # core (all cores when unpinned) for a moment, then leave. What the
-      # server is left with (its threads, say) is what the run measures.
+      # The load runs throughout; CPU-bound neighbours share the server's
+      # core for a moment, then leave. What the server is left with (more
+      # threads, say) is what the run measures.
       timeout $((NEIGHBOUR_S + 20)) "${ON_CLIENT[@]}" wrk -t"$WRK_THREADS" -c16 \
         -d"$((NEIGHBOUR_S + 1))s" "http://$HOST:$port/" > /dev/null 2>&1 &
-      local loader=$! spinners=() i
+      local loader=$!
       sleep 0.5
-      for i in $(seq $(( ${#ON_SERVER[@]} ? 2 : 2 * $(nproc) ))); do
-        "${ON_SERVER[@]}" timeout "$NEIGHBOUR_S" sh -c 'while :; do :; done' &
-        spinners+=($!)
-      done
-      wait "${spinners[@]}" || true
+      timeout 5 bash -c "echo go > '$NEIGHBOUR_FIFO'" || echo "   $sc: no neighbours started" >&2
       wait "$loader" || true
       run_wrk "$server" "$sc" "$port" -t"$WRK_THREADS" -c16
       local threads; threads=$(ls "/proc/$SRV_PID/task" 2>/dev/null | wc -l)
@@ -617,6 +625,11 @@ if wants idle1024 && [[ "$(ulimit -n)" != unlimited ]] && (( $(ulimit -n) < IDLE
 fi
 
 mkdir -p "$RUN_DIR/raw"
+NEIGHBOUR_FIFO=""
+if [[ " $SCENARIOS " == *" neighbour16 "* ]]; then
+  NEIGHBOUR_FIFO="$RUN_DIR/neighbours.fifo"
+  mkfifo "$NEIGHBOUR_FIFO"
+fi
 {
   echo "date=$(date -u +%FT%TZ)"
   echo "nproc=$(nproc)"

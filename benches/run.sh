@@ -14,7 +14,8 @@
 #      every server start takes the next one)  PIN (1: server on CPU PIN_SERVER=1,
 #      client on PIN_CLIENT=0, wrk -t1; 0: nothing pinned, wrk -t2)
 #      SCENARIOS (see --list)  IDLE (64 idle connections)  DEPTH (16 pipelined)
-#      NEIGHBOUR_S (1 s of CPU-bound neighbours, neighbour16)
+#      NEIGHBOUR_S (1: whole seconds of CPU-bound neighbours, neighbour16)
+#      NEIGHBOURS (2 per CPU of the server)
 #      SIZE_MIB (50, upload/download)  PIECE_KIB (64: the download is sent in pieces
 #      of this size, at most 1024)  STATIC_MIB (100, static)  REPS (3, transfers)
 #      STARTS (10 starts per server, startup)  STARTUP_POLL (0.0005 s)

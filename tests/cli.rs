@@ -743,24 +743,8 @@ fn a_server_kept_from_its_cpu_does_not_start_more_workers() {
     use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
     use std::sync::Arc;
 
-    let allowed = affinity_of_this_thread();
-    let cpu = (0..libc::CPU_SETSIZE as usize)
-        .rev()
-        // SAFETY: `cpu` is below CPU_SETSIZE, the set's size.
-        .find(|&cpu| unsafe { libc::CPU_ISSET(cpu, &allowed) })
-        .expect("some CPU is allowed");
-    // The child inherits this thread's CPUs: one, so one worker.
-    pin_this_thread(cpu);
-    let mut werk = Werk::start(&["--quiet"], None);
-    set_affinity_of_this_thread(&allowed);
+    let (mut werk, pid, cpu) = werk_on_one_cpu();
     let addr = werk.address();
-    let pid = werk.child.id();
-    // Threads take their names as they start, maybe after the banner.
-    let deadline = Instant::now() + GUARD;
-    while workers(pid) == 0 && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    assert_eq!(workers(pid), 1, "one CPU, one worker");
 
     let stop = Arc::new(AtomicBool::new(false));
     let served = Arc::new(AtomicUsize::new(0));
@@ -788,7 +772,14 @@ fn a_server_kept_from_its_cpu_does_not_start_more_workers() {
             })
         })
         .collect();
-    std::thread::sleep(Duration::from_millis(1500));
+    // Extra workers may not live long (they end once they only take
+    // turns): count them all along.
+    let until = Instant::now() + Duration::from_millis(1500);
+    let mut most = 1;
+    while Instant::now() < until {
+        most = most.max(workers(pid));
+        std::thread::sleep(Duration::from_millis(10));
+    }
     stop.store(true, Ordering::Relaxed);
     for thread in clients.into_iter().chain(hogs) {
         thread.join().unwrap();
@@ -797,7 +788,85 @@ fn a_server_kept_from_its_cpu_does_not_start_more_workers() {
         served.load(Ordering::Relaxed) > 100,
         "the clients were served"
     );
-    assert_eq!(workers(pid), 1, "no worker started for a starved pool");
+    assert_eq!(most, 1, "no worker started for a starved pool");
+}
+
+/// Workers started for slow requests end once a steady load of quick
+/// ones only has them take turns on the CPU; they would otherwise stay
+/// for as long as the load lasts (an extra worker ends after 10 s
+/// without work, which a steady load never gives it).
+#[cfg(target_os = "linux")]
+#[test]
+fn extra_workers_that_only_take_turns_on_the_cpu_end_under_load() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+
+    let (mut werk, pid, _) = werk_on_one_cpu();
+    let addr = werk.address();
+    let slow: Vec<_> = (0..4)
+        .map(|_| std::thread::spawn(move || Client::connect(addr).get("/sleep/500").status))
+        .collect();
+    let grown = wait_for_workers(pid, |n| n >= 3);
+    assert!(grown >= 3, "slow requests start workers: {grown}");
+    for request in slow {
+        assert_eq!(request.join().unwrap(), 200);
+    }
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let clients: Vec<_> = (0..16)
+        .map(|_| {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let mut client = Client::connect(addr);
+                while !stop.load(Ordering::Relaxed) {
+                    assert_eq!(client.get("/").status, 200);
+                }
+            })
+        })
+        .collect();
+    let under_load = wait_for_workers(pid, |n| n <= 2);
+    stop.store(true, Ordering::Relaxed);
+    for client in clients {
+        client.join().unwrap();
+    }
+    assert!(
+        under_load <= 2,
+        "{under_load} workers still share one CPU under a steady load"
+    );
+}
+
+/// Starts `werk serve echo` on one of this process's CPUs (so with one
+/// worker); returns it, its pid and the CPU.
+#[cfg(target_os = "linux")]
+fn werk_on_one_cpu() -> (Werk, u32, usize) {
+    let allowed = affinity_of_this_thread();
+    let cpu = (0..libc::CPU_SETSIZE as usize)
+        .rev()
+        // SAFETY: `cpu` is below CPU_SETSIZE, the set's size.
+        .find(|&cpu| unsafe { libc::CPU_ISSET(cpu, &allowed) })
+        .expect("some CPU is allowed");
+    // The child inherits this thread's CPUs.
+    pin_this_thread(cpu);
+    let werk = Werk::start(&["--quiet"], None);
+    set_affinity_of_this_thread(&allowed);
+    let pid = werk.child.id();
+    // Threads take their names as they start, maybe after the banner.
+    assert_eq!(wait_for_workers(pid, |n| n > 0), 1, "one CPU, one worker");
+    (werk, pid, cpu)
+}
+
+/// Waits up to 10 s for the count of `pid`'s workers to satisfy `done`;
+/// returns the last count.
+#[cfg(target_os = "linux")]
+fn wait_for_workers(pid: u32, done: impl Fn(usize) -> bool) -> usize {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let n = workers(pid);
+        if done(n) || Instant::now() >= deadline {
+            return n;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 /// The worker threads of process `pid`.

@@ -610,8 +610,9 @@ pub(crate) fn serve_ready(ready: Ready, shared: &Arc<Shared>) {
     }
 }
 
-/// The parker thread: closes expired connections and grows the pool when
-/// it is stuck, until shutdown; then, once no worker waits on the
+/// The parker thread: closes expired connections, grows the pool when
+/// it is stuck and shrinks it when its workers only take turns, until
+/// shutdown; then, once no worker waits on the
 /// readiness queue any more, gives the connections accepted just before
 /// the shutdown their grace. (Readable connections are taken by idle
 /// workers themselves, in [`Parker::take_ready`].)
@@ -638,6 +639,7 @@ pub(crate) fn parker_thread(shared: &Arc<Shared>) {
                 expire(entry, shared);
             }
             parker.recheck_listeners();
+            shared.pool.shrink_if_taking_turns();
         }
     }
     parker.close_listeners();

@@ -8,15 +8,15 @@
 //! clients, slow apps or long streaming responses), more workers start,
 //! up to `max_threads`; such extra workers end after a while without work.
 //! A pool that is merely busy with quick requests does not grow: more
-//! threads would not add CPU. Nor does a pool whose workers other programs
-//! keep from the CPU (a build on the same cores): where the kernel says
-//! how long each worker waited for a CPU (Linux), a pool whose every
-//! worker waited for most of the last check's interval is starved, not
-//! stuck, and more workers would only share the same CPU, lengthening
-//! every request's wait for as long as the load lasts. Idle keep-alive connections never hold a
-//! worker: they wait in the parker, and an idle worker waits on the
-//! parker's readiness set and on this channel at once (a connection queued
-//! on the channel wakes it through the parker's wake-up).
+//! threads would not add CPU. Nor does a pool whose busy workers other
+//! programs keep from the CPU (a build on the same cores): on Linux the
+//! pool looks at its workers first (`sys/sched.rs`), and grows only if
+//! one is asleep in its request or computing; more workers would only
+//! share the same CPU. For the same reason an extra worker ends when
+//! the workers only take turns on the CPU (each runnable, with under
+//! half of it), as a steady load of quick requests after slow ones
+//! would otherwise keep them all busy, and alive, for as long as it
+//! lasts.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
@@ -66,6 +66,11 @@ pub(crate) struct Pool {
     /// The running workers, where the kernel lets them be looked at:
     /// what tells a held pool from a starved one.
     watches: Mutex<Vec<Watch>>,
+    /// The look [`Pool::shrink_if_taking_turns`] took at its last run, and
+    /// when.
+    last_look: Mutex<Option<(Instant, Look)>>,
+    /// Extra workers asked to end.
+    retire: AtomicUsize,
     /// Signalled when a worker ends, and at shutdown when one stops
     /// waiting for readiness: what [`Pool::wait_until`] waits for.
     left: (Mutex<()>, Condvar),
@@ -87,6 +92,8 @@ impl Pool {
             takes: AtomicU64::new(0),
             progress: Mutex::new(Progress::at(0)),
             watches: Mutex::new(Vec::new()),
+            last_look: Mutex::new(None),
+            retire: AtomicUsize::new(0),
             left: (Mutex::new(()), Condvar::new()),
         }
     }
@@ -159,23 +166,50 @@ impl Pool {
     }
 
     /// Whether workers that took nothing for [`STUCK_AFTER`] were kept
-    /// from the CPU by other work rather than held by their requests.
-    /// Told over one more check: the first call looks at the workers
-    /// (and says yes, to wait for the next), the next compares. Where
-    /// workers cannot be looked at, no: the pool grows at once, as a
-    /// stuck pool must.
+    /// from the CPU by other work rather than held by their requests
+    /// (see [`starved`]), judged against the first look at them since the
+    /// last take. Where workers cannot be looked at, no: the pool grows
+    /// at once, as a stuck pool must.
     fn kept_from_cpu(&self, progress: &mut Progress) -> bool {
         let now = self.look_at_workers();
         if now.is_empty() {
             return false;
         }
-        match progress.looks.replace((Instant::now(), now)) {
-            None => true,
-            Some((at, before)) => {
-                let (_, now) = progress.looks.as_ref().expect("just set");
-                starved(&before, now, at.elapsed())
-            }
+        let first = progress.first_look.get_or_insert_with(|| now.clone());
+        starved(first, &now)
+    }
+
+    /// Asks one extra worker to end when the workers took turns on the
+    /// CPU since the last run (see [`taking_turns`]): there are more
+    /// workers than the CPU runs, and each turn lengthens a request's
+    /// wait. Slow requests make the pool grow; a steady load
+    /// of quick ones afterwards would otherwise keep every extra worker
+    /// busy, and alive, for as long as it lasts. A worker held by its
+    /// request (asleep in the app, say) keeps them all. Run by the parker
+    /// thread at each sweep.
+    pub(crate) fn shrink_if_taking_turns(&self) {
+        let mut last = self.last_look.lock().unwrap_or_else(|e| e.into_inner());
+        if self.running() <= self.min {
+            *last = None;
+            return;
         }
+        let now = self.look_at_workers();
+        let Some((at, before)) = last.replace((Instant::now(), now)) else {
+            return;
+        };
+        let (_, now) = last.as_ref().expect("just set");
+        if taking_turns(&before, now, at.elapsed()) {
+            let _ = self
+                .retire
+                .compare_exchange(0, 1, Ordering::SeqCst, Ordering::SeqCst);
+        }
+    }
+
+    /// True for the extra worker that takes up a request to end.
+    fn take_retirement(&self) -> bool {
+        self.retire
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
     }
 
     /// A look at each running worker.
@@ -292,6 +326,9 @@ fn work(shared: &Arc<Shared>, extra: bool) {
             }
             super::handler::serve(conn, shared);
             if extra {
+                if pool.take_retirement() {
+                    break;
+                }
                 last_work = Instant::now();
             }
             continue;
@@ -319,6 +356,9 @@ fn work(shared: &Arc<Shared>, extra: bool) {
             pool.note_take();
             super::park::serve_ready(ready, shared);
             if extra {
+                if pool.take_retirement() {
+                    break;
+                }
                 last_work = Instant::now();
             }
         }
@@ -336,15 +376,18 @@ fn work(shared: &Arc<Shared>, extra: bool) {
     pool.signal_left();
 }
 
+/// What each worker was doing.
+type Look = Vec<(Watch, Sample)>;
+
 /// What the growth check remembers from one run to the next.
 #[derive(Debug)]
 struct Progress {
     /// The count of takes last seen, and since when.
     takes: u64,
     since: Instant,
-    /// A look at the workers, and when, once the pool has gone
+    /// The first look at the workers once the pool has gone
     /// [`STUCK_AFTER`] without a take.
-    looks: Option<(Instant, Vec<(Watch, Sample)>)>,
+    first_look: Option<Look>,
 }
 
 impl Progress {
@@ -352,28 +395,47 @@ impl Progress {
         Progress {
             takes,
             since: Instant::now(),
-            looks: None,
+            first_look: None,
         }
     }
 }
 
-/// Whether every worker looked at in both `before` and `now` (`elapsed`
-/// apart) was kept from the CPU: runnable, yet given less than half of
-/// that time. A worker that used most of it (computing a long answer) or
-/// slept throughout (in an app, say, or blocked on a slow client) is held
-/// by its request, and one such worker is reason enough to grow. A worker
-/// asleep at one look and runnable at the other is not told yet. False
-/// when no worker is in both.
-fn starved<W: PartialEq>(before: &[(W, Sample)], now: &[(W, Sample)], elapsed: Duration) -> bool {
+/// CPU time that a worker which took no connection must have had since
+/// the first look to count as held by its request (computing a long
+/// answer, say): a starved worker that gets the CPU takes a connection
+/// within microseconds.
+const HELD_CPU: Duration = Duration::from_millis(1);
+
+/// Whether no worker in `now` is held by its request, though some are
+/// busy: each is runnable (on a CPU or waiting for one) and has had less
+/// than [`HELD_CPU`] since `first`. A worker asleep now (in the app, on a
+/// slow client) is held, and one such worker is reason enough to grow.
+/// False when `now` is empty.
+fn starved<W: PartialEq>(first: &[(W, Sample)], now: &[(W, Sample)]) -> bool {
+    let held = |(worker, seen): &(W, Sample)| {
+        let earlier = first.iter().find(|(w, _)| w == worker);
+        let ran = earlier.map_or(Duration::ZERO, |(_, e)| seen.ran.saturating_sub(e.ran));
+        !seen.runnable || ran >= HELD_CPU
+    };
+    !now.is_empty() && !now.iter().any(held)
+}
+
+/// Whether the workers took turns on the CPU between `before` and `now`,
+/// `elapsed` apart: each was runnable at both looks and had less than
+/// half of that time. False when no worker is in both looks.
+fn taking_turns<W: PartialEq>(
+    before: &[(W, Sample)],
+    now: &[(W, Sample)],
+    elapsed: Duration,
+) -> bool {
     let mut compared = 0;
     for (worker, seen) in now {
         let Some((_, earlier)) = before.iter().find(|(w, _)| w == worker) else {
             continue;
         };
         compared += 1;
-        let computing = seen.ran.saturating_sub(earlier.ran) >= elapsed / 2;
-        let asleep = !earlier.runnable && !seen.runnable;
-        if computing || asleep {
+        let ran = seen.ran.saturating_sub(earlier.ran);
+        if !(earlier.runnable && seen.runnable) || ran >= elapsed / 2 {
             return false;
         }
     }
@@ -426,25 +488,52 @@ mod tests {
     }
 
     #[test]
-    fn a_pool_is_starved_when_its_runnable_workers_got_little_cpu() {
-        let ten = Duration::from_millis(10);
-        let before = [(1, look(100, true)), (2, look(100, true))];
-        let runnable = [(1, look(102, true)), (2, look(101, true))];
-        assert!(starved(&before, &runnable, ten));
-        // One worker that computed most of the time is held.
-        let computing = [(1, look(102, true)), (2, look(107, true))];
-        assert!(!starved(&before, &computing, ten));
-        // One asleep at both looks (in the app, say) is held; asleep at
-        // one look only is not told yet.
-        let asleep_before = [(1, look(100, true)), (2, look(100, false))];
-        let asleep_now = [(1, look(101, true)), (2, look(100, false))];
-        assert!(!starved(&asleep_before, &asleep_now, ten));
-        assert!(starved(&before, &asleep_now, ten));
-        // Workers not in both looks are not compared; with none in both,
-        // nothing is known.
-        let changed = [(1, look(101, true)), (3, look(0, false))];
-        assert!(starved(&before, &changed, ten));
-        assert!(!starved(&before, &[(3, look(0, false))], ten));
+    fn a_pool_is_starved_when_its_busy_workers_are_runnable_and_get_no_cpu() {
+        let first = [(1, look(100, true)), (2, look(100, true))];
+        // At the first look, runnable workers are not told held yet.
+        assert!(starved(&first, &first));
+        assert!(starved(
+            &first,
+            &[(1, look(100, true)), (2, look(100, true))]
+        ));
+        // One that computed since (a long answer) is held.
+        assert!(!starved(
+            &first,
+            &[(1, look(100, true)), (2, look(102, true))]
+        ));
+        // One asleep (in the app, say) is held, from the first look on.
+        let asleep = [(1, look(100, true)), (2, look(100, false))];
+        assert!(!starved(&asleep, &asleep));
+        // A worker started since is compared with nothing: runnable, it is
+        // not held; nothing to look at, nothing is known.
+        assert!(starved(
+            &first,
+            &[(1, look(100, true)), (3, look(50, true))]
+        ));
+        assert!(!starved(&first, &[]));
+    }
+
+    #[test]
+    fn workers_take_turns_when_each_stayed_runnable_with_under_half_the_cpu() {
+        let hundred = Duration::from_millis(100);
+        let before = [(1, look(1000, true)), (2, look(1000, true))];
+        assert!(taking_turns(
+            &before,
+            &[(1, look(1030, true)), (2, look(1040, true))],
+            hundred
+        ));
+        // One that had most of the CPU, or slept at a look, stops it.
+        assert!(!taking_turns(
+            &before,
+            &[(1, look(1060, true)), (2, look(1030, true))],
+            hundred
+        ));
+        assert!(!taking_turns(
+            &before,
+            &[(1, look(1030, true)), (2, look(1000, false))],
+            hundred
+        ));
+        assert!(!taking_turns(&before, &[(3, look(0, true))], hundred));
     }
 
     #[test]

@@ -10,8 +10,8 @@
 //! - [`process`]: a serving child (the reloader's, or one of
 //!   `Options::processes`), started with its descriptors at fixed numbers
 //!   and a parent-death signal;
-//! - [`sched`]: how long a thread ran and waited for a CPU (Linux), which
-//!   the pool asks before it grows;
+//! - [`sched`]: a thread's CPU time and whether it is runnable or asleep
+//!   (Linux), which the pool asks before it grows or shrinks;
 //! - [`local_time`]: the broken-down local time for log lines;
 //! - [`hostname`]: the machine's name, for the local certificate
 //!   authority's subject.
@@ -25,7 +25,7 @@
 //! | `recv(MSG_DONTWAIT)` | `sys/mod.rs` (`recv_now`) | read without waiting, leaving the blocking mode to body reads |
 //! | `sendmsg(MSG_DONTWAIT \| MSG_NOSIGNAL)` | `sys/mod.rs` (`send_now`) | buffer and body piece in one call, without waiting |
 //! | `sigaction`, `write` in the handler (errno kept) | `sys/signals.rs` | SIGINT and SIGTERM |
-//! | `gettid` | `sys/sched.rs` (`thread_id`) | a worker's id, to find its clocks in `/proc/self/task` |
+//! | `pthread_getcpuclockid`, `clock_gettime`, `syscall(SYS_gettid)` | `sys/sched.rs` (`Watch`) | another thread's CPU time, and its id in `/proc/self/task` |
 //! | `localtime_r` | `sys/mod.rs` (`local_time`) | local time in the log, as Werkzeug |
 //! | `gethostname` | `sys/mod.rs` (`hostname`) | the local authority's subject (`user@host`) |
 //! | `socket`, `setsockopt`, `bind`, `listen` | `sys/socket.rs` (`listen_tcp`) | `IPV6_V6ONLY` before `bind`; a backlog of 1024 |

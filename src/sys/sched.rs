@@ -43,8 +43,9 @@ impl Watch {
         if failed != 0 {
             return None;
         }
-        // SAFETY: gettid takes nothing and cannot fail.
-        let tid = unsafe { libc::gettid() };
+        // SAFETY: gettid takes nothing and cannot fail. (Through syscall:
+        // glibc wraps it only since 2.30.)
+        let tid = unsafe { libc::syscall(libc::SYS_gettid) } as libc::pid_t;
         Some(Watch { tid, clock })
     }
 
@@ -59,8 +60,8 @@ impl Watch {
             return None;
         }
         let ran = Duration::new(now.tv_sec as u64, now.tv_nsec as u32);
-        let stat = std::fs::read_to_string(format!("/proc/self/task/{}/stat", self.tid)).ok()?;
-        let runnable = state_of(&stat)? == 'R';
+        let stat = std::fs::read(format!("/proc/self/task/{}/stat", self.tid)).ok()?;
+        let runnable = state_of(&stat)? == b'R';
         Some(Sample { ran, runnable })
     }
 }
@@ -79,11 +80,15 @@ impl Watch {
 
 /// The state letter of a `/proc/<pid>/task/<tid>/stat` line: the first
 /// field after the command name, which is in parentheses and may itself
-/// hold spaces and parentheses (so the last `)` ends it).
+/// hold spaces, parentheses or any other bytes (so the last `)` ends it).
 #[cfg_attr(not(any(target_os = "linux", target_os = "android")), allow(dead_code))]
-fn state_of(stat: &str) -> Option<char> {
-    let after_name = &stat[stat.rfind(')')? + 1..];
-    after_name.split_ascii_whitespace().next()?.chars().next()
+fn state_of(stat: &[u8]) -> Option<u8> {
+    let end_of_name = stat.iter().rposition(|&b| b == b')')?;
+    let after_name = &stat[end_of_name + 1..];
+    after_name
+        .iter()
+        .copied()
+        .find(|b| !b.is_ascii_whitespace())
 }
 
 #[cfg(test)]
@@ -92,10 +97,11 @@ mod tests {
 
     #[test]
     fn the_state_follows_the_command_name_whatever_it_holds() {
-        assert_eq!(state_of("4242 (werk-worker-0) S 1 2 3"), Some('S'));
-        assert_eq!(state_of("7 (a) b) (c) R 1 2"), Some('R'));
-        assert_eq!(state_of("7 (no state)"), None);
-        assert_eq!(state_of("garbage"), None);
+        assert_eq!(state_of(b"4242 (werk-worker-0) S 1 2 3"), Some(b'S'));
+        assert_eq!(state_of(b"7 (a) b) (c) R 1 2"), Some(b'R'));
+        assert_eq!(state_of(b"7 (\xff\xfe) D 1"), Some(b'D'));
+        assert_eq!(state_of(b"7 (no state)"), None);
+        assert_eq!(state_of(b"garbage"), None);
     }
 
     #[cfg(target_os = "linux")]

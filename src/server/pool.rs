@@ -128,9 +128,11 @@ impl Pool {
     /// per queued connection (at least one, at most [`GROW_AT_ONCE`]), up
     /// to the limit, unless the workers were starved of CPU rather than
     /// held (see [`Pool::kept_from_cpu`]). Returns true while every
-    /// worker is busy, so the parker checks again soon; an idle worker
-    /// takes whatever becomes ready, so a server at rest with kept-alive
-    /// connections is not woken every few milliseconds.
+    /// worker is busy, so the parker checks again soon (a client that
+    /// comes while every worker is held waits [`STUCK_AFTER`] or two, not
+    /// a sweep); an idle worker takes whatever becomes ready, so a server
+    /// at rest with kept-alive connections is not woken every few
+    /// milliseconds.
     pub(crate) fn grow_if_stuck(&self, shared: &Arc<Shared>) -> bool {
         if self.idle.load(Ordering::SeqCst) > 0 {
             return false;
@@ -149,7 +151,9 @@ impl Pool {
         // with every worker busy, new ones wait on the listeners.
         let parked = shared.parker.len();
         if waiting == 0 && parked == 0 && !shared.parker.connections_pending() {
-            return false;
+            // Nothing waits yet, but nothing would take a client that
+            // comes now: look again soon, not at the next sweep.
+            return true;
         }
         let idle = self.idle.load(Ordering::SeqCst);
         let since_take = progress.since.elapsed();
@@ -158,6 +162,7 @@ impl Pool {
             return true;
         }
         drop(progress);
+        self.retire.store(0, Ordering::SeqCst);
         for _ in 0..start {
             self.spawn(shared, true);
         }
@@ -191,18 +196,24 @@ impl Pool {
         let mut last = self.last_look.lock().unwrap_or_else(|e| e.into_inner());
         if self.running() <= self.min {
             *last = None;
+            self.retire.store(0, Ordering::SeqCst);
             return;
         }
-        let now = self.look_at_workers();
+        // A pool held by slow clients is often large: the first worker
+        // found asleep settles it.
+        let Some(now) = self.look_while_runnable() else {
+            *last = None;
+            self.retire.store(0, Ordering::SeqCst);
+            return;
+        };
         let Some((at, before)) = last.replace((Instant::now(), now)) else {
             return;
         };
         let (_, now) = last.as_ref().expect("just set");
-        if taking_turns(&before, now, at.elapsed()) {
-            let _ = self
-                .retire
-                .compare_exchange(0, 1, Ordering::SeqCst, Ordering::SeqCst);
-        }
+        // One at a time; a request no extra worker took up is withdrawn
+        // once the workers stop taking turns.
+        let ask = usize::from(taking_turns(&before, now, at.elapsed()));
+        self.retire.store(ask, Ordering::SeqCst);
     }
 
     /// True for the extra worker that takes up a request to end.
@@ -213,12 +224,27 @@ impl Pool {
     }
 
     /// A look at each running worker.
-    fn look_at_workers(&self) -> Vec<(Watch, Sample)> {
+    fn look_at_workers(&self) -> Look {
         let watches = self.lock_watches().clone();
         watches
             .into_iter()
             .filter_map(|watch| Some((watch, watch.sample()?)))
             .collect()
+    }
+
+    /// A look at each running worker, or `None` as soon as one is asleep
+    /// (or none can be looked at).
+    fn look_while_runnable(&self) -> Option<Look> {
+        let watches = self.lock_watches().clone();
+        let mut look = Vec::with_capacity(watches.len());
+        for watch in watches {
+            match watch.sample() {
+                Some(seen) if !seen.runnable => return None,
+                Some(seen) => look.push((watch, seen)),
+                None => {}
+            }
+        }
+        (!look.is_empty()).then_some(look)
     }
 
     /// Counts a connection taken (or accepted) by a worker: the pool is

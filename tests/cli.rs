@@ -904,6 +904,29 @@ fn set_affinity_of_this_thread(set: &libc::cpu_set_t) {
     assert_eq!(rc, 0, "sched_setaffinity");
 }
 
+/// A server whose every worker is held by a long request sleeps too: it
+/// waits on its listeners for a newcomer rather than looking every few
+/// milliseconds, and the newcomer is served while the request goes on.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_server_whose_workers_are_all_held_waits_for_newcomers_without_polling() {
+    let mut werk = Werk::start(&["--quiet", "--threads", "1"], None);
+    let addr = werk.address();
+    let slow = std::thread::spawn(move || Client::connect(addr).get("/sleep/3000").status);
+    std::thread::sleep(Duration::from_millis(300));
+    let before = wakeups(werk.child.id());
+    std::thread::sleep(Duration::from_secs(1));
+    let woke = wakeups(werk.child.id()) - before;
+    // Looking every 5 ms would be 200 wake-ups a second.
+    assert!(
+        woke < 120,
+        "the server's threads woke {woke} times in a second with its worker held"
+    );
+    assert_eq!(Client::connect(addr).get("/").status, 200);
+    assert!(!slow.is_finished(), "served while the slow request goes on");
+    assert_eq!(slow.join().unwrap(), 200);
+}
+
 /// How many times the threads of process `pid` have waited and woken
 /// (their voluntary context switches).
 #[cfg(target_os = "linux")]

@@ -28,12 +28,17 @@ use crossbeam_channel::{Receiver, Sender};
 
 use super::accept::Socket;
 use super::conn::Conn;
+use super::pool::Next;
 use super::Shared;
 use crate::model::reply::Cut;
 use crate::sys::{Interest, Poller};
 
 /// How often deadlines are checked.
 const SWEEP_EVERY: Duration = Duration::from_millis(100);
+
+/// How long the parker thread waits on the listeners for a newcomer while
+/// every worker is held, before it looks at the shutdown flag again.
+const ARRIVAL_SLICE: Duration = Duration::from_millis(20);
 
 /// How long a closing connection may keep sending before it is dropped.
 const LINGER: Duration = Duration::from_secs(2);
@@ -473,6 +478,18 @@ impl Parker {
         }
     }
 
+    /// Waits until a listener has a connection to accept, or `timeout`
+    /// passes (a millisecond at most while a worker is accepting).
+    fn wait_for_arrival(&self, timeout: Duration) {
+        let fds: Vec<RawFd> = match self.listeners.try_lock() {
+            Ok(listeners) => listeners.iter().map(Socket::fd).collect(),
+            Err(_) => return std::thread::sleep(timeout.min(Duration::from_millis(1))),
+        };
+        // The listeners stay open meanwhile: only the parker thread, the
+        // caller, closes them, after its loop.
+        let _ = crate::sys::wait_any_readable(&fds, timeout.as_millis() as i32);
+    }
+
     /// True if a listener has connections waiting to be accepted (while
     /// every worker is busy, say); false if a worker is accepting now.
     pub(crate) fn connections_pending(&self) -> bool {
@@ -621,16 +638,22 @@ pub(crate) fn parker_thread(shared: &Arc<Shared>) {
     let parker = &shared.parker;
     let mut ready = Vec::new();
     let mut next_sweep = Instant::now() + SWEEP_EVERY;
-    let mut queue_waiting = false;
+    let mut next = Next::Sweep;
     loop {
         let mut timeout = next_sweep.saturating_duration_since(Instant::now());
-        if queue_waiting {
+        if next == Next::Soon {
             timeout = timeout.min(super::pool::STUCK_AFTER);
         }
-        if shared.wait_for_shutdown(timeout) {
+        if next == Next::OnArrival {
+            // The shutdown flag is seen within ARRIVAL_SLICE.
+            if shared.is_shutting_down() {
+                break;
+            }
+            parker.wait_for_arrival(timeout.min(ARRIVAL_SLICE));
+        } else if shared.wait_for_shutdown(timeout) {
             break;
         }
-        queue_waiting = shared.pool.grow_if_stuck(shared);
+        next = shared.pool.grow_if_stuck(shared);
         let now = Instant::now();
         if now >= next_sweep {
             next_sweep = now + SWEEP_EVERY;

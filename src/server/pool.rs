@@ -63,12 +63,14 @@ pub(crate) struct Pool {
     takes: AtomicU64,
     /// What [`Pool::grow_if_stuck`] saw last.
     progress: Mutex<Progress>,
-    /// The running workers, where the kernel lets them be looked at:
-    /// what tells a held pool from a starved one.
-    watches: Mutex<Vec<Watch>>,
+    /// The running workers, where the kernel lets them be looked at,
+    /// with the count of connections each took: what tells a held pool
+    /// from a starved one, and workers taking turns from one stuck in a
+    /// request.
+    watches: Mutex<Vec<(Watch, Arc<AtomicU64>)>>,
     /// The look [`Pool::shrink_if_taking_turns`] took at its last run, and
     /// when.
-    last_look: Mutex<Option<(Instant, Look)>>,
+    last_look: Mutex<Option<(Instant, TurnsLook)>>,
     /// Extra workers asked to end.
     retire: AtomicUsize,
     /// Signalled when a worker ends, and at shutdown when one stops
@@ -127,15 +129,10 @@ impl Pool {
     /// none has taken or accepted a connection for [`STUCK_AFTER`]: one
     /// per queued connection (at least one, at most [`GROW_AT_ONCE`]), up
     /// to the limit, unless the workers were starved of CPU rather than
-    /// held (see [`Pool::kept_from_cpu`]). Returns true while every
-    /// worker is busy, so the parker checks again soon (a client that
-    /// comes while every worker is held waits [`STUCK_AFTER`] or two, not
-    /// a sweep); an idle worker takes whatever becomes ready, so a server
-    /// at rest with kept-alive connections is not woken every few
-    /// milliseconds.
-    pub(crate) fn grow_if_stuck(&self, shared: &Arc<Shared>) -> bool {
+    /// held (see [`Pool::kept_from_cpu`]). Says when to check again.
+    pub(crate) fn grow_if_stuck(&self, shared: &Arc<Shared>) -> Next {
         if self.idle.load(Ordering::SeqCst) > 0 {
-            return false;
+            return Next::Sweep;
         }
         let takes = self.takes.load(Ordering::Relaxed);
         let mut progress = self.progress.lock().unwrap_or_else(|e| e.into_inner());
@@ -143,7 +140,7 @@ impl Pool {
             // Progress since the last check: the common case under load,
             // settled without a lock on the parker or a system call.
             *progress = Progress::at(takes);
-            return true;
+            return Next::Soon;
         }
         let waiting = self.tx.len();
         // Parked connections may be readable with no worker free to take
@@ -151,23 +148,24 @@ impl Pool {
         // with every worker busy, new ones wait on the listeners.
         let parked = shared.parker.len();
         if waiting == 0 && parked == 0 && !shared.parker.connections_pending() {
-            // Nothing waits yet, but nothing would take a client that
-            // comes now: look again soon, not at the next sweep.
-            return true;
+            // Nothing waits yet, but no worker would take a client that
+            // comes now: look again when one does.
+            return Next::OnArrival;
         }
         let idle = self.idle.load(Ordering::SeqCst);
         let since_take = progress.since.elapsed();
         let start = workers_to_start(waiting, idle, since_take, self.running(), self.max);
         if start == 0 || self.kept_from_cpu(&mut progress) {
-            return true;
+            return Next::Soon;
         }
         drop(progress);
         self.retire.store(0, Ordering::SeqCst);
+        *self.lock_last_look() = None;
         for _ in 0..start {
             self.spawn(shared, true);
         }
         self.note_take();
-        true
+        Next::Soon
     }
 
     /// Whether workers that took nothing for [`STUCK_AFTER`] were kept
@@ -193,7 +191,7 @@ impl Pool {
     /// request (asleep in the app, say) keeps them all. Run by the parker
     /// thread at each sweep.
     pub(crate) fn shrink_if_taking_turns(&self) {
-        let mut last = self.last_look.lock().unwrap_or_else(|e| e.into_inner());
+        let mut last = self.lock_last_look();
         if self.running() <= self.min {
             *last = None;
             self.retire.store(0, Ordering::SeqCst);
@@ -228,23 +226,27 @@ impl Pool {
         let watches = self.lock_watches().clone();
         watches
             .into_iter()
-            .filter_map(|watch| Some((watch, watch.sample()?)))
+            .filter_map(|(watch, _)| Some((watch, watch.sample()?)))
             .collect()
     }
 
-    /// A look at each running worker, or `None` as soon as one is asleep
-    /// (or none can be looked at).
-    fn look_while_runnable(&self) -> Option<Look> {
+    /// A look at each running worker, with the connections it has taken,
+    /// or `None` as soon as one is asleep (or none can be looked at).
+    fn look_while_runnable(&self) -> Option<TurnsLook> {
         let watches = self.lock_watches().clone();
         let mut look = Vec::with_capacity(watches.len());
-        for watch in watches {
+        for (watch, taken) in watches {
             match watch.sample() {
                 Some(seen) if !seen.runnable => return None,
-                Some(seen) => look.push((watch, seen)),
+                Some(seen) => look.push((watch, seen, taken.load(Ordering::Relaxed))),
                 None => {}
             }
         }
         (!look.is_empty()).then_some(look)
+    }
+
+    fn lock_last_look(&self) -> std::sync::MutexGuard<'_, Option<(Instant, TurnsLook)>> {
+        self.last_look.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Counts a connection taken (or accepted) by a worker: the pool is
@@ -325,7 +327,7 @@ impl Pool {
         self.left.1.notify_all();
     }
 
-    fn lock_watches(&self) -> std::sync::MutexGuard<'_, Vec<Watch>> {
+    fn lock_watches(&self) -> std::sync::MutexGuard<'_, Vec<(Watch, Arc<AtomicU64>)>> {
         self.watches.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -339,13 +341,15 @@ impl Pool {
 fn work(shared: &Arc<Shared>, extra: bool) {
     let pool = &shared.pool;
     let watch = Watch::this_thread();
+    let taken = Arc::new(AtomicU64::new(0));
     if let Some(watch) = watch {
-        pool.lock_watches().push(watch);
+        pool.lock_watches().push((watch, taken.clone()));
     }
     let mut last_work = Instant::now();
     loop {
         if let Ok(conn) = pool.rx.try_recv() {
             pool.note_take();
+            taken.fetch_add(1, Ordering::Relaxed);
             if !pool.rx.is_empty() {
                 // More are queued: let another idle worker see them.
                 shared.parker.wake();
@@ -380,6 +384,7 @@ fn work(shared: &Arc<Shared>, extra: bool) {
         }
         if let Some(ready) = ready {
             pool.note_take();
+            taken.fetch_add(1, Ordering::Relaxed);
             super::park::serve_ready(ready, shared);
             if extra {
                 if pool.take_retirement() {
@@ -396,14 +401,33 @@ fn work(shared: &Arc<Shared>, extra: bool) {
         }
     }
     if let Some(watch) = watch {
-        pool.lock_watches().retain(|&w| w != watch);
+        pool.lock_watches().retain(|(w, _)| *w != watch);
     }
     pool.running.fetch_sub(1, Ordering::SeqCst);
     pool.signal_left();
 }
 
+/// When the parker thread runs [`Pool::grow_if_stuck`] again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Next {
+    /// At its next sweep: a worker is idle, and takes whatever becomes
+    /// ready, so a server at rest is not woken every few milliseconds.
+    Sweep,
+    /// After [`STUCK_AFTER`]: every worker is busy and connections wait.
+    Soon,
+    /// When a client connects (or at the next sweep): every worker is
+    /// busy (held by slow requests, say) and nothing waits yet. Waiting
+    /// on the listeners, rather than looking every few milliseconds,
+    /// costs nothing while long requests run, and the newcomer does not
+    /// wait for a sweep.
+    OnArrival,
+}
+
 /// What each worker was doing.
 type Look = Vec<(Watch, Sample)>;
+
+/// What each worker was doing, and how many connections it had taken.
+type TurnsLook = Vec<(Watch, Sample, u64)>;
 
 /// What the growth check remembers from one run to the next.
 #[derive(Debug)]
@@ -447,21 +471,23 @@ fn starved<W: PartialEq>(first: &[(W, Sample)], now: &[(W, Sample)]) -> bool {
 }
 
 /// Whether the workers took turns on the CPU between `before` and `now`,
-/// `elapsed` apart: each was runnable at both looks and had less than
-/// half of that time. False when no worker is in both looks.
+/// `elapsed` apart: each was runnable at both looks, took a connection
+/// in between (one held by a long request is not taking turns) and had
+/// less than half of that time. False when no worker is in both looks.
 fn taking_turns<W: PartialEq>(
-    before: &[(W, Sample)],
-    now: &[(W, Sample)],
+    before: &[(W, Sample, u64)],
+    now: &[(W, Sample, u64)],
     elapsed: Duration,
 ) -> bool {
     let mut compared = 0;
-    for (worker, seen) in now {
-        let Some((_, earlier)) = before.iter().find(|(w, _)| w == worker) else {
+    for (worker, seen, takes) in now {
+        let Some((_, earlier, took)) = before.iter().find(|(w, _, _)| w == worker) else {
             continue;
         };
         compared += 1;
         let ran = seen.ran.saturating_sub(earlier.ran);
-        if !(earlier.runnable && seen.runnable) || ran >= elapsed / 2 {
+        let turns = earlier.runnable && seen.runnable && takes > took && ran < elapsed / 2;
+        if !turns {
             return false;
         }
     }
@@ -540,26 +566,21 @@ mod tests {
     }
 
     #[test]
-    fn workers_take_turns_when_each_stayed_runnable_with_under_half_the_cpu() {
+    fn workers_take_turns_when_each_took_connections_with_under_half_the_cpu() {
         let hundred = Duration::from_millis(100);
-        let before = [(1, look(1000, true)), (2, look(1000, true))];
-        assert!(taking_turns(
-            &before,
-            &[(1, look(1030, true)), (2, look(1040, true))],
-            hundred
-        ));
-        // One that had most of the CPU, or slept at a look, stops it.
-        assert!(!taking_turns(
-            &before,
-            &[(1, look(1060, true)), (2, look(1030, true))],
-            hundred
-        ));
-        assert!(!taking_turns(
-            &before,
-            &[(1, look(1030, true)), (2, look(1000, false))],
-            hundred
-        ));
-        assert!(!taking_turns(&before, &[(3, look(0, true))], hundred));
+        let at = |tid, ms, runnable, takes| (tid, look(ms, runnable), takes);
+        let before = [at(1, 1000, true, 10), at(2, 1000, true, 10)];
+        let turns = [at(1, 1030, true, 500), at(2, 1040, true, 600)];
+        assert!(taking_turns(&before, &turns, hundred));
+        // One that had most of the CPU, slept at a look, or took nothing
+        // (held by one long request) stops it.
+        let most = [at(1, 1060, true, 500), at(2, 1030, true, 600)];
+        assert!(!taking_turns(&before, &most, hundred));
+        let slept = [at(1, 1030, true, 500), at(2, 1000, false, 600)];
+        assert!(!taking_turns(&before, &slept, hundred));
+        let held = [at(1, 1045, true, 10), at(2, 1045, true, 900)];
+        assert!(!taking_turns(&before, &held, hundred));
+        assert!(!taking_turns(&before, &[at(3, 0, true, 1)], hundred));
     }
 
     #[test]

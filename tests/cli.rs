@@ -720,10 +720,7 @@ fn an_idle_server_with_a_kept_alive_connection_sleeps() {
     let mut werk = Werk::start(&["--quiet"], None);
     let mut client = Client::connect(werk.address());
     assert_eq!(client.get("/").status, 200);
-    std::thread::sleep(Duration::from_millis(300));
-    let before = wakeups(werk.child.id());
-    std::thread::sleep(Duration::from_secs(1));
-    let woke = wakeups(werk.child.id()) - before;
+    let woke = wakeups_in_a_second(werk.child.id());
     assert!(
         woke < 80,
         "the server's threads woke {woke} times in a second at rest"
@@ -913,10 +910,7 @@ fn a_server_whose_workers_are_all_held_waits_for_newcomers_without_polling() {
     let mut werk = Werk::start(&["--quiet", "--threads", "1"], None);
     let addr = werk.address();
     let slow = std::thread::spawn(move || Client::connect(addr).get("/sleep/3000").status);
-    std::thread::sleep(Duration::from_millis(300));
-    let before = wakeups(werk.child.id());
-    std::thread::sleep(Duration::from_secs(1));
-    let woke = wakeups(werk.child.id()) - before;
+    let woke = wakeups_in_a_second(werk.child.id());
     // Looking every 5 ms would be 200 wake-ups a second.
     assert!(
         woke < 120,
@@ -925,6 +919,16 @@ fn a_server_whose_workers_are_all_held_waits_for_newcomers_without_polling() {
     assert_eq!(Client::connect(addr).get("/").status, 200);
     assert!(!slow.is_finished(), "served while the slow request goes on");
     assert_eq!(slow.join().unwrap(), 200);
+}
+
+/// How many times the threads of process `pid` wake in a second, after
+/// 300 ms to settle.
+#[cfg(target_os = "linux")]
+fn wakeups_in_a_second(pid: u32) -> u64 {
+    std::thread::sleep(Duration::from_millis(300));
+    let before = wakeups(pid);
+    std::thread::sleep(Duration::from_secs(1));
+    wakeups(pid) - before
 }
 
 /// How many times the threads of process `pid` have waited and woken

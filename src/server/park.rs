@@ -629,9 +629,8 @@ pub(crate) fn serve_ready(ready: Ready, shared: &Arc<Shared>) {
 
 /// The parker thread: closes expired connections, grows the pool when
 /// it is stuck and shrinks it when its workers only take turns, until
-/// shutdown; then, once no worker waits on the
-/// readiness queue any more, gives the connections accepted just before
-/// the shutdown their grace. (Readable connections are taken by idle
+/// shutdown; then, once no worker waits on the readiness queue any more,
+/// gives the connections accepted just before the shutdown their grace. (Readable connections are taken by idle
 /// workers themselves, in [`Parker::take_ready`].)
 pub(crate) fn parker_thread(shared: &Arc<Shared>) {
     ON_PARKER_THREAD.with(|on| on.set(true));

@@ -17,6 +17,11 @@
 //! half of it), as a steady load of quick requests after slow ones
 //! would otherwise keep them all busy, and alive, for as long as it
 //! lasts.
+//!
+//! Idle keep-alive connections never hold a worker: they wait in the
+//! parker, and an idle worker waits on the parker's readiness set and on
+//! this channel at once (a connection queued on the channel wakes it
+//! through the parker's wake-up).
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
@@ -185,8 +190,8 @@ impl Pool {
     /// Asks one extra worker to end when the workers took turns on the
     /// CPU since the last run (see [`taking_turns`]): there are more
     /// workers than the CPU runs, and each turn lengthens a request's
-    /// wait. Slow requests make the pool grow; a steady load
-    /// of quick ones afterwards would otherwise keep every extra worker
+    /// wait. Slow requests make the pool grow; a steady load of quick
+    /// ones afterwards would otherwise keep every extra worker
     /// busy, and alive, for as long as it lasts. A worker held by its
     /// request (asleep in the app, say) keeps them all. Run by the parker
     /// thread at each sweep.

@@ -2,7 +2,8 @@
 //! had, and whether it is runnable (on a CPU or waiting for one) or
 //! asleep. The pool asks before it grows, to tell workers held by their
 //! requests (asleep in an app, or computing a long answer) from workers
-//! that other programs keep from the CPU.
+//! that other programs keep from the CPU, and at each sweep, to see
+//! extra workers that only take turns.
 //!
 //! On Linux the CPU time is the thread's CPU-time clock
 //! (`pthread_getcpuclockid`, POSIX), current to the call, and the state

@@ -93,8 +93,9 @@ scenarios (wrk -t$WRK_THREADS, --timeout 2s, ${DURATION}s each unless said):
   pipe16                  16 connections, $DEPTH requests pipelined per write (lua/pipeline.lua)
   idle64ka16              $IDLE idle keep-alive connections held open during a 16-connection
                           load; then each idle one sends a request
-  neighbour16             a 16-connection load with two CPU-bound programs on the server's core
-                          for ${NEIGHBOUR_S} s (a build beside the server), then ka16 measured
+  neighbour16             a 16-connection load with $NEIGHBOURS CPU-bound programs per server CPU,
+                          in its session, for ${NEIGHBOUR_S} s (a build beside the server); then
+                          ka16 measured and the server's threads counted
   starve                  $IDLE idle keep-alive conns + a fresh request; $IDLE silent conns + a
                           fresh request (tools/idleconns.py check)
   upload download         ${SIZE_MIB} MiB with curl, $REPS times each: upload = the server reads,

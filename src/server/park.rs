@@ -81,7 +81,6 @@ pub(crate) struct Entry {
 /// A registered connection's slot. (Entries live in the slots, which are
 /// reused; boxing them would allocate at every park.)
 #[derive(Debug)]
-#[allow(clippy::large_enum_variant)]
 enum Slot<E> {
     /// Waiting for the client.
     Parked(E),
@@ -91,7 +90,6 @@ enum Slot<E> {
 }
 
 /// What became of a connection handed to [`Slots::park`].
-#[allow(clippy::large_enum_variant)]
 enum Parking<E> {
     Parked,
     /// It was reported readable while a worker held it: serve it again.
@@ -468,10 +466,9 @@ impl Parker {
     /// The listeners with connections waiting to be accepted, by index;
     /// none while a worker is accepting.
     fn listeners_pending(&self) -> Vec<usize> {
-        let Ok(listeners) = self.listeners.try_lock() else {
+        let Some(fds) = self.listener_fds() else {
             return Vec::new();
         };
-        let fds: Vec<RawFd> = listeners.iter().map(Socket::fd).collect();
         match crate::sys::wait_any_readable(&fds, 0) {
             Ok(ready) => (0..ready.len()).filter(|&i| ready[i]).collect(),
             Err(_) => Vec::new(),
@@ -481,13 +478,19 @@ impl Parker {
     /// Waits until a listener has a connection to accept, or `timeout`
     /// passes (a millisecond at most while a worker is accepting).
     fn wait_for_arrival(&self, timeout: Duration) {
-        let fds: Vec<RawFd> = match self.listeners.try_lock() {
-            Ok(listeners) => listeners.iter().map(Socket::fd).collect(),
-            Err(_) => return std::thread::sleep(timeout.min(Duration::from_millis(1))),
+        let Some(fds) = self.listener_fds() else {
+            return std::thread::sleep(timeout.min(Duration::from_millis(1)));
         };
         // The listeners stay open meanwhile: only the parker thread, the
         // caller, closes them, after its loop.
         let _ = crate::sys::wait_any_readable(&fds, timeout.as_millis() as i32);
+    }
+
+    /// The listening sockets; `None` while a worker is accepting (the
+    /// parker thread does not wait for it).
+    fn listener_fds(&self) -> Option<Vec<RawFd>> {
+        let listeners = self.listeners.try_lock().ok()?;
+        Some(listeners.iter().map(Socket::fd).collect())
     }
 
     /// True if a listener has connections waiting to be accepted (while
@@ -603,10 +606,8 @@ impl Parker {
     }
 }
 
-/// What a worker took with [`Parker::take_ready`] (moved once, to the
-/// worker; not worth a box).
+/// What a worker took with [`Parker::take_ready`].
 #[derive(Debug)]
-#[allow(clippy::large_enum_variant)]
 pub(crate) enum Ready {
     /// A parked connection that became readable.
     Conn(Entry),

@@ -75,7 +75,7 @@ pub(crate) struct Pool {
     watches: Mutex<Vec<(Watch, Arc<AtomicU64>)>>,
     /// The look [`Pool::shrink_if_taking_turns`] took at its last run, and
     /// when.
-    last_look: Mutex<Option<(Instant, TurnsLook)>>,
+    last_look: Mutex<Option<(Instant, Look)>>,
     /// Extra workers asked to end.
     retire: AtomicUsize,
     /// Signalled when a worker ends, and at shutdown when one stops
@@ -179,10 +179,9 @@ impl Pool {
     /// last take. Where workers cannot be looked at, no: the pool grows
     /// at once, as a stuck pool must.
     fn kept_from_cpu(&self, progress: &mut Progress) -> bool {
-        let now = self.look_at_workers();
-        if now.is_empty() {
+        let Some(now) = self.look_at_workers(false) else {
             return false;
-        }
+        };
         let first = progress.first_look.get_or_insert_with(|| now.clone());
         starved(first, &now)
     }
@@ -204,7 +203,7 @@ impl Pool {
         }
         // A pool held by slow clients is often large: the first worker
         // found asleep settles it.
-        let Some(now) = self.look_while_runnable() else {
+        let Some(now) = self.look_at_workers(true) else {
             *last = None;
             self.retire.store(0, Ordering::SeqCst);
             return;
@@ -226,23 +225,15 @@ impl Pool {
             .is_ok()
     }
 
-    /// A look at each running worker.
-    fn look_at_workers(&self) -> Look {
-        let watches = self.lock_watches().clone();
-        watches
-            .into_iter()
-            .filter_map(|(watch, _)| Some((watch, watch.sample()?)))
-            .collect()
-    }
-
-    /// A look at each running worker, with the connections it has taken,
-    /// or `None` as soon as one is asleep (or none can be looked at).
-    fn look_while_runnable(&self) -> Option<TurnsLook> {
+    /// A look at each running worker, with the connections it has taken;
+    /// `None` if none can be looked at, or with `until_asleep` as soon as
+    /// one is asleep.
+    fn look_at_workers(&self, until_asleep: bool) -> Option<Look> {
         let watches = self.lock_watches().clone();
         let mut look = Vec::with_capacity(watches.len());
         for (watch, taken) in watches {
             match watch.sample() {
-                Some(seen) if !seen.runnable => return None,
+                Some(seen) if until_asleep && !seen.runnable => return None,
                 Some(seen) => look.push((watch, seen, taken.load(Ordering::Relaxed))),
                 None => {}
             }
@@ -250,7 +241,7 @@ impl Pool {
         (!look.is_empty()).then_some(look)
     }
 
-    fn lock_last_look(&self) -> std::sync::MutexGuard<'_, Option<(Instant, TurnsLook)>> {
+    fn lock_last_look(&self) -> std::sync::MutexGuard<'_, Option<(Instant, Look)>> {
         self.last_look.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -352,51 +343,48 @@ fn work(shared: &Arc<Shared>, extra: bool) {
     }
     let mut last_work = Instant::now();
     loop {
-        if let Ok(conn) = pool.rx.try_recv() {
-            pool.note_take();
-            taken.fetch_add(1, Ordering::Relaxed);
+        let job = if let Ok(conn) = pool.rx.try_recv() {
             if !pool.rx.is_empty() {
                 // More are queued: let another idle worker see them.
                 shared.parker.wake();
             }
-            super::handler::serve(conn, shared);
-            if extra {
-                if pool.take_retirement() {
-                    break;
-                }
-                last_work = Instant::now();
+            Job::Queued(conn)
+        } else {
+            // Counted before the shutdown check, so that the parker, which
+            // checks the count after the flag is set, never misses a waiter.
+            pool.in_wait.fetch_add(1, Ordering::SeqCst);
+            if shared.is_shutting_down() || (extra && last_work.elapsed() >= EXTRA_IDLE) {
+                pool.in_wait.fetch_sub(1, Ordering::SeqCst);
+                pool.signal_left();
+                break;
             }
-            continue;
-        }
-        // Counted before the shutdown check, so that the parker, which
-        // checks the count after the flag is set, never misses a waiter.
-        pool.in_wait.fetch_add(1, Ordering::SeqCst);
-        if shared.is_shutting_down() || (extra && last_work.elapsed() >= EXTRA_IDLE) {
+            pool.idle.fetch_add(1, Ordering::SeqCst);
+            let ready = shared.parker.take_ready(WAIT_SLICE, || {
+                if pool.idle.load(Ordering::SeqCst) > 1 {
+                    shared.parker.wake();
+                }
+            });
+            pool.idle.fetch_sub(1, Ordering::SeqCst);
             pool.in_wait.fetch_sub(1, Ordering::SeqCst);
-            pool.signal_left();
-            break;
-        }
-        pool.idle.fetch_add(1, Ordering::SeqCst);
-        let ready = shared.parker.take_ready(WAIT_SLICE, || {
-            if pool.idle.load(Ordering::SeqCst) > 1 {
-                shared.parker.wake();
+            if shared.is_shutting_down() {
+                pool.signal_left();
             }
-        });
-        pool.idle.fetch_sub(1, Ordering::SeqCst);
-        pool.in_wait.fetch_sub(1, Ordering::SeqCst);
-        if shared.is_shutting_down() {
-            pool.signal_left();
-        }
-        if let Some(ready) = ready {
-            pool.note_take();
-            taken.fetch_add(1, Ordering::Relaxed);
-            super::park::serve_ready(ready, shared);
-            if extra {
-                if pool.take_retirement() {
-                    break;
-                }
-                last_work = Instant::now();
+            match ready {
+                Some(ready) => Job::Ready(ready),
+                None => continue,
             }
+        };
+        pool.note_take();
+        taken.fetch_add(1, Ordering::Relaxed);
+        match job {
+            Job::Queued(conn) => super::handler::serve(conn, shared),
+            Job::Ready(ready) => super::park::serve_ready(ready, shared),
+        }
+        if extra {
+            if pool.take_retirement() {
+                break;
+            }
+            last_work = Instant::now();
         }
     }
     if shared.is_shutting_down() {
@@ -410,6 +398,14 @@ fn work(shared: &Arc<Shared>, extra: bool) {
     }
     pool.running.fetch_sub(1, Ordering::SeqCst);
     pool.signal_left();
+}
+
+/// What a worker serves next.
+enum Job {
+    /// A new connection from the queue.
+    Queued(Conn),
+    /// A parked connection that became readable, or a listener.
+    Ready(super::park::Ready),
 }
 
 /// When the parker thread runs [`Pool::grow_if_stuck`] again.
@@ -428,11 +424,8 @@ pub(crate) enum Next {
     OnArrival,
 }
 
-/// What each worker was doing.
-type Look = Vec<(Watch, Sample)>;
-
 /// What each worker was doing, and how many connections it had taken.
-type TurnsLook = Vec<(Watch, Sample, u64)>;
+type Look = Vec<(Watch, Sample, u64)>;
 
 /// What the growth check remembers from one run to the next.
 #[derive(Debug)]
@@ -466,10 +459,10 @@ const HELD_CPU: Duration = Duration::from_millis(1);
 /// than [`HELD_CPU`] since `first`. A worker asleep now (in the app, on a
 /// slow client) is held, and one such worker is reason enough to grow.
 /// False when `now` is empty.
-fn starved<W: PartialEq>(first: &[(W, Sample)], now: &[(W, Sample)]) -> bool {
-    let held = |(worker, seen): &(W, Sample)| {
-        let earlier = first.iter().find(|(w, _)| w == worker);
-        let ran = earlier.map_or(Duration::ZERO, |(_, e)| seen.ran.saturating_sub(e.ran));
+fn starved<W: PartialEq>(first: &[(W, Sample, u64)], now: &[(W, Sample, u64)]) -> bool {
+    let held = |(worker, seen, _): &(W, Sample, u64)| {
+        let earlier = first.iter().find(|(w, _, _)| w == worker);
+        let ran = earlier.map_or(Duration::ZERO, |(_, e, _)| seen.ran.saturating_sub(e.ran));
         !seen.runnable || ran >= HELD_CPU
     };
     !now.is_empty() && !now.iter().any(held)
@@ -546,26 +539,26 @@ mod tests {
 
     #[test]
     fn a_pool_is_starved_when_its_busy_workers_are_runnable_and_get_no_cpu() {
-        let first = [(1, look(100, true)), (2, look(100, true))];
+        let first = [(1, look(100, true), 0), (2, look(100, true), 0)];
         // At the first look, runnable workers are not told held yet.
         assert!(starved(&first, &first));
         assert!(starved(
             &first,
-            &[(1, look(100, true)), (2, look(100, true))]
+            &[(1, look(100, true), 0), (2, look(100, true), 0)]
         ));
         // One that computed since (a long answer) is held.
         assert!(!starved(
             &first,
-            &[(1, look(100, true)), (2, look(102, true))]
+            &[(1, look(100, true), 0), (2, look(102, true), 0)]
         ));
         // One asleep (in the app, say) is held, from the first look on.
-        let asleep = [(1, look(100, true)), (2, look(100, false))];
+        let asleep = [(1, look(100, true), 0), (2, look(100, false), 0)];
         assert!(!starved(&asleep, &asleep));
         // A worker started since is compared with nothing: runnable, it is
         // not held; nothing to look at, nothing is known.
         assert!(starved(
             &first,
-            &[(1, look(100, true)), (3, look(50, true))]
+            &[(1, look(100, true), 0), (3, look(50, true), 0)]
         ));
         assert!(!starved(&first, &[]));
     }

@@ -71,6 +71,17 @@ impl Plain {
         Ok(crate::sys::send_now(self.fd(), &slices[n..])?.unwrap_or(0))
     }
 
+    /// The largest segment a TCP connection sends; `None` for a Unix
+    /// socket, or if the kernel does not say.
+    pub(crate) fn segment_size(&self) -> Option<usize> {
+        match self {
+            Plain::Tcp(s) => crate::sys::socket::segment_size(s.as_raw_fd())
+                .ok()
+                .filter(|&n| n > 0),
+            Plain::Unix(_) => None,
+        }
+    }
+
     pub(crate) fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
         with_plain!(self, s => { let mut r: &_ = s; r.read(buf) })
     }

@@ -228,6 +228,24 @@ pub(crate) struct ConnState {
     /// The response under way, while the connection waits in the parker
     /// for room to write the rest of it.
     pub sending: Option<Box<super::handler::Sending>>,
+    /// What [`Conn::segment_size`] last learnt.
+    segment: SegmentSize,
+}
+
+/// The connection's segment size as last asked, and how many more times
+/// it is used before it is asked again: it grows with the client's window
+/// in the connection's first round trips (the kernel keeps it under half
+/// the largest window seen; on loopback 32 KiB, then 46.5, then 64 KiB),
+/// so it is asked at each use while it changes, then every
+/// [`SegmentSize::REUSE`] uses.
+#[derive(Debug, Default)]
+struct SegmentSize {
+    size: Option<usize>,
+    uses_left: u8,
+}
+
+impl SegmentSize {
+    const REUSE: u8 = 16;
 }
 
 impl Conn {
@@ -247,6 +265,7 @@ impl Conn {
             write_buffer: Vec::new(),
             drained: false,
             sending: None,
+            segment: SegmentSize::default(),
         }))
     }
 
@@ -424,6 +443,22 @@ impl Conn {
     /// waiting: true when nothing is left.
     pub(crate) fn flush_now(&mut self) -> io::Result<bool> {
         self.stream.flush_now()
+    }
+
+    /// The largest segment the connection sends (see
+    /// [`Stream::segment_size`] and [`SegmentSize`]).
+    pub(crate) fn segment_size(&mut self) -> Option<usize> {
+        let known = &mut self.0.segment;
+        if known.uses_left > 0 {
+            known.uses_left -= 1;
+            return known.size;
+        }
+        let size = self.0.stream.segment_size();
+        if size == known.size {
+            known.uses_left = SegmentSize::REUSE;
+        }
+        known.size = size;
+        size
     }
 
     /// Waits up to `timeout_ms` for room to write; true when there is.

@@ -2,8 +2,9 @@
 //! environ's input, `start_response`, the `write` handle and the server's
 //! response writer share while the application runs.
 //!
-//! All of it sits behind one mutex. Only the worker thread serving the
-//! request takes it, so it is never contended; it exists because the
+//! All of it sits behind one mutex. The worker thread serving the
+//! request takes it, and [`Tails`](super::tails::Tails) when a streamed
+//! chunk's tail waits for the next chunk; it exists because the
 //! application may move its handles into the body it returns.
 //!
 //! The response goes out in one of two ways ([`Wait`]). The server's own
@@ -35,6 +36,11 @@ const HOLD_LIMIT: usize = 16 * 1024;
 /// A piece of body at least this large is written from the app's buffer
 /// rather than copied into ours.
 const DIRECT_WRITE: usize = 16 * 1024;
+
+/// A streamed chunk's last partial TCP segment waits for the next chunk
+/// when it is at most this fraction of a segment: sent alone, it would
+/// cost the kernel a whole segment's work for a sliver of its room.
+const TAIL_SHARE: usize = 16;
 
 /// How a write that finds the socket full goes on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,6 +90,24 @@ pub(crate) struct Output {
     /// Bytes at the start of `buf` that are earlier responses, held for
     /// this pipelined request (see [`State::hold_for_next`]).
     held: usize,
+    /// Whether `buf` ends with a streamed chunk's tail kept back.
+    tail: Tail,
+    /// [`Tails`](super::tails::Tails) watches this exchange for a late
+    /// tail.
+    watched: bool,
+}
+
+/// A streamed chunk's last partial segment, kept in the buffer so that it
+/// goes out with the next chunk in whole segments
+/// ([`State::put_streamed`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tail {
+    /// Nothing kept back.
+    None,
+    /// The chunk being sent left its tail in the buffer.
+    Split,
+    /// The chunk ended at this time and its tail waits for the next one.
+    Held(Instant),
 }
 
 /// Everything about one request/response exchange.
@@ -132,6 +156,8 @@ impl Exchange {
                     buf,
                     blocked: false,
                     held,
+                    tail: Tail::None,
+                    watched: false,
                 },
             }),
         }
@@ -143,6 +169,22 @@ impl LockedResponse for Exchange {
 
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Exchange {
+    /// For [`Tails`](super::tails::Tails): sends the tail kept back
+    /// ([`State::put_streamed`]) if it has waited `patience` (the next
+    /// chunk is late). False once nothing waits any more, so the exchange
+    /// is no longer watched. A worker busy with the exchange is left
+    /// alone: it is about to send the tail itself.
+    pub(crate) fn send_late_tail(&self, now: Instant, patience: Duration) -> bool {
+        let mut state = match self.state.try_lock() {
+            Ok(state) => state,
+            Err(std::sync::TryLockError::WouldBlock) => return true,
+            Err(std::sync::TryLockError::Poisoned(e)) => e.into_inner(),
+        };
+        state.send_late_tail(now, patience)
     }
 }
 
@@ -174,9 +216,13 @@ impl State {
         if let Some(err) = self.body.error {
             return Err(io::Error::new(io::ErrorKind::InvalidData, err));
         }
-        if self.out.held > 0 && !self.reply.head_sent() {
-            // The responses before this request go first, if there is
-            // room: the client may wait for them before it sends the body.
+        let tail_waits = matches!(self.out.tail, Tail::Held(_));
+        if tail_waits || (self.out.held > 0 && !self.reply.head_sent()) {
+            // What waits to go out goes first, if there is room: the
+            // client may wait for it before it sends the body (the
+            // responses before this request, or the end of the chunk just
+            // streamed, which `Tails` cannot send while this read holds
+            // the exchange).
             self.flush_with(Wait::Now { spin_ms: 0 })?;
         }
         if self.body.continue_pending {
@@ -342,6 +388,7 @@ impl State {
     pub(crate) fn discard_unsent(&mut self) {
         self.out.buf.clear();
         self.out.held = 0;
+        self.out.tail = Tail::None;
     }
 
     /// Starts a file body of `len` bytes: the bytes the framing lets
@@ -437,6 +484,70 @@ impl State {
         self.send_part(data, wait)
     }
 
+    /// Like [`put_some`](State::put_some), for a chunk of a streamed body
+    /// (PEP 3333's iterable): if the write would end in a small partial
+    /// TCP segment, those bytes are kept in the buffer instead (the whole
+    /// chunk counts as taken) and [`end_streamed`](State::end_streamed)
+    /// decides whether they wait for the next chunk. On loopback, where a
+    /// segment holds 65,483 bytes, a 64 KiB chunk written alone is a
+    /// full segment and a 53-byte one: twice the segments.
+    pub(crate) fn put_streamed(&mut self, data: &[u8], wait: Wait) -> io::Result<usize> {
+        let keep = match self.conn.as_mut().and_then(|c| c.segment_size()) {
+            Some(segment) if !self.out.blocked => {
+                tail_to_keep(self.out.buf.len() + data.len(), data.len(), segment)
+            }
+            _ => 0,
+        };
+        if keep == 0 || data.len() - keep < DIRECT_WRITE {
+            return self.put_some(data, wait);
+        }
+        let (now, later) = data.split_at(data.len() - keep);
+        let taken = self.put_some(now, wait)?;
+        if taken < now.len() || self.out.blocked {
+            return Ok(taken);
+        }
+        self.out.buf.extend_from_slice(later);
+        self.out.tail = Tail::Split;
+        Ok(data.len())
+    }
+
+    /// Ends a streamed chunk: what it left in the buffer goes out now,
+    /// unless it is the tail [`put_streamed`](State::put_streamed) kept:
+    /// that waits for the next chunk, if `watch` has
+    /// [`Tails`](super::tails::Tails) send it should the chunk be late
+    /// (PEP 3333, "Buffering and Streaming": another thread keeps the
+    /// block moving while the application produces the next one).
+    pub(crate) fn end_streamed(
+        &mut self,
+        wait: Wait,
+        watch: impl FnOnce() -> bool,
+    ) -> io::Result<()> {
+        if self.out.tail == Tail::Split && !self.out.blocked && (self.out.watched || watch()) {
+            self.out.watched = true;
+            self.out.tail = Tail::Held(Instant::now());
+            return Ok(());
+        }
+        self.flush_with(wait)
+    }
+
+    /// Sends the tail kept back once it has waited `patience`; true while
+    /// it still waits (see [`Exchange::send_late_tail`]).
+    fn send_late_tail(&mut self, now: Instant, patience: Duration) -> bool {
+        if let Tail::Held(since) = self.out.tail {
+            if now.saturating_duration_since(since) < patience {
+                return true;
+            }
+            if self.conn.is_some() {
+                // A full socket blocks the output: the worker then parks
+                // the response until there is room. A failure cuts it short.
+                let _ = self.flush_with(Wait::Now { spin_ms: 0 });
+            }
+        }
+        self.out.tail = Tail::None;
+        self.out.watched = false;
+        false
+    }
+
     /// Ends the piece begun with [`begin_piece`](State::begin_piece) of
     /// `len` bytes; fails if it overflowed the app's Content-Length.
     pub(crate) fn end_piece(&mut self, len: u64) -> io::Result<()> {
@@ -507,6 +618,8 @@ impl State {
     /// not hold a worker the pool may need (the response parks, and the
     /// pool is asked again when it resumes).
     fn send_part(&mut self, more: &[u8], wait: Wait) -> io::Result<usize> {
+        // A tail kept back goes with this write.
+        self.out.tail = Tail::None;
         let conn = self.conn.as_mut().ok_or_else(gone)?;
         let spin_ms = match wait {
             Wait::Block => {
@@ -575,6 +688,18 @@ impl State {
     }
 }
 
+/// How many of the last `len` bytes of a write of `total` bytes to keep
+/// back: its last partial segment, when it is at most 1/[`TAIL_SHARE`] of
+/// a `segment` and at least one whole segment goes before it.
+fn tail_to_keep(total: usize, len: usize, segment: usize) -> usize {
+    let tail = total % segment;
+    if total >= segment && tail <= segment / TAIL_SHARE && tail < len {
+        tail
+    } else {
+        0
+    }
+}
+
 /// How many spins' worth of waiting for room one send may take in all,
 /// each restarted by progress.
 const SPIN_ROUNDS: i32 = 10;
@@ -607,5 +732,36 @@ impl RequestBody {
             BodyLeft::Length(left) => Unread::Bytes(*left),
             BodyLeft::Chunked(_) => Unread::Chunked,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tail_to_keep;
+
+    /// Loopback's segment once the connection has warmed up.
+    const LOOPBACK: usize = 65_483;
+
+    #[test]
+    fn a_small_last_partial_segment_is_kept() {
+        // A 64 KiB chunk alone: one full segment and 53 bytes.
+        assert_eq!(tail_to_keep(65_536, 65_536, LOOPBACK), 53);
+        // After a kept tail of 53 bytes: 106 now.
+        assert_eq!(tail_to_keep(53 + 65_536, 65_536, LOOPBACK), 106);
+        // Up to 1/16 of a segment.
+        assert_eq!(tail_to_keep(LOOPBACK + 4_092, 70_000, LOOPBACK), 4_092);
+        assert_eq!(tail_to_keep(1_448 * 45 + 90, 65_250, 1_448), 90);
+    }
+
+    #[test]
+    fn nothing_is_kept_without_a_whole_segment_before_it_or_when_it_is_large() {
+        // Whole segments only: nothing to keep.
+        assert_eq!(tail_to_keep(2 * LOOPBACK, 2 * LOOPBACK, LOOPBACK), 0);
+        // Less than one segment: it would all wait.
+        assert_eq!(tail_to_keep(60_000, 60_000, LOOPBACK), 0);
+        // Larger than 1/16 of a segment: worth its own segment.
+        assert_eq!(tail_to_keep(LOOPBACK + 4_093, 70_000, LOOPBACK), 0);
+        // The tail would reach into bytes buffered before this piece.
+        assert_eq!(tail_to_keep(LOOPBACK + 100, 50, LOOPBACK), 0);
     }
 }

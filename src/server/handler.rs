@@ -462,8 +462,9 @@ struct Piece {
     /// The bytes to send of it (fewer than its length past the app's
     /// Content-Length).
     end: usize,
-    /// Flushed once sent: a chunk of a streamed body (PEP 3333).
-    flush: bool,
+    /// A chunk of a streamed body (PEP 3333's iterable): sent as soon as
+    /// it is produced ([`State::end_streamed`]).
+    streamed: bool,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -514,7 +515,7 @@ impl Sending {
                 Some(stop) => Some(stop),
                 // `conclude` logs why it was cut short.
                 None if cut.is_some() => None,
-                None => match self.send_some(spin_ms) {
+                None => match self.send_some(spin_ms, shared) {
                     Ok(false) => return Progress::Blocked,
                     Ok(true) => None,
                     Err(stop) => Some(stop),
@@ -546,7 +547,7 @@ impl Sending {
 
     /// Produces and sends the body until it is done (true), the socket is
     /// full (false) or it stops early.
-    fn send_some(&mut self, spin_ms: i32) -> Result<bool, Stop> {
+    fn send_some(&mut self, spin_ms: i32, shared: &Shared) -> Result<bool, Stop> {
         let wait = Wait::Now { spin_ms };
         // What waited for room, after a park. (Output that is only
         // buffered, such as responses held for this one, goes with the
@@ -564,16 +565,22 @@ impl Sending {
             }
             if let Some(piece) = &mut self.piece {
                 if piece.at < piece.end {
-                    piece.at += state
-                        .put_some(&piece.data[piece.at..piece.end], wait)
-                        .map_err(Stop::Send)?;
+                    let rest = &piece.data[piece.at..piece.end];
+                    piece.at += match piece.streamed {
+                        true => state.put_streamed(rest, wait),
+                        false => state.put_some(rest, wait),
+                    }
+                    .map_err(Stop::Send)?;
                     continue;
                 }
-                let (end, flush) = (piece.end as u64, piece.flush);
+                let (end, streamed) = (piece.end as u64, piece.streamed);
                 self.piece = None;
                 state.end_piece(end).map_err(Stop::Send)?;
-                if flush {
-                    state.flush_with(wait).map_err(Stop::Send)?;
+                if streamed {
+                    let exchange = &self.exchange;
+                    state
+                        .end_streamed(wait, || shared.tails.watch(exchange))
+                        .map_err(Stop::Send)?;
                 }
                 continue;
             }
@@ -595,7 +602,7 @@ impl Sending {
                         data,
                         at: 0,
                         end: end as usize,
-                        flush: false,
+                        streamed: false,
                     });
                 }
                 Source::File { file, len } => {
@@ -672,7 +679,7 @@ impl Sending {
                         data: chunk.into_cow(),
                         at: 0,
                         end: end as usize,
-                        flush: true,
+                        streamed: true,
                     });
                 }
             }

@@ -21,6 +21,7 @@ mod pool;
 mod scgi;
 mod shutdown;
 mod socket;
+mod tails;
 
 use std::any::Any;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -86,6 +87,8 @@ pub(crate) struct Shared {
     /// When the shutdown began: in-flight requests have `shutdown_grace`
     /// from then.
     pub shutdown: Arc<shutdown::Shutdown>,
+    /// Streamed chunks' tails waiting for the next chunk.
+    pub tails: tails::Tails,
     stopped: (Mutex<bool>, Condvar),
     passed_through: Mutex<Option<Box<dyn Any + Send>>>,
     #[cfg(feature = "tls")]
@@ -278,6 +281,7 @@ fn assemble(
         pool: Pool::new(config.threads, config.max_threads),
         parker,
         shutdown: Arc::new(shutdown::Shutdown::new(config.shutdown_grace)),
+        tails: tails::Tails::default(),
         config,
         stopped: (Mutex::new(false), Condvar::new()),
         passed_through: Mutex::new(None),

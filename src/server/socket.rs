@@ -110,6 +110,17 @@ impl Stream {
         }
     }
 
+    /// The largest segment the connection sends, for plain TCP: where a
+    /// write's last partial segment begins. `None` over TLS (records, not
+    /// writes, make the segments) and Unix sockets.
+    pub(crate) fn segment_size(&self) -> Option<usize> {
+        match self {
+            Stream::Plain(p) => p.segment_size(),
+            #[cfg(feature = "tls")]
+            Stream::Tls(_) => None,
+        }
+    }
+
     /// Waits up to `timeout_ms` for room to write; true when there is.
     pub(crate) fn wait_writable(&self, timeout_ms: i32) -> io::Result<bool> {
         crate::sys::wait_writable(self.fd(), timeout_ms)

@@ -32,6 +32,7 @@
 //! | `fstat`, `getsockopt`, `getsockname`, `fcntl` | `sys/socket.rs` (`adopt_listener`, `set_cloexec`) | adopting `LISTEN_FDS` descriptors |
 //! | `setsockopt` (`TCP_NODELAY`, `SO_RCVTIMEO`, `SO_SNDTIMEO`, `TCP_DEFER_ACCEPT`) | `sys/socket.rs` (`set_inherited_options`) | once on the listener; std has no `TCP_DEFER_ACCEPT` |
 //! | `sendfile` | `sys/socket.rs` (`send_file`) | file bodies without a copy |
+//! | `getsockopt(TCP_MAXSEG)` | `sys/socket.rs` (`segment_size`) | where a streamed chunk's last partial segment begins |
 //! | `getifaddrs` | `sys/socket.rs` (`interface_addrs`) | addresses for the banner and `werk doctor` |
 //! | `dup2`, `prctl(PR_SET_PDEATHSIG)`, `getppid` in `pre_exec`; `waitid(WNOWAIT)`, `kill` | `sys/process.rs` | fixed descriptor numbers, children that die with their parent, waiting without reaping |
 

@@ -214,6 +214,13 @@ pub(crate) fn adopt_listener(fd: RawFd) -> io::Result<Inherited> {
     }
 }
 
+/// The largest TCP segment the connection `fd` sends (`TCP_MAXSEG`):
+/// about 64 KiB on loopback, 1,448 bytes on Ethernet.
+pub(crate) fn segment_size(fd: RawFd) -> io::Result<usize> {
+    let size = get_int_option(fd, libc::IPPROTO_TCP, libc::TCP_MAXSEG)?;
+    Ok(usize::try_from(size).unwrap_or(0))
+}
+
 fn get_int_option(fd: RawFd, level: libc::c_int, name: libc::c_int) -> io::Result<libc::c_int> {
     let mut value: libc::c_int = 0;
     let mut len = mem::size_of::<libc::c_int>() as libc::socklen_t;

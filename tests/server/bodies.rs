@@ -352,3 +352,200 @@ fn twenty_mib_chunked_upload_comes_back_identical() {
     assert_eq!(r.header("content-type"), Some("application/octet-stream"));
     assert_same_bytes(&r.body, &data, "echoed chunked body");
 }
+
+/// The data bytes of a chunked body in `raw` (from just after the head),
+/// as far as whole chunks go; `true` once the last chunk has come.
+fn dechunk(raw: &[u8]) -> (Vec<u8>, bool) {
+    let mut data = Vec::new();
+    let mut at = 0;
+    while let Some(line) = raw[at..].windows(2).position(|w| w == b"\r\n") {
+        let size_text = std::str::from_utf8(&raw[at..at + line]).expect("chunk size line");
+        let size = usize::from_str_radix(size_text, 16).expect("hex chunk size");
+        let start = at + line + 2;
+        if size == 0 {
+            return (data, raw.len() >= start + 2);
+        }
+        if raw.len() < start + size + 2 {
+            break;
+        }
+        data.extend_from_slice(&raw[start..start + size]);
+        at = start + size + 2;
+    }
+    (data, false)
+}
+
+/// True if a thread of this process is named `name`.
+#[cfg(target_os = "linux")]
+fn has_thread(name: &str) -> bool {
+    std::fs::read_dir("/proc/self/task")
+        .expect("this process's threads")
+        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
+        .any(|comm| comm.trim_end() == name)
+}
+
+/// A streamed chunk's last partial TCP segment may wait for the next
+/// chunk (docs/wsgi-model.md, "The returned iterable"), but not long:
+/// when the next chunk is late, another thread sends it. Here the app produces its
+/// next chunk only once the client says it has every byte so far, so a
+/// tail kept for good would leave both waiting until the app gives up
+/// (and the test fails). On Linux the test also sees the thread that
+/// sends late tails, so it knows one was kept (another test of this
+/// program streaming at the same moment could show one too).
+#[test]
+fn a_streamed_chunks_kept_tail_goes_out_while_the_next_chunk_is_late() {
+    use std::io::{Read, Write};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::mpsc;
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    const CHUNK: usize = 64 * 1024;
+    const EARLY: usize = 8;
+    let data = Arc::new(pattern(EARLY * CHUNK, 7));
+    let (told, hear) = mpsc::channel::<()>();
+    let hear = Arc::new(Mutex::new(hear));
+    let released = Arc::new(AtomicBool::new(false));
+
+    let app = {
+        let (data, released) = (data.clone(), released.clone());
+        move |environ: &Environ, start_response: StartResponse| {
+            if environ.path_info() == "/warm" {
+                // Grows the connection's segments to their full size.
+                let headers: [(&str, &str); 0] = [];
+                start_response.start("200 OK", headers).expect("first call");
+                return Body::from(vec![b'w'; 4 << 20]);
+            }
+            let headers: Vec<(String, String)> = match environ.query_string() {
+                "length" => vec![("Content-Length".into(), (EARLY * CHUNK + 3).to_string())],
+                _ => vec![],
+            };
+            start_response.start("200 OK", headers).expect("first call");
+            let (data, hear, released) = (data.clone(), hear.clone(), released.clone());
+            let early = (0..EARLY).map(move |i| data[i * CHUNK..(i + 1) * CHUNK].to_vec());
+            let late = std::iter::once_with(move || {
+                let heard = hear.lock().unwrap().recv_timeout(Duration::from_secs(10));
+                released.store(heard.is_ok(), Ordering::SeqCst);
+                b"end".to_vec()
+            });
+            Body::stream(early.chain(late))
+        }
+    };
+    let server = TestServer::start(app, support::quiet());
+
+    #[cfg(target_os = "linux")]
+    let watcher = {
+        let stop = Arc::new(AtomicBool::new(false));
+        let seen = std::thread::spawn({
+            let stop = stop.clone();
+            move || {
+                while !stop.load(Ordering::SeqCst) {
+                    if has_thread("werk-tails") {
+                        return true;
+                    }
+                    std::thread::sleep(Duration::from_micros(500));
+                }
+                false
+            }
+        });
+        (stop, seen)
+    };
+
+    for framing in ["length", "chunked"] {
+        released.store(false, Ordering::SeqCst);
+        let mut s = std::net::TcpStream::connect(server.addr).expect("connect");
+        s.set_read_timeout(Some(GUARD)).unwrap();
+        let mut raw = Vec::new();
+        let mut buf = vec![0u8; 256 * 1024];
+        let mut read_until =
+            |s: &mut std::net::TcpStream, raw: &mut Vec<u8>, done: &dyn Fn(&[u8]) -> bool| {
+                while !done(raw) {
+                    let n = s.read(&mut buf).expect("the response goes on");
+                    assert!(n > 0, "{framing}: the connection closed early");
+                    raw.extend_from_slice(&buf[..n]);
+                }
+            };
+        let head_end = |raw: &[u8]| raw.windows(4).position(|w| w == b"\r\n\r\n").map(|p| p + 4);
+
+        s.write_all(b"GET /warm HTTP/1.1\r\nHost: t\r\n\r\n")
+            .unwrap();
+        read_until(&mut s, &mut raw, &|r| {
+            head_end(r).is_some_and(|h| r.len() >= h + (4 << 20))
+        });
+        raw.clear();
+
+        let request = format!("GET /late?{framing} HTTP/1.1\r\nHost: t\r\n\r\n");
+        s.write_all(request.as_bytes()).unwrap();
+        let body = |raw: &[u8]| -> (Vec<u8>, bool) {
+            let Some(h) = head_end(raw) else {
+                return (Vec::new(), false);
+            };
+            match framing {
+                "length" => (raw[h..].to_vec(), raw.len() == h + EARLY * CHUNK + 3),
+                _ => dechunk(&raw[h..]),
+            }
+        };
+        read_until(&mut s, &mut raw, &|r| body(r).0.len() >= EARLY * CHUNK);
+        let (early, _) = body(&raw);
+        let early = &early[..EARLY * CHUNK];
+        assert_same_bytes(early, &data, &format!("{framing}: the early chunks"));
+        told.send(()).expect("the app waits");
+        read_until(&mut s, &mut raw, &|r| body(r).1);
+        assert!(
+            released.load(Ordering::SeqCst),
+            "{framing}: the client got the early chunks only after the app gave up"
+        );
+        assert_eq!(&body(&raw).0[EARLY * CHUNK..], b"end", "{framing}");
+    }
+
+    #[cfg(target_os = "linux")]
+    {
+        let (stop, seen) = watcher;
+        stop.store(true, Ordering::SeqCst);
+        assert!(
+            seen.join().unwrap(),
+            "no tail was kept back: the test did not test it"
+        );
+    }
+}
+
+/// A client that sends its body a piece at a time and waits for each
+/// piece's echo before it sends the next (echo's `/echo` streams the
+/// request body back as it reads it). The app's read of the next piece
+/// waits for the client, so the echo's kept-back tail must go out first.
+#[test]
+fn a_client_that_waits_for_each_pieces_echo_gets_all_of_it() {
+    use std::io::{Read, Write};
+
+    const PIECE: usize = 64 * 1024;
+    // Over 1 MiB, so that the app starts before the body is all here.
+    const PIECES: usize = 24;
+    let data = pattern(PIECE * PIECES, 11);
+    let server = TestServer::start(werk::apps::echo, support::quiet());
+    let mut s = std::net::TcpStream::connect(server.addr).expect("connect");
+    s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    let head = format!(
+        "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\n\r\n",
+        data.len()
+    );
+    s.write_all(head.as_bytes()).unwrap();
+    let mut raw = Vec::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    for (i, piece) in data.chunks(PIECE).enumerate() {
+        s.write_all(piece).unwrap();
+        let want = (i + 1) * PIECE;
+        loop {
+            let body_start = raw.windows(4).position(|w| w == b"\r\n\r\n").map(|p| p + 4);
+            if body_start.is_some_and(|b| raw.len() >= b + want) {
+                break;
+            }
+            let n = s.read(&mut buf).unwrap_or_else(|e| {
+                panic!("piece {i}: the echo of {want} bytes did not come: {e}")
+            });
+            assert!(n > 0, "piece {i}: the connection closed");
+            raw.extend_from_slice(&buf[..n]);
+        }
+    }
+    let body_start = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    assert_same_bytes(&raw[body_start..], &data, "the echo");
+}

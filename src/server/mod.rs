@@ -149,6 +149,7 @@ impl Shared {
         for _ in 0..self.pool.running().max(1) {
             self.parker.wake();
         }
+        self.parker.ring_stop_bell();
         let (lock, cvar) = &self.stopped;
         *lock.lock().unwrap_or_else(|e| e.into_inner()) = true;
         cvar.notify_all();

@@ -19,7 +19,8 @@
 //! reports are of arrivals, a connection is parked only once a read found
 //! its socket empty.
 
-use std::os::fd::RawFd;
+use std::os::fd::{AsRawFd, RawFd};
+use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -35,10 +36,6 @@ use crate::sys::{Interest, Poller};
 
 /// How often deadlines are checked.
 const SWEEP_EVERY: Duration = Duration::from_millis(100);
-
-/// How long the parker thread waits on the listeners for a newcomer while
-/// every worker is held, before it looks at the shutdown flag again.
-const ARRIVAL_SLICE: Duration = Duration::from_millis(20);
 
 /// How long a closing connection may keep sending before it is dropped.
 const LINGER: Duration = Duration::from_secs(2);
@@ -270,6 +267,10 @@ pub(crate) struct Parker {
     /// The parker thread has ended (at shutdown): nothing parked from now
     /// on would be taken again.
     finished: AtomicBool,
+    /// A socket pair whose second end becomes readable at shutdown
+    /// ([`Parker::ring_stop_bell`]), so that the parker thread, waiting
+    /// on the listeners while every worker is held, wakes for it.
+    stop_bell: (UnixStream, UnixStream),
 }
 
 impl Parker {
@@ -289,7 +290,15 @@ impl Parker {
             head_timeout,
             io_timeout,
             finished: AtomicBool::new(false),
+            stop_bell: UnixStream::pair()?,
         })
+    }
+
+    /// Wakes the parker thread from [`Parker::wait_for_arrival`], for good:
+    /// the server is stopping.
+    pub(crate) fn ring_stop_bell(&self) {
+        use std::io::Write;
+        let _ = (&self.stop_bell.0).write(&[1]);
     }
 
     /// True once the parker thread has ended: a response that would wait
@@ -475,12 +484,14 @@ impl Parker {
         }
     }
 
-    /// Waits until a listener has a connection to accept, or `timeout`
-    /// passes (a millisecond at most while a worker is accepting).
+    /// Waits until a listener has a connection to accept, the server
+    /// stops, or `timeout` passes (a millisecond at most while a worker is
+    /// accepting).
     fn wait_for_arrival(&self, timeout: Duration) {
-        let Some(fds) = self.listener_fds() else {
+        let Some(mut fds) = self.listener_fds() else {
             return std::thread::sleep(timeout.min(Duration::from_millis(1)));
         };
+        fds.push(self.stop_bell.1.as_raw_fd());
         // The listeners stay open meanwhile: only the parker thread, the
         // caller, closes them, after its loop.
         let _ = crate::sys::wait_any_readable(&fds, timeout.as_millis() as i32);
@@ -645,11 +656,11 @@ pub(crate) fn parker_thread(shared: &Arc<Shared>) {
             timeout = timeout.min(super::pool::STUCK_AFTER);
         }
         if next == Next::OnArrival {
-            // The shutdown flag is seen within ARRIVAL_SLICE.
+            // A shutdown rings the stop bell, which ends the wait.
             if shared.is_shutting_down() {
                 break;
             }
-            parker.wait_for_arrival(timeout.min(ARRIVAL_SLICE));
+            parker.wait_for_arrival(timeout);
         } else if shared.wait_for_shutdown(timeout) {
             break;
         }

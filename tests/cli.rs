@@ -875,11 +875,63 @@ fn wait_for_workers(pid: u32, limit: Duration, done: impl Fn(usize) -> bool) -> 
 /// The worker threads of process `pid`.
 #[cfg(target_os = "linux")]
 fn workers(pid: u32) -> usize {
+    threads_named(pid, "werk-worker")
+}
+
+/// The threads of process `pid` whose names start with `prefix`.
+#[cfg(target_os = "linux")]
+fn threads_named(pid: u32, prefix: &str) -> usize {
     std::fs::read_dir(format!("/proc/{pid}/task"))
         .expect("the server's threads")
         .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
-        .filter(|name| name.starts_with("werk-worker"))
+        .filter(|name| name.starts_with(prefix))
         .count()
+}
+
+/// A fast download in 64 KiB pieces over loopback keeps each piece's
+/// small last TCP segment for the next piece (docs/wsgi-model.md): the
+/// thread that would send a late one runs meanwhile (it starts with the
+/// first tail kept, and lives 50 ms past the last), and ends once
+/// nothing waits. Its own process, so no other server's thread counts.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_fast_stream_keeps_its_tails_and_the_tails_thread_ends_after() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+
+    let mut werk = Werk::start(&["--quiet"], None);
+    let (addr, pid) = (werk.address(), werk.child.id());
+    assert_eq!(threads_named(pid, "werk-tails"), 0, "no stream yet");
+    let (seen, stop) = (
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(AtomicBool::new(false)),
+    );
+    let watcher = std::thread::spawn({
+        let (seen, stop) = (seen.clone(), stop.clone());
+        move || {
+            while !stop.load(Ordering::SeqCst) {
+                if threads_named(pid, "werk-tails") > 0 {
+                    seen.store(true, Ordering::SeqCst);
+                    return;
+                }
+                std::thread::sleep(Duration::from_micros(200));
+            }
+        }
+    });
+    let r = Client::connect(addr).get("/bytes/8388608");
+    assert_eq!((r.status, r.body.len()), (200, 8 << 20));
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while !seen.load(Ordering::SeqCst) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    stop.store(true, Ordering::SeqCst);
+    watcher.join().unwrap();
+    assert!(seen.load(Ordering::SeqCst), "no tail was kept in 8 MiB");
+    let deadline = Instant::now() + GUARD;
+    while threads_named(pid, "werk-tails") > 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(threads_named(pid, "werk-tails"), 0, "the thread ends");
 }
 
 #[cfg(target_os = "linux")]

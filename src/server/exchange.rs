@@ -92,6 +92,9 @@ pub(crate) struct Output {
     held: usize,
     /// Whether `buf` ends with a streamed chunk's tail kept back.
     tail: Tail,
+    /// Tails may be kept back: false once one came late, since this
+    /// app is then slower than its socket and keeping them only delays.
+    keep_tails: bool,
     /// [`Tails`](super::tails::Tails) watches this exchange for a late
     /// tail.
     watched: bool,
@@ -108,6 +111,10 @@ enum Tail {
     Split,
     /// The chunk ended at this time and its tail waits for the next one.
     Held(Instant),
+    /// The next chunk was late and the socket had no room for all of the
+    /// tail: [`Tails`](super::tails::Tails) sends the rest as room comes,
+    /// while the app works on.
+    Late,
 }
 
 /// Everything about one request/response exchange.
@@ -157,6 +164,7 @@ impl Exchange {
                     blocked: false,
                     held,
                     tail: Tail::None,
+                    keep_tails: true,
                     watched: false,
                 },
             }),
@@ -216,13 +224,17 @@ impl State {
         if let Some(err) = self.body.error {
             return Err(io::Error::new(io::ErrorKind::InvalidData, err));
         }
-        let tail_waits = matches!(self.out.tail, Tail::Held(_));
-        if tail_waits || (self.out.held > 0 && !self.reply.head_sent()) {
-            // What waits to go out goes first, if there is room: the
-            // client may wait for it before it sends the body (the
-            // responses before this request, or the end of the chunk just
-            // streamed, which `Tails` cannot send while this read holds
-            // the exchange).
+        if matches!(self.out.tail, Tail::Held(_) | Tail::Late) {
+            // The end of the chunk just streamed goes first, however long
+            // the client takes, as a legacy `write` would: the client may
+            // wait for it before it sends more, and `Tails` cannot send it
+            // while this read holds the exchange. An app that reads
+            // between chunks gains nothing from kept tails.
+            self.out.keep_tails = false;
+            self.flush_with(Wait::Block)?;
+        } else if self.out.held > 0 && !self.reply.head_sent() {
+            // The responses before this request go first, if there is
+            // room: the client may wait for them before it sends the body.
             self.flush_with(Wait::Now { spin_ms: 0 })?;
         }
         if self.body.continue_pending {
@@ -492,8 +504,9 @@ impl State {
     /// segment holds 65,483 bytes, a 64 KiB chunk written alone is a
     /// full segment and a 53-byte one: twice the segments.
     pub(crate) fn put_streamed(&mut self, data: &[u8], wait: Wait) -> io::Result<usize> {
+        let may_keep = self.out.keep_tails && !self.out.blocked;
         let keep = match self.conn.as_mut().and_then(|c| c.segment_size()) {
-            Some(segment) if !self.out.blocked => {
+            Some(segment) if may_keep => {
                 tail_to_keep(self.out.buf.len() + data.len(), data.len(), segment)
             }
             _ => 0,
@@ -530,18 +543,26 @@ impl State {
         self.flush_with(wait)
     }
 
-    /// Sends the tail kept back once it has waited `patience`; true while
-    /// it still waits (see [`Exchange::send_late_tail`]).
+    /// Sends the tail kept back once it has waited `patience`, as far as
+    /// the socket has room; true while some of it still waits (see
+    /// [`Exchange::send_late_tail`]).
     fn send_late_tail(&mut self, now: Instant, patience: Duration) -> bool {
-        if let Tail::Held(since) = self.out.tail {
-            if now.saturating_duration_since(since) < patience {
-                return true;
-            }
-            if self.conn.is_some() {
-                // A full socket blocks the output: the worker then parks
-                // the response until there is room. A failure cuts it short.
+        match self.out.tail {
+            // Between the chunk's write and its end: the worker goes on.
+            Tail::Split => return true,
+            Tail::Held(since) if now.saturating_duration_since(since) < patience => return true,
+            Tail::Held(_) | Tail::Late if self.conn.is_some() => {
+                self.out.keep_tails = false;
+                // A failure cuts the response short; the worker sees it.
                 let _ = self.flush_with(Wait::Now { spin_ms: 0 });
+                if self.out.blocked {
+                    self.out.tail = Tail::Late;
+                    return true;
+                }
             }
+            // Sent by the worker, or the connection is parked (with its
+            // output) or gone.
+            _ => {}
         }
         self.out.tail = Tail::None;
         self.out.watched = false;
@@ -737,7 +758,105 @@ impl RequestBody {
 
 #[cfg(test)]
 mod tests {
-    use super::tail_to_keep;
+    use super::*;
+    use crate::http::Version;
+    use crate::model::reply::Dialect;
+    use crate::server::conn::{Local, Peer, Plain, ServerNames, Stream};
+    use std::io::Read;
+    use std::net::{TcpListener, TcpStream};
+    use std::os::fd::AsRawFd;
+
+    /// The server's end of a loopback connection, with a small send
+    /// buffer, as an exchange's state; and the client's end.
+    fn small_connection() -> (State, TcpStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, peer) = listener.accept().unwrap();
+        crate::sys::socket::set_send_buffer(server.as_raw_fd(), 4096).unwrap();
+        let local = Local::Ip(server.local_addr().unwrap());
+        let conn = Conn::new(
+            Stream::Plain(Plain::Tcp(server)),
+            Peer::Ip(peer),
+            ServerNames::of(&local),
+        );
+        let state = State {
+            conn: Some(conn),
+            body: RequestBody {
+                left: BodyLeft::Done,
+                received: 0,
+                limit: None,
+                read_timeout: Duration::from_secs(5),
+                shutdown: Arc::new(Shutdown::new(Duration::from_secs(1))),
+                continue_pending: false,
+                error: None,
+            },
+            reply: Reply::new(Dialect::Http(Version::Http11), false, false),
+            out: Output {
+                buf: Vec::new(),
+                blocked: false,
+                held: 0,
+                tail: Tail::None,
+                keep_tails: true,
+                watched: true,
+            },
+        };
+        (state, client)
+    }
+
+    /// A late tail that finds the socket full is sent as room comes, while
+    /// the app may still be at its next chunk; it is not left behind.
+    #[test]
+    fn a_late_tail_that_finds_the_socket_full_goes_once_there_is_room() {
+        let (mut state, mut client) = small_connection();
+        // The client reads nothing yet: fill its window and our buffer.
+        let filler = vec![b'f'; 64 * 1024];
+        let mut sent = 0;
+        loop {
+            let conn = state.conn.as_mut().unwrap();
+            match conn.write_now_pair(&filler, &[]).unwrap() {
+                0 => break,
+                n => sent += n,
+            }
+        }
+        state.out.buf.extend_from_slice(b"tail");
+        let since = Instant::now();
+        state.out.tail = Tail::Held(since);
+        let patience = Duration::from_millis(1);
+        assert!(state.send_late_tail(since, patience), "not late yet");
+        assert_eq!(state.out.tail, Tail::Held(since));
+
+        assert!(state.send_late_tail(since + patience, patience));
+        assert_eq!(state.out.tail, Tail::Late, "no room: the rest waits");
+        assert!(state.out.blocked);
+        assert!(!state.out.keep_tails, "after a late tail, none is kept");
+
+        // As the tails thread does at each tick, while the client reads.
+        client
+            .set_read_timeout(Some(Duration::from_millis(20)))
+            .unwrap();
+        let mut got = Vec::new();
+        let mut buf = vec![0u8; 64 * 1024];
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while got.len() < sent + 4 && Instant::now() < deadline {
+            match client.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+                Err(e) => assert!(
+                    matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ),
+                    "{e}"
+                ),
+            }
+            state.send_late_tail(Instant::now(), patience);
+        }
+        assert_eq!(got.len(), sent + 4, "every byte came, the tail last");
+        assert_eq!(&got[sent..], b"tail");
+        assert!(!state.send_late_tail(Instant::now(), patience));
+        assert!(!state.out.watched, "nothing waits: no longer watched");
+        assert_eq!(state.out.tail, Tail::None);
+    }
 
     /// Loopback's segment once the connection has warmed up.
     const LOOPBACK: usize = 65_483;

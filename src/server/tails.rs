@@ -9,7 +9,11 @@
 //! kernel's work goes by segments. PEP 3333 ("Buffering and Streaming")
 //! does not let a server sit on a block while the application produces
 //! the next, unless another thread keeps it moving; this is that thread.
-//! A tail that has waited [`PATIENCE`] is sent from here.
+//! A tail that has waited [`PATIENCE`] is sent from here, as far as the
+//! socket has room, and the rest as room comes, at each look (the
+//! worker may be in the app for long); that response keeps no more tails.
+//! An app reading its request body sends a waiting tail first
+//! (`State::read_body`): the read holds the exchange.
 //!
 //! The thread starts when a tail first waits and ends after [`IDLE`]
 //! with none: a server that streams nothing has no such thread.

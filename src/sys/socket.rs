@@ -63,6 +63,13 @@ fn new_socket(family: libc::c_int) -> io::Result<OwnedFd> {
     Ok(fd)
 }
 
+/// Caps the kernel's send buffer of socket `fd` (`SO_SNDBUF`), so that a
+/// test can fill it with little data.
+#[cfg(test)]
+pub(crate) fn set_send_buffer(fd: RawFd, bytes: i32) -> io::Result<()> {
+    set_int_option(fd, libc::SOL_SOCKET, libc::SO_SNDBUF, bytes)
+}
+
 fn set_int_option(fd: RawFd, level: libc::c_int, name: libc::c_int, value: i32) -> io::Result<()> {
     let value: libc::c_int = value;
     syscall!(setsockopt(

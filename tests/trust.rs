@@ -470,6 +470,15 @@ fn werk_trust_makes_curl_and_chromium_trust_local_https_and_uninstall_undoes_it(
         return;
     }
     let _one_at_a_time = SYSTEM.lock().unwrap_or_else(|e| e.into_inner());
+    // The store as Debian's tool makes it from its anchors, so that only
+    // werk's change shows: a machine whose bundle lags its anchors (a
+    // root added without running the tool) would otherwise see the first
+    // `update-ca-certificates`, which `werk trust` runs, change more.
+    let updated = Command::new("update-ca-certificates").output();
+    assert!(
+        updated.as_ref().is_ok_and(|o| o.status.success()),
+        "update-ca-certificates: {updated:?}"
+    );
     let home = TempHome::new("system");
     let restore = Restore {
         home: home.home.clone(),

@@ -862,14 +862,12 @@ fn werk_on_one_cpu() -> (Werk, u32, usize) {
 /// `done`; returns the last count.
 #[cfg(target_os = "linux")]
 fn wait_for_workers(pid: u32, limit: Duration, done: impl Fn(usize) -> bool) -> usize {
-    let deadline = Instant::now() + limit;
-    loop {
-        let n = workers(pid);
-        if done(n) || Instant::now() >= deadline {
-            return n;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let mut last = 0;
+    support::wait_until(limit, || {
+        last = workers(pid);
+        done(last)
+    });
+    last
 }
 
 /// The worker threads of process `pid`.
@@ -920,17 +918,11 @@ fn a_fast_stream_keeps_its_tails_and_the_tails_thread_ends_after() {
     });
     let r = Client::connect(addr).get("/bytes/8388608");
     assert_eq!((r.status, r.body.len()), (200, 8 << 20));
-    let deadline = Instant::now() + Duration::from_secs(2);
-    while !seen.load(Ordering::SeqCst) && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(1));
-    }
+    support::wait_until(Duration::from_secs(2), || seen.load(Ordering::SeqCst));
     stop.store(true, Ordering::SeqCst);
     watcher.join().unwrap();
     assert!(seen.load(Ordering::SeqCst), "no tail was kept in 8 MiB");
-    let deadline = Instant::now() + GUARD;
-    while threads_named(pid, "werk-tails") > 0 && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    support::wait_until(GUARD, || threads_named(pid, "werk-tails") == 0);
     assert_eq!(threads_named(pid, "werk-tails"), 0, "the thread ends");
 }
 

@@ -353,6 +353,12 @@ fn twenty_mib_chunked_upload_comes_back_identical() {
     assert_same_bytes(&r.body, &data, "echoed chunked body");
 }
 
+/// Where the body starts in `raw`, a response read so far: after the
+/// head's blank line, once it has come.
+fn body_start(raw: &[u8]) -> Option<usize> {
+    raw.windows(4).position(|w| w == b"\r\n\r\n").map(|p| p + 4)
+}
+
 /// The data bytes of a chunked body in `raw` (from just after the head),
 /// as far as whole chunks go; `true` once the last chunk has come.
 fn dechunk(raw: &[u8]) -> (Vec<u8>, bool) {
@@ -436,19 +442,18 @@ fn a_streamed_chunks_kept_tail_goes_out_while_the_next_chunk_is_late() {
                     raw.extend_from_slice(&buf[..n]);
                 }
             };
-        let head_end = |raw: &[u8]| raw.windows(4).position(|w| w == b"\r\n\r\n").map(|p| p + 4);
 
         s.write_all(b"GET /warm HTTP/1.1\r\nHost: t\r\n\r\n")
             .unwrap();
         read_until(&mut s, &mut raw, &|r| {
-            head_end(r).is_some_and(|h| r.len() >= h + (4 << 20))
+            body_start(r).is_some_and(|h| r.len() >= h + (4 << 20))
         });
         raw.clear();
 
         let request = format!("GET /late?{framing} HTTP/1.1\r\nHost: t\r\n\r\n");
         s.write_all(request.as_bytes()).unwrap();
         let body = |raw: &[u8]| -> (Vec<u8>, bool) {
-            let Some(h) = head_end(raw) else {
+            let Some(h) = body_start(raw) else {
                 return (Vec::new(), false);
             };
             match framing {
@@ -497,8 +502,7 @@ fn a_client_that_waits_for_each_pieces_echo_gets_all_of_it() {
         s.write_all(piece).unwrap();
         let want = (i + 1) * PIECE;
         loop {
-            let body_start = raw.windows(4).position(|w| w == b"\r\n\r\n").map(|p| p + 4);
-            if body_start.is_some_and(|b| raw.len() >= b + want) {
+            if body_start(&raw).is_some_and(|b| raw.len() >= b + want) {
                 break;
             }
             let n = s.read(&mut buf).unwrap_or_else(|e| {
@@ -508,6 +512,6 @@ fn a_client_that_waits_for_each_pieces_echo_gets_all_of_it() {
             raw.extend_from_slice(&buf[..n]);
         }
     }
-    let body_start = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    let body_start = body_start(&raw).expect("a head");
     assert_same_bytes(&raw[body_start..], &data, "the echo");
 }

@@ -22,6 +22,24 @@ pub(crate) use request::{content_length, is_tls_client_hello, split_absolute};
 pub use request::{parse_head, Framing, Limits, Parsed, RequestHead, Version};
 pub(crate) use response::{
     encode_cgi_head, encode_chunk_size, encode_head, is_hop_by_hop, is_token, reason_phrase,
-    status_line, status_of, validate_header, validate_status, Field, Fields, HeadParts,
+    standard_status, status_of, validate_header, validate_status, Field, Fields, HeadParts,
     ResponseFraming, LAST_CHUNK,
 };
+
+/// A byte table for a character class: ASCII letters and digits, plus
+/// `others`. The parser checks every byte of some fields of each
+/// request and response, and a lookup per byte is the cheap way.
+const fn alphanumeric_and(others: &[u8]) -> [bool; 256] {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = (b as u8).is_ascii_alphanumeric();
+        b += 1;
+    }
+    let mut i = 0;
+    while i < others.len() {
+        table[others[i] as usize] = true;
+        i += 1;
+    }
+    table
+}

@@ -332,6 +332,10 @@ pub fn parse_head(buf: &[u8], limits: &Limits) -> Result<Parsed, HttpError> {
 /// Where a limit is crossed depends only on the bytes up to the crossing,
 /// so every longer buffer crosses at the same byte.
 fn first_over_limit(buf: &[u8], limits: &Limits) -> Option<(usize, HttpError)> {
+    if buf.len() <= limits.max_head.min(limits.max_uri) {
+        // Neither the head nor the target, a part of it, can be over.
+        return None;
+    }
     let head = (buf.len() > limits.max_head).then_some(limits.max_head);
     let (start, len) = target_so_far(buf);
     // start + max_uri < start + len <= buf.len(): no overflow.
@@ -514,6 +518,10 @@ pub(crate) fn is_tls_client_hello(bytes: &[u8]) -> bool {
         && bytes.get(5).is_none_or(|&kind| kind == CLIENT_HELLO)
 }
 
+/// The bytes of a reg-name (RFC 3986 section 3.2.2: unreserved,
+/// pct-encoded, sub-delims).
+const REG_NAME: [bool; 256] = super::alphanumeric_and(b"-._~%!$&'()*+,;=");
+
 /// Host syntax of RFC 9110 section 7.2: a reg-name or an IP literal in
 /// brackets, then an optional port. An empty value is allowed.
 pub(crate) fn valid_host(host: &[u8]) -> bool {
@@ -541,9 +549,7 @@ pub(crate) fn valid_host(host: &[u8]) -> bool {
             None => (host, None),
         },
     };
-    let name_ok = name
-        .iter()
-        .all(|&b| b.is_ascii_alphanumeric() || b"-._~%!$&'()*+,;=".contains(&b));
+    let name_ok = name.iter().all(|&b| REG_NAME[b as usize]);
     let port_ok = port.is_none_or(|p| p.len() <= 5 && p.iter().all(u8::is_ascii_digit));
     name_ok && port_ok
 }
@@ -659,7 +665,8 @@ pub(crate) fn content_length(digits: &[u8]) -> Option<u64> {
     if digits.is_empty() || digits.len() > 19 || !digits.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    std::str::from_utf8(digits).ok()?.parse().ok()
+    // Nineteen digits stay below u64::MAX (twenty digits).
+    Some(digits.iter().fold(0, |n, &d| n * 10 + u64::from(d - b'0')))
 }
 
 fn trim(bytes: &[u8]) -> &[u8] {
@@ -823,6 +830,35 @@ mod tests {
         assert!(!valid_host(b"a/b"));
         assert!(!valid_host(b"[::1"));
         assert!(!valid_host(b"host:port"));
+    }
+
+    #[test]
+    fn a_host_name_is_reg_name_bytes_only() {
+        const OTHERS: &[u8] = b"-._~%!$&'()*+,;=";
+        // A colon starts the port.
+        for b in (0..=255u8).filter(|&b| b != b':') {
+            let want = b.is_ascii_alphanumeric() || OTHERS.contains(&b);
+            assert_eq!(valid_host(&[b]), want, "byte {b:#04x}");
+        }
+    }
+
+    #[test]
+    fn a_length_is_one_to_nineteen_digits() {
+        assert_eq!(content_length(b"0"), Some(0));
+        assert_eq!(content_length(b"13"), Some(13));
+        assert_eq!(content_length(b"007"), Some(7));
+        let most = b"9999999999999999999";
+        assert_eq!(content_length(most), Some(9_999_999_999_999_999_999));
+        for refused in [
+            &b""[..],
+            b"12345678901234567890",
+            b"+5",
+            b"-1",
+            b"1 2",
+            b"0x10",
+        ] {
+            assert_eq!(content_length(refused), None, "{refused:?}");
+        }
     }
 
     rejects!(

@@ -167,23 +167,8 @@ pub(crate) fn is_hop_by_hop(name: &str) -> bool {
     HOP_BY_HOP.iter().any(|h| name.eq_ignore_ascii_case(h))
 }
 
-/// The bytes of a token (RFC 9110 section 5.6.2: `tchar`), as a table:
-/// checking every header of every response, a lookup per byte is the
-/// cheap way.
-const TOKEN: [bool; 256] = {
-    let mut table = [false; 256];
-    let mut b = 0;
-    while b < 256 {
-        let c = b as u8;
-        table[b] = c.is_ascii_alphanumeric()
-            || matches!(
-                c,
-                b'!' | b'#'..=b'\'' | b'*' | b'+' | b'-' | b'.' | b'^' | b'_' | b'`' | b'|' | b'~'
-            );
-        b += 1;
-    }
-    table
-};
+/// The bytes of a token (RFC 9110 section 5.6.2: `tchar`).
+const TOKEN: [bool; 256] = super::alphanumeric_and(b"!#$%&'*+-.^_`|~");
 
 /// True if `name` is a token: a header name, a method.
 pub(crate) fn is_token(name: &str) -> bool {
@@ -267,8 +252,14 @@ pub(crate) fn status_of(code: u16) -> Field {
     }
 }
 
+/// `status` as the server's own copy, if it is a standard status line
+/// (`"200 OK"`), so that an app's status need not be copied.
+pub(crate) fn standard_status(status: &str) -> Option<&'static str> {
+    STATUS_LINES.iter().find(|line| **line == status).copied()
+}
+
 /// The standard status line of `code`, if werk knows its reason phrase.
-pub(crate) fn status_line(code: u16) -> Option<&'static str> {
+fn status_line(code: u16) -> Option<&'static str> {
     let digits = [code / 100, code / 10 % 10, code % 10].map(|d| b'0' + d as u8);
     let line = STATUS_LINES
         .iter()
@@ -378,6 +369,15 @@ mod tests {
         assert!(validate_status("200 OK\r\nX: y").is_err());
         assert!(validate_status("600 Nope").is_err());
         assert!(validate_status("200OK").is_err());
+    }
+
+    #[test]
+    fn a_standard_status_is_the_whole_line() {
+        assert_eq!(standard_status("200 OK"), Some("200 OK"));
+        assert_eq!(standard_status("404 Not Found"), Some("404 Not Found"));
+        for other in ["200 Fine", "200 OK ", "200", "404 not found", ""] {
+            assert_eq!(standard_status(other), None, "{other:?}");
+        }
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::fmt;
 use std::io;
 use std::sync::{Arc, MutexGuard};
 
-use crate::http::{status_line, validate_header, validate_status, Field, Fields};
+use crate::http::{standard_status, validate_header, validate_status, Field, Fields};
 
 /// What receives a response: the server's connection, or a test recorder.
 pub(crate) trait Responder: Send + Sync {
@@ -102,13 +102,12 @@ impl StartState {
     ) -> Result<(), StartError> {
         let result = self.check(&status, &headers, error.as_deref());
         match &result {
-            Ok(content_length) => {
-                let code = validate_status(&status).unwrap_or(500);
+            &Ok((code, content_length)) => {
                 self.head = Some(ResponseHead {
                     status,
                     code,
                     headers,
-                    content_length: *content_length,
+                    content_length,
                 });
                 if error.is_some() {
                     self.misuse = None;
@@ -126,7 +125,7 @@ impl StartState {
         status: &str,
         headers: &[(Field, Field)],
         error: Option<&str>,
-    ) -> Result<Option<u64>, StartError> {
+    ) -> Result<(u16, Option<u64>), StartError> {
         match (error, self.head_sent, self.head.is_some()) {
             (Some(error), true, _) => return Err(StartError::HeadersSent(error.to_owned())),
             (None, _, true) => return Err(StartError::AlreadyStarted),
@@ -159,7 +158,7 @@ impl StartState {
                 content_length = Some(n);
             }
         }
-        Ok(content_length)
+        Ok((code, content_length))
     }
 }
 
@@ -325,10 +324,9 @@ impl fmt::Debug for StartResponse {
 /// The status as a [`Field`]: a standard status line (`"200 OK"`) is
 /// borrowed from the server's table, any other is copied.
 fn status_text(status: &str) -> Field {
-    let code = status.get(..3).and_then(|c| c.parse().ok());
-    match code.and_then(status_line) {
-        Some(line) if line == status => Cow::Borrowed(line),
-        _ => Cow::Owned(status.to_owned()),
+    match standard_status(status) {
+        Some(line) => Cow::Borrowed(line),
+        None => Cow::Owned(status.to_owned()),
     }
 }
 

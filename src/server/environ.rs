@@ -142,10 +142,13 @@ pub(crate) fn path_info_of(target: &str) -> String {
 
 /// The path and query of a request target, without any fragment.
 fn split_target(target: &str) -> (&str, &str) {
-    let target = target.split('#').next().unwrap_or("");
+    let target = match target.bytes().position(|b| b == b'#') {
+        Some(hash) => &target[..hash],
+        None => target,
+    };
     let target = strip_scheme_and_authority(target);
-    match target.split_once('?') {
-        Some((path, query)) => (path, query),
+    match target.bytes().position(|b| b == b'?') {
+        Some(mark) => (&target[..mark], &target[mark + 1..]),
         None => (target, ""),
     }
 }
@@ -153,6 +156,9 @@ fn split_target(target: &str) -> (&str, &str) {
 /// The path and query of a target: an absolute-form target loses its
 /// scheme and authority.
 fn strip_scheme_and_authority(target: &str) -> &str {
+    if target.starts_with('/') {
+        return target;
+    }
     match crate::http::split_absolute(target) {
         Some((_, rest)) => rest,
         None => target,

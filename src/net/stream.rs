@@ -67,8 +67,9 @@ impl Plain {
             return Ok(0);
         }
         let slices = [IoSlice::new(first), IoSlice::new(second)];
-        let n = usize::from(first.is_empty());
-        Ok(crate::sys::send_now(self.fd(), &slices[n..])?.unwrap_or(0))
+        let from = usize::from(first.is_empty());
+        let to = if second.is_empty() { 1 } else { 2 };
+        Ok(crate::sys::send_now(self.fd(), &slices[from..to])?.unwrap_or(0))
     }
 
     /// The largest segment a TCP connection sends; `None` for a Unix

@@ -116,9 +116,14 @@ pub(crate) fn send_now(fd: RawFd, bufs: &[io::IoSlice<'_>]) -> io::Result<Option
     msg.msg_iov = bufs.as_ptr() as *mut libc::iovec;
     msg.msg_iovlen = bufs.len() as _;
     loop {
-        // SAFETY: `msg` points to `bufs.len()` valid iovecs, each over a
-        // readable region that outlives the call.
-        let n = unsafe { libc::sendmsg(fd, &msg, FLAGS) };
+        let n = match bufs {
+            // One buffer: `send` spares the kernel the iovec array.
+            // SAFETY: the buffer is readable for its length.
+            [one] => unsafe { libc::send(fd, one.as_ptr().cast(), one.len(), FLAGS) },
+            // SAFETY: `msg` points to `bufs.len()` valid iovecs, each over
+            // a readable region that outlives the call.
+            _ => unsafe { libc::sendmsg(fd, &msg, FLAGS) },
+        };
         if n >= 0 {
             return Ok(Some(n as usize));
         }

@@ -258,7 +258,8 @@ impl fmt::Debug for BodyChunks {
 }
 
 /// The next non-empty chunk of a source, reading readers and files in
-/// 64 KiB pieces.
+/// 64 KiB pieces. At the end (`None`) the source is `Empty`: the app's
+/// iterator or reader is dropped here, where the caller holds no lock.
 pub(crate) fn next_chunk(source: &mut Source) -> Option<io::Result<Chunk>> {
     loop {
         let chunk = match source {

@@ -66,6 +66,10 @@ fn slice(text: &Arc<str>, range: Range<usize>) -> Text {
 /// `piece` as a slice of the head's text when it lies in it (the path
 /// and query of the target do), else a copy.
 fn piece_of(text: &Arc<str>, piece: &str) -> Text {
+    if piece.is_empty() {
+        // Nothing to share: most requests have no query.
+        return Text::Static("");
+    }
     let start = (piece.as_ptr() as usize).wrapping_sub(text.as_ptr() as usize);
     match start.checked_add(piece.len()) {
         Some(end) if end <= text.len() => slice(text, start..end),

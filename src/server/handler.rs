@@ -21,7 +21,7 @@
 
 use std::borrow::Cow;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::Arc;
+use std::sync::{Arc, MutexGuard};
 use std::time::{Duration, Instant};
 
 use super::conn::Conn;
@@ -368,15 +368,14 @@ fn close_gracefully(mut conn: Conn, client_may_send: bool, shared: &Arc<Shared>)
 /// the connection if it can carry another request (`None` also when the
 /// response waits in the parker for room to write).
 fn handle_request(conn: Conn, head: RequestHead, shared: &Arc<Shared>) -> Option<Conn> {
-    let names = conn.names.clone();
     let scheme = if conn.is_tls() { "https" } else { "http" };
-    let client_cert = conn.peer_certificate_pem();
-    let exchange = Arc::new(Exchange::new(conn, &head, shared));
     let request_line = RequestLine::of(&head);
-    let mut vars = cgi_vars(&head, &request_line, &names, crate::SERVER_SOFTWARE);
-    if let Some(pem) = client_cert {
+    let mut vars = cgi_vars(&head, &request_line, &conn.names, crate::SERVER_SOFTWARE);
+    if let Some(pem) = conn.peer_certificate_pem() {
         vars.push(("SSL_CLIENT_CERT".into(), Text::Owned(pem)));
     }
+    let client = conn.names.remote_addr.clone();
+    let exchange = Arc::new(Exchange::new(conn, &head, shared));
     let input = Input::shared(exchange.clone());
     let mut environ = Environ::from_vars(vars, Text::Static(scheme), input);
     environ.set_process_model(true, shared.config.multiprocess, false);
@@ -398,7 +397,7 @@ fn handle_request(conn: Conn, head: RequestHead, shared: &Arc<Shared>) -> Option
         stop: None,
         stage: Stage::Body,
         cut: None,
-        client: names.remote_addr,
+        client,
         line: request_line,
     };
     match called {
@@ -510,7 +509,7 @@ impl Sending {
                 ));
             }
         }
-        if self.stage == Stage::Body {
+        let mut state = if self.stage == Stage::Body {
             let stop = match self.stop.take() {
                 Some(stop) => Some(stop),
                 // `conclude` logs why it was cut short.
@@ -521,9 +520,10 @@ impl Sending {
                     Err(stop) => Some(stop),
                 },
             };
-            self.conclude_body(stop, shared);
-        }
-        let mut state = self.exchange.lock();
+            self.conclude_body(stop, shared)
+        } else {
+            self.exchange.lock()
+        };
         if state.reply.cut().is_some() {
             // Cut short: what is buffered goes if there is room, never
             // waiting (the client may be one that reads nothing); the rest
@@ -552,14 +552,13 @@ impl Sending {
         // What waited for room, after a park. (Output that is only
         // buffered, such as responses held for this one, goes with the
         // body.)
-        {
-            let mut state = self.exchange.lock();
-            if state.is_blocked() {
-                state.flush_with(wait).map_err(Stop::Send)?;
-            }
+        // The lock is held from step to step, and let go only while the
+        // app's code runs (its body's next chunk, a file's next read).
+        let mut state = self.exchange.lock();
+        if state.is_blocked() {
+            state.flush_with(wait).map_err(Stop::Send)?;
         }
         loop {
-            let mut state = self.exchange.lock();
             if state.is_blocked() {
                 return Ok(false);
             }
@@ -637,13 +636,13 @@ impl Sending {
                     }
                     // Read and written in pieces (TLS, or no sendfile).
                     drop(state);
-                    match next_chunk(&mut self.source) {
-                        Some(Ok(piece)) => {
-                            self.exchange.lock().put(&piece, wait).map_err(Stop::Send)?
-                        }
+                    let next = next_chunk(&mut self.source);
+                    state = self.exchange.lock();
+                    match next {
+                        Some(Ok(piece)) => state.put(&piece, wait).map_err(Stop::Send)?,
                         Some(Err(e)) => return Err(Stop::Body(e)),
                         None => {
-                            self.exchange.lock().reply.cut_short(Cut::FileShort);
+                            state.reply.cut_short(Cut::FileShort);
                             return Err(Stop::Send(Cut::FileShort.into()));
                         }
                     }
@@ -659,15 +658,14 @@ impl Sending {
                     drop(state);
                     let next = catch_unwind(AssertUnwindSafe(|| next_chunk(&mut self.source)))
                         .map_err(Stop::Panic)?;
+                    // At the end, `next_chunk` has dropped the app's
+                    // iterator already: its drop may take the lock.
+                    state = self.exchange.lock();
                     let chunk = match next {
-                        None => {
-                            self.source = Source::Empty;
-                            continue;
-                        }
+                        None => continue,
                         Some(Err(e)) => return Err(Stop::Body(e)),
                         Some(Ok(chunk)) => chunk,
                     };
-                    let mut state = self.exchange.lock();
                     state.ensure_head(None).map_err(Stop::Send)?;
                     if self.is_head {
                         // The head is all a HEAD request gets: the rest of
@@ -687,8 +685,9 @@ impl Sending {
     }
 
     /// The body is done (or stopped): its close callbacks run, the environ
-    /// goes, and the response is settled.
-    fn conclude_body(&mut self, mut stop: Option<Stop>, shared: &Shared) {
+    /// goes, and the response is settled. Returns the exchange, locked
+    /// once the app's code has run.
+    fn conclude_body(&mut self, mut stop: Option<Stop>, shared: &Shared) -> MutexGuard<'_, State> {
         if let Some(body) = self.body.take() {
             let closed = catch_unwind(AssertUnwindSafe(move || drop(body)));
             if let (None, Err(payload)) = (&stop, closed) {
@@ -698,9 +697,10 @@ impl Sending {
         self.source = Source::Empty;
         self.piece = None;
         self.environ = None;
+        self.stage = Stage::Concluded;
         let mut state = self.exchange.lock();
         conclude(&mut state, stop, shared, &self.client, &self.line);
-        self.stage = Stage::Concluded;
+        state
     }
 
     /// The response is out: the rest of the request body is drained, the

@@ -515,3 +515,51 @@ fn a_client_that_waits_for_each_pieces_echo_gets_all_of_it() {
     let body_start = body_start(&raw).expect("a head");
     assert_same_bytes(&raw[body_start..], &data, "the echo");
 }
+
+/// A stream whose iterator, once spent, reads the rest of the request
+/// body when it is dropped, through the app's `wsgi.input`.
+struct ReadsInputOnDrop {
+    chunks: std::vec::IntoIter<&'static str>,
+    input: werk::Input,
+    read: std::sync::Arc<std::sync::Mutex<Option<Vec<u8>>>>,
+}
+
+impl Iterator for ReadsInputOnDrop {
+    type Item = &'static str;
+    fn next(&mut self) -> Option<&'static str> {
+        self.chunks.next()
+    }
+}
+
+impl Drop for ReadsInputOnDrop {
+    fn drop(&mut self) {
+        let mut rest = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut self.input, &mut rest);
+        *self.read.lock().unwrap() = Some(rest);
+    }
+}
+
+#[test]
+fn a_stream_whose_iterator_reads_the_input_when_dropped_is_served() {
+    let read = std::sync::Arc::new(std::sync::Mutex::new(None));
+    let seen = read.clone();
+    let app = move |environ: &Environ, start_response: StartResponse| {
+        start_response
+            .start("200 OK", [("Content-Type", "text/plain")])
+            .expect("first call");
+        Body::stream(ReadsInputOnDrop {
+            chunks: vec!["one ", "two"].into_iter(),
+            input: environ.input(),
+            read: read.clone(),
+        })
+    };
+    let server = TestServer::start(app, support::quiet());
+    let mut c = server.connect();
+    for round in 0..2 {
+        let r = c.request("POST", "/", &[], b"left unread");
+        assert_eq!(r.status, 200, "round {round}");
+        assert_eq!(r.text(), "one two", "round {round}");
+        let rest = seen.lock().unwrap().take();
+        assert_eq!(rest.as_deref(), Some(&b"left unread"[..]), "round {round}");
+    }
+}

@@ -6,7 +6,8 @@
 # For each server (the `GET /` hello route):
 #   1. CPU per request: a pinned `wrk -t1 -cCONNS` run of DURATION seconds while
 #      the server's user and system CPU time (/proc/PID/stat) and its context
-#      switches (`perf stat -e task-clock,context-switches`) are read;
+#      switches (`perf stat -e task-clock,context-switches`) are read, and
+#      wrk's own CPU (`perf stat`): near 100 % of its core, wrk sets the rate;
 #   2. system calls per request: `strace -c -f` attached while tools/reqloop.py
 #      makes STRACE_N keep-alive requests;
 #   3. user-space instructions per request: the server under
@@ -94,15 +95,19 @@ for server in "${SERVERS[@]}"; do
       -o "$OUT/$server.perf" -- sleep "$((DURATION + 1))" &
     perf_pid=$!
     sleep 0.3
-    timeout $((DURATION + 20)) taskset -c 0 wrk -t1 -c"$CONNS" -d"${DURATION}s" "http://$HOST:$port/" > "$OUT/$server.cpu.wrk"
+    # wrk's own CPU too: when it is near 100 % of its core, the client,
+    # not the server, sets the rate.
+    timeout $((DURATION + 20)) perf stat -e task-clock -o "$OUT/$server.client.perf" -- \
+      taskset -c 0 wrk -t1 -c"$CONNS" -d"${DURATION}s" "http://$HOST:$port/" > "$OUT/$server.cpu.wrk"
     wait "$perf_pid" || true
     read -r u1 s1 < <(cpu_ticks "$SRV_PID")
     reqs=$(awk '/ requests in / {print $1}' "$OUT/$server.cpu.wrk")
     hz=$(getconf CLK_TCK)
     cs=$(awk '/context-switches/ {gsub(",", "", $1); print $1}' "$OUT/$server.perf")
-    awk -v u=$((u1 - u0)) -v s=$((s1 - s0)) -v hz="$hz" -v r="$reqs" -v cs="${cs:-0}" -v d="$DURATION" 'BEGIN {
-      printf "   cpu: %d requests in %ds (%.0f req/s); server CPU per request: %.2f us user + %.2f us system = %.2f us; %.2f context switches per request\n",
-        r, d, r / d, u / hz * 1e6 / r, s / hz * 1e6 / r, (u + s) / hz * 1e6 / r, cs / r }' | tee "$OUT/$server.cpu.txt"
+    client_ms=$(awk '/task-clock/ {gsub(",", "", $1); print $1}' "$OUT/$server.client.perf")
+    awk -v u=$((u1 - u0)) -v s=$((s1 - s0)) -v hz="$hz" -v r="$reqs" -v cs="${cs:-0}" -v d="$DURATION" -v c="${client_ms:-0}" 'BEGIN {
+      printf "   cpu: %d requests in %ds (%.0f req/s); server CPU per request: %.2f us user + %.2f us system = %.2f us; %.2f context switches per request; wrk: %.2f us per request, %.0f %% of its core\n",
+        r, d, r / d, u / hz * 1e6 / r, s / hz * 1e6 / r, (u + s) / hz * 1e6 / r, cs / r, c * 1e3 / r, c / 10 / d }' | tee "$OUT/$server.cpu.txt"
     stop; sleep 1
   fi
 

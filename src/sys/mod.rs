@@ -23,7 +23,7 @@
 //! | `epoll_create1`, `epoll_ctl`, `epoll_wait`, `eventfd` | `sys/epoll.rs` | readiness for many sockets |
 //! | `poll` (`POLLIN`, `POLLOUT`) | `sys/mod.rs` (`wait_readable`, `wait_writable`, `wait_any`), `sys/poll.rs` | short waits; the backend off Linux |
 //! | `recv(MSG_DONTWAIT)` | `sys/mod.rs` (`recv_now`) | read without waiting, leaving the blocking mode to body reads |
-//! | `sendmsg(MSG_DONTWAIT \| MSG_NOSIGNAL)` | `sys/mod.rs` (`send_now`) | buffer and body piece in one call, without waiting |
+//! | `send`, `sendmsg` (`MSG_DONTWAIT \| MSG_NOSIGNAL`) | `sys/mod.rs` (`send_now`) | buffer and body piece in one call, without waiting (`send` for one) |
 //! | `sigaction`, `write` in the handler (errno kept) | `sys/signals.rs` | SIGINT and SIGTERM |
 //! | `pthread_getcpuclockid`, `clock_gettime`, `syscall(SYS_gettid)` | `sys/sched.rs` (`Watch`) | another thread's CPU time, and its id in `/proc/self/task` |
 //! | `localtime_r` | `sys/mod.rs` (`local_time`) | local time in the log, as Werkzeug |
@@ -98,7 +98,8 @@ pub(crate) fn recv_now(fd: RawFd, buf: &mut [u8]) -> io::Result<Option<usize>> {
 
 /// Writes what the socket has room for now of `bufs`, in order, without
 /// waiting: `sendmsg` with `MSG_DONTWAIT` (and `MSG_NOSIGNAL` where it
-/// exists: a client that went away is an error, not a signal).
+/// exists: a client that went away is an error, not a signal), or `send`
+/// for one buffer.
 ///
 /// Returns `Ok(None)` when there is no room at all. As with [`recv_now`],
 /// the socket's blocking mode and write timeout are left alone, for the

@@ -5,6 +5,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
 use std::io::{self, Read, Write};
+use std::ops::Range;
 use std::sync::{Arc, Mutex};
 
 /// The request as the application sees it (PEP 3333 "environ Variables").
@@ -38,6 +39,8 @@ pub struct Environ {
     /// are fixed or shared text where they can be ([`Text`]), so that
     /// building an environ allocates only for what differs per request.
     vars: Vec<(Cow<'static, str>, Text)>,
+    /// What the values that are pieces ([`Text::Piece`]) lie in.
+    texts: SharedTexts,
     url_scheme: Text,
     input: Input,
     errors: Errors,
@@ -63,17 +66,25 @@ impl Environ {
         input: Input,
     ) -> Environ {
         let vars = vars.into_iter().map(|(k, v)| (k.into(), v.into()));
-        Environ::from_vars(vars.collect(), url_scheme.into(), input)
+        Environ::from_vars(
+            vars.collect(),
+            SharedTexts::default(),
+            url_scheme.into(),
+            input,
+        )
     }
 
-    /// An environ from the server's variables, taken as they are.
+    /// An environ from the server's variables, taken as they are, and the
+    /// texts their pieces lie in.
     pub(crate) fn from_vars(
         vars: Vec<(Cow<'static, str>, Text)>,
+        texts: SharedTexts,
         url_scheme: Text,
         input: Input,
     ) -> Environ {
         Environ {
             vars,
+            texts,
             url_scheme,
             input,
             errors: Errors::stderr(),
@@ -101,7 +112,8 @@ impl Environ {
 
     /// The value of a CGI variable or `HTTP_*` header, by its WSGI name.
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.vars.iter().find(|(k, _)| k == key).map(|(_, v)| &**v)
+        let (_, value) = self.vars.iter().find(|(k, _)| k == key)?;
+        Some(value.as_str(&self.texts))
     }
 
     /// Sets a variable, replacing any earlier value: middleware uses this
@@ -118,17 +130,20 @@ impl Environ {
     /// Removes a variable, returning its value.
     pub fn remove(&mut self, key: &str) -> Option<String> {
         let pos = self.vars.iter().position(|(k, _)| k == key)?;
-        Some(self.vars.remove(pos).1.into_string())
+        Some(self.vars.remove(pos).1.into_string(&self.texts))
     }
 
     /// Every string variable, in the order the server set them.
     pub fn vars(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.vars.iter().map(|(k, v)| (k.as_ref(), &**v))
+        let texts = &self.texts;
+        self.vars
+            .iter()
+            .map(move |(k, v)| (k.as_ref(), v.as_str(texts)))
     }
 
     /// `wsgi.url_scheme`: `"http"` or `"https"`.
     pub fn url_scheme(&self) -> &str {
-        &self.url_scheme
+        self.url_scheme.as_str(&self.texts)
     }
 
     /// Replaces `wsgi.url_scheme` (a proxy-headers middleware does).
@@ -279,10 +294,10 @@ impl Environ {
 impl fmt::Debug for Environ {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut map = f.debug_map();
-        for (k, v) in &self.vars {
-            map.entry(k, &&**v);
+        for (k, v) in self.vars() {
+            map.entry(&k, &v);
         }
-        map.entry(&"wsgi.url_scheme", &&*self.url_scheme)
+        map.entry(&"wsgi.url_scheme", &self.url_scheme())
             .entry(&"wsgi.multithread", &self.multithread)
             .entry(&"wsgi.multiprocess", &self.multiprocess)
             .entry(&"wsgi.run_once", &self.run_once)
@@ -291,59 +306,47 @@ impl fmt::Debug for Environ {
     }
 }
 
-/// An environ value. Most are pieces of the request head's text, shared
-/// with it; some are fixed text (`GATEWAY_INTERFACE`, the protocol) and
-/// some are the same for every request on a connection (its addresses),
-/// shared rather than copied each time; the rest are made for the
-/// request.
-#[derive(Clone)]
+/// The texts an environ's values may be pieces of, each held once by the
+/// environ so that those values need no reference count of their own:
+/// the server's are the request head and the connection's addresses.
+pub(crate) type SharedTexts = [Option<Arc<str>>; 2];
+
+/// An environ value. Most are pieces of the request head's text or of
+/// the connection's addresses, both shared ([`SharedTexts`]); some are
+/// fixed text (`GATEWAY_INTERFACE`, the protocol); the rest are made
+/// for the request.
+#[derive(Clone, Debug)]
 pub(crate) enum Text {
     Static(&'static str),
     Shared(Arc<str>),
-    /// A range of a shared text (a request head's).
-    Slice(Arc<str>, std::ops::Range<usize>),
+    /// Bytes `range` of the shared text number `of`.
+    Piece {
+        of: u8,
+        range: Range<usize>,
+    },
     Owned(String),
 }
 
-impl PartialEq for Text {
-    fn eq(&self, other: &Text) -> bool {
-        **self == **other
-    }
-}
-
-impl Eq for Text {}
-
 impl Text {
-    pub(crate) fn into_string(self) -> String {
-        match self {
-            Text::Owned(s) => s,
-            other => other.to_string(),
-        }
-    }
-}
-
-impl std::ops::Deref for Text {
-    type Target = str;
-
-    fn deref(&self) -> &str {
+    /// The text, resolving a piece in `texts` (empty if it lies outside).
+    pub(crate) fn as_str<'a>(&'a self, texts: &'a SharedTexts) -> &'a str {
         match self {
             Text::Static(s) => s,
             Text::Shared(s) => s,
-            Text::Slice(s, range) => &s[range.clone()],
+            Text::Piece { of, range } => texts
+                .get(usize::from(*of))
+                .and_then(Option::as_deref)
+                .and_then(|text| text.get(range.clone()))
+                .unwrap_or(""),
             Text::Owned(s) => s,
         }
     }
-}
 
-impl fmt::Display for Text {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self)
-    }
-}
-
-impl fmt::Debug for Text {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&**self, f)
+    pub(crate) fn into_string(self, texts: &SharedTexts) -> String {
+        match self {
+            Text::Owned(s) => s,
+            other => other.as_str(texts).to_owned(),
+        }
     }
 }
 

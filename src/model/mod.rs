@@ -22,7 +22,9 @@ mod start_response;
 pub(crate) use crate::http::{Field, Fields};
 pub use body::{Body, BodyChunks};
 pub use chunk::Chunk;
-pub(crate) use environ::{decode_path, header_key, percent_encode_path, SharedRead, Text};
+pub(crate) use environ::{
+    decode_path, header_key, percent_encode_path, SharedRead, SharedTexts, Text,
+};
 pub use environ::{Environ, EnvironBuilder, Errors, Extensions, Input};
 pub(crate) use start_response::{LockedResponse, Responder, ResponseWriter, StartState};
 pub use start_response::{StartError, StartResponse, WriteHandle};

@@ -64,11 +64,13 @@ pub(crate) enum Local {
 /// formatted once per connection rather than once per request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Names {
-    /// `REMOTE_ADDR`, and the client in the log.
+    /// The client in the log.
     pub remote_addr: Arc<str>,
-    pub remote_port: Arc<str>,
-    pub server_name: Arc<str>,
-    pub server_port: Arc<str>,
+    /// `REMOTE_ADDR`, `REMOTE_PORT`, `SERVER_NAME` and `SERVER_PORT`, one
+    /// after the other, for each request's environ to share
+    /// ([`Names::ends`]).
+    pub text: Arc<str>,
+    ends: [usize; 4],
 }
 
 /// The server's end as `SERVER_NAME` and `SERVER_PORT` spell it: the same
@@ -100,12 +102,31 @@ impl ServerNames {
 
 impl Names {
     pub(crate) fn of(peer: &Peer, server: ServerNames) -> Names {
-        Names {
-            remote_addr: peer.name().into(),
-            remote_port: peer.port().to_string().into(),
-            server_name: server.name,
-            server_port: server.port,
+        let remote_addr: Arc<str> = peer.name().into();
+        let parts = [
+            &*remote_addr,
+            &peer.port().to_string(),
+            &*server.name,
+            &*server.port,
+        ];
+        let mut ends = [0; 4];
+        let mut end = 0;
+        for (slot, part) in ends.iter_mut().zip(parts) {
+            end += part.len();
+            *slot = end;
         }
+        let text = parts.concat().into();
+        Names {
+            remote_addr,
+            text,
+            ends,
+        }
+    }
+
+    /// Where `REMOTE_ADDR`, `REMOTE_PORT`, `SERVER_NAME` and `SERVER_PORT`
+    /// end in [`Names::text`], in that order.
+    pub(crate) fn ends(&self) -> [usize; 4] {
+        self.ends
     }
 }
 

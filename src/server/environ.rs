@@ -9,21 +9,41 @@ use std::sync::Arc;
 
 use super::conn::Names;
 use crate::http::{RequestHead, Version};
-use crate::model::{decode_path, header_key, Text};
+use crate::model::{decode_path, header_key, SharedTexts, Text};
 
-/// The environ's variables: names borrowed where fixed, values shared or
-/// fixed where they can be ([`Text`]).
-pub(crate) type Vars = Vec<(Cow<'static, str>, Text)>;
+/// Which of the environ's [`SharedTexts`] a piece lies in.
+const HEAD: u8 = 0;
+const NAMES: u8 = 1;
+
+/// The environ's variables, and the texts that those which are pieces
+/// lie in: the request head and the connection's names. The values
+/// need no reference counts of their own: building and dropping an
+/// environ touches each shared text once.
+#[derive(Debug)]
+pub(crate) struct Vars {
+    pub list: Vec<(Cow<'static, str>, Text)>,
+    pub texts: SharedTexts,
+}
+
+impl Vars {
+    /// The value of `key`, as the environ will give it.
+    #[cfg(test)]
+    fn get(&self, key: &str) -> Option<&str> {
+        let (_, value) = self.list.iter().find(|(k, _)| k == key)?;
+        Some(value.as_str(&self.texts))
+    }
+}
 
 /// The request line, kept for the log and error messages after the head
 /// is turned into the environ; formatted only when something prints it.
 #[derive(Debug, Clone)]
 pub(crate) struct RequestLine {
-    pub method: Text,
-    /// The target as sent (ASCII, see [`RequestHead::target`]); shared
-    /// with `REQUEST_URI` and `RAW_URI`.
-    pub target: Text,
-    pub version: Version,
+    /// The head's text, which the method and target lie in.
+    text: Arc<str>,
+    method: Range<usize>,
+    /// The target as sent (ASCII, see [`RequestHead::target`]).
+    target: Range<usize>,
+    version: Version,
 }
 
 impl RequestLine {
@@ -31,10 +51,19 @@ impl RequestLine {
     pub(crate) fn of(head: &RequestHead) -> RequestLine {
         let (method, target, _) = head.spans();
         RequestLine {
-            method: method_text(head.method(), slice(head.text(), method.range())),
-            target: slice(head.text(), target.range()),
+            text: head.text().clone(),
+            method: method.range(),
+            target: target.range(),
             version: head.version,
         }
+    }
+
+    fn method(&self) -> &str {
+        &self.text[self.method.clone()]
+    }
+
+    fn target(&self) -> &str {
+        &self.text[self.target.clone()]
     }
 }
 
@@ -43,37 +72,26 @@ impl fmt::Display for RequestLine {
         write!(
             f,
             "{} {} {}",
-            self.method,
-            self.target,
+            self.method(),
+            self.target(),
             self.version.as_str()
         )
     }
 }
 
-/// The common methods as fixed text; others a piece of the head.
-fn method_text(method: &str, piece: Text) -> Text {
-    const KNOWN: [&str; 7] = ["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"];
-    match KNOWN.iter().find(|m| **m == method) {
-        Some(m) => Text::Static(m),
-        None => piece,
-    }
-}
-
-fn slice(text: &Arc<str>, range: Range<usize>) -> Text {
-    Text::Slice(text.clone(), range)
-}
-
-/// `piece` as a slice of the head's text when it lies in it (the path
-/// and query of the target do), else a copy.
-fn piece_of(text: &Arc<str>, piece: &str) -> Text {
-    if piece.is_empty() {
-        // Nothing to share: most requests have no query.
+/// `part`, which lies in the head's `text` (the path and query of the
+/// target do), as a piece of it; empty text needs no piece.
+fn head_piece(text: &str, part: &str) -> Text {
+    if part.is_empty() {
         return Text::Static("");
     }
-    let start = (piece.as_ptr() as usize).wrapping_sub(text.as_ptr() as usize);
-    match start.checked_add(piece.len()) {
-        Some(end) if end <= text.len() => slice(text, start..end),
-        _ => Text::Owned(piece.to_owned()),
+    let start = (part.as_ptr() as usize).wrapping_sub(text.as_ptr() as usize);
+    match start.checked_add(part.len()) {
+        Some(end) if end <= text.len() => Text::Piece {
+            of: HEAD,
+            range: start..end,
+        },
+        _ => Text::Owned(part.to_owned()),
     }
 }
 
@@ -86,28 +104,50 @@ pub(crate) fn cgi_vars(
     software: &'static str,
 ) -> Vars {
     let text = head.text();
-    let (path, query) = split_target(&line.target);
-    let mut vars: Vars = Vec::with_capacity(14 + head.headers().len());
+    let target = line.target();
+    let (path, query) = split_target(target);
+    let mut vars = Vec::with_capacity(14 + head.headers().len());
     let mut push = |k: &'static str, v: Text| vars.push((Cow::Borrowed(k), v));
-    push("REQUEST_METHOD", line.method.clone());
+    push(
+        "REQUEST_METHOD",
+        Text::Piece {
+            of: HEAD,
+            range: line.method.clone(),
+        },
+    );
     push("SCRIPT_NAME", Text::Static(""));
     push(
         "PATH_INFO",
         match decode_path(path) {
-            Cow::Borrowed(path) => piece_of(text, path),
+            Cow::Borrowed(path) => head_piece(text, path),
             Cow::Owned(path) => Text::Owned(path),
         },
     );
-    push("QUERY_STRING", piece_of(text, query));
-    push("REQUEST_URI", line.target.clone());
-    push("RAW_URI", line.target.clone());
-    push("SERVER_NAME", Text::Shared(names.server_name.clone()));
-    push("SERVER_PORT", Text::Shared(names.server_port.clone()));
+    push("QUERY_STRING", head_piece(text, query));
+    push(
+        "REQUEST_URI",
+        Text::Piece {
+            of: HEAD,
+            range: line.target.clone(),
+        },
+    );
+    push(
+        "RAW_URI",
+        Text::Piece {
+            of: HEAD,
+            range: line.target.clone(),
+        },
+    );
+    let [addr, port, name, server_port] = names.ends();
+    let name_piece = |range| Text::Piece { of: NAMES, range };
+    push("SERVER_NAME", name_piece(port..name));
+    push("SERVER_PORT", name_piece(name..server_port));
     push("SERVER_PROTOCOL", Text::Static(line.version.as_str()));
     push("SERVER_SOFTWARE", Text::Static(software));
     push("GATEWAY_INTERFACE", Text::Static("CGI/1.1"));
-    push("REMOTE_ADDR", Text::Shared(names.remote_addr.clone()));
-    push("REMOTE_PORT", Text::Shared(names.remote_port.clone()));
+    push("REMOTE_ADDR", name_piece(0..addr));
+    push("REMOTE_PORT", name_piece(addr..port));
+    let texts: SharedTexts = [Some(text.clone()), Some(names.text.clone())];
     let (_, _, fields) = head.spans();
     for &(name, value) in fields {
         let name = &text[name.range()];
@@ -117,12 +157,16 @@ pub(crate) fn cgi_vars(
             continue;
         }
         let key = header_key(name);
-        let value = slice(text, value.range());
+        let value = Text::Piece {
+            of: HEAD,
+            range: value.range(),
+        };
         match vars.iter_mut().find(|(k, _)| *k == key) {
             Some(slot) if key.starts_with("HTTP_") => {
-                let mut joined = std::mem::replace(&mut slot.1, Text::Static("")).into_string();
+                let earlier = std::mem::replace(&mut slot.1, Text::Static(""));
+                let mut joined = earlier.into_string(&texts);
                 joined.push(',');
-                joined.push_str(&value);
+                joined.push_str(value.as_str(&texts));
                 slot.1 = Text::Owned(joined);
             }
             Some(slot) => slot.1 = value,
@@ -136,7 +180,7 @@ pub(crate) fn cgi_vars(
             None => vars.push((Cow::Borrowed("HTTP_HOST"), authority)),
         }
     }
-    vars
+    Vars { list: vars, texts }
 }
 
 /// The PATH_INFO a request target gives the application.
@@ -187,7 +231,7 @@ mod tests {
     }
 
     fn get<'a>(vars: &'a Vars, key: &str) -> Option<&'a str> {
-        vars.iter().find(|(k, _)| k == key).map(|(_, v)| &**v)
+        vars.get(key)
     }
 
     #[test]
@@ -223,6 +267,31 @@ mod tests {
         assert_eq!(get(&v, "PATH_INFO"), Some("/index.html"));
         assert_eq!(get(&v, "SERVER_NAME"), Some("127.0.0.1"));
         assert_eq!(get(&v, "SERVER_PORT"), Some("5000"));
+    }
+
+    #[test]
+    fn the_line_and_the_addresses_are_pieces_of_two_shared_texts() {
+        let v = vars_for(b"PATCH /p?q HTTP/1.1\r\nHost: h:1\r\n\r\n");
+        let want = [
+            ("REQUEST_METHOD", "PATCH"),
+            ("REQUEST_URI", "/p?q"),
+            ("RAW_URI", "/p?q"),
+            ("PATH_INFO", "/p"),
+            ("QUERY_STRING", "q"),
+            ("HTTP_HOST", "h:1"),
+            ("REMOTE_ADDR", "127.0.0.1"),
+            ("REMOTE_PORT", "40000"),
+            ("SERVER_NAME", "127.0.0.1"),
+            ("SERVER_PORT", "5000"),
+        ];
+        for (key, value) in want {
+            assert_eq!(get(&v, key), Some(value), "{key}");
+            let (_, text) = v.list.iter().find(|(k, _)| k == key).unwrap();
+            assert!(matches!(text, Text::Piece { .. }), "{key}: {text:?}");
+        }
+        // Two reference counts for the environ, whatever its size.
+        let [head, names] = &v.texts;
+        assert!(head.is_some() && names.is_some());
     }
 
     #[test]

@@ -372,12 +372,12 @@ fn handle_request(conn: Conn, head: RequestHead, shared: &Arc<Shared>) -> Option
     let request_line = RequestLine::of(&head);
     let mut vars = cgi_vars(&head, &request_line, &conn.names, crate::SERVER_SOFTWARE);
     if let Some(pem) = conn.peer_certificate_pem() {
-        vars.push(("SSL_CLIENT_CERT".into(), Text::Owned(pem)));
+        vars.list.push(("SSL_CLIENT_CERT".into(), Text::Owned(pem)));
     }
     let client = conn.names.remote_addr.clone();
     let exchange = Arc::new(Exchange::new(conn, &head, shared));
     let input = Input::shared(exchange.clone());
-    let mut environ = Environ::from_vars(vars, Text::Static(scheme), input);
+    let mut environ = Environ::from_vars(vars.list, vars.texts, Text::Static(scheme), input);
     environ.set_process_model(true, shared.config.multiprocess, false);
     let start_response = StartResponse::new(exchange.clone());
 

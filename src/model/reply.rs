@@ -173,6 +173,23 @@ pub(crate) enum Stop {
     Send(io::Error),
 }
 
+impl Stop {
+    /// The same stop without the application's values, except a panic to
+    /// hand on (`keep_panic`): its error as text, a panic as its message.
+    /// Showing and dropping those values runs the app's code, which may
+    /// use its handles; the server does it before it locks the exchange
+    /// they lock.
+    pub(crate) fn detached(self, keep_panic: bool) -> Stop {
+        match self {
+            Stop::Body(err) => Stop::Body(io::Error::new(err.kind(), err.to_string())),
+            Stop::Panic(payload) if !keep_panic => {
+                Stop::Panic(Box::new(super::panic_message(&*payload)))
+            }
+            other => other,
+        }
+    }
+}
+
 /// What the driver does once a response is concluded, besides writing
 /// what [`Reply::conclude`] wrote.
 #[derive(Default)]
@@ -945,5 +962,37 @@ mod tests {
             ending.errors,
             ["the application sent 0 of the 9 bytes its Content-Length announced"]
         );
+    }
+
+    #[test]
+    fn a_detached_stop_keeps_what_is_shown_and_a_panic_to_hand_on() {
+        #[derive(Debug)]
+        struct AppError;
+        impl fmt::Display for AppError {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("bad row 3")
+            }
+        }
+        impl std::error::Error for AppError {}
+        let err = io::Error::new(io::ErrorKind::InvalidData, AppError);
+        let Stop::Body(err) = Stop::Body(err).detached(false) else {
+            panic!("a body error stays one");
+        };
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+        assert_eq!(err.to_string(), "bad row 3");
+        assert!(err.get_ref().is_some_and(|inner| !inner.is::<AppError>()));
+
+        struct Payload;
+        let Stop::Panic(shown) = Stop::Panic(Box::new("boom")).detached(false) else {
+            panic!("a panic stays one");
+        };
+        assert_eq!(
+            shown.downcast_ref::<String>().map(String::as_str),
+            Some("boom")
+        );
+        let Stop::Panic(kept) = Stop::Panic(Box::new(Payload)).detached(true) else {
+            panic!("a panic stays one");
+        };
+        assert!(kept.is::<Payload>(), "passed through as it was");
     }
 }

@@ -698,6 +698,14 @@ impl Sending {
         self.piece = None;
         self.environ = None;
         self.stage = Stage::Concluded;
+        let keep_panic = shared.config.passthrough_errors;
+        let stop = stop.map(|stop| {
+            catch_unwind(AssertUnwindSafe(|| stop.detached(keep_panic))).unwrap_or_else(|_| {
+                Stop::Panic(Box::new(
+                    "the application's error panicked when shown or dropped",
+                ))
+            })
+        });
         let mut state = self.exchange.lock();
         conclude(&mut state, stop, shared, &self.client, &self.line);
         state

@@ -563,3 +563,47 @@ fn a_stream_whose_iterator_reads_the_input_when_dropped_is_served() {
         assert_eq!(rest.as_deref(), Some(&b"left unread"[..]), "round {round}");
     }
 }
+
+/// An error whose drop reads the rest of the request body through the
+/// app's `wsgi.input`.
+#[derive(Debug)]
+struct ErrorReadingInputOnDrop(werk::Input);
+
+impl std::fmt::Display for ErrorReadingInputOnDrop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the data source failed")
+    }
+}
+
+impl std::error::Error for ErrorReadingInputOnDrop {}
+
+impl Drop for ErrorReadingInputOnDrop {
+    fn drop(&mut self) {
+        let _ = std::io::Read::read_to_end(&mut self.0, &mut Vec::new());
+    }
+}
+
+#[test]
+fn a_body_error_whose_drop_reads_the_input_cuts_the_response_and_frees_the_worker() {
+    let app = |environ: &Environ, start_response: StartResponse| {
+        start_response
+            .start("200 OK", [("Content-Type", "text/plain")])
+            .expect("first call");
+        let failure = ErrorReadingInputOnDrop(environ.input());
+        Body::try_stream(vec![Ok("one"), Err(std::io::Error::other(failure))])
+    };
+    let server = TestServer::start(app, support::quiet().threads(1));
+    for round in 0..2 {
+        // The stream is cut after its first chunk: the connection closes
+        // without the last chunk, and the one worker serves the next.
+        let mut c = server.connect();
+        c.send(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\nleft");
+        let got = c.read_to_end().expect("the server closes the connection");
+        let text = String::from_utf8_lossy(&got);
+        assert!(text.starts_with("HTTP/1.1 200 OK"), "round {round}: {text}");
+        assert!(
+            text.contains("one") && !text.ends_with("0\r\n\r\n"),
+            "round {round}: {text}"
+        );
+    }
+}

@@ -36,7 +36,7 @@ impl Vars {
 
 /// The request line, kept for the log and error messages after the head
 /// is turned into the environ; formatted only when something prints it.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub(crate) struct RequestLine {
     /// The head's text, which the method and target lie in.
     text: Arc<str>,
@@ -64,6 +64,16 @@ impl RequestLine {
 
     fn target(&self) -> &str {
         &self.text[self.target.clone()]
+    }
+}
+
+/// The line only: the head's text it holds has the other fields too,
+/// credentials among them.
+impl fmt::Debug for RequestLine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("RequestLine")
+            .field(&self.to_string())
+            .finish()
     }
 }
 

@@ -605,16 +605,20 @@ impl DevLoop {
             }
             let tail = next.last_lines();
             self.reload = None;
+            // What answers is settled before the line that says so: a
+            // reader of the line may ask at once.
             if self.current.is_some() {
-                say!(
-                    " * The new build's process {how} before it served; the previous build keeps serving until the next change"
-                );
                 self.tell_all(&BuildState::Failed(format!(
                     "The new build's process {how} before it served.\n\n{tail}"
                 )));
+                say!(
+                    " * The new build's process {how} before it served; the previous build keeps serving until the next change"
+                );
             } else {
-                say!(" * The server process {how}; waiting for a change to start it again");
+                let line =
+                    format!(" * The server process {how}; waiting for a change to start it again");
                 self.down(Down::Ended { how, tail });
+                say!("{line}");
             }
             return;
         }
@@ -624,11 +628,14 @@ impl DevLoop {
             if self.stopping {
                 return;
             }
-            say!(" * The server process {how}; werk answers 503 until the next change starts it again");
+            let line = format!(
+                " * The server process {how}; werk answers 503 until the next change starts it again"
+            );
             self.down(Down::Ended {
                 how,
                 tail: current.last_lines(),
             });
+            say!("{line}");
         }
     }
 

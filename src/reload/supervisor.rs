@@ -121,11 +121,14 @@ impl Supervisor {
                 Ok(None) => return Ok(self.finish()),
                 Err(e) => {
                     let how = format!("could not start ({}: {e})", self.program.exe().display());
-                    say!(" * The server process {how}; waiting for a change to try again");
+                    let line =
+                        format!(" * The server process {how}; waiting for a change to try again");
+                    // The 503 first: a reader of the line may ask at once.
                     self.standby.serve(Down::Ended {
                         how,
                         tail: String::new(),
                     });
+                    say!("{line}");
                     match self.wait_for_change() {
                         Some(at) => {
                             changed_at = Some(at);
@@ -151,21 +154,21 @@ impl Supervisor {
                     continue;
                 }
                 Ok(status) => {
-                    say!(
-                        " * The server process {}; waiting for a change to restart it",
-                        describe(status)
-                    );
                     self.standby.serve(Down::Ended {
                         how: describe(status),
                         tail: child.last_lines(),
                     });
+                    say!(
+                        " * The server process {}; waiting for a change to restart it",
+                        describe(status)
+                    );
                 }
                 Err(e) => {
-                    say!(" * Cannot wait for the server process: {e}");
                     self.standby.serve(Down::Ended {
                         how: format!("could not be waited for ({e})"),
                         tail: String::new(),
                     });
+                    say!(" * Cannot wait for the server process: {e}");
                 }
             }
             match self.wait_for_change() {

@@ -19,7 +19,6 @@ const NAMES: u8 = 1;
 /// lie in: the request head and the connection's names. The values
 /// need no reference counts of their own: building and dropping an
 /// environ touches each shared text once.
-#[derive(Debug)]
 pub(crate) struct Vars {
     pub list: Vec<(Cow<'static, str>, Text)>,
     pub texts: SharedTexts,

@@ -549,12 +549,12 @@ impl Sending {
     /// full (false) or it stops early.
     fn send_some(&mut self, spin_ms: i32, shared: &Shared) -> Result<bool, Stop> {
         let wait = Wait::Now { spin_ms };
-        // What waited for room, after a park. (Output that is only
-        // buffered, such as responses held for this one, goes with the
-        // body.)
         // The lock is held from step to step, and let go only while the
         // app's code runs (its body's next chunk, a file's next read).
         let mut state = self.exchange.lock();
+        // What waited for room, after a park. (Output that is only
+        // buffered, such as responses held for this one, goes with the
+        // body.)
         if state.is_blocked() {
             state.flush_with(wait).map_err(Stop::Send)?;
         }
